@@ -1,0 +1,5 @@
+"""``python -m diagnostics`` runs the CLI."""
+
+from diagnostics.cli import main
+
+main()

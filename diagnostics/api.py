@@ -1,0 +1,97 @@
+"""The Python API for runbooks: ``diagnostics.run(...) -> Report``, as the CLI does it."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from diagnostics.config import ConfigInput, resolve_config
+from diagnostics.errors import ConfigError
+from diagnostics.model import Report
+from diagnostics.plan import ProbePlan, plan_probes, run_settings
+from diagnostics.registry import Registry, load_registry
+from diagnostics.runner import ProgressListener, RunResult, run_plans
+from diagnostics.units import parse_duration, parse_time
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Diagnosis:
+    """A finished run: the report plus what the CLI needs to exit cleanly."""
+
+    report: Report
+    plans: tuple[ProbePlan, ...]
+    abandoned_threads: int
+    interrupted: bool
+
+
+def diagnose(
+    *,
+    probes: Iterable[str] = (),
+    config: ConfigInput = None,
+    at: datetime | str | None = None,
+    window: timedelta | str | None = None,
+    timeout: float | str | timedelta | None = None,
+    env: Mapping[str, str] | None = None,
+    registry: Registry | None = None,
+    listener: ProgressListener | None = None,
+) -> Diagnosis:
+    """Plan and run the probes; the CLI's ``diag run`` is this plus rendering."""
+    environment = dict(os.environ if env is None else env)
+    loaded = resolve_config(config, environment)
+    reg = registry or load_registry()
+    settings = run_settings(loaded)
+    now = datetime.now(UTC)
+    try:
+        moment = parse_time(at, now=now) if isinstance(at, str) else (at or now)
+        span = parse_duration(window) if window is not None else settings.window
+        deadline = parse_duration(timeout) if timeout is not None else settings.timeout
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    if span.total_seconds() <= 0:
+        raise ConfigError("the window must be longer than zero", key="--window")
+    plans = plan_probes(loaded, reg, selected=probes, env=environment)
+    started_at = datetime.now(UTC)
+    began = time.monotonic()
+    result: RunResult = run_plans(
+        plans,
+        at=moment.astimezone(UTC),
+        window=span,
+        timeout=deadline.total_seconds(),
+        concurrency=settings.concurrency,
+        redactor=loaded.redactor,
+        listener=listener,
+    )
+    report = Report(
+        at=moment.astimezone(UTC),
+        window=span,
+        started_at=started_at,
+        duration_s=time.monotonic() - began,
+        probes=result.outcomes,
+        findings=result.findings,
+    )
+    return Diagnosis(
+        report=report,
+        plans=tuple(plans),
+        abandoned_threads=result.abandoned_threads,
+        interrupted=result.interrupted,
+    )
+
+
+def run(
+    *,
+    probes: Iterable[str] = (),
+    config: ConfigInput = None,
+    at: datetime | str | None = None,
+    window: timedelta | str | None = None,
+    timeout: float | str | timedelta | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Report:
+    """Run a diagnosis and return its report (same behaviour as ``diag run``).
+
+    ``probes`` selects probe ids (all configured ones when empty); ``config`` is a path, a
+    mapping shaped like the YAML file, or None to find the file as the CLI does.
+    """
+    return diagnose(probes=probes, config=config, at=at, window=window, timeout=timeout, env=env).report

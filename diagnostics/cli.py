@@ -1,0 +1,232 @@
+"""The ``diag`` command line. Only this module exits; everything else raises.
+
+Exit status: 0 nothing wrong, 1 worst finding is a warning, 2 worst is critical, 3 unknown
+(bad usage or configuration, or no selected probe could check anything).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from diagnostics.errors import DiagError
+from diagnostics.report import FORMATS
+
+EXIT_UNKNOWN = 3
+logger = logging.getLogger("diag")
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"diag: error: {message}", err=True)
+    sys.exit(EXIT_UNKNOWN)
+
+
+def _configure_logging(verbose: int) -> None:
+    from diagnostics.redaction import redact
+
+    class RedactingFilter(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            record.msg = redact(record.getMessage())
+            record.args = None
+            return True
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RedactingFilter())
+    handler.setFormatter(logging.Formatter("diag: %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("diag")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
+
+
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Configuration file (default: $DIAG_CONFIG, ./diag.yaml, ~/.config/diag/diag.yaml).",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="Log to stderr (-vv for debug).")
+@click.version_option(package_name="diag", prog_name="diag")
+def cli(verbose: int) -> None:
+    """diag: automated incident diagnostics. Runs the checklist's probes in parallel."""
+    _configure_logging(verbose)
+
+
+@cli.command("run")
+@config_option
+@click.option("--probe", "probe_ids", multiple=True, metavar="ID", help="Run only this probe (repeatable).")
+@click.option("--at", "at", metavar="TIME", help="Diagnose as of TIME: ISO 8601, unix seconds or -2h.")
+@click.option("--window", metavar="DURATION", help="How far back from --at to look (default 1h).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the report here.")
+@click.option("--timeout", metavar="SECONDS", help="Overall deadline of the run (default 30s).")
+@click.option(
+    "--progress/--no-progress", default=None, help="Live progress on stderr (default: on a terminal)."
+)
+def run_command(
+    config_path: Path | None,
+    probe_ids: tuple[str, ...],
+    at: str | None,
+    window: str | None,
+    fmt: str,
+    output: Path | None,
+    timeout: str | None,
+    progress: bool | None,
+) -> None:
+    """Run the probes and print the findings report."""
+    from diagnostics.api import diagnose
+    from diagnostics.report import render
+    from diagnostics.report.summary import exit_status
+
+    show_progress = sys.stderr.isatty() if progress is None else progress
+    listener: Any = None
+    if show_progress:
+        from diagnostics.progress import LiveProgress
+
+        listener = LiveProgress()
+    try:
+        if listener is not None:
+            with listener:
+                diagnosis = diagnose(
+                    probes=probe_ids,
+                    config=config_path,
+                    at=at,
+                    window=window,
+                    timeout=timeout,
+                    listener=listener,
+                )
+        else:
+            diagnosis = diagnose(probes=probe_ids, config=config_path, at=at, window=window, timeout=timeout)
+    except DiagError as exc:
+        _fail(str(exc))
+    report = diagnosis.report
+    color = None if output is None else False
+    text = render(report, fmt, color=color)  # type: ignore[arg-type]
+    if output is not None:
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            _fail(f"{output}: cannot write the report: {exc.strerror}")
+    else:
+        sys.stdout.write(text)
+    if diagnosis.interrupted:
+        click.echo("diag: interrupted; the report shows what finished", err=True)
+    code = int(exit_status(report))
+    if diagnosis.abandoned_threads:
+        # a hung backend must not keep the process alive past the deadline
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
+@cli.command("probes")
+@config_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def probes_command(config_path: Path | None, fmt: str) -> None:
+    """List every registered probe and whether the configuration enables it."""
+    from diagnostics.config import resolve_config
+    from diagnostics.plan import plan_probes
+    from diagnostics.registry import load_registry
+
+    try:
+        registry = load_registry()
+        config = resolve_config(config_path, os.environ)
+        plans = plan_probes(config, registry, env=os.environ)
+    except DiagError as exc:
+        _fail(str(exc))
+    rows = []
+    for plan in plans:
+        if plan.broken:
+            state = f"broken: {plan.broken.reason}"
+        elif plan.runnable:
+            state = "enabled" + (f" (from {plan.backend_origin})" if plan.backend_origin else "")
+        else:
+            state = f"skipped: {plan.skip_reason}"
+        cls = plan.probe_class
+        rows.append(
+            {
+                "id": plan.probe_id,
+                "checklist_item": plan.checklist_item.value if plan.checklist_item else None,
+                "enabled": plan.runnable,
+                "state": state,
+                "setup_hint": plan.setup_hint,
+                "description": cls.description if cls else None,
+            }
+        )
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        click.echo(f"{row['id']:<24} {row['checklist_item'] or '?':<16} {row['state']}")
+        if row["description"]:
+            click.echo(f"{'':<24} {row['description']}")
+
+
+@cli.group("config")
+def config_group() -> None:
+    """Check the configuration or print its JSON Schema."""
+
+
+@config_group.command("check")
+@config_option
+def config_check(config_path: Path | None) -> None:
+    """Validate the configuration and say what each probe will check."""
+    from diagnostics.config import resolve_config
+    from diagnostics.plan import plan_probes, run_settings
+    from diagnostics.registry import load_registry
+    from diagnostics.targets import describe_targets
+
+    try:
+        config = resolve_config(config_path, os.environ)
+        registry = load_registry()
+        plans = plan_probes(config, registry, env=os.environ)
+        settings = run_settings(config)
+    except DiagError as exc:
+        _fail(str(exc))
+    click.echo(f"{config.source or 'no configuration file: embedded defaults'}: valid")
+    click.echo(
+        f"window {settings.window}, deadline {settings.timeout}, {settings.concurrency} probes at once"
+    )
+    for plan in plans:
+        if plan.broken:
+            click.echo(f"  {plan.probe_id:<24} broken: {plan.broken.reason}")
+        elif not plan.runnable:
+            hint = f" — add: {plan.setup_hint}" if plan.setup_hint else ""
+            click.echo(f"  {plan.probe_id:<24} skipped: {plan.skip_reason}{hint}")
+        else:
+            origin = f" (from {plan.backend_origin})" if plan.backend_origin == "environment" else ""
+            targets = config.redactor(describe_targets(plan.backend))
+            click.echo(f"  {plan.probe_id:<24} will check {targets}{origin}")
+
+
+@config_group.command("schema")
+def config_schema() -> None:
+    """Print the JSON Schema of the configuration (all registered probes)."""
+    from diagnostics.config_schema import configuration_schema
+    from diagnostics.registry import load_registry
+
+    click.echo(json.dumps(configuration_schema(load_registry()), indent=2))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: usage errors exit 3 like configuration errors."""
+    try:
+        cli.main(args=argv, prog_name="diag", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("diag: interrupted", err=True)
+        sys.exit(130)
+    except click.exceptions.ClickException as exc:
+        click.echo(f"diag: error: {exc.format_message()}", err=True)
+        sys.exit(EXIT_UNKNOWN)
+    except DiagError as exc:
+        _fail(str(exc))
+    sys.exit(0)

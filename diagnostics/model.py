@@ -1,0 +1,206 @@
+"""The findings and report model: frozen values that probes return and renderers read."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import IntEnum, StrEnum
+from typing import Any
+
+JSONValue = Any
+"""A value that serializes to JSON (str, int, float, bool, None, lists and dicts of those)."""
+
+
+class Severity(IntEnum):
+    """How bad a finding is; ordered so that ``>=`` compares badness."""
+
+    INFO = 0
+    WARNING = 1
+    CRITICAL = 2
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        return cls[text.upper()]
+
+
+class Status(StrEnum):
+    """The one outcome every selected probe ends in."""
+
+    OK = "ok"
+    WARNING = "warning"
+    CRITICAL = "critical"
+    SKIPPED = "skipped"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+
+    @property
+    def checked(self) -> bool:
+        """True when the probe could look at its backend (whatever it found)."""
+        return self in (Status.OK, Status.WARNING, Status.CRITICAL)
+
+    @classmethod
+    def from_worst(cls, worst: Severity | None) -> Status:
+        if worst is Severity.CRITICAL:
+            return cls.CRITICAL
+        if worst is Severity.WARNING:
+            return cls.WARNING
+        return cls.OK
+
+
+class ChecklistItem(StrEnum):
+    """The incident checklist items that probes serve."""
+
+    SEVERITY = "severity"
+    FEATURE_TOGGLES = "feature_toggles"
+    DEPLOYMENTS = "deployments"
+    METRICS = "metrics"
+    LOGS = "logs"
+    TRACES = "traces"
+    DEPENDENCIES = "dependencies"
+    DATABASE = "database"
+    RESOURCES = "resources"
+
+    @property
+    def heading(self) -> str:
+        return CHECKLIST_TITLES[self]
+
+
+CHECKLIST_TITLES: Mapping[ChecklistItem, str] = {
+    ChecklistItem.SEVERITY: "Assess severity",
+    ChecklistItem.FEATURE_TOGGLES: "Check feature toggles",
+    ChecklistItem.DEPLOYMENTS: "Check recent deployments",
+    ChecklistItem.METRICS: "Check dashboards and metrics",
+    ChecklistItem.LOGS: "Check logs",
+    ChecklistItem.TRACES: "Check distributed traces",
+    ChecklistItem.DEPENDENCIES: "Check external dependencies",
+    ChecklistItem.DATABASE: "Check database",
+    ChecklistItem.RESOURCES: "Check resource utilization",
+}
+
+DIAGNOSIS_ITEMS: tuple[ChecklistItem, ...] = (
+    ChecklistItem.DEPLOYMENTS,
+    ChecklistItem.FEATURE_TOGGLES,
+    ChecklistItem.METRICS,
+    ChecklistItem.LOGS,
+    ChecklistItem.TRACES,
+    ChecklistItem.DEPENDENCIES,
+    ChecklistItem.DATABASE,
+    ChecklistItem.RESOURCES,
+)
+"""The checklist items whose coverage every report states."""
+
+
+class ErrorKind(StrEnum):
+    """Why a probe could not check: lets reports say why, not only that."""
+
+    CONFIG = "config"
+    DNS = "dns"
+    CONNECT = "connect"
+    TLS = "tls"
+    AUTH = "auth"
+    PERMISSION = "permission"
+    TIMEOUT = "timeout"
+    QUERY = "query"
+    PROTOCOL = "protocol"
+    PLUGIN = "plugin"
+    INTERRUPTED = "interrupted"
+    INTERNAL = "internal"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Measurement:
+    """One measured value with its unit (``s``, ``bytes``, ``%``, ``ratio``, ``count``...)."""
+
+    name: str
+    value: JSONValue
+    unit: str | None = None
+
+    def display(self) -> str:
+        from diagnostics.units import format_value
+
+        return f"{self.name}: {format_value(self.value, self.unit)}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Evidence:
+    """What backs a finding: measured values, the queries or API calls, structured details."""
+
+    values: tuple[Measurement, ...] = ()
+    queries: tuple[str, ...] = ()
+    details: Mapping[str, JSONValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Entity:
+    """What a finding is about: ``kind`` is service, database, pod, workload, host, url, ..."""
+
+    kind: str
+    name: str
+    attributes: Mapping[str, str] = field(default_factory=dict)
+
+    def display(self) -> str:
+        return f"{self.kind} {self.name}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Finding:
+    """One observed problem (or notable fact) with its evidence and what to do next."""
+
+    probe: str
+    kind: str
+    severity: Severity
+    title: str
+    summary: str
+    entity: Entity
+    evidence: Evidence = field(default_factory=Evidence)
+    onset: datetime | None = None
+    next_steps: tuple[str, ...] = ()
+
+    @property
+    def fingerprint(self) -> str:
+        """Stable across runs for the same problem on the same entity."""
+        key = "\x1f".join((self.probe, self.kind, self.entity.kind, self.entity.name))
+        return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProbeOutcome:
+    """How one selected probe ended: exactly one per probe, findings or not."""
+
+    probe: str
+    checklist_item: ChecklistItem
+    status: Status
+    duration_s: float
+    error: str | None = None
+    error_kind: ErrorKind | None = None
+    hint: str | None = None
+    """For ``skipped``: the one line of configuration that enables the probe."""
+    finding_count: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Report:
+    """The result of one diagnosis: every probe's outcome and every finding."""
+
+    at: datetime
+    window: timedelta
+    started_at: datetime
+    duration_s: float
+    probes: tuple[ProbeOutcome, ...]
+    findings: tuple[Finding, ...]
+
+    @property
+    def worst(self) -> Severity | None:
+        return max((f.severity for f in self.findings), default=None)
+
+    def findings_of(self, probe_id: str) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.probe == probe_id)
+
+    def outcome_of(self, probe_id: str) -> ProbeOutcome | None:
+        return next((o for o in self.probes if o.probe == probe_id), None)

@@ -1,0 +1,54 @@
+"""Keeping secrets out of every output: reports, logs and error messages."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+MASK = "***"
+
+_PATTERNS = (
+    # scheme://user:password@host
+    re.compile(r"(?P<keep>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/?#@\s]*:)(?P<secret>[^@/\s]+)(?=@)"),
+    # password=... in DSN query strings or key/value DSNs
+    re.compile(r"(?P<keep>(?:password|passwd|pwd)\s*=\s*)(?P<secret>[^&\s'\"]+)", re.IGNORECASE),
+    # Authorization headers and tokens
+    re.compile(r"(?P<keep>\b(?:Bearer|Basic|Token)\s+)(?P<secret>[A-Za-z0-9._~+/=-]{4,})"),
+    re.compile(
+        r"(?P<keep>(?:token|secret|api[_-]?key|access[_-]?key)[\"']?\s*[:=]\s*[\"']?)"
+        r"(?P<secret>[^\s\"'&,}]{4,})",
+        re.IGNORECASE,
+    ),
+)
+
+SECRET_KEY = re.compile(
+    r"pass(word)?|secret|token|api[_-]?key|credential|authorization|private", re.IGNORECASE
+)
+"""Configuration keys (and environment variable names) whose values are secrets."""
+
+
+@dataclass(frozen=True, slots=True)
+class Redactor:
+    """Masks known secret values and anything shaped like a credential."""
+
+    secrets: frozenset[str] = field(default_factory=frozenset)
+
+    def with_secrets(self, values: Iterable[str]) -> Redactor:
+        usable = {v for v in values if isinstance(v, str) and len(v) >= 3}
+        return Redactor(self.secrets | usable)
+
+    def __call__(self, text: str) -> str:
+        if not text:
+            return text
+        # longest first, so a secret containing another is masked whole
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            text = text.replace(secret, MASK)
+        for pattern in _PATTERNS:
+            text = pattern.sub(lambda m: m.group("keep") + MASK, text)
+        return text
+
+
+def redact(text: str) -> str:
+    """Mask credential-shaped substrings (DSN passwords, bearer tokens) in ``text``."""
+    return Redactor()(text)

@@ -1,0 +1,154 @@
+"""The JSON contract ``diag.report/v1``: every documented key always present, times in UTC.
+
+``report_to_dict`` and ``report_from_dict`` round-trip; the JSON Schema lives in
+``diagnostics/schemas/report-v1.schema.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from diagnostics.errors import ReportFormatError
+from diagnostics.model import (
+    ChecklistItem,
+    Entity,
+    ErrorKind,
+    Evidence,
+    Finding,
+    Measurement,
+    ProbeOutcome,
+    Report,
+    Severity,
+    Status,
+)
+from diagnostics.report.summary import counts, coverage, exit_status, headline, ordered_findings
+from diagnostics.units import format_duration, isoformat, parse_time
+
+SCHEMA_ID = "diag.report/v1"
+
+
+def finding_to_dict(finding: Finding) -> dict[str, Any]:
+    return {
+        "probe": finding.probe,
+        "kind": finding.kind,
+        "fingerprint": finding.fingerprint,
+        "severity": finding.severity.label,
+        "title": finding.title,
+        "summary": finding.summary,
+        "entity": {
+            "kind": finding.entity.kind,
+            "name": finding.entity.name,
+            "attributes": dict(finding.entity.attributes),
+        },
+        "evidence": {
+            "values": [{"name": m.name, "value": m.value, "unit": m.unit} for m in finding.evidence.values],
+            "queries": list(finding.evidence.queries),
+            "details": dict(finding.evidence.details),
+        },
+        "onset": isoformat(finding.onset),
+        "next_steps": list(finding.next_steps),
+    }
+
+
+def outcome_to_dict(outcome: ProbeOutcome) -> dict[str, Any]:
+    return {
+        "id": outcome.probe,
+        "checklist_item": outcome.checklist_item.value,
+        "status": outcome.status.value,
+        "duration_s": round(outcome.duration_s, 4),
+        "error": outcome.error,
+        "error_kind": outcome.error_kind.value if outcome.error_kind else None,
+        "hint": outcome.hint,
+        "finding_count": outcome.finding_count,
+    }
+
+
+def report_to_dict(report: Report) -> dict[str, Any]:
+    """The report as the ``diag.report/v1`` JSON object."""
+    return {
+        "schema": SCHEMA_ID,
+        "at": isoformat(report.at),
+        "window": format_duration(report.window),
+        "window_s": report.window.total_seconds(),
+        "started_at": isoformat(report.started_at),
+        "duration_s": round(report.duration_s, 4),
+        "headline": headline(report),
+        "worst": report.worst.label if report.worst is not None else None,
+        "exit_status": int(exit_status(report)),
+        "counts": counts(report),
+        "probes": [outcome_to_dict(o) for o in report.probes],
+        "findings": [finding_to_dict(f) for f in ordered_findings(report.findings)],
+        "checklist": [
+            {
+                "item": row.item.value,
+                "title": row.item.heading,
+                "state": row.state.value,
+                "detail": row.detail,
+                "probes": list(row.probes),
+            }
+            for row in coverage(report)
+        ],
+    }
+
+
+def report_to_json(report: Report, *, indent: int | None = 2) -> str:
+    return json.dumps(report_to_dict(report), indent=indent, ensure_ascii=False, default=str)
+
+
+def _time(value: Any) -> datetime | None:
+    return parse_time(value) if value else None
+
+
+def finding_from_dict(data: dict[str, Any]) -> Finding:
+    entity = data["entity"]
+    evidence = data.get("evidence") or {}
+    return Finding(
+        probe=data["probe"],
+        kind=data["kind"],
+        severity=Severity.parse(data["severity"]),
+        title=data["title"],
+        summary=data.get("summary") or data["title"],
+        entity=Entity(kind=entity["kind"], name=entity["name"], attributes=entity.get("attributes") or {}),
+        evidence=Evidence(
+            values=tuple(
+                Measurement(name=v["name"], value=v.get("value"), unit=v.get("unit"))
+                for v in evidence.get("values", [])
+            ),
+            queries=tuple(evidence.get("queries", [])),
+            details=evidence.get("details") or {},
+        ),
+        onset=_time(data.get("onset")),
+        next_steps=tuple(data.get("next_steps", [])),
+    )
+
+
+def report_from_dict(data: Any) -> Report:
+    """Rebuild a Report from its ``diag.report/v1`` JSON object."""
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA_ID:
+        raise ReportFormatError(f"not a {SCHEMA_ID} document (missing or different 'schema')")
+    try:
+        at = parse_time(data["at"])
+        return Report(
+            at=at,
+            window=timedelta(seconds=float(data["window_s"])),
+            started_at=parse_time(data["started_at"]),
+            duration_s=float(data["duration_s"]),
+            probes=tuple(
+                ProbeOutcome(
+                    probe=p["id"],
+                    checklist_item=ChecklistItem(p["checklist_item"]),
+                    status=Status(p["status"]),
+                    duration_s=float(p["duration_s"]),
+                    error=p.get("error"),
+                    error_kind=ErrorKind(p["error_kind"]) if p.get("error_kind") else None,
+                    hint=p.get("hint"),
+                    finding_count=int(p.get("finding_count", 0)),
+                )
+                for p in data["probes"]
+            ),
+            findings=tuple(finding_from_dict(f) for f in data["findings"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ReportFormatError(f"malformed {SCHEMA_ID} document: {type(exc).__name__}: {exc}") from None

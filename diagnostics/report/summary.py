@@ -1,0 +1,119 @@
+"""What every renderer shows first: ordering, the headline, checklist coverage, exit status."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import IntEnum, StrEnum
+
+from diagnostics.model import DIAGNOSIS_ITEMS, ChecklistItem, Finding, Report, Severity, Status
+
+
+class ExitStatus(IntEnum):
+    """Nagios convention, so sweeps and runbooks can branch on it."""
+
+    OK = 0
+    WARNING = 1
+    CRITICAL = 2
+    UNKNOWN = 3
+
+
+class Coverage(StrEnum):
+    """What a report can say about one checklist item."""
+
+    PROBLEM = "problem"
+    CLEAN = "clean"
+    NOT_CONFIGURED = "not_configured"
+    FAILED = "failed"
+    NO_PROBE = "no_probe"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CoverageRow:
+    item: ChecklistItem
+    state: Coverage
+    detail: str
+    probes: tuple[str, ...]
+
+
+def ordered_findings(findings: tuple[Finding, ...] | list[Finding]) -> list[Finding]:
+    """Worst first, then earliest onset (unknown onsets last), then probe id."""
+    far_future = datetime.max.replace(tzinfo=UTC)
+    return sorted(
+        findings,
+        key=lambda f: (-int(f.severity), f.onset or far_future, f.probe, f.entity.name, f.title),
+    )
+
+
+def counts(report: Report) -> dict[str, int]:
+    return {s.label: sum(1 for f in report.findings if f.severity is s) for s in reversed(Severity)}
+
+
+def exit_status(report: Report) -> ExitStatus:
+    """0 nothing wrong, 1 worst is a warning, 2 worst is critical, 3 nothing could be checked."""
+    worst = report.worst
+    if worst is Severity.CRITICAL:
+        return ExitStatus.CRITICAL
+    if worst is Severity.WARNING:
+        return ExitStatus.WARNING
+    if not any(o.status.checked for o in report.probes):
+        return ExitStatus.UNKNOWN
+    return ExitStatus.OK
+
+
+def headline(report: Report) -> str:
+    """One sentence: how bad, and the worst finding."""
+    tally = counts(report)
+    problems = [f for f in ordered_findings(report.findings) if f.severity >= Severity.WARNING]
+    checked = sum(1 for o in report.probes if o.status.checked)
+    failed = sum(1 for o in report.probes if o.status in (Status.ERROR, Status.TIMEOUT))
+    failed_text = f"; {failed} probe{'s' if failed != 1 else ''} could not check" if failed else ""
+    if not problems:
+        if checked == 0:
+            return f"Nothing could be checked{failed_text}."
+        return f"No problem found by {checked} probe{'s' if checked != 1 else ''}{failed_text}."
+    parts = [f"{tally[s.label]} {s.label}" for s in (Severity.CRITICAL, Severity.WARNING) if tally[s.label]]
+    top = problems[0]
+    since = f" since {top.onset.astimezone(UTC):%H:%M}Z" if top.onset else ""
+    more = len(problems) - 1
+    tail = f" (+{more} more)" if more else ""
+    return f"{', '.join(parts)}: {top.title} [{top.entity.display()}]{since}{tail}{failed_text}."
+
+
+def coverage(report: Report, items: tuple[ChecklistItem, ...] = DIAGNOSIS_ITEMS) -> list[CoverageRow]:
+    """For each checklist item: problem found, checked clean, not configured, failed, no probe."""
+    rows = []
+    for item in items:
+        outcomes = [o for o in report.probes if o.checklist_item is item]
+        ids = tuple(o.probe for o in outcomes)
+        flagged = [
+            f for f in ordered_findings(report.findings) if f.severity >= Severity.WARNING and f.probe in ids
+        ]
+        failed = [o for o in outcomes if o.status in (Status.ERROR, Status.TIMEOUT)]
+        clean = [o for o in outcomes if o.status.checked]
+        skipped = [o for o in outcomes if o.status is Status.SKIPPED]
+        if flagged:
+            rows.append(CoverageRow(item=item, state=Coverage.PROBLEM, detail=flagged[0].title, probes=ids))
+        elif clean:
+            partial = f"; {', '.join(o.probe for o in failed)} could not check" if failed else ""
+            names = ", ".join(o.probe for o in clean)
+            rows.append(
+                CoverageRow(
+                    item=item, state=Coverage.CLEAN, detail=f"checked by {names}{partial}", probes=ids
+                )
+            )
+        elif failed:
+            detail = "; ".join(f"{o.probe}: {o.error}" for o in failed)
+            rows.append(CoverageRow(item=item, state=Coverage.FAILED, detail=detail, probes=ids))
+        elif skipped:
+            hints = sorted({o.hint or o.error or "not configured" for o in skipped})
+            rows.append(
+                CoverageRow(item=item, state=Coverage.NOT_CONFIGURED, detail="; ".join(hints), probes=ids)
+            )
+        else:
+            rows.append(
+                CoverageRow(
+                    item=item, state=Coverage.NO_PROBE, detail="no probe installed for this item", probes=ids
+                )
+            )
+    return rows

@@ -1,0 +1,299 @@
+"""Running the planned probes at once, each within its own timeout and the run's deadline.
+
+Every probe runs in its own daemon thread; the main thread schedules at most ``concurrency``
+at a time and waits on a queue of results. A probe that raises becomes an ``error`` outcome,
+one that overstays its timeout a ``timeout`` outcome; its thread is abandoned (daemon threads
+never keep the process alive) and its slot is given to the next probe.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from diagnostics.contract import ProbeContext
+from diagnostics.errors import ProbeError, ProbeTimeout
+from diagnostics.model import (
+    ChecklistItem,
+    ErrorKind,
+    Evidence,
+    Finding,
+    ProbeOutcome,
+    Status,
+)
+from diagnostics.plan import ProbePlan
+from diagnostics.redaction import Redactor
+
+logger = logging.getLogger("diag.runner")
+
+
+class ProgressListener(Protocol):
+    """Told when each probe starts and ends (the live progress display implements it)."""
+
+    def started(self, probe_id: str) -> None: ...
+
+    def finished(self, outcome: ProbeOutcome) -> None: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunResult:
+    outcomes: tuple[ProbeOutcome, ...]
+    findings: tuple[Finding, ...]
+    abandoned_threads: int
+    """Probe threads still running (hung) when the run ended."""
+    interrupted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Done:
+    probe_id: str
+    findings: list[Finding] | None
+    error: BaseException | None
+    finished_at: float
+
+
+def run_plans(
+    plans: Sequence[ProbePlan],
+    *,
+    at: datetime,
+    window: timedelta,
+    timeout: float,
+    concurrency: int = 16,
+    redactor: Redactor | None = None,
+    listener: ProgressListener | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> RunResult:
+    """Run every runnable plan in parallel; every plan yields exactly one outcome."""
+    redact = redactor or Redactor()
+    run_deadline = clock() + timeout
+    outcomes: dict[str, ProbeOutcome] = {}
+    findings: dict[str, list[Finding]] = {}
+    for plan in plans:
+        if not plan.runnable:
+            outcomes[plan.probe_id] = _not_run_outcome(plan, redact)
+            if listener:
+                listener.finished(outcomes[plan.probe_id])
+    pending = [p for p in plans if p.runnable]
+    running: dict[str, tuple[ProbePlan, float, float]] = {}  # id -> (plan, started, deadline)
+    results: queue.Queue[_Done] = queue.Queue()
+    interrupted = False
+
+    def finish(plan: ProbePlan, outcome: ProbeOutcome) -> None:
+        outcomes[plan.probe_id] = outcome
+        if listener:
+            listener.finished(outcome)
+
+    try:
+        while pending or running:
+            while pending and len(running) < max(1, concurrency):
+                plan = pending.pop(0)
+                started = clock()
+                deadline = min(started + plan.timeout.total_seconds(), run_deadline)
+                running[plan.probe_id] = (plan, started, deadline)
+                if listener:
+                    listener.started(plan.probe_id)
+                _start_thread(plan, at, window, deadline, results, clock)
+            next_deadline = min(d for _, _, d in running.values())
+            try:
+                done = results.get(timeout=max(0.0, next_deadline - clock()))
+            except queue.Empty:
+                now = clock()
+                for probe_id, (plan, started, deadline) in list(running.items()):
+                    if now >= deadline:
+                        del running[probe_id]
+                        finish(plan, _timeout_outcome(plan, started, now, run_deadline))
+                continue
+            if done.probe_id not in running:
+                continue  # it already timed out; its late answer is discarded
+            plan, started, _ = running.pop(done.probe_id)
+            outcome, probe_findings = _judge(plan, done, started, redact)
+            findings[plan.probe_id] = probe_findings
+            finish(plan, outcome)
+    except KeyboardInterrupt:
+        interrupted = True
+        now = clock()
+        for plan, started, _ in running.values():
+            finish(plan, _interrupted_outcome(plan, now - started))
+        for plan in pending:
+            finish(plan, _interrupted_outcome(plan, 0.0))
+        running.clear()
+
+    ordered = tuple(outcomes[p.probe_id] for p in plans)
+    all_findings = tuple(f for p in plans for f in findings.get(p.probe_id, []))
+    alive = sum(1 for t in threading.enumerate() if t.name.startswith("diag-probe:") and t.is_alive())
+    return RunResult(
+        outcomes=ordered, findings=all_findings, abandoned_threads=alive, interrupted=interrupted
+    )
+
+
+def _start_thread(
+    plan: ProbePlan,
+    at: datetime,
+    window: timedelta,
+    deadline: float,
+    results: queue.Queue[_Done],
+    clock: Callable[[], float],
+) -> None:
+    assert plan.probe_class is not None and plan.options is not None
+    context = ProbeContext(
+        probe_id=plan.probe_id,
+        at=at,
+        window=window,
+        options=plan.options,
+        backend=plan.backend,
+        deadline=deadline,
+        logger=logging.getLogger(f"diag.probe.{plan.probe_id}"),
+    )
+    probe_class = plan.probe_class
+
+    def work() -> None:
+        try:
+            produced = list(probe_class().run(context))
+            results.put(_Done(plan.probe_id, produced, None, clock()))
+        except BaseException as exc:  # reported as the probe's outcome, never re-raised
+            results.put(_Done(plan.probe_id, None, exc, clock()))
+
+    thread = threading.Thread(target=work, name=f"diag-probe:{plan.probe_id}", daemon=True)
+    thread.start()
+
+
+def _judge(
+    plan: ProbePlan, done: _Done, started: float, redact: Redactor
+) -> tuple[ProbeOutcome, list[Finding]]:
+    duration = done.finished_at - started
+    item = _item(plan)
+    if done.error is not None:
+        status, kind, message = _describe_error(done.error)
+        if kind is ErrorKind.INTERNAL:
+            logger.debug("probe %s crashed", plan.probe_id, exc_info=done.error)
+        return (
+            ProbeOutcome(
+                probe=plan.probe_id,
+                checklist_item=item,
+                status=status,
+                duration_s=duration,
+                error=redact(message),
+                error_kind=kind,
+            ),
+            [],
+        )
+    produced = done.findings or []
+    wrong = [f for f in produced if not isinstance(f, Finding) or f.probe != plan.probe_id]
+    if wrong:
+        return (
+            ProbeOutcome(
+                probe=plan.probe_id,
+                checklist_item=item,
+                status=Status.ERROR,
+                duration_s=duration,
+                error=f"returned {wrong[0]!r:.80}, expected a Finding of probe {plan.probe_id}",
+                error_kind=ErrorKind.INTERNAL,
+            ),
+            [],
+        )
+    clean = [redact_finding(f, redact) for f in produced]
+    worst = max((f.severity for f in clean), default=None)
+    return (
+        ProbeOutcome(
+            probe=plan.probe_id,
+            checklist_item=item,
+            status=Status.from_worst(worst),
+            duration_s=duration,
+            finding_count=len(clean),
+        ),
+        clean,
+    )
+
+
+def _describe_error(error: BaseException) -> tuple[Status, ErrorKind, str]:
+    if isinstance(error, ProbeTimeout):
+        return Status.TIMEOUT, ErrorKind.TIMEOUT, str(error)
+    if isinstance(error, ProbeError):
+        return Status.ERROR, error.kind, str(error)
+    if isinstance(error, TimeoutError):
+        return Status.TIMEOUT, ErrorKind.TIMEOUT, str(error) or "timed out"
+    return Status.ERROR, ErrorKind.INTERNAL, f"{type(error).__name__}: {error}"
+
+
+def _item(plan: ProbePlan) -> ChecklistItem:
+    return plan.checklist_item or ChecklistItem.SEVERITY
+
+
+def _not_run_outcome(plan: ProbePlan, redact: Redactor) -> ProbeOutcome:
+    if plan.broken is not None:
+        return ProbeOutcome(
+            probe=plan.probe_id,
+            checklist_item=_item(plan),
+            status=Status.ERROR,
+            duration_s=0.0,
+            error=redact(plan.broken.message),
+            error_kind=ErrorKind.PLUGIN,
+        )
+    return ProbeOutcome(
+        probe=plan.probe_id,
+        checklist_item=_item(plan),
+        status=Status.SKIPPED,
+        duration_s=0.0,
+        error=plan.skip_reason,
+        hint=plan.setup_hint,
+    )
+
+
+def _timeout_outcome(plan: ProbePlan, started: float, now: float, run_deadline: float) -> ProbeOutcome:
+    limit = plan.timeout.total_seconds()
+    reason = (
+        f"no answer within its {limit:g}s timeout"
+        if now - started >= limit - 0.001
+        else "no answer before the run's overall deadline (--timeout)"
+    )
+    return ProbeOutcome(
+        probe=plan.probe_id,
+        checklist_item=_item(plan),
+        status=Status.TIMEOUT,
+        duration_s=now - started,
+        error=reason,
+        error_kind=ErrorKind.TIMEOUT,
+    )
+
+
+def _interrupted_outcome(plan: ProbePlan, duration: float) -> ProbeOutcome:
+    return ProbeOutcome(
+        probe=plan.probe_id,
+        checklist_item=_item(plan),
+        status=Status.ERROR,
+        duration_s=duration,
+        error="interrupted before it finished",
+        error_kind=ErrorKind.INTERRUPTED,
+    )
+
+
+def redact_finding(finding: Finding, redact: Redactor) -> Finding:
+    """The finding with every text field passed through ``redact``."""
+    evidence = finding.evidence
+    return replace(
+        finding,
+        title=redact(finding.title),
+        summary=redact(finding.summary),
+        next_steps=tuple(redact(s) for s in finding.next_steps),
+        evidence=Evidence(
+            values=tuple(replace(m, value=_redact_json(m.value, redact)) for m in evidence.values),
+            queries=tuple(redact(q) for q in evidence.queries),
+            details=_redact_json(dict(evidence.details), redact),
+        ),
+    )
+
+
+def _redact_json(value: Any, redact: Redactor) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _redact_json(v, redact) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact_json(v, redact) for v in value]
+    return value

@@ -1,0 +1,121 @@
+"""Durations, points in time and measured values: parsing and display, the same everywhere."""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+_DURATION_UNITS = {
+    "ms": 0.001,
+    "s": 1.0,
+    "m": 60.0,
+    "h": 3600.0,
+    "d": 86400.0,
+    "w": 604800.0,
+}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+_DURATION_WHOLE = re.compile(r"^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+$")
+
+
+def parse_duration(text: str | float | int | timedelta) -> timedelta:
+    """Parse ``90s``, ``30m``, ``2h``, ``1d``, ``1h30m``, ``500ms`` or a number of seconds."""
+    if isinstance(text, timedelta):
+        return text
+    if isinstance(text, bool):
+        raise ValueError(f"expected a duration like 90s, 30m, 2h or 1d, got {text!r}")
+    if isinstance(text, int | float):
+        if text < 0 or not math.isfinite(text):
+            raise ValueError(f"expected a positive duration, got {text!r}")
+        return timedelta(seconds=float(text))
+    compact = text.strip().replace(" ", "")
+    if compact and compact.replace(".", "", 1).isdigit():
+        return timedelta(seconds=float(compact))
+    if not _DURATION_WHOLE.match(compact):
+        raise ValueError(f"expected a duration like 90s, 30m, 2h or 1d, got {text!r}")
+    seconds = sum(float(n) * _DURATION_UNITS[u] for n, u in _DURATION_PART.findall(compact))
+    return timedelta(seconds=seconds)
+
+
+def format_duration(value: timedelta | float) -> str:
+    """Short human form: ``850ms``, ``41s``, ``12m``, ``3h05m``, ``2d4h``."""
+    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    if seconds < 0:
+        return "-" + format_duration(-seconds)
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    if seconds < 60:
+        return f"{seconds:.1f}s" if seconds < 10 else f"{seconds:.0f}s"
+    minutes, sec = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{sec:02d}s" if sec and minutes < 10 else f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours}h{minutes:02d}m" if minutes else f"{hours}h"
+    days, hours = divmod(hours, 24)
+    return f"{days}d{hours}h" if hours else f"{days}d"
+
+
+_RELATIVE = re.compile(r"^-\s*(.+)$")
+
+
+def parse_time(text: str, *, now: datetime | None = None) -> datetime:
+    """Parse ISO 8601, unix seconds, ``now`` or a relative time such as ``-2h`` into UTC."""
+    reference = now or datetime.now(UTC)
+    raw = text.strip()
+    if raw.lower() == "now":
+        return reference
+    relative = _RELATIVE.match(raw)
+    if relative and not raw[1:].strip().replace(".", "", 1).isdigit():
+        return reference - parse_duration(relative.group(1))
+    try:
+        return datetime.fromtimestamp(float(raw), tz=UTC)
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(
+            f"expected ISO 8601 (2026-11-27T10:00:00Z), unix seconds or relative (-2h), got {text!r}"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def isoformat(moment: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a ``Z``, or None."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+_BYTE_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+
+
+def format_bytes(value: float) -> str:
+    size = float(value)
+    for unit in _BYTE_UNITS:
+        if abs(size) < 1024 or unit == _BYTE_UNITS[-1]:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")
+
+
+def format_value(value: Any, unit: str | None) -> str:
+    """Display a measured value with its unit for humans."""
+    if value is None:
+        return "unknown"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"{value} {unit}" if unit else str(value)
+    if unit == "bytes":
+        return format_bytes(value)
+    if unit == "s":
+        return format_duration(float(value))
+    if unit == "ratio":
+        return f"{value * 100:.3g} %"
+    if unit == "%":
+        return f"{value:.1f} %"
+    number = f"{value:.4g}" if isinstance(value, float) else str(value)
+    return f"{number} {unit}" if unit else number

@@ -1,0 +1,190 @@
+"""Reading this host's state with psutil: one snapshot, sampled over a short interval."""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+# filesystems that are views of the kernel, not storage that can fill up
+PSEUDO_FILESYSTEMS = frozenset(
+    {
+        "autofs", "binfmt_misc", "bpf", "cgroup", "cgroup2", "configfs", "debugfs", "devpts",
+        "devtmpfs", "fusectl", "hugetlbfs", "mqueue", "nsfs", "proc", "pstore", "ramfs",
+        "rpc_pipefs", "securityfs", "selinuxfs", "squashfs", "sysfs", "tracefs", "iso9660",
+        "efivarfs", "fuse.lxcfs", "fuse.portal", "nfsd", "overlay_ro",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProcessUsage:
+    pid: int
+    name: str
+    user: str | None
+    cpu_percent: float
+    rss_bytes: int
+    memory_percent: float
+    open_fds: int | None
+    fd_limit: int | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MountUsage:
+    mountpoint: str
+    device: str
+    fstype: str
+    total_bytes: int
+    used_bytes: int
+    free_bytes: int
+    inodes_total: int
+    inodes_free: int
+    growth_bytes_per_s: float | None
+    """Measured across the sampling interval; None when too small to tell from noise."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HostSnapshot:
+    hostname: str
+    cpu_count: int
+    cpu_percent: float
+    load_average: tuple[float, float, float]
+    memory_total: int
+    memory_available: int
+    swap_total: int
+    swap_used: int
+    swap_in_bytes_per_s: float
+    swap_out_bytes_per_s: float
+    mounts: tuple[MountUsage, ...]
+    open_files: int | None
+    max_files: int | None
+    processes: tuple[ProcessUsage, ...]
+    sample_interval_s: float
+
+
+MIN_MEASURABLE_GROWTH = 1024 * 1024  # bytes over the interval; below this is write noise
+
+
+def _storage_mounts(ignore: tuple[str, ...]) -> list[tuple[str, str, str]]:
+    import psutil
+
+    seen_devices: set[str] = set()
+    mounts = []
+    for part in psutil.disk_partitions(all=True):
+        if part.fstype in PSEUDO_FILESYSTEMS or not part.fstype:
+            continue
+        if any(fnmatch.fnmatch(part.mountpoint, pattern) for pattern in ignore):
+            continue
+        key = f"{part.device}:{part.fstype}" if part.fstype != "tmpfs" else part.mountpoint
+        if key in seen_devices:
+            continue
+        seen_devices.add(key)
+        mounts.append((part.mountpoint, part.device, part.fstype))
+    return mounts
+
+
+def _statvfs(mountpoint: str) -> os.statvfs_result | None:
+    try:
+        return os.statvfs(mountpoint)
+    except OSError:
+        return None  # unmounted meanwhile, or not readable: nothing to judge
+
+
+def _file_handles() -> tuple[int | None, int | None]:
+    try:
+        allocated, _, maximum = Path("/proc/sys/fs/file-nr").read_text().split()
+        return int(allocated), int(maximum)
+    except (OSError, ValueError):
+        return None, None
+
+
+def take_snapshot(*, sample_interval: float, ignore_mounts: tuple[str, ...]) -> HostSnapshot:
+    """Sample CPU, processes, swap and disk growth over ``sample_interval`` seconds."""
+    import psutil
+
+    mounts = _storage_mounts(ignore_mounts)
+    first = {m: _statvfs(m) for m, _, _ in mounts}
+    processes = list(psutil.process_iter(["pid", "name", "username"]))
+    for proc in processes:
+        with contextlib.suppress(psutil.Error):
+            proc.cpu_percent(None)
+    psutil.cpu_percent(None)
+    swap_before = psutil.swap_memory()
+    began = time.monotonic()
+    time.sleep(sample_interval)
+    elapsed = max(time.monotonic() - began, 1e-3)
+    cpu = psutil.cpu_percent(None)
+    swap = psutil.swap_memory()
+    memory = psutil.virtual_memory()
+    usages = []
+    for proc in processes:
+        try:
+            with proc.oneshot():
+                rss = proc.memory_info().rss
+                fds = proc.num_fds() if hasattr(proc, "num_fds") else None
+                try:
+                    limit = proc.rlimit(psutil.RLIMIT_NOFILE)[0] if hasattr(psutil, "RLIMIT_NOFILE") else None
+                except (psutil.Error, OSError):
+                    limit = None
+                usages.append(
+                    ProcessUsage(
+                        pid=proc.pid,
+                        name=proc.info.get("name") or "?",
+                        user=proc.info.get("username"),
+                        cpu_percent=proc.cpu_percent(None),
+                        rss_bytes=rss,
+                        memory_percent=100.0 * rss / memory.total if memory.total else 0.0,
+                        open_fds=fds,
+                        fd_limit=limit if limit and limit > 0 else None,
+                    )
+                )
+        except psutil.Error:
+            continue  # exited or not ours to read
+    mount_usages = []
+    for mountpoint, device, fstype in mounts:
+        stats = _statvfs(mountpoint)
+        if stats is None or stats.f_blocks == 0:
+            continue
+        total = stats.f_blocks * stats.f_frsize
+        free = stats.f_bavail * stats.f_frsize
+        used = (stats.f_blocks - stats.f_bfree) * stats.f_frsize
+        before = first.get(mountpoint)
+        growth = None
+        if before is not None:
+            delta = (before.f_bfree - stats.f_bfree) * stats.f_frsize
+            if abs(delta) >= MIN_MEASURABLE_GROWTH:
+                growth = delta / elapsed
+        mount_usages.append(
+            MountUsage(
+                mountpoint=mountpoint,
+                device=device,
+                fstype=fstype,
+                total_bytes=total,
+                used_bytes=used,
+                free_bytes=free,
+                inodes_total=stats.f_files,
+                inodes_free=stats.f_favail,
+                growth_bytes_per_s=growth,
+            )
+        )
+    open_files, max_files = _file_handles()
+    return HostSnapshot(
+        hostname=os.uname().nodename,
+        cpu_count=psutil.cpu_count() or 1,
+        cpu_percent=cpu,
+        load_average=psutil.getloadavg(),
+        memory_total=memory.total,
+        memory_available=memory.available,
+        swap_total=swap.total,
+        swap_used=swap.used,
+        swap_in_bytes_per_s=max(0.0, (swap.sin - swap_before.sin) / elapsed),
+        swap_out_bytes_per_s=max(0.0, (swap.sout - swap_before.sout) / elapsed),
+        mounts=tuple(mount_usages),
+        open_files=open_files,
+        max_files=max_files,
+        processes=tuple(usages),
+        sample_interval_s=elapsed,
+    )

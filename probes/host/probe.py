@@ -1,0 +1,86 @@
+"""``resources.host``: this host's CPU, memory, disks, inodes and file descriptors (psutil).
+
+Signals and default thresholds:
+
+- CPU saturation: 1-minute load per core >= 1.5 (warning), >= 3 (critical); or >= 90 % busy
+  with load per core >= 1 (warning). Evidence lists the top processes by CPU.
+- Memory: available <= 10 % (warning), <= 5 % (critical); swapping out >= 1 MiB/s (warning).
+- Disk space per mount: used >= 85 % (warning), >= 95 % (critical); time to full, measured over
+  the sampling interval, <= 24 h (warning), <= 4 h (critical). Inodes: >= 85 % / >= 95 %.
+- File handles: system-wide >= 80 % of fs.file-max; a process at >= 80 % of its RLIMIT_NOFILE.
+
+The host keeps no history: the snapshot is of now, whatever ``--at`` says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+
+from pydantic import Field
+
+from diagnostics import ChecklistItem, Duration, Finding, Probe, ProbeContext, ProbeOptions
+from probes.host.judge import HostThresholds, judge_host
+
+
+class HostOptions(ProbeOptions):
+    """Thresholds of ``resources.host`` (ratios are 0..1)."""
+
+    sample_interval: Duration = timedelta(seconds=0.5)
+    load_per_core_warning: float = Field(1.5, gt=0)
+    load_per_core_critical: float = Field(3.0, gt=0)
+    cpu_utilization_warning: float = Field(0.90, gt=0, le=1)
+    memory_available_warning: float = Field(0.10, ge=0, le=1)
+    memory_available_critical: float = Field(0.05, ge=0, le=1)
+    swap_out_warning_bytes_per_s: float = Field(1024 * 1024, ge=0)
+    disk_used_warning: float = Field(0.85, gt=0, le=1)
+    disk_used_critical: float = Field(0.95, gt=0, le=1)
+    inodes_used_warning: float = Field(0.85, gt=0, le=1)
+    inodes_used_critical: float = Field(0.95, gt=0, le=1)
+    time_to_full_warning: Duration = timedelta(hours=24)
+    time_to_full_critical: Duration = timedelta(hours=4)
+    file_handles_warning: float = Field(0.80, gt=0, le=1)
+    process_fds_warning: float = Field(0.80, gt=0, le=1)
+    top_processes: int = Field(5, ge=1, le=50)
+    ignore_mounts: tuple[str, ...] = (
+        "/snap/*",
+        "/boot/efi",
+        "/proc/*",
+        "/sys/*",
+        "/dev",
+        "/run/credentials/*",
+    )
+    """Glob patterns of mount points not to judge."""
+
+
+class HostProbe(Probe):
+    id = "resources.host"
+    checklist_item = ChecklistItem.RESOURCES
+    description = "This host: CPU saturation, memory and swap, disk space and inodes, file descriptors"
+    options_model = HostOptions
+
+    def run(self, ctx: ProbeContext) -> Iterable[Finding]:
+        from probes.host.collect import take_snapshot
+
+        options = ctx.options
+        assert isinstance(options, HostOptions)
+        interval = min(options.sample_interval.total_seconds(), max(ctx.remaining() / 4, 0.05))
+        snapshot = take_snapshot(sample_interval=interval, ignore_mounts=options.ignore_mounts)
+        limits = HostThresholds(
+            load_per_core_warning=options.load_per_core_warning,
+            load_per_core_critical=options.load_per_core_critical,
+            cpu_utilization_warning=options.cpu_utilization_warning,
+            memory_available_warning=options.memory_available_warning,
+            memory_available_critical=options.memory_available_critical,
+            swap_out_warning_bytes_per_s=options.swap_out_warning_bytes_per_s,
+            disk_used_warning=options.disk_used_warning,
+            disk_used_critical=options.disk_used_critical,
+            inodes_used_warning=options.inodes_used_warning,
+            inodes_used_critical=options.inodes_used_critical,
+            time_to_full_warning_s=options.time_to_full_warning.total_seconds(),
+            time_to_full_critical_s=options.time_to_full_critical.total_seconds(),
+            file_handles_warning=options.file_handles_warning,
+            process_fds_warning=options.process_fds_warning,
+            top_processes=options.top_processes,
+        )
+        return judge_host(snapshot, limits, ctx.finding)
