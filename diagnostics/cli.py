@@ -52,7 +52,24 @@ config_option = click.option(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class DiagGroup(click.Group):
+    """Usage errors exit 3 like configuration errors, as one line on stderr."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["standalone_mode"] = False
+        try:
+            result = super().main(*args, **kwargs)
+        except click.exceptions.Abort:
+            click.echo("diag: interrupted", err=True)
+            sys.exit(130)
+        except click.exceptions.ClickException as exc:
+            _fail(exc.format_message())
+        except DiagError as exc:
+            _fail(str(exc))
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+@click.group(cls=DiagGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", count=True, help="Log to stderr (-vv for debug).")
 @click.version_option(package_name="diag", prog_name="diag")
 def cli(verbose: int) -> None:
@@ -108,7 +125,8 @@ def run_command(
     except DiagError as exc:
         _fail(str(exc))
     report = diagnosis.report
-    color = None if output is None else False
+    # styled only when the report goes to a terminal; render_text also honours NO_COLOR
+    color = output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     text = render(report, fmt, color=color)  # type: ignore[arg-type]
     if output is not None:
         try:
@@ -218,15 +236,5 @@ def config_schema() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point: usage errors exit 3 like configuration errors."""
-    try:
-        cli.main(args=argv, prog_name="diag", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("diag: interrupted", err=True)
-        sys.exit(130)
-    except click.exceptions.ClickException as exc:
-        click.echo(f"diag: error: {exc.format_message()}", err=True)
-        sys.exit(EXIT_UNKNOWN)
-    except DiagError as exc:
-        _fail(str(exc))
-    sys.exit(0)
+    """Console-script entry point."""
+    cli.main(args=argv, prog_name="diag")

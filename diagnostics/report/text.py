@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from datetime import UTC
 
 from rich.console import Console
@@ -33,12 +34,14 @@ MAX_EVIDENCE_VALUES = 8
 
 
 def render_text(report: Report, *, color: bool | None = None, width: int | None = None) -> str:
-    """The report as text; ``color=None`` lets rich decide (TTY and NO_COLOR)."""
+    """The report as text; ``color=None``: styled only on a terminal and without NO_COLOR."""
+    if color is None and os.environ.get("NO_COLOR"):
+        color = False
     buffer = io.StringIO()
     console = Console(
         file=buffer,
         force_terminal=color,
-        no_color=(color is False),
+        no_color=True if color is False else None,
         width=width or 200,
         highlight=False,
         soft_wrap=True,

@@ -1,0 +1,147 @@
+"""The CLI: exit statuses, one-line errors, output files, and a real subprocess run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from diagnostics.cli import cli
+
+pytestmark = pytest.mark.usefixtures("scripted_probes", "no_config")
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    """Run ``diag ARGS`` in-process, as the console script does."""
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("probe", "expected"),
+    [("test.sleep", 0), ("test.warn", 1), ("test.crit", 2), ("test.fail", 3), ("test.needs_backend", 3)],
+)
+def test_exit_status_per_worst_outcome(probe: str, expected: int) -> None:
+    code, _, _ = invoke("run", "--probe", probe, "--format", "json")
+    assert code == expected
+
+
+def test_warning_and_critical_together_exit_2() -> None:
+    code, out, _ = invoke("run", "--probe", "test.warn", "--probe", "test.crit", "--format", "json")
+    assert code == 2
+    assert json.loads(out)["counts"] == {"critical": 1, "warning": 1, "info": 0}
+
+
+@pytest.mark.parametrize(
+    ("config", "args", "message"),
+    [
+        ("run:\n  window: [1h\n", (), "diag.yaml:3: malformed YAML"),
+        (
+            "probes:\n  test.slep: {}\n",
+            (),
+            "diag.yaml:2: probes.test.slep: unknown probe id (did you mean 'test.sleep'?)",
+        ),
+        (
+            "probes:\n  test.sleep: {timeout: soon}\n",
+            (),
+            "diag.yaml:2: probes.test.sleep.timeout: expected a duration",
+        ),
+        ("", ("--probe", "test.nope"), "--probe: unknown probe id 'test.nope'"),
+        ("", ("--window", "forever"), "expected a duration like 90s"),
+        ("", ("--at", "someday"), "expected ISO 8601"),
+        ("", ("--format", "yaml"), "Invalid value for '--format'"),
+    ],
+)
+def test_bad_input_is_one_line_exit_3_no_traceback(config: str, args: tuple[str, ...], message: str) -> None:
+    if config:
+        Path("diag.yaml").write_text(config)
+    code, out, err = invoke("run", "--probe", "test.sleep", *args)
+    assert code == 3
+    assert out == ""
+    assert err.count("\n") == 1, err
+    assert err.startswith("diag: error: ")
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_output_file_and_formats(tmp_path: Path) -> None:
+    target = tmp_path / "report.md"
+    code, out, _ = invoke("run", "--probe", "test.crit", "--format", "markdown", "--output", str(target))
+    assert code == 2 and out == ""
+    assert target.read_text().startswith("## diag: 1 critical: error ratio 12x normal [service checkout]")
+    code, out, _ = invoke("run", "--probe", "test.crit", "--format", "text")
+    assert out.splitlines()[0].startswith("1 critical: error ratio 12x normal [service checkout] since")
+
+
+def test_probes_lists_every_probe_with_its_state() -> None:
+    code, out, _ = invoke("probes", "--format", "json")
+    assert code == 0
+    rows = {row["id"]: row for row in json.loads(out)}
+    assert rows["resources.host"]["enabled"] is True
+    assert rows["test.needs_backend"]["enabled"] is False
+    assert rows["test.needs_backend"]["setup_hint"] == "widgets: [main]"
+    assert rows["test.crit"]["checklist_item"] == "metrics"
+
+
+def test_config_check_says_what_each_probe_will_check() -> None:
+    Path("diag.yaml").write_text("widgets: [main, backup]\nprobes:\n  test.warn: {enabled: false}\n")
+    code, out, _ = invoke("config", "check")
+    assert code == 0
+    assert "diag.yaml: valid" in out
+    assert "test.needs_backend" in out and "will check 2 targets: main, backup" in out
+    assert "test.warn" in out and "skipped: disabled in the configuration" in out
+
+
+def test_config_schema_is_the_committed_one_for_the_builtin_probes() -> None:
+    result = CliRunner().invoke(cli, ["config", "schema"])
+    schema = json.loads(result.stdout)
+    assert schema["properties"]["widgets"]["type"] == "array"
+    assert "resources.host" in schema["properties"]["probes"]["properties"]
+
+
+def test_real_subprocess_run_of_the_zero_config_default(scripted_probes: Path) -> None:
+    env = {**os.environ, "NO_COLOR": "1"}
+    began = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "diagnostics", "run", "--probe", "resources.host", "--format", "json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert done.returncode in (0, 1, 2), done.stderr
+    document = json.loads(done.stdout)
+    assert document["probes"][0]["id"] == "resources.host"
+    assert document["probes"][0]["status"] in ("ok", "warning", "critical")
+    assert time.monotonic() - began < 10
+
+
+def test_a_hung_backend_does_not_keep_the_process_alive() -> None:
+    began = time.monotonic()
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "diagnostics",
+            "run",
+            "--probe",
+            "test.hang",
+            "--probe",
+            "test.warn",
+            "--timeout",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    elapsed = time.monotonic() - began
+    assert done.returncode == 1, done.stderr
+    assert "test.hang" in done.stdout and "timeout" in done.stdout
+    assert elapsed < 5, f"the process lived {elapsed:.1f} s past a 1 s deadline"

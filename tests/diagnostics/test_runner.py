@@ -1,0 +1,114 @@
+"""The runner: probes run at once, and one probe's failure never stops or delays the others."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from diagnostics.api import diagnose
+from diagnostics.model import ErrorKind, ProbeOutcome, Status
+from diagnostics.registry import Registry
+from tests.fixtures import diag_testprobes as tp
+
+ALL = (
+    tp.WarnProbe,
+    tp.CritProbe,
+    tp.SleepProbe,
+    tp.HangProbe,
+    tp.CrashProbe,
+    tp.FailProbe,
+    tp.NeedsBackendProbe,
+)
+REGISTRY = Registry(probes={p.id: p for p in ALL}, broken={})
+
+
+def sleeping_registry(count: int) -> Registry:
+    classes = {
+        f"test.sleep{i}": type(f"Sleep{i}", (tp.SleepProbe,), {"id": f"test.sleep{i}"}) for i in range(count)
+    }
+    return Registry(probes=classes, broken={})
+
+
+def run(
+    config: dict[str, Any], probes: tuple[str, ...], registry: Registry = REGISTRY, timeout: float = 20
+) -> Any:
+    return diagnose(probes=probes, config=config, env={}, registry=registry, timeout=timeout)
+
+
+def test_probes_that_sleep_do_not_add_up() -> None:
+    registry = sleeping_registry(10)
+    config = {"probes": {pid: {"sleep": "0.5s"} for pid in registry.probes}}
+    began = time.monotonic()
+    diagnosis = run(config, tuple(registry.probes), registry)
+    elapsed = time.monotonic() - began
+    assert [o.status for o in diagnosis.report.probes] == [Status.OK] * 10
+    assert elapsed < 1.5, f"10 probes of 0.5 s took {elapsed:.2f} s: they did not run in parallel"
+
+
+def test_concurrency_is_bounded() -> None:
+    registry = sleeping_registry(4)
+    config = {"run": {"concurrency": 2}, "probes": {pid: {"sleep": "0.3s"} for pid in registry.probes}}
+    began = time.monotonic()
+    run(config, tuple(registry.probes), registry)
+    assert time.monotonic() - began >= 0.6
+
+
+def test_a_hung_probe_times_out_without_delaying_the_others() -> None:
+    config = {"probes": {"test.hang": {"timeout": "0.5s"}, "test.sleep": {"sleep": "0.2s"}}}
+    began = time.monotonic()
+    diagnosis = run(config, ("test.hang", "test.sleep", "test.crit"))
+    elapsed = time.monotonic() - began
+    outcomes = {o.probe: o for o in diagnosis.report.probes}
+    assert outcomes["test.hang"].status is Status.TIMEOUT
+    assert outcomes["test.hang"].error == "no answer within its 0.5s timeout"
+    assert outcomes["test.sleep"].status is Status.OK
+    assert outcomes["test.crit"].status is Status.CRITICAL
+    assert 0.5 <= elapsed < 1.2
+    assert diagnosis.abandoned_threads >= 1
+
+
+def test_the_overall_deadline_bounds_the_run() -> None:
+    config = {"probes": {"test.hang": {"timeout": "1m"}}}
+    began = time.monotonic()
+    diagnosis = run(config, ("test.hang", "test.warn"), timeout=0.4)
+    assert time.monotonic() - began < 1.0
+    hang = diagnosis.report.outcome_of("test.hang")
+    assert hang is not None and hang.status is Status.TIMEOUT
+    assert hang.error == "no answer before the run's overall deadline (--timeout)"
+    assert diagnosis.report.outcome_of("test.warn").status is Status.WARNING  # type: ignore[union-attr]
+
+
+def test_a_crashing_probe_is_an_error_outcome_and_others_still_report() -> None:
+    diagnosis = run({}, ("test.crash", "test.fail", "test.warn"))
+    outcomes: dict[str, ProbeOutcome] = {o.probe: o for o in diagnosis.report.probes}
+    assert outcomes["test.crash"].status is Status.ERROR
+    assert outcomes["test.crash"].error == "RuntimeError: boom in probe code"
+    assert outcomes["test.crash"].error_kind is ErrorKind.INTERNAL
+    assert outcomes["test.fail"].status is Status.ERROR
+    assert outcomes["test.fail"].error_kind is ErrorKind.CONNECT
+    assert outcomes["test.warn"].status is Status.WARNING
+    assert [f.title for f in diagnosis.report.findings] == ["pool 85 % used"]
+
+
+def test_every_selected_probe_has_exactly_one_outcome() -> None:
+    diagnosis = run({"probes": {"test.hang": {"timeout": "0.2s"}}}, ())
+    assert sorted(o.probe for o in diagnosis.report.probes) == sorted(REGISTRY.probes)
+    needs = diagnosis.report.outcome_of("test.needs_backend")
+    assert needs is not None and needs.status is Status.SKIPPED and needs.hint == "widgets: [main]"
+
+
+def test_status_follows_the_worst_finding_and_context_carries_the_window() -> None:
+    diagnosis = diagnose(
+        probes=("test.crit",), config={}, env={}, registry=REGISTRY, at="2026-01-01T12:00:00Z", window="30m"
+    )
+    finding = diagnosis.report.findings[0]
+    assert diagnosis.report.probes[0].status is Status.CRITICAL
+    assert finding.onset is not None and finding.onset.isoformat() == "2026-01-01T11:57:00+00:00"
+    assert diagnosis.report.window.total_seconds() == 1800
+
+
+def test_secrets_in_probe_errors_are_masked() -> None:
+    config = {"probes": {"test.fail": {"secret_in_error": "s3cr3tpw"}}}
+    outcome = run(config, ("test.fail",)).report.probes[0]
+    assert "s3cr3tpw" not in (outcome.error or "")
+    assert "postgresql://diag:***@db/x" in (outcome.error or "")

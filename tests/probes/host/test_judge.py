@@ -1,0 +1,150 @@
+"""resources.host judging on plain snapshots."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from diagnostics.contract import ProbeContext
+from diagnostics.model import Severity
+from probes.host.collect import HostSnapshot, MountUsage, ProcessUsage
+from probes.host.judge import judge_host
+from probes.host.probe import HostOptions, HostProbe
+
+GIB = 1024**3
+OPTIONS = HostOptions()
+CTX = ProbeContext(
+    probe_id=HostProbe.id, at=datetime(2026, 11, 27, tzinfo=UTC), window=timedelta(hours=1), options=OPTIONS
+)
+
+
+def limits():  # type: ignore[no-untyped-def]
+    from probes.host.judge import HostThresholds
+
+    o = OPTIONS
+    return HostThresholds(
+        load_per_core_warning=o.load_per_core_warning,
+        load_per_core_critical=o.load_per_core_critical,
+        cpu_utilization_warning=o.cpu_utilization_warning,
+        memory_available_warning=o.memory_available_warning,
+        memory_available_critical=o.memory_available_critical,
+        swap_out_warning_bytes_per_s=o.swap_out_warning_bytes_per_s,
+        disk_used_warning=o.disk_used_warning,
+        disk_used_critical=o.disk_used_critical,
+        inodes_used_warning=o.inodes_used_warning,
+        inodes_used_critical=o.inodes_used_critical,
+        time_to_full_warning_s=o.time_to_full_warning.total_seconds(),
+        time_to_full_critical_s=o.time_to_full_critical.total_seconds(),
+        file_handles_warning=o.file_handles_warning,
+        process_fds_warning=o.process_fds_warning,
+        top_processes=3,
+    )
+
+
+def mount(used: float = 0.5, growth: float | None = None, inodes_free: int = 900_000) -> MountUsage:
+    total = 100 * GIB
+    return MountUsage(
+        mountpoint="/data",
+        device="/dev/vdb",
+        fstype="ext4",
+        total_bytes=total,
+        used_bytes=int(total * used),
+        free_bytes=int(total * (1 - used)),
+        inodes_total=1_000_000,
+        inodes_free=inodes_free,
+        growth_bytes_per_s=growth,
+    )
+
+
+def snapshot(**changes: object) -> HostSnapshot:
+    base: dict[str, object] = {
+        "hostname": "web-1",
+        "cpu_count": 4,
+        "cpu_percent": 20.0,
+        "load_average": (0.8, 0.7, 0.6),
+        "memory_total": 16 * GIB,
+        "memory_available": 8 * GIB,
+        "swap_total": 0,
+        "swap_used": 0,
+        "swap_in_bytes_per_s": 0.0,
+        "swap_out_bytes_per_s": 0.0,
+        "mounts": (mount(),),
+        "open_files": 2000,
+        "max_files": 1_000_000,
+        "processes": (
+            ProcessUsage(
+                pid=1,
+                name="init",
+                user="root",
+                cpu_percent=0.1,
+                rss_bytes=10_000_000,
+                memory_percent=0.1,
+                open_fds=40,
+                fd_limit=1024,
+            ),
+            ProcessUsage(
+                pid=812,
+                name="java",
+                user="app",
+                cpu_percent=380.0,
+                rss_bytes=6 * GIB,
+                memory_percent=37.5,
+                open_fds=100,
+                fd_limit=1024,
+            ),
+        ),
+        "sample_interval_s": 0.5,
+    }
+    base.update(changes)
+    return HostSnapshot(**base)  # type: ignore[arg-type]
+
+
+def test_a_healthy_host_yields_nothing() -> None:
+    assert judge_host(snapshot(), limits(), CTX.finding) == []
+
+
+def test_cpu_saturation_names_load_per_core_and_the_top_process() -> None:
+    [finding] = judge_host(
+        snapshot(cpu_percent=100.0, load_average=(32.0, 20.0, 10.0)), limits(), CTX.finding
+    )
+    assert finding.severity is Severity.CRITICAL
+    assert finding.kind == "cpu_saturation"
+    assert finding.title == "CPU saturated: load 32.0 on 4 cores (8.0 per core), 100 % busy"
+    assert finding.evidence.details["top_by_cpu"][0]["name"] == "java"
+
+
+def test_memory_pressure_and_swapping() -> None:
+    [critical] = judge_host(snapshot(memory_available=int(0.4 * GIB)), limits(), CTX.finding)
+    assert critical.severity is Severity.CRITICAL and critical.title.startswith(
+        "Memory pressure: 2.5 % memory available"
+    )
+    [warning] = judge_host(snapshot(swap_out_bytes_per_s=5 * 1048576.0), limits(), CTX.finding)
+    assert warning.severity is Severity.WARNING and "swapping out 5.0 MiB/s" in warning.title
+
+
+def test_disk_thresholds_and_time_to_full() -> None:
+    [warning] = judge_host(snapshot(mounts=(mount(used=0.9),)), limits(), CTX.finding)
+    assert warning.severity is Severity.WARNING and warning.title == "Disk /data 90.0 % full (10.0 GiB free)"
+    assert warning.entity.name == "web-1:/data"
+    # 50 GiB free, growing 5 MiB/s: full in under 3 hours
+    [filling] = judge_host(snapshot(mounts=(mount(used=0.5, growth=5 * 1048576.0),)), limits(), CTX.finding)
+    assert filling.severity is Severity.CRITICAL and filling.title.endswith("full in 2h50m")
+    ttf = next(m for m in filling.evidence.values if m.name == "time to full")
+    assert 10_000 < ttf.value < 10_500
+
+
+def test_inodes_and_file_descriptors() -> None:
+    [inodes] = judge_host(snapshot(mounts=(mount(inodes_free=20_000),)), limits(), CTX.finding)
+    assert inodes.kind == "inodes" and inodes.severity is Severity.CRITICAL
+    near = ProcessUsage(
+        pid=77,
+        name="nginx",
+        user="www",
+        cpu_percent=1.0,
+        rss_bytes=1,
+        memory_percent=0.0,
+        open_fds=1000,
+        fd_limit=1024,
+    )
+    [fds] = judge_host(snapshot(processes=(near,)), limits(), CTX.finding)
+    assert fds.title == "Process nginx (pid 77) uses 1000 of its 1024 file descriptors"
+    assert fds.severity is Severity.CRITICAL
