@@ -145,3 +145,21 @@ def test_a_hung_backend_does_not_keep_the_process_alive() -> None:
     assert done.returncode == 1, done.stderr
     assert "test.hang" in done.stdout and "timeout" in done.stdout
     assert elapsed < 5, f"the process lived {elapsed:.1f} s past a 1 s deadline"
+
+
+def test_ctrl_c_prints_the_report_of_what_finished() -> None:
+    import signal
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "diagnostics", "run", "--probe", "test.hang", "--probe", "test.warn", "--timeout", "60"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(2.0)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=20)
+    assert process.returncode == 1, err
+    assert "pool 85 % used" in out
+    assert "interrupted before it finished" in out
+    assert "interrupted; the report shows what finished" in err
