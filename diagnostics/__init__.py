@@ -16,6 +16,7 @@ if TYPE_CHECKING:
         DiagError,
         PluginError,
         ProbeError,
+        ProbeSkipped,
         ProbeTimeout,
         ReportFormatError,
     )
@@ -50,6 +51,7 @@ __all__ = [
     "ProbeError",
     "ProbeOptions",
     "ProbeOutcome",
+    "ProbeSkipped",
     "ProbeTimeout",
     "Report",
     "ReportFormatError",
@@ -72,6 +74,7 @@ _LAZY = {
             "DiagError",
             "PluginError",
             "ProbeError",
+            "ProbeSkipped",
             "ProbeTimeout",
             "ReportFormatError",
         )

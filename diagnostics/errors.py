@@ -4,8 +4,9 @@
     ├── ConfigError            bad configuration or usage: names the file, line and key
     ├── PluginError            a registered probe is broken (bad entry point, bad class)
     ├── ReportFormatError      a report file that is not a diag.report/v1 document
-    └── ProbeError             a probe could not check its backend; carries an ErrorKind
-        └── ProbeTimeout       ... because the backend did not answer in time
+    ├── ProbeError             a probe could not check its backend; carries an ErrorKind
+    │   └── ProbeTimeout       ... because the backend did not answer in time
+    └── ProbeSkipped           a probe found nothing to check (e.g. its exporter's metrics absent)
 
 Library code raises these; only ``diagnostics.cli`` turns them into exit statuses.
 """
@@ -71,3 +72,14 @@ class ProbeTimeout(ProbeError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, kind=ErrorKind.TIMEOUT)
+
+
+class ProbeSkipped(DiagError):
+    """Raised by a probe that found nothing it can check; its outcome is ``skipped``.
+
+    ``hint`` says what would enable it (an exporter to install, a section to configure).
+    """
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        self.hint = hint
+        super().__init__(message)

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from diagnostics.contract import ProbeContext
-from diagnostics.errors import ProbeError, ProbeTimeout
+from diagnostics.errors import ProbeError, ProbeSkipped, ProbeTimeout
 from diagnostics.model import (
     ChecklistItem,
     ErrorKind,
@@ -168,6 +168,16 @@ def _judge(
 ) -> tuple[ProbeOutcome, list[Finding]]:
     duration = done.finished_at - started
     item = _item(plan)
+    if isinstance(done.error, ProbeSkipped):
+        skipped = ProbeOutcome(
+            probe=plan.probe_id,
+            checklist_item=item,
+            status=Status.SKIPPED,
+            duration_s=duration,
+            error=redact(str(done.error)),
+            hint=done.error.hint,
+        )
+        return skipped, []
     if done.error is not None:
         status, kind, message = _describe_error(done.error)
         if kind is ErrorKind.INTERNAL:

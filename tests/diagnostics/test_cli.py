@@ -151,7 +151,18 @@ def test_ctrl_c_prints_the_report_of_what_finished() -> None:
     import signal
 
     process = subprocess.Popen(
-        [sys.executable, "-m", "diagnostics", "run", "--probe", "test.hang", "--probe", "test.warn", "--timeout", "60"],
+        [
+            sys.executable,
+            "-m",
+            "diagnostics",
+            "run",
+            "--probe",
+            "test.hang",
+            "--probe",
+            "test.warn",
+            "--timeout",
+            "60",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -112,3 +112,11 @@ def test_secrets_in_probe_errors_are_masked() -> None:
     outcome = run(config, ("test.fail",)).report.probes[0]
     assert "s3cr3tpw" not in (outcome.error or "")
     assert "postgresql://diag:***@db/x" in (outcome.error or "")
+
+
+def test_a_probe_can_skip_itself_with_a_hint() -> None:
+    registry = Registry(probes={tp.SelfSkippingProbe.id: tp.SelfSkippingProbe}, broken={})
+    outcome = run({}, ("test.self_skip",), registry).report.probes[0]
+    assert outcome.status is Status.SKIPPED
+    assert outcome.error == "no node_exporter metrics in Prometheus"
+    assert outcome.hint == "install node_exporter"
