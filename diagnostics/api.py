@@ -5,15 +5,17 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from diagnostics.config import ConfigInput, resolve_config
 from diagnostics.errors import ConfigError
 from diagnostics.model import Report
-from diagnostics.plan import ProbePlan, plan_probes, run_settings
+from diagnostics.plan import ProbePlan, plan_probes, run_settings, summary_settings
 from diagnostics.registry import Registry, load_registry
 from diagnostics.runner import ProgressListener, RunResult, run_plans
+from diagnostics.summary import summarize
+from diagnostics.summary.compare import compare_reports
 from diagnostics.units import parse_duration, parse_time
 
 
@@ -37,12 +39,17 @@ def diagnose(
     env: Mapping[str, str] | None = None,
     registry: Registry | None = None,
     listener: ProgressListener | None = None,
+    baseline: Report | None = None,
 ) -> Diagnosis:
-    """Plan and run the probes; the CLI's ``diag run`` is this plus rendering."""
+    """Plan and run the probes, then summarize; ``diag run`` is this plus rendering.
+
+    With a ``baseline`` report the result also says which findings are new and resolved.
+    """
     environment = dict(os.environ if env is None else env)
     loaded = resolve_config(config, environment)
     reg = registry or load_registry()
     settings = run_settings(loaded)
+    services, summary_options = summary_settings(loaded)
     now = datetime.now(UTC)
     try:
         moment = parse_time(at, now=now) if isinstance(at, str) else (at or now)
@@ -72,6 +79,11 @@ def diagnose(
         probes=result.outcomes,
         findings=result.findings,
     )
+    report = replace(
+        report,
+        summary=summarize(report, services=services, settings=summary_options),
+        comparison=compare_reports(baseline, report) if baseline is not None else None,
+    )
     return Diagnosis(
         report=report,
         plans=tuple(plans),
@@ -88,10 +100,13 @@ def run(
     window: timedelta | str | None = None,
     timeout: float | str | timedelta | None = None,
     env: Mapping[str, str] | None = None,
+    baseline: Report | None = None,
 ) -> Report:
     """Run a diagnosis and return its report (same behaviour as ``diag run``).
 
     ``probes`` selects probe ids (all configured ones when empty); ``config`` is a path, a
     mapping shaped like the YAML file, or None to find the file as the CLI does.
     """
-    return diagnose(probes=probes, config=config, at=at, window=window, timeout=timeout, env=env).report
+    return diagnose(
+        probes=probes, config=config, at=at, window=window, timeout=timeout, env=env, baseline=baseline
+    ).report

@@ -88,6 +88,16 @@ def cli(verbose: int) -> None:
 @click.option(
     "--progress/--no-progress", default=None, help="Live progress on stderr (default: on a terminal)."
 )
+@click.option(
+    "--baseline",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="An earlier run's JSON report: say which findings are new and resolved.",
+)
+@click.option(
+    "--incident-report",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the post-incident report draft (Markdown) here.",
+)
 def run_command(
     config_path: Path | None,
     probe_ids: tuple[str, ...],
@@ -97,6 +107,8 @@ def run_command(
     output: Path | None,
     timeout: str | None,
     progress: bool | None,
+    baseline: Path | None,
+    incident_report: Path | None,
 ) -> None:
     """Run the probes and print the findings report."""
     from diagnostics.api import diagnose
@@ -110,18 +122,20 @@ def run_command(
 
         listener = LiveProgress()
     try:
+        previous = read_report(baseline) if baseline is not None else None
+        arguments: dict[str, Any] = {
+            "probes": probe_ids,
+            "config": config_path,
+            "at": at,
+            "window": window,
+            "timeout": timeout,
+            "baseline": previous,
+        }
         if listener is not None:
             with listener:
-                diagnosis = diagnose(
-                    probes=probe_ids,
-                    config=config_path,
-                    at=at,
-                    window=window,
-                    timeout=timeout,
-                    listener=listener,
-                )
+                diagnosis = diagnose(**arguments, listener=listener)
         else:
-            diagnosis = diagnose(probes=probe_ids, config=config_path, at=at, window=window, timeout=timeout)
+            diagnosis = diagnose(**arguments)
     except DiagError as exc:
         _fail(str(exc))
     report = diagnosis.report
@@ -129,12 +143,13 @@ def run_command(
     color = output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     text = render(report, fmt, color=color)  # type: ignore[arg-type]
     if output is not None:
-        try:
-            output.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            _fail(f"{output}: cannot write the report: {exc.strerror}")
+        _write(output, text)
     else:
         sys.stdout.write(text)
+    if incident_report is not None:
+        from diagnostics.report.incident import render_incident_report
+
+        _write(incident_report, render_incident_report(report))
     if diagnosis.interrupted:
         click.echo("diag: interrupted; the report shows what finished", err=True)
     code = int(exit_status(report))
@@ -144,6 +159,77 @@ def run_command(
         sys.stderr.flush()
         os._exit(code)
     sys.exit(code)
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        _fail(f"{path}: cannot write: {exc.strerror}")
+
+
+def read_report(path: Path) -> Any:
+    """A Report from a ``diag run --format json`` file; ReportFormatError when it is not one."""
+    from diagnostics.errors import ReportFormatError
+    from diagnostics.report.serialize import report_from_dict
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ReportFormatError(f"{path}: cannot read: {exc.strerror}") from None
+    except ValueError as exc:
+        raise ReportFormatError(f"{path}: not JSON: {exc}") from None
+    try:
+        return report_from_dict(data)
+    except ReportFormatError as exc:
+        raise ReportFormatError(f"{path}: {exc}") from None
+
+
+@cli.command("report")
+@click.option(
+    "--from",
+    "source",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A run's JSON report (diag run --format json).",
+)
+@click.option("--format", "fmt", type=click.Choice(["markdown"]), default="markdown", show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the draft here.")
+def report_command(source: Path, fmt: str, output: Path | None) -> None:
+    """Write the post-incident report draft from a run's JSON report."""
+    from diagnostics.report.incident import render_incident_report
+
+    try:
+        report = read_report(source)
+    except DiagError as exc:
+        _fail(str(exc))
+    text = render_incident_report(report)
+    if output is not None:
+        _write(output, text)
+    else:
+        sys.stdout.write(text)
+
+
+@cli.command("diff")
+@click.argument("old", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("new", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+def diff_command(old: Path, new: Path, fmt: str) -> None:
+    """Compare two runs: findings new, resolved and unchanged (exit status: NEW's)."""
+    from dataclasses import replace
+
+    from diagnostics.report import render
+    from diagnostics.report.summary import exit_status
+    from diagnostics.summary.compare import compare_reports
+
+    try:
+        baseline, current = read_report(old), read_report(new)
+    except DiagError as exc:
+        _fail(str(exc))
+    compared = replace(current, comparison=compare_reports(baseline, current))
+    color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    sys.stdout.write(render(compared, fmt, color=color))  # type: ignore[arg-type]
+    sys.exit(int(exit_status(compared)))
 
 
 @cli.command("probes")

@@ -8,6 +8,7 @@ from pydantic import TypeAdapter
 
 from diagnostics.plan import RunSettings
 from diagnostics.registry import Registry
+from diagnostics.summary.settings import ServiceLinks, SummarySettings
 
 
 def configuration_schema(registry: Registry) -> dict[str, Any]:
@@ -19,7 +20,11 @@ def configuration_schema(registry: Registry) -> dict[str, Any]:
         definitions.update(schema.pop("$defs", {}))
         return schema
 
-    properties: dict[str, Any] = {"run": schema_of(RunSettings)}
+    properties: dict[str, Any] = {
+        "run": schema_of(RunSettings),
+        "services": schema_of(dict[str, ServiceLinks]),
+        "summary": schema_of(SummarySettings),
+    }
     sections = {}
     for probe_class in registry.probes.values():
         section = probe_class.backend_section

@@ -7,7 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import IntEnum, StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from diagnostics.summary.model import Comparison, Summary
 
 JSONValue = Any
 """A value that serializes to JSON (str, int, float, bool, None, lists and dicts of those)."""
@@ -194,6 +197,10 @@ class Report:
     duration_s: float
     probes: tuple[ProbeOutcome, ...]
     findings: tuple[Finding, ...]
+    summary: Summary | None = None
+    """Timeline, suspects and severity (see diagnostics.summary)."""
+    comparison: Comparison | None = None
+    """Against a baseline run, when one was given."""
 
     @property
     def worst(self) -> Severity | None:

@@ -21,6 +21,7 @@ from diagnostics.contract import BackendSection, Duration, Probe, ProbeOptions
 from diagnostics.errors import ConfigError
 from diagnostics.model import ChecklistItem
 from diagnostics.registry import BrokenProbe, Registry
+from diagnostics.summary.settings import ServiceLinks, SummarySettings
 
 
 class RunSettings(BaseModel):
@@ -35,7 +36,12 @@ class RunSettings(BaseModel):
     """How many probes run at once at most."""
 
 
-CORE_SECTIONS: dict[str, Any] = {"run": RunSettings, "probes": dict[str, Any]}
+CORE_SECTIONS: dict[str, Any] = {
+    "run": RunSettings,
+    "probes": dict[str, Any],
+    "services": dict[str, ServiceLinks],
+    "summary": SummarySettings,
+}
 """Top-level sections the core itself reads; backend sections come from the probes."""
 
 
@@ -71,6 +77,17 @@ def suggest(word: str, candidates: Iterable[str]) -> str:
 def run_settings(config: Config) -> RunSettings:
     settings: RunSettings = _validate(config, ("run",), RunSettings, config.section("run") or {})
     return settings
+
+
+def summary_settings(config: Config) -> tuple[dict[str, ServiceLinks], SummarySettings]:
+    """The validated ``services`` and ``summary`` sections."""
+    services: dict[str, ServiceLinks] = _validate(
+        config, ("services",), dict[str, ServiceLinks], config.section("services") or {}
+    )
+    settings: SummarySettings = _validate(
+        config, ("summary",), SummarySettings, config.section("summary") or {}
+    )
+    return services, settings
 
 
 def check_top_level(config: Config, registry: Registry) -> None:

@@ -88,7 +88,7 @@ def isoformat(moment: datetime | None) -> str | None:
     """ISO 8601 in UTC with a ``Z``, or None."""
     if moment is None:
         return None
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 _BYTE_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")

@@ -19,6 +19,10 @@ def render_markdown(report: Report) -> str:
         f"Diagnosed `{isoformat(report.at - report.window)}` → `{isoformat(report.at)}` "
         f"(window {format_duration(report.window)}), run took {report.duration_s:.2f}s."
     )
+    if report.summary is not None:
+        lines += ["", *summary_lines(report)]
+    if report.comparison is not None:
+        lines += ["", *comparison_lines(report)]
     findings = ordered_findings(report.findings)
     if findings:
         lines += ["", "| severity | finding | entity | since |", "|---|---|---|---|"]
@@ -29,7 +33,13 @@ def render_markdown(report: Report) -> str:
             )
         for f in findings:
             lines += ["", *_finding_section(f)]
+    if report.summary is not None and report.summary.timeline:
+        lines += ["", "### Timeline", "", *timeline_lines(report)]
     lines += ["", "### Checklist", "", "| | item | state | detail |", "|---|---|---|---|"]
+    if report.summary is not None:
+        assessment = report.summary.severity
+        lines.append(f"| {'✗' if assessment.level <= 2 else '!' if assessment.level == 3 else '✓'} | Assess severity "
+                     f"| {assessment.label} | {_cell(assessment.reasons[0])} |")  # fmt: skip
     for row in coverage(report):
         lines.append(
             f"| {_MARK[row.state.value]} | {row.item.heading} | {row.state.value.replace('_', ' ')} "
@@ -42,6 +52,55 @@ def render_markdown(report: Report) -> str:
             detail += f" — add `{o.hint}`"
         lines.append(f"| `{o.probe}` | {o.status.value} | {o.duration_s:.2f}s | {_cell(detail)} |")
     return "\n".join(lines) + "\n"
+
+
+def summary_lines(report: Report) -> list[str]:
+    """Severity and likely cause, as Markdown lines."""
+    assert report.summary is not None
+    summary = report.summary
+    by_fingerprint = {f.fingerprint: f for f in report.findings}
+    lines = [f"**Severity: {summary.severity.label}** — {'; '.join(summary.severity.reasons)}"]
+    if summary.severity.affected_services:
+        lines += ["", f"Affected services: {', '.join(summary.severity.affected_services)}"]
+    lines.append("")
+    if not summary.suspects:
+        lines.append(f"**Likely cause:** none named — {summary.no_cause_reason}")
+        return lines
+    lines.append("**Likely cause:**")
+    lines.append("")
+    for rank, suspect in enumerate(summary.suspects, 1):
+        cause = by_fingerprint.get(suspect.cause)
+        where = f" ({cause.entity.display()})" if cause else ""
+        lines.append(
+            f"{rank}. **{suspect.title}**{where}: {suspect.reasoning} _(rule `{suspect.rule}`, score {suspect.score:.2f})_"
+        )
+    return lines
+
+
+def timeline_lines(report: Report) -> list[str]:
+    assert report.summary is not None
+    lines = ["| time (UTC) | severity | event | entity | probe |", "|---|---|---|---|---|"]
+    for event in report.summary.timeline:
+        lines.append(
+            f"| {isoformat(event.at)} | {event.severity.label} | {_cell(event.title)} "
+            f"| {_cell(event.entity.display())} | `{event.probe}` |"
+        )
+    return lines
+
+
+def comparison_lines(report: Report) -> list[str]:
+    assert report.comparison is not None
+    comparison = report.comparison
+    titles = {f.fingerprint: f.title for f in report.findings}
+    lines = [
+        f"**Since the baseline run** (at `{isoformat(comparison.baseline_at)}`): {len(comparison.new)} new, "
+        f"{len(comparison.resolved)} resolved, {len(comparison.unchanged)} unchanged.",
+        "",
+    ]
+    lines += [f"- new: {_cell(titles.get(fp, fp))}" for fp in comparison.new]
+    lines += [f"- resolved: {_cell(f.title)} ({f.entity.display()})" for f in comparison.resolved]
+    lines += [f"- unchanged: {_cell(titles.get(fp, fp))}" for fp in comparison.unchanged]
+    return lines
 
 
 def _finding_section(finding: Finding) -> list[str]:

@@ -24,6 +24,7 @@ from diagnostics.model import (
     Status,
 )
 from diagnostics.report.summary import counts, coverage, exit_status, headline, ordered_findings
+from diagnostics.summary.model import Comparison, SeverityAssessment, Summary, Suspect, TimelineEvent
 from diagnostics.units import format_duration, isoformat, parse_time
 
 SCHEMA_ID = "diag.report/v1"
@@ -37,11 +38,7 @@ def finding_to_dict(finding: Finding) -> dict[str, Any]:
         "severity": finding.severity.label,
         "title": finding.title,
         "summary": finding.summary,
-        "entity": {
-            "kind": finding.entity.kind,
-            "name": finding.entity.name,
-            "attributes": dict(finding.entity.attributes),
-        },
+        "entity": _entity_to_dict(finding.entity),
         "evidence": {
             "values": [{"name": m.name, "value": m.value, "unit": m.unit} for m in finding.evidence.values],
             "queries": list(finding.evidence.queries),
@@ -49,6 +46,59 @@ def finding_to_dict(finding: Finding) -> dict[str, Any]:
         },
         "onset": isoformat(finding.onset),
         "next_steps": list(finding.next_steps),
+    }
+
+
+def _entity_to_dict(entity: Entity) -> dict[str, Any]:
+    return {"kind": entity.kind, "name": entity.name, "attributes": dict(entity.attributes)}
+
+
+def summary_to_dict(summary: Summary | None) -> dict[str, Any] | None:
+    if summary is None:
+        return None
+    return {
+        "severity": {
+            "level": summary.severity.label,
+            "rank": summary.severity.level,
+            "reasons": list(summary.severity.reasons),
+            "affected_services": list(summary.severity.affected_services),
+        },
+        "suspects": [
+            {
+                "rule": s.rule,
+                "cause": s.cause,
+                "title": s.title,
+                "reasoning": s.reasoning,
+                "score": s.score,
+                "supports": list(s.supports),
+            }
+            for s in summary.suspects
+        ],
+        "no_cause": summary.no_cause_reason,
+        "timeline": [
+            {
+                "at": isoformat(e.at),
+                "fingerprint": e.fingerprint,
+                "probe": e.probe,
+                "kind": e.kind,
+                "severity": e.severity.label,
+                "title": e.title,
+                "entity": _entity_to_dict(e.entity),
+            }
+            for e in summary.timeline
+        ],
+    }
+
+
+def comparison_to_dict(comparison: Comparison | None) -> dict[str, Any] | None:
+    if comparison is None:
+        return None
+    return {
+        "baseline_at": isoformat(comparison.baseline_at),
+        "baseline_started_at": isoformat(comparison.baseline_started_at),
+        "new": list(comparison.new),
+        "unchanged": list(comparison.unchanged),
+        "resolved": [finding_to_dict(f) for f in comparison.resolved],
     }
 
 
@@ -90,6 +140,8 @@ def report_to_dict(report: Report) -> dict[str, Any]:
             }
             for row in coverage(report)
         ],
+        "summary": summary_to_dict(report.summary),
+        "comparison": comparison_to_dict(report.comparison),
     }
 
 
@@ -124,6 +176,59 @@ def finding_from_dict(data: dict[str, Any]) -> Finding:
     )
 
 
+def _entity_from_dict(data: dict[str, Any]) -> Entity:
+    return Entity(kind=data["kind"], name=data["name"], attributes=data.get("attributes") or {})
+
+
+def summary_from_dict(data: dict[str, Any] | None) -> Summary | None:
+    if not data:
+        return None
+    severity = data["severity"]
+    return Summary(
+        severity=SeverityAssessment(
+            level=int(severity["rank"]),
+            reasons=tuple(severity["reasons"]),
+            affected_services=tuple(severity["affected_services"]),
+        ),
+        suspects=tuple(
+            Suspect(
+                rule=s["rule"],
+                cause=s["cause"],
+                title=s["title"],
+                reasoning=s["reasoning"],
+                score=float(s["score"]),
+                supports=tuple(s["supports"]),
+            )
+            for s in data["suspects"]
+        ),
+        no_cause_reason=data.get("no_cause"),
+        timeline=tuple(
+            TimelineEvent(
+                at=parse_time(e["at"]),
+                fingerprint=e["fingerprint"],
+                probe=e["probe"],
+                kind=e["kind"],
+                severity=Severity.parse(e["severity"]),
+                title=e["title"],
+                entity=_entity_from_dict(e["entity"]),
+            )
+            for e in data["timeline"]
+        ),
+    )
+
+
+def comparison_from_dict(data: dict[str, Any] | None) -> Comparison | None:
+    if not data:
+        return None
+    return Comparison(
+        baseline_at=parse_time(data["baseline_at"]),
+        baseline_started_at=parse_time(data["baseline_started_at"]),
+        new=tuple(data["new"]),
+        unchanged=tuple(data["unchanged"]),
+        resolved=tuple(finding_from_dict(f) for f in data["resolved"]),
+    )
+
+
 def report_from_dict(data: Any) -> Report:
     """Rebuild a Report from its ``diag.report/v1`` JSON object."""
     if not isinstance(data, dict) or data.get("schema") != SCHEMA_ID:
@@ -149,6 +254,8 @@ def report_from_dict(data: Any) -> Report:
                 for p in data["probes"]
             ),
             findings=tuple(finding_from_dict(f) for f in data["findings"]),
+            summary=summary_from_dict(data.get("summary")),
+            comparison=comparison_from_dict(data.get("comparison")),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ReportFormatError(f"malformed {SCHEMA_ID} document: {type(exc).__name__}: {exc}") from None

@@ -58,14 +58,46 @@ def write_report(console: Console, report: Report) -> None:
         f"(window {format_duration(report.window)}) in {report.duration_s:.2f}s",
         style="dim",
     )
+    if report.summary is not None:
+        _write_summary(console, report)
+    if report.comparison is not None:
+        _write_comparison(console, report)
     findings = ordered_findings(report.findings)
     if findings:
         console.print()
         console.print(Text("Findings", style="bold underline"))
         for finding in findings:
             _write_finding(console, finding)
+    if report.summary is not None and report.summary.timeline:
+        console.print()
+        console.print(Text("Timeline", style="bold underline"))
+        for event in report.summary.timeline:
+            console.print(
+                Text.assemble(
+                    (f" {event.at.astimezone(UTC):%Y-%m-%d %H:%M:%S}Z  ", "dim"),
+                    (f"{event.severity.label.upper():<8} ", SEVERITY_STYLE[event.severity]),
+                    f"{event.title}",
+                    (f"  [{event.entity.display()}] {event.probe}", "dim"),
+                )
+            )
     console.print()
     console.print(Text("Checklist", style="bold underline"))
+    if report.summary is not None:
+        assessment = report.summary.severity
+        mark, style = (
+            ("✗", "bold red")
+            if assessment.level <= 2
+            else ("✓", "green")
+            if assessment.level == 4
+            else ("!", "yellow")
+        )
+        console.print(
+            Text.assemble(
+                (f" {mark} ", style),
+                ("Assess severity: ", "bold"),
+                f"{assessment.label} — {assessment.reasons[0]}",
+            )
+        )
     for row in coverage(report):
         mark, style = COVERAGE_MARK[row.state]
         state = row.state.value.replace("_", " ")
@@ -78,6 +110,72 @@ def write_report(console: Console, report: Report) -> None:
     console.print(Text("Probes", style="bold underline"))
     for outcome in report.probes:
         console.print(_outcome_line(outcome))
+
+
+def _write_summary(console: Console, report: Report) -> None:
+    assert report.summary is not None
+    summary = report.summary
+    titles = {f.fingerprint: f for f in report.findings}
+    severity = summary.severity
+    console.print()
+    console.print(
+        Text.assemble(
+            ("Severity: ", "bold"),
+            (
+                severity.label,
+                "bold red" if severity.level <= 2 else "yellow" if severity.level == 3 else "green",
+            ),
+            f" — {'; '.join(severity.reasons)}",
+        )
+    )
+    if severity.affected_services:
+        console.print(Text(f"Affected services: {', '.join(severity.affected_services)}", style="dim"))
+    if not summary.suspects:
+        console.print(Text.assemble(("Likely cause: ", "bold"), f"none named — {summary.no_cause_reason}"))
+        return
+    console.print(Text("Likely cause:", style="bold"))
+    for rank, suspect in enumerate(summary.suspects, 1):
+        cause = titles.get(suspect.cause)
+        where = f" [{cause.entity.display()}]" if cause else ""
+        console.print(
+            Text.assemble(
+                f" {rank}. ",
+                (suspect.title, "bold"),
+                where,
+                (f"  ({suspect.rule}, score {suspect.score:.2f})", "dim"),
+            )
+        )
+        console.print(f"    {escape(suspect.reasoning)}")
+        supports = [titles[fp].title for fp in suspect.supports if fp in titles]
+        if supports:
+            console.print(Text(f"    explains: {'; '.join(supports)}", style="dim"))
+
+
+def _write_comparison(console: Console, report: Report) -> None:
+    assert report.comparison is not None
+    comparison = report.comparison
+    titles = {f.fingerprint: f.title for f in report.findings}
+    console.print()
+    console.print(
+        Text.assemble(
+            ("Since the baseline run ", "bold"),
+            f"(at {isoformat(comparison.baseline_at)}): ",
+            (f"{len(comparison.new)} new", "bold red" if comparison.new else "green"),
+            ", ",
+            (f"{len(comparison.resolved)} resolved", "green"),
+            f", {len(comparison.unchanged)} unchanged",
+        )
+    )
+    for fingerprint in comparison.new:
+        console.print(Text.assemble(("   new       ", "bold red"), titles.get(fingerprint, fingerprint)))
+    for finding in comparison.resolved:
+        console.print(
+            Text.assemble(
+                ("   resolved  ", "green"), finding.title, (f"  [{finding.entity.display()}]", "dim")
+            )
+        )
+    for fingerprint in comparison.unchanged:
+        console.print(Text.assemble(("   unchanged ", "dim"), titles.get(fingerprint, fingerprint)))
 
 
 def _write_finding(console: Console, finding: Finding) -> None:

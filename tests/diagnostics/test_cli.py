@@ -174,3 +174,41 @@ def test_ctrl_c_prints_the_report_of_what_finished() -> None:
     assert "pool 85 % used" in out
     assert "interrupted before it finished" in out
     assert "interrupted; the report shows what finished" in err
+
+
+def test_diff_and_baseline_show_new_resolved_and_unchanged(tmp_path: Path) -> None:
+    first, second = tmp_path / "first.json", tmp_path / "second.json"
+    invoke("run", "--probe", "test.crit", "--probe", "test.warn", "--format", "json", "--output", str(first))
+    invoke("run", "--probe", "test.warn", "--format", "json", "--output", str(second))
+    code, out, _ = invoke("diff", str(first), str(second), "--format", "json")
+    assert code == 1
+    comparison = json.loads(out)["comparison"]
+    assert comparison["new"] == []
+    assert len(comparison["unchanged"]) == 1
+    assert [f["title"] for f in comparison["resolved"]] == ["error ratio 12x normal"]
+    code, out, _ = invoke("run", "--probe", "test.warn", "--baseline", str(first))
+    assert "Since the baseline run" in out and "0 new, 1 resolved, 1 unchanged" in out
+    assert "resolved  error ratio 12x normal  [service checkout]" in out
+
+
+def test_report_from_a_run_writes_the_incident_draft(tmp_path: Path) -> None:
+    run_file, draft = tmp_path / "run.json", tmp_path / "incident.md"
+    code, _, _ = invoke(
+        "run", "--probe", "test.crit", "--format", "json", "--output", str(run_file), "--incident-report", str(draft)
+    )
+    assert code == 2
+    code, out, _ = invoke("report", "--from", str(run_file), "--format", "markdown")
+    assert code == 0
+    assert out == draft.read_text()
+    assert out.startswith("# Incident report (draft): 1 critical: error ratio 12x normal [service checkout]")
+    for heading in ("## Timeline", "## Suspected root cause", "## Impact", "## Diagnosis", "## Post-incident checklist"):
+        assert heading in out
+    assert "- [ ] Preventive measures" in out and "- [ ] Runbook" in out
+
+
+def test_a_file_that_is_not_a_report_is_a_one_line_error(tmp_path: Path) -> None:
+    bogus = tmp_path / "bogus.json"
+    bogus.write_text('{"hello": 1}')
+    code, _, err = invoke("report", "--from", str(bogus))
+    assert code == 3
+    assert err == f"diag: error: {bogus}: not a diag.report/v1 document (missing or different 'schema')\n"

@@ -1,0 +1,199 @@
+"""Ranking candidate causes with explicit rules over time order and shared entities.
+
+Each rule names a *cause* finding and the *effect* findings it explains. A cause must start
+no later than its effect (``onset``), and no more than ``max_lag`` before it; findings without
+an onset can be linked by entity only, with a lower score. The rules, best first:
+
+=============================  ===================================================  =====
+rule                           cause -> effects                                     score
+=============================  ===================================================  =====
+``rollout_before_symptom``     a rollout of a workload -> metric anomalies, alerts,  0.90
+                               crashing pods of the same service
+``database_before_symptom``    lock contention / exhausted connections / slow       0.85
+                               queries on a database -> symptoms of a service that
+                               uses it (``services.<s>.databases``)
+``dependency_before_callers``  a failing dependency -> symptoms of the services     0.80
+                               that call it (``services.<s>.dependencies``)
+``node_under_workloads``       a node or host under pressure -> crashing pods,       0.75
+                               containers and services running on it
+=============================  ===================================================  =====
+
+A cause explaining several effects ranks higher (+0.02 each, up to +0.08); a cause with an
+exact time order ranks higher than one linked by entity alone (x0.8). When no rule links two
+findings, no suspect is named.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from diagnostics.model import ChecklistItem, Finding, Severity
+from diagnostics.summary.entities import EntityIndex
+from diagnostics.summary.model import Suspect
+from diagnostics.units import format_duration
+
+SYMPTOM_ITEMS = frozenset({ChecklistItem.METRICS})
+WORKLOAD_SYMPTOM_KINDS = frozenset(
+    {"crash_loop", "oom_killed", "restarts", "image_pull", "evicted", "container_oom",
+     "container_restarts", "cpu_throttling", "memory_limit", "pending"}
+)  # fmt: skip
+DATABASE_CAUSE_WORDS = ("lock", "block", "connection", "pool", "idle_in_transaction", "query", "queries")
+NODE_KINDS = frozenset({"node", "host"})
+
+
+@dataclass(frozen=True, slots=True)
+class Classified:
+    finding: Finding
+    item: ChecklistItem | None
+
+    @property
+    def is_symptom(self) -> bool:
+        return self.item in SYMPTOM_ITEMS or self.finding.kind in WORKLOAD_SYMPTOM_KINDS
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    name: str
+    score: float
+    is_cause: Callable[[Classified], bool]
+    is_effect: Callable[[Classified], bool]
+    linked: Callable[[EntityIndex, Finding, Finding], str | None]
+    """The shared entity that links cause and effect (for the sentence), or None."""
+    sentence: Callable[[Finding, Finding, str, timedelta | None], str]
+
+
+def _shared_service(index: EntityIndex, cause: Finding, effect: Finding) -> str | None:
+    shared = index.services_of(cause) & index.services_of(effect)
+    return sorted(shared)[0] if shared else None
+
+
+def _database_user(index: EntityIndex, cause: Finding, effect: Finding) -> str | None:
+    if cause.entity.kind != "database":
+        return None
+    users = [s for s in index.services_of(effect) if cause.entity.name in index.links(s).databases]
+    return sorted(users)[0] if users else None
+
+
+def _dependency_caller(index: EntityIndex, cause: Finding, effect: Finding) -> str | None:
+    if cause.entity.kind != "dependency":
+        return None
+    return cause.entity.name if cause.entity.name in index.dependencies_of(effect) else None
+
+
+def _same_node(index: EntityIndex, cause: Finding, effect: Finding) -> str | None:
+    shared = index.hosts_of(cause) & index.hosts_of(effect)
+    return sorted(shared)[0] if shared else None
+
+
+def _lead(lag: timedelta | None) -> str:
+    return f"{format_duration(lag)} before" if lag is not None else "alongside"
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        name="rollout_before_symptom",
+        score=0.90,
+        is_cause=lambda c: c.item is ChecklistItem.DEPLOYMENTS,
+        is_effect=lambda c: c.is_symptom,
+        linked=_shared_service,
+        sentence=lambda cause, effect, via, lag: (
+            f"The rollout of {cause.entity.name} came {_lead(lag)} '{effect.title}' on the same service ({via})."
+        ),
+    ),
+    Rule(
+        name="database_before_symptom",
+        score=0.85,
+        is_cause=lambda c: (
+            c.item is ChecklistItem.DATABASE and any(w in c.finding.kind for w in DATABASE_CAUSE_WORDS)
+        ),
+        is_effect=lambda c: c.is_symptom,
+        linked=_database_user,
+        sentence=lambda cause, effect, via, lag: (
+            f"'{cause.title}' on database {cause.entity.name} began {_lead(lag)} '{effect.title}' of {via}, which uses it."
+        ),
+    ),
+    Rule(
+        name="dependency_before_callers",
+        score=0.80,
+        is_cause=lambda c: c.item is ChecklistItem.DEPENDENCIES,
+        is_effect=lambda c: c.is_symptom,
+        linked=_dependency_caller,
+        sentence=lambda cause, effect, via, lag: (
+            f"Dependency {via} is failing ({cause.title}) {_lead(lag)} '{effect.title}' of a service that calls it."
+        ),
+    ),
+    Rule(
+        name="node_under_workloads",
+        score=0.75,
+        is_cause=lambda c: c.item is ChecklistItem.RESOURCES and c.finding.entity.kind in NODE_KINDS,
+        is_effect=lambda c: c.is_symptom and c.finding.entity.kind not in NODE_KINDS,
+        linked=_same_node,
+        sentence=lambda cause, effect, via, lag: (
+            f"Node {via} is under pressure ({cause.title}) {_lead(lag)} '{effect.title}' running on it."
+        ),
+    ),
+)
+
+CO_OCCURRENCE_TOLERANCE = timedelta(minutes=2)
+"""A live check (a dependency, pool state) may be observed after the symptom began."""
+
+
+def _time_relation(
+    cause: Finding, effect: Finding, max_lag: timedelta, rule: str
+) -> tuple[bool, timedelta | None]:
+    """(acceptable, lag): the cause must not start after the effect, nor long before it."""
+    if cause.onset is None or effect.onset is None:
+        return True, None
+    lag = effect.onset - cause.onset
+    if lag < -CO_OCCURRENCE_TOLERANCE:
+        # observed-now causes (a dependency failing at run time) may be seen after the symptom
+        live_cause = rule in ("dependency_before_callers", "database_before_symptom")
+        return live_cause, None
+    if lag > max_lag:
+        return False, lag
+    return True, max(lag, timedelta(0))
+
+
+def rank_causes(
+    findings: Sequence[Finding],
+    items: Mapping[str, ChecklistItem],
+    index: EntityIndex,
+    *,
+    max_lag: timedelta,
+    limit: int = 3,
+) -> tuple[Suspect, ...]:
+    """The top suspects, best first; empty when no rule links any two findings."""
+    classified = [Classified(f, items.get(f.probe)) for f in findings if f.severity >= Severity.WARNING]
+    best: dict[str, Suspect] = {}
+    for rule in RULES:
+        for cause in (c for c in classified if rule.is_cause(c)):
+            effects: list[tuple[Finding, str, timedelta | None]] = []
+            for effect in classified:
+                if effect.finding is cause.finding or not rule.is_effect(effect):
+                    continue
+                via = rule.linked(index, cause.finding, effect.finding)
+                if via is None:
+                    continue
+                ok, lag = _time_relation(cause.finding, effect.finding, max_lag, rule.name)
+                if ok:
+                    effects.append((effect.finding, via, lag))
+            if not effects:
+                continue
+            timed = [e for e in effects if e[2] is not None]
+            first_effect, via, lag = min(timed or effects, key=lambda e: e[2] or timedelta(0))
+            score = rule.score * (1.0 if timed else 0.8) + min(0.08, 0.02 * (len(effects) - 1))
+            suspect = Suspect(
+                rule=rule.name,
+                cause=cause.finding.fingerprint,
+                title=cause.finding.title,
+                reasoning=rule.sentence(cause.finding, first_effect, via, lag),
+                score=round(score, 3),
+                supports=tuple(dict.fromkeys(e[0].fingerprint for e in effects)),
+            )
+            previous = best.get(suspect.cause)
+            if previous is None or suspect.score > previous.score:
+                best[suspect.cause] = suspect
+    ranked = sorted(best.values(), key=lambda s: (-s.score, s.title))
+    return tuple(ranked[:limit])

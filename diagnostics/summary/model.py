@@ -1,0 +1,69 @@
+"""What the summary adds to a report: timeline, suspects, severity, comparison with a baseline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from diagnostics.model import Entity, Finding, Severity
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TimelineEvent:
+    """A finding placed in time (its onset)."""
+
+    at: datetime
+    fingerprint: str
+    probe: str
+    kind: str
+    severity: Severity
+    title: str
+    entity: Entity
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Suspect:
+    """A candidate cause: one finding that explains others, by a named rule."""
+
+    rule: str
+    cause: str
+    """Fingerprint of the finding suspected to be the cause."""
+    title: str
+    reasoning: str
+    """One sentence: why this finding explains the others."""
+    score: float
+    supports: tuple[str, ...]
+    """Fingerprints of the findings it explains."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SeverityAssessment:
+    level: int
+    """1 (worst) to 4."""
+    reasons: tuple[str, ...]
+    affected_services: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        return f"SEV{self.level}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Summary:
+    severity: SeverityAssessment
+    suspects: tuple[Suspect, ...]
+    no_cause_reason: str | None
+    """Why no suspect is named, when none is."""
+    timeline: tuple[TimelineEvent, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Comparison:
+    """Findings of this run against a baseline run's, by fingerprint."""
+
+    baseline_at: datetime
+    baseline_started_at: datetime
+    new: tuple[str, ...]
+    unchanged: tuple[str, ...]
+    resolved: tuple[Finding, ...]
+    """Findings of the baseline that this run no longer has."""

@@ -1,0 +1,209 @@
+"""The summary: timeline, likely cause by explicit rules, severity, comparison of runs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from diagnostics.model import (
+    ChecklistItem,
+    Entity,
+    Evidence,
+    Finding,
+    Measurement,
+    ProbeOutcome,
+    Report,
+    Severity,
+    Status,
+)
+from diagnostics.summary import NO_CAUSE, summarize
+from diagnostics.summary.compare import compare_reports
+from diagnostics.summary.settings import ServiceLinks
+
+AT = datetime(2026, 11, 27, 10, 30, tzinfo=UTC)
+ITEMS = {
+    "deploys.rollouts": ChecklistItem.DEPLOYMENTS,
+    "workloads.pods": ChecklistItem.RESOURCES,
+    "workloads.nodes": ChecklistItem.RESOURCES,
+    "metrics.anomalies": ChecklistItem.METRICS,
+    "db.locks": ChecklistItem.DATABASE,
+    "deps.http": ChecklistItem.DEPENDENCIES,
+}
+
+
+def make(
+    probe: str,
+    kind: str,
+    entity: Entity,
+    minutes_ago: float | None,
+    severity: Severity = Severity.CRITICAL,
+    title: str | None = None,
+    details: dict[str, object] | None = None,
+) -> Finding:
+    return Finding(
+        probe=probe,
+        kind=kind,
+        severity=severity,
+        title=title or f"{kind} on {entity.name}",
+        summary="",
+        entity=entity,
+        evidence=Evidence(details=details or {}),
+        onset=AT - timedelta(minutes=minutes_ago) if minutes_ago is not None else None,
+    )
+
+
+def report_of(*findings: Finding) -> Report:
+    probes = tuple(
+        ProbeOutcome(probe=p, checklist_item=i, status=Status.OK, duration_s=0.1) for p, i in ITEMS.items()
+    )
+    return Report(
+        at=AT, window=timedelta(hours=1), started_at=AT, duration_s=1.0, probes=probes, findings=findings
+    )
+
+
+CHECKOUT_WORKLOAD = Entity(kind="workload", name="shop/checkout", attributes={"namespace": "shop"})
+CHECKOUT = Entity(kind="service", name="checkout", attributes={"job": "checkout"})
+ORDERS_DB = Entity(kind="database", name="orders")
+PAYMENTS = Entity(kind="dependency", name="payments-api")
+
+rollout = make(
+    "deploys.rollouts",
+    "rollout",
+    CHECKOUT_WORKLOAD,
+    12,
+    Severity.WARNING,
+    "Rollout of shop/checkout v1.4.2 -> v1.5.0",
+)
+errors = make(
+    "metrics.anomalies", "metric_anomaly", CHECKOUT, 9, title="checkout error ratio 12x normal",
+    details={"signal": "error_ratio", "current": 0.3, "normal": 0.02},
+)  # fmt: skip
+blocker = make(
+    "db.locks", "lock_contention", ORDERS_DB, 20, title="3 sessions blocked for 41 s behind pid 8123"
+)
+latency = make("metrics.anomalies", "metric_anomaly", CHECKOUT, 18, title="checkout p99 latency 5x normal")
+payments_down = make("deps.http", "http_status", PAYMENTS, 0, title="payments-api: 503 on 3/3 attempts")
+MAPPING = {"checkout": ServiceLinks(databases=("orders",), dependencies=("payments-api",), user_facing=True)}
+
+
+def test_a_rollout_before_an_error_spike_of_the_same_service_is_the_top_suspect() -> None:
+    summary = summarize(report_of(errors, rollout))
+    top = summary.suspects[0]
+    assert top.rule == "rollout_before_symptom"
+    assert top.cause == rollout.fingerprint
+    assert top.supports == (errors.fingerprint,)
+    assert top.reasoning == (
+        "The rollout of shop/checkout came 3m before 'checkout error ratio 12x normal' on the same service (checkout)."
+    )
+
+
+def test_a_root_blocker_before_a_latency_rise_of_a_service_using_the_database() -> None:
+    summary = summarize(report_of(latency, blocker), services=MAPPING)
+    top = summary.suspects[0]
+    assert top.rule == "database_before_symptom" and top.cause == blocker.fingerprint
+    assert "began 2m before 'checkout p99 latency 5x normal' of checkout, which uses it" in top.reasoning
+
+
+def test_without_the_mapping_a_database_is_not_linked_to_a_service() -> None:
+    summary = summarize(report_of(latency, blocker))
+    assert summary.suspects == ()
+    assert summary.no_cause_reason == NO_CAUSE
+
+
+def test_a_failing_dependency_explains_errors_of_its_caller_even_when_observed_later() -> None:
+    summary = summarize(report_of(errors, payments_down), services=MAPPING)
+    top = summary.suspects[0]
+    assert top.rule == "dependency_before_callers" and top.cause == payments_down.fingerprint
+
+
+def test_a_node_under_pressure_explains_the_crashing_pods_it_hosts() -> None:
+    node = make(
+        "workloads.nodes",
+        "node_pressure",
+        Entity(kind="node", name="node-7"),
+        30,
+        title="node-7 MemoryPressure",
+    )
+    crash = make(
+        "workloads.pods", "crash_loop",
+        Entity(kind="workload", name="shop/cart", attributes={"node": "node-7"}), 25, title="cart crash-looping",
+    )  # fmt: skip
+    elsewhere = make(
+        "workloads.pods",
+        "crash_loop",
+        Entity(kind="workload", name="shop/search", attributes={"node": "node-2"}),
+        25,
+    )
+    summary = summarize(report_of(node, crash, elsewhere))
+    [suspect] = summary.suspects
+    assert suspect.rule == "node_under_workloads" and suspect.supports == (crash.fingerprint,)
+
+
+def test_two_unrelated_findings_yield_no_causal_claim() -> None:
+    other_rollout = make(
+        "deploys.rollouts", "rollout", Entity(kind="workload", name="shop/search"), 12, Severity.WARNING
+    )
+    summary = summarize(report_of(other_rollout, errors))
+    assert summary.suspects == ()
+    assert summary.no_cause_reason == NO_CAUSE
+
+
+def test_a_cause_long_before_its_effect_or_after_it_is_not_linked() -> None:
+    old_rollout = make("deploys.rollouts", "rollout", CHECKOUT_WORKLOAD, 55, Severity.WARNING)
+    later_rollout = make("deploys.rollouts", "rollout", CHECKOUT_WORKLOAD, 2, Severity.WARNING)
+    assert summarize(report_of(old_rollout, errors)).suspects == ()
+    assert summarize(report_of(later_rollout, errors)).suspects == ()
+
+
+def test_the_timeline_orders_every_finding_with_a_time() -> None:
+    summary = summarize(report_of(errors, rollout, blocker, make("db.locks", "x", ORDERS_DB, None)))
+    assert [e.title for e in summary.timeline] == [blocker.title, rollout.title, errors.title]
+
+
+def test_severity_levels_with_reasons() -> None:
+    sev1 = summarize(report_of(errors), services=MAPPING).severity
+    assert sev1.label == "SEV1"
+    assert sev1.reasons[0] == "user-facing checkout: error ratio 30.0% (SEV1 from 20%)"
+    assert sev1.affected_services == ("checkout",)
+    sev2 = summarize(report_of(blocker)).severity
+    assert sev2.label == "SEV2" and sev2.reasons == (
+        "1 critical finding, worst: 3 sessions blocked for 41 s behind pid 8123",
+    )
+    assert summarize(report_of(rollout)).severity.label == "SEV3"
+    assert summarize(report_of()).severity.label == "SEV4"
+    disk = make("resources.host", "disk_space", Entity(kind="filesystem", name="db-1:/var/lib/postgresql"), 5)
+    data = summarize(report_of(disk)).severity
+    assert data.label == "SEV1" and data.reasons[0].startswith(
+        "data at risk: disk_space on db-1:/var/lib/postgresql"
+    )
+
+
+def test_traffic_drop_of_a_user_facing_service_is_sev1() -> None:
+    drop = make("metrics.anomalies", "metric_anomaly", CHECKOUT, 5, title="checkout request rate dropped",
+                details={"signal": "traffic", "current": 10.0, "normal": 200.0})  # fmt: skip
+    assessment = summarize(report_of(drop), services=MAPPING).severity
+    assert assessment.label == "SEV1" and "traffic down 95% from normal" in assessment.reasons[0]
+
+
+def test_comparison_by_fingerprint() -> None:
+    before = report_of(errors, rollout)
+    fixed_errors = make(
+        "metrics.anomalies", "metric_anomaly", CHECKOUT, 9, title="different title, same problem"
+    )
+    after = report_of(fixed_errors, blocker)
+    comparison = compare_reports(before, after)
+    assert comparison.new == (blocker.fingerprint,)
+    assert comparison.unchanged == (errors.fingerprint,)
+    assert [f.title for f in comparison.resolved] == [rollout.title]
+
+
+def test_measurements_named_current_and_normal_are_understood() -> None:
+    finding = Finding(
+        probe="metrics.anomalies", kind="metric_anomaly", severity=Severity.CRITICAL, title="checkout error ratio up",
+        summary="", entity=CHECKOUT,
+        evidence=Evidence(values=(Measurement(name="current", value=0.07, unit="ratio"),)), onset=AT,
+    )  # fmt: skip
+    assert (
+        summarize(report_of(finding), services=MAPPING)
+        .severity.reasons[0]
+        .startswith("user-facing checkout: error ratio 7.0% (SEV2")
+    )
