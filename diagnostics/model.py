@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -151,6 +152,13 @@ class Entity:
         return f"{self.kind} {self.name}"
 
 
+@functools.lru_cache(maxsize=65536)
+def fingerprint_of(probe: str, kind: str, entity_kind: str, entity_name: str) -> str:
+    """16 hex digits identifying (probe, kind, entity) across runs."""
+    key = "\x1f".join((probe, kind, entity_kind, entity_name))
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Finding:
     """One observed problem (or notable fact) with its evidence and what to do next."""
@@ -168,8 +176,7 @@ class Finding:
     @property
     def fingerprint(self) -> str:
         """Stable across runs for the same problem on the same entity."""
-        key = "\x1f".join((self.probe, self.kind, self.entity.kind, self.entity.name))
-        return hashlib.sha256(key.encode()).hexdigest()[:16]
+        return fingerprint_of(self.probe, self.kind, self.entity.kind, self.entity.name)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

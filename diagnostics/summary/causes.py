@@ -25,6 +25,7 @@ findings, no suspect is named.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -53,42 +54,50 @@ class Classified:
         return self.item in SYMPTOM_ITEMS or self.finding.kind in WORKLOAD_SYMPTOM_KINDS
 
 
+Keys = Callable[[EntityIndex, Finding], frozenset[str]]
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
+    """A cause explains an effect when they share a key (a service, a database, a host...)."""
+
     name: str
     score: float
     is_cause: Callable[[Classified], bool]
     is_effect: Callable[[Classified], bool]
-    linked: Callable[[EntityIndex, Finding, Finding], str | None]
-    """The shared entity that links cause and effect (for the sentence), or None."""
-    sentence: Callable[[Finding, Finding, str, timedelta | None], str]
+    cause_keys: Keys
+    effect_keys: Keys
+    sentence: Callable[[EntityIndex, Finding, Finding, str, timedelta | None], str]
+    """One sentence from (index, cause, effect, shared key, lead time)."""
 
 
-def _shared_service(index: EntityIndex, cause: Finding, effect: Finding) -> str | None:
-    shared = index.services_of(cause) & index.services_of(effect)
-    return sorted(shared)[0] if shared else None
+def _services(index: EntityIndex, finding: Finding) -> frozenset[str]:
+    return index.services_of(finding)
 
 
-def _database_user(index: EntityIndex, cause: Finding, effect: Finding) -> str | None:
-    if cause.entity.kind != "database":
-        return None
-    users = [s for s in index.services_of(effect) if cause.entity.name in index.links(s).databases]
-    return sorted(users)[0] if users else None
+def _own_name(kind: str) -> Keys:
+    return lambda _index, f: frozenset({f.entity.name}) if f.entity.kind == kind else frozenset()
 
 
-def _dependency_caller(index: EntityIndex, cause: Finding, effect: Finding) -> str | None:
-    if cause.entity.kind != "dependency":
-        return None
-    return cause.entity.name if cause.entity.name in index.dependencies_of(effect) else None
+def _databases_used(index: EntityIndex, finding: Finding) -> frozenset[str]:
+    return index.databases_used_by(finding)
 
 
-def _same_node(index: EntityIndex, cause: Finding, effect: Finding) -> str | None:
-    shared = index.hosts_of(cause) & index.hosts_of(effect)
-    return sorted(shared)[0] if shared else None
+def _dependencies_called(index: EntityIndex, finding: Finding) -> frozenset[str]:
+    return index.dependencies_of(finding)
+
+
+def _hosts(index: EntityIndex, finding: Finding) -> frozenset[str]:
+    return index.hosts_of(finding)
 
 
 def _lead(lag: timedelta | None) -> str:
     return f"{format_duration(lag)} before" if lag is not None else "alongside"
+
+
+def _users_of(index: EntityIndex, effect: Finding, database: str) -> str:
+    users = sorted(s for s in index.services_of(effect) if database in index.links(s).databases)
+    return users[0] if users else "a service"
 
 
 RULES: tuple[Rule, ...] = (
@@ -97,8 +106,9 @@ RULES: tuple[Rule, ...] = (
         score=0.90,
         is_cause=lambda c: c.item is ChecklistItem.DEPLOYMENTS,
         is_effect=lambda c: c.is_symptom,
-        linked=_shared_service,
-        sentence=lambda cause, effect, via, lag: (
+        cause_keys=_services,
+        effect_keys=_services,
+        sentence=lambda index, cause, effect, via, lag: (
             f"The rollout of {cause.entity.name} came {_lead(lag)} '{effect.title}' on the same service ({via})."
         ),
     ),
@@ -109,9 +119,10 @@ RULES: tuple[Rule, ...] = (
             c.item is ChecklistItem.DATABASE and any(w in c.finding.kind for w in DATABASE_CAUSE_WORDS)
         ),
         is_effect=lambda c: c.is_symptom,
-        linked=_database_user,
-        sentence=lambda cause, effect, via, lag: (
-            f"'{cause.title}' on database {cause.entity.name} began {_lead(lag)} '{effect.title}' of {via}, which uses it."
+        cause_keys=_own_name("database"),
+        effect_keys=_databases_used,
+        sentence=lambda index, cause, effect, via, lag: (
+            f"'{cause.title}' on database {via} began {_lead(lag)} '{effect.title}' of {_users_of(index, effect, via)}, which uses it."
         ),
     ),
     Rule(
@@ -119,8 +130,9 @@ RULES: tuple[Rule, ...] = (
         score=0.80,
         is_cause=lambda c: c.item is ChecklistItem.DEPENDENCIES,
         is_effect=lambda c: c.is_symptom,
-        linked=_dependency_caller,
-        sentence=lambda cause, effect, via, lag: (
+        cause_keys=_own_name("dependency"),
+        effect_keys=_dependencies_called,
+        sentence=lambda index, cause, effect, via, lag: (
             f"Dependency {via} is failing ({cause.title}) {_lead(lag)} '{effect.title}' of a service that calls it."
         ),
     ),
@@ -129,15 +141,18 @@ RULES: tuple[Rule, ...] = (
         score=0.75,
         is_cause=lambda c: c.item is ChecklistItem.RESOURCES and c.finding.entity.kind in NODE_KINDS,
         is_effect=lambda c: c.is_symptom and c.finding.entity.kind not in NODE_KINDS,
-        linked=_same_node,
-        sentence=lambda cause, effect, via, lag: (
+        cause_keys=_hosts,
+        effect_keys=_hosts,
+        sentence=lambda index, cause, effect, via, lag: (
             f"Node {via} is under pressure ({cause.title}) {_lead(lag)} '{effect.title}' running on it."
         ),
     ),
 )
 
 CO_OCCURRENCE_TOLERANCE = timedelta(minutes=2)
-"""A live check (a dependency, pool state) may be observed after the symptom began."""
+"""How far after its effect a cause may be first seen and still count as before it."""
+LIVE_CAUSE_RULES = frozenset({"dependency_before_callers", "database_before_symptom"})
+"""Rules whose causes are observed live (at run time), possibly after the symptom began."""
 
 
 def _time_relation(
@@ -148,12 +163,26 @@ def _time_relation(
         return True, None
     lag = effect.onset - cause.onset
     if lag < -CO_OCCURRENCE_TOLERANCE:
-        # observed-now causes (a dependency failing at run time) may be seen after the symptom
-        live_cause = rule in ("dependency_before_callers", "database_before_symptom")
-        return live_cause, None
+        return rule in LIVE_CAUSE_RULES, None
     if lag > max_lag:
         return False, lag
     return True, max(lag, timedelta(0))
+
+
+def _suspect_for(
+    rule: Rule, index: EntityIndex, cause: Finding, effects: list[tuple[Finding, str, timedelta | None]]
+) -> Suspect:
+    timed = [e for e in effects if e[2] is not None]
+    first_effect, via, lag = min(timed or effects, key=lambda e: e[2] or timedelta(0))
+    score = rule.score * (1.0 if timed else 0.8) + min(0.08, 0.02 * (len(effects) - 1))
+    return Suspect(
+        rule=rule.name,
+        cause=cause.fingerprint,
+        title=cause.title,
+        reasoning=rule.sentence(index, cause, first_effect, via, lag),
+        score=round(score, 3),
+        supports=tuple(dict.fromkeys(e[0].fingerprint for e in effects)),
+    )
 
 
 def rank_causes(
@@ -168,32 +197,28 @@ def rank_causes(
     classified = [Classified(f, items.get(f.probe)) for f in findings if f.severity >= Severity.WARNING]
     best: dict[str, Suspect] = {}
     for rule in RULES:
-        for cause in (c for c in classified if rule.is_cause(c)):
+        effects_by_key: dict[str, list[Finding]] = defaultdict(list)
+        for candidate in classified:
+            if rule.is_effect(candidate):
+                for key in rule.effect_keys(index, candidate.finding):
+                    effects_by_key[key].append(candidate.finding)
+        if not effects_by_key:
+            continue
+        for cause in (c.finding for c in classified if rule.is_cause(c)):
             effects: list[tuple[Finding, str, timedelta | None]] = []
-            for effect in classified:
-                if effect.finding is cause.finding or not rule.is_effect(effect):
-                    continue
-                via = rule.linked(index, cause.finding, effect.finding)
-                if via is None:
-                    continue
-                ok, lag = _time_relation(cause.finding, effect.finding, max_lag, rule.name)
-                if ok:
-                    effects.append((effect.finding, via, lag))
-            if not effects:
-                continue
-            timed = [e for e in effects if e[2] is not None]
-            first_effect, via, lag = min(timed or effects, key=lambda e: e[2] or timedelta(0))
-            score = rule.score * (1.0 if timed else 0.8) + min(0.08, 0.02 * (len(effects) - 1))
-            suspect = Suspect(
-                rule=rule.name,
-                cause=cause.finding.fingerprint,
-                title=cause.finding.title,
-                reasoning=rule.sentence(cause.finding, first_effect, via, lag),
-                score=round(score, 3),
-                supports=tuple(dict.fromkeys(e[0].fingerprint for e in effects)),
-            )
-            previous = best.get(suspect.cause)
-            if previous is None or suspect.score > previous.score:
-                best[suspect.cause] = suspect
+            seen: set[int] = {id(cause)}
+            for key in sorted(rule.cause_keys(index, cause)):
+                for effect in effects_by_key.get(key, ()):
+                    if id(effect) in seen:
+                        continue
+                    ok, lag = _time_relation(cause, effect, max_lag, rule.name)
+                    if ok:
+                        seen.add(id(effect))
+                        effects.append((effect, key, lag))
+            if effects:
+                suspect = _suspect_for(rule, index, cause, effects)
+                previous = best.get(suspect.cause)
+                if previous is None or suspect.score > previous.score:
+                    best[suspect.cause] = suspect
     ranked = sorted(best.values(), key=lambda s: (-s.score, s.title))
     return tuple(ranked[:limit])

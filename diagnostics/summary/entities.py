@@ -8,14 +8,16 @@ entity's name are all taken as service names.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from functools import cached_property
 
 from diagnostics.model import Finding
 from diagnostics.summary.settings import ServiceLinks
 
 SERVICE_ATTRIBUTES = ("service", "job", "app", "workload")
 HOST_ATTRIBUTES = ("host", "node", "instance", "hostname")
+NO_LINKS = ServiceLinks()
 
 
 def _strip_port(value: str) -> str:
@@ -23,39 +25,71 @@ def _strip_port(value: str) -> str:
     return host if host and port.isdigit() else value
 
 
-@dataclass(frozen=True, slots=True)
+def _bare(name: str) -> str:
+    return name.rsplit("/", 1)[-1]
+
+
 class EntityIndex:
     """Resolves names to canonical services using the ``services`` section."""
 
-    services: Mapping[str, ServiceLinks]
+    def __init__(self, services: Mapping[str, ServiceLinks]) -> None:
+        self.services = services
+        self._services_cache: dict[int, tuple[Finding, frozenset[str]]] = {}
+
+    @cached_property
+    def _names(self) -> dict[str, str]:
+        names: dict[str, str] = {}
+        for service, links in self.services.items():
+            for name in (*links.aliases, *links.workloads):
+                names.setdefault(name, service)
+                names.setdefault(_bare(name), service)
+        for service in self.services:
+            names[service] = service
+        return names
+
+    @cached_property
+    def _users(self) -> dict[str, dict[str, set[str]]]:
+        """For databases, dependencies and hosts: which services use each one."""
+        users: dict[str, dict[str, set[str]]] = {
+            "databases": defaultdict(set),
+            "dependencies": defaultdict(set),
+            "hosts": defaultdict(set),
+        }
+        for service, links in self.services.items():
+            for field, index in users.items():
+                for name in getattr(links, field):
+                    index[name].add(service)
+        return users
 
     def canonical(self, name: str) -> str:
-        """The configured service a name refers to, or the name itself."""
-        bare = name.rsplit("/", 1)[-1]
-        for service, links in self.services.items():
-            if name == service or name in links.aliases or name in links.workloads:
-                return service
-            if bare == service or bare in links.aliases:
-                return service
-        return bare
+        """The configured service a name refers to, or the name itself (without namespace)."""
+        return self._names.get(name) or self._names.get(_bare(name)) or _bare(name)
 
     def services_of(self, finding: Finding) -> frozenset[str]:
         """Every service the finding concerns (directly, or through a database, dependency, host)."""
+        cached = self._services_cache.get(id(finding))
+        if cached is not None and cached[0] is finding:
+            return cached[1]
+        services = self._services_of(finding)
+        self._services_cache[id(finding)] = (finding, services)
+        return services
+
+    def _services_of(self, finding: Finding) -> frozenset[str]:
         entity = finding.entity
-        names: set[str] = set()
         attributes = entity.attributes
+        names: set[str] = set()
         if entity.kind in ("service", "workload"):
             names.add(self.canonical(entity.name))
         if entity.kind in ("service", "workload", "container", "pod", "metric"):
             # a node's `job` label names its exporter, not a service: only these kinds use labels
             names |= {self.canonical(attributes[k]) for k in SERVICE_ATTRIBUTES if attributes.get(k)}
         if entity.kind == "database":
-            names |= {s for s, links in self.services.items() if entity.name in links.databases}
+            names |= self._users["databases"].get(entity.name, set())
         if entity.kind == "dependency":
-            names |= {s for s, links in self.services.items() if entity.name in links.dependencies}
-        hosts = self.hosts_of(finding)
-        if hosts and entity.kind in ("host", "node", "filesystem"):
-            names |= {s for s, links in self.services.items() if hosts & set(links.hosts)}
+            names |= self._users["dependencies"].get(entity.name, set())
+        if entity.kind in ("host", "node", "filesystem"):
+            for host in self.hosts_of(finding):
+                names |= self._users["hosts"].get(host, set())
         return frozenset(names)
 
     def hosts_of(self, finding: Finding) -> frozenset[str]:
@@ -66,20 +100,17 @@ class EntityIndex:
             hosts.add(_strip_port(entity.name))
         return frozenset(hosts)
 
-    def databases_of(self, finding: Finding) -> frozenset[str]:
-        if finding.entity.kind == "database":
-            return frozenset({finding.entity.name})
-        return frozenset(db for service in self.services_of(finding) for db in self.links(service).databases)
+    def databases_used_by(self, finding: Finding) -> frozenset[str]:
+        """Databases used by the services the finding concerns."""
+        return frozenset(db for s in self.services_of(finding) for db in self.links(s).databases)
 
     def dependencies_of(self, finding: Finding) -> frozenset[str]:
         """Dependencies called by the services the finding concerns."""
-        return frozenset(
-            dep for service in self.services_of(finding) for dep in self.links(service).dependencies
-        )
+        return frozenset(dep for s in self.services_of(finding) for dep in self.links(s).dependencies)
 
     def is_user_facing(self, service: str) -> bool:
         return self.links(service).user_facing
 
     def links(self, service: str) -> ServiceLinks:
         """The configured links of a service (empty for an unconfigured one)."""
-        return self.services.get(service) or ServiceLinks()
+        return self.services.get(service) or NO_LINKS
