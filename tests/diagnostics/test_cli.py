@@ -194,14 +194,28 @@ def test_diff_and_baseline_show_new_resolved_and_unchanged(tmp_path: Path) -> No
 def test_report_from_a_run_writes_the_incident_draft(tmp_path: Path) -> None:
     run_file, draft = tmp_path / "run.json", tmp_path / "incident.md"
     code, _, _ = invoke(
-        "run", "--probe", "test.crit", "--format", "json", "--output", str(run_file), "--incident-report", str(draft)
+        "run",
+        "--probe",
+        "test.crit",
+        "--format",
+        "json",
+        "--output",
+        str(run_file),
+        "--incident-report",
+        str(draft),
     )
     assert code == 2
     code, out, _ = invoke("report", "--from", str(run_file), "--format", "markdown")
     assert code == 0
     assert out == draft.read_text()
     assert out.startswith("# Incident report (draft): 1 critical: error ratio 12x normal [service checkout]")
-    for heading in ("## Timeline", "## Suspected root cause", "## Impact", "## Diagnosis", "## Post-incident checklist"):
+    for heading in (
+        "## Timeline",
+        "## Suspected root cause",
+        "## Impact",
+        "## Diagnosis",
+        "## Post-incident checklist",
+    ):
         assert heading in out
     assert "- [ ] Preventive measures" in out and "- [ ] Runbook" in out
 
