@@ -61,7 +61,9 @@ def main() -> None:
     for concurrency in (16, 200):
         config = {"run": {"concurrency": concurrency}}
         best = min(timed(many, config) for _ in range(5))
-        print(f"200 no-op probes, concurrency {concurrency:>3}: {best * 1000:.1f} ms, {best / 200 * 1000:.2f} ms per probe")
+        print(
+            f"200 no-op probes, concurrency {concurrency:>3}: {best * 1000:.1f} ms, {best / 200 * 1000:.2f} ms per probe"
+        )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """How fast the CLI starts: `diag --help` and `diag probes` wall time (claim: under 0.3 s).
 
-    .venv/bin/python benchmarks/bench_startup.py [--runs 15]
+.venv/bin/python benchmarks/bench_startup.py [--runs 15]
 """
 
 from __future__ import annotations
