@@ -118,4 +118,4 @@ def format_value(value: Any, unit: str | None) -> str:
     if unit == "%":
         return f"{value:.1f} %"
     number = f"{value:.4g}" if isinstance(value, float) else str(value)
-    return f"{number} {unit}" if unit else number
+    return f"{number} {unit}" if unit and unit != "count" else number

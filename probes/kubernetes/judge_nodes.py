@@ -1,0 +1,121 @@
+"""Judging nodes: NotReady, under memory/disk/PID pressure, or cordoned.
+
+A condition counts when it held at ``--at``: its last transition happened before ``at`` (a
+later transition means the state at ``at`` was the other one). NotReady (``Ready`` False or
+Unknown) is critical, pressure a warning, a cordon informational (it is often maintenance).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from diagnostics import Finding, Measurement, Severity
+from diagnostics.units import isoformat
+from probes.kubernetes.findings import MakeFinding, elapsed, live_state_note, node_entity
+from probes.kubernetes.objects import Condition, Node
+
+PRESSURE_CONDITIONS = ("MemoryPressure", "DiskPressure", "PIDPressure")
+UNSCHEDULABLE_TAINT = "node.kubernetes.io/unschedulable"
+
+
+def _held_at(condition: Condition, at: datetime) -> bool:
+    return condition.last_transition is None or condition.last_transition <= at
+
+
+def judge_nodes(
+    nodes: Iterable[Node],
+    *,
+    at: datetime,
+    server_time: datetime | None,
+    queries: Iterable[str],
+    make: MakeFinding,
+) -> list[Finding]:
+    findings = []
+    shown_queries = list(queries)
+    note = live_state_note(at, server_time, "Node state")
+    for node in sorted(nodes, key=lambda n: n.name):
+        entity = node_entity(node.name, node.internal_ip)
+        ready = node.condition("Ready")
+        if ready is not None and ready.status != "True" and _held_at(ready, at):
+            since = f" for {elapsed(ready.last_transition, at, server_time)}" if ready.last_transition else ""
+            state = "NotReady" if ready.status == "False" else "NotReady (status Unknown)"
+            findings.append(
+                make(
+                    kind="node_not_ready",
+                    severity=Severity.CRITICAL,
+                    title=f"Node {node.name} {state}{since}: {ready.reason or 'no reason given'}",
+                    entity=entity,
+                    summary=(ready.message or "The kubelet reports the node not ready.")
+                    + " Its pods are evicted after the toleration period (5 min by default)."
+                    + note,
+                    values=[
+                        Measurement(name="ready", value=ready.status),
+                        Measurement(name="last heartbeat", value=isoformat(ready.last_update)),
+                    ],
+                    queries=shown_queries,
+                    details=_node_details(node),
+                    onset=ready.last_transition,
+                    next_steps=[
+                        f"kubectl describe node {node.name}",
+                        f"kubectl get pods -A --field-selector spec.nodeName={node.name}",
+                    ],
+                )
+            )
+        pressures = [
+            c
+            for name in PRESSURE_CONDITIONS
+            if (c := node.condition(name)) is not None and c.status == "True" and _held_at(c, at)
+        ]
+        if pressures:
+            onset = min((c.last_transition for c in pressures if c.last_transition), default=None)
+            findings.append(
+                make(
+                    kind="node_pressure",
+                    severity=Severity.WARNING,
+                    title=f"Node {node.name} under {', '.join(c.type for c in pressures)}",
+                    entity=entity,
+                    summary="; ".join(c.message or c.reason or c.type for c in pressures)
+                    + ". The kubelet evicts pods and refuses new ones while under pressure."
+                    + note,
+                    values=[Measurement(name=c.type, value=c.status) for c in pressures],
+                    queries=shown_queries,
+                    details=_node_details(node),
+                    onset=onset,
+                    next_steps=[f"kubectl describe node {node.name}", f"kubectl top node {node.name}"],
+                )
+            )
+        if node.unschedulable:
+            findings.append(
+                make(
+                    kind="node_cordoned",
+                    severity=Severity.INFO,
+                    title=f"Node {node.name} is cordoned (unschedulable)",
+                    entity=entity,
+                    summary="No new pods are scheduled on it; when it was cordoned is not recorded." + note,
+                    queries=shown_queries,
+                    details=_node_details(node),
+                    next_steps=[f"kubectl uncordon {node.name}  # once maintenance is over"],
+                )
+            )
+    return findings
+
+
+def _node_details(node: Node) -> dict[str, object]:
+    return {
+        "roles": list(node.roles),
+        "kubelet_version": node.kubelet_version,
+        "internal_ip": node.internal_ip,
+        "unschedulable": node.unschedulable,
+        "taints": [{"key": t.key, "effect": t.effect} for t in node.taints],
+        "conditions": [
+            {
+                "type": c.type,
+                "status": c.status,
+                "reason": c.reason,
+                "message": c.message,
+                "since": isoformat(c.last_transition),
+            }
+            for c in node.conditions
+        ],
+    }

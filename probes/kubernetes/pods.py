@@ -1,0 +1,102 @@
+"""``workloads.pods``: pods failing now, grouped by the workload that owns them.
+
+Signals (two list calls: pods with the label selector, events with ``type=Warning``; plus the
+previous log of at most ``max_log_reads`` crashing containers, ``log_tail_lines`` lines each):
+
+- ``crash_loop``: containers waiting in CrashLoopBackOff, with the last exit code and reason and
+  the tail of the previous instance's log (critical);
+- ``oom_killed``: last terminated OOMKilled within the window (critical when crash-looping,
+  a warning otherwise), with the memory limit;
+- ``restarts``: a non-zero exit within the window (warning);
+- ``image_pull`` (ImagePullBackOff, ErrImagePull...) and ``container_error``
+  (CreateContainerConfigError...): critical;
+- ``pending``: unschedulable with the scheduler's reason, a warning after ``pending_warning``
+  (2 min), critical after ``pending_critical`` (10 min);
+- ``evicted``: evicted within the window (warning);
+- ``warning_events``: Warning events overlapping the window, grouped by reason and object, that
+  no finding above explains (warning; the ``max_event_groups`` biggest).
+
+Pod state is live: pods created after ``--at`` are left out, and with ``--at`` in the past the
+findings say their state is as of now. Events are kept about an hour by the API server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+
+from pydantic import Field
+
+from diagnostics import ChecklistItem, Duration, Finding, Probe, ProbeContext, ProbeOptions
+from probes.kubernetes.backend import SECTION, KubernetesSettings
+
+
+class PodsOptions(ProbeOptions):
+    """Settings of ``workloads.pods``."""
+
+    pending_warning: Duration = timedelta(minutes=2)
+    pending_critical: Duration = timedelta(minutes=10)
+    log_tail_lines: int = Field(20, ge=1, le=200)
+    max_log_reads: int = Field(5, ge=0, le=20)
+    """Crashing workloads whose previous container log is read (one container each)."""
+    max_event_groups: int = Field(15, ge=0, le=100)
+
+
+class PodsProbe(Probe):
+    id = "workloads.pods"
+    checklist_item = ChecklistItem.RESOURCES
+    description = "Kubernetes pods: crash loops, OOM kills, image pulls, Pending, evictions, Warning events"
+    options_model = PodsOptions
+    backend_section = SECTION
+
+    def run(self, ctx: ProbeContext) -> Iterable[Finding]:
+        from probes.kubernetes.collect import KubeApi
+        from probes.kubernetes.findings import forbidden_findings
+        from probes.kubernetes.judge_events import EXPLAINED_BY, by_subject, group_events, judge_events
+        from probes.kubernetes.judge_pods import PodLimits, judge_pod_groups, log_targets
+        from probes.kubernetes.pod_problems import group_problems, pod_problems
+        from probes.kubernetes.snapshots import collect_pods, read_logs
+
+        options = ctx.options
+        settings = ctx.backend
+        assert isinstance(options, PodsOptions) and isinstance(settings, KubernetesSettings)
+        with KubeApi(settings, ctx) as api:
+            data = collect_pods(api, settings)
+            groups = group_problems(p for pod in data.pods for p in pod_problems(pod, ctx.start, ctx.at))
+            logs = read_logs(
+                api, log_targets(groups, options.max_log_reads), tail_lines=options.log_tail_lines
+            )
+            cluster = api.host
+        if data.observed.truncated:
+            ctx.logger.warning(
+                "%s: a list call was cut short (page bound or expired continue token)", ctx.probe_id
+            )
+        event_groups = group_events(
+            data.events, data.pods, ctx.start, ctx.at, selected_only=settings.label_selector is not None
+        )
+        explained = {
+            (group.workload.key, reason) for group in groups for reason in EXPLAINED_BY.get(group.kind, ())
+        }
+        return [
+            *judge_pod_groups(
+                groups,
+                logs=logs,
+                events=by_subject(event_groups),
+                at=ctx.at,
+                server_time=data.observed.server_time,
+                limits=PodLimits(
+                    pending_warning_s=options.pending_warning.total_seconds(),
+                    pending_critical_s=options.pending_critical.total_seconds(),
+                ),
+                queries=data.observed.queries,
+                make=ctx.finding,
+            ),
+            *judge_events(
+                event_groups,
+                explained=explained,
+                limit=options.max_event_groups,
+                queries=data.observed.queries,
+                make=ctx.finding,
+            ),
+            *forbidden_findings(data.observed.forbidden, ctx.finding, cluster=cluster),
+        ]
