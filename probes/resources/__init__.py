@@ -1,0 +1,14 @@
+"""Resource probes over Prometheus: a fleet's hosts (node_exporter) and containers (cAdvisor).
+
+``resources.nodes`` and ``resources.containers`` judge every host and container that Prometheus
+scrapes with a fixed number of queries (one instant query per signal across the fleet, range
+queries only for the onset of what crossed a threshold and for baselines), following the USE
+method: utilization, saturation and errors of CPU, memory, disks and network.
+
+Modules: :mod:`~probes.resources.promql` (every query), :mod:`~probes.resources.fetch` (the one
+door to Prometheus, counting queries), :mod:`~probes.resources.nodes_collect` and
+:mod:`~probes.resources.containers_collect` (I/O), :mod:`~probes.resources.nodes_judge` and
+:mod:`~probes.resources.containers_judge` (pure), :mod:`~probes.resources.nodes` and
+:mod:`~probes.resources.containers` (the probes). ``resources.host`` (psutil, this host only)
+stays the zero-configuration default.
+"""

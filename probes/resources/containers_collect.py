@@ -1,0 +1,72 @@
+"""Reading containers' cAdvisor (kubelet) and kube-state-metrics series: one query per signal.
+
+Restarts, last termination reasons and pod owners come from kube-state-metrics when it is
+scraped; without it, workloads are derived from pod names and restarts are not judged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from probes.resources import promql
+from probes.resources.fetch import Fetcher, Vector, empty, require_exporter
+
+CONTAINER = ("namespace", "pod", "container")
+POD = ("namespace", "pod")
+
+MARKERS = ("container_cpu_usage_seconds_total", "container_memory_working_set_bytes")
+"""cAdvisor is there when any of these is; without them the probe is skipped."""
+
+SIGNALS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
+    "throttled_share": (
+        promql.THROTTLED_SHARE,
+        CONTAINER,
+        ("container_cpu_cfs_throttled_periods_total", "container_cpu_cfs_periods_total"),
+    ),
+    "cpu_usage": (promql.CPU_USAGE, CONTAINER, ("container_cpu_usage_seconds_total",)),
+    "cpu_limit": (promql.CPU_LIMIT, CONTAINER, ("container_spec_cpu_quota", "container_spec_cpu_period")),
+    "working_set": (promql.WORKING_SET, CONTAINER, ("container_memory_working_set_bytes",)),
+    "memory_limit": (promql.MEMORY_LIMIT, CONTAINER, ("container_spec_memory_limit_bytes",)),
+    "ooms": (promql.CONTAINER_OOMS, CONTAINER, ("container_oom_events_total",)),
+    "restarts": (promql.RESTARTS, CONTAINER, ("kube_pod_container_status_restarts_total",)),
+    "last_terminated": (
+        promql.LAST_TERMINATED,
+        CONTAINER,
+        ("kube_pod_container_status_last_terminated_reason", "kube_pod_container_status_restarts_total"),
+    ),
+    "owners": (promql.POD_OWNERS, POD, ("kube_pod_owner",)),
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContainerSnapshot:
+    """Every signal of every container at the diagnosed time."""
+
+    present: frozenset[str]
+    signals: dict[str, Vector]
+
+    def __getitem__(self, name: str) -> Vector:
+        return self.signals[name]
+
+
+def all_metrics() -> list[str]:
+    names = {metric for _, _, metrics in SIGNALS.values() for metric in metrics}
+    return sorted(names | set(MARKERS))
+
+
+def collect_containers(fetcher: Fetcher, queries: promql.QuerySet) -> ContainerSnapshot:
+    """Read every signal (skipping the probe when cAdvisor's metrics are absent)."""
+    present = fetcher.metrics_present(all_metrics(), queries.scope)
+    require_exporter(
+        present,
+        MARKERS,
+        "cAdvisor",
+        "scrape the kubelets' /metrics/cadvisor endpoint (or run cAdvisor) in Prometheus",
+    )
+    signals = {
+        name: fetcher.vector(queries.fleet(template), key_labels)
+        if present.issuperset(metrics)
+        else empty(key_labels)
+        for name, (template, key_labels, metrics) in SIGNALS.items()
+    }
+    return ContainerSnapshot(present=present, signals=signals)

@@ -1,0 +1,91 @@
+"""PromQL templates: rendering, narrowing to one entity, matcher validation, discovery."""
+
+from __future__ import annotations
+
+import pytest
+
+from probes.resources import promql
+from probes.resources.containers_collect import all_metrics as container_metrics
+from probes.resources.nodes_collect import SIGNALS, all_metrics
+
+
+def test_rendering_fills_ranges_and_tidies_empty_matchers() -> None:
+    ranges = promql.Ranges(rate=300, window=7200)
+    assert (
+        promql.render(promql.CORES, {"node": ""}, ranges)
+        == 'count by (instance) (node_cpu_seconds_total{mode="idle"})'
+    )
+    assert promql.render(promql.LOAD1, {"node": ""}, ranges) == "node_load1"
+    assert (
+        promql.render(promql.OOM_KILLS, {"node": 'job="node"'}, ranges)
+        == 'increase(node_vmstat_oom_kill{job="node"}[2h]) > 0'
+    )
+    assert promql.render(promql.MAJOR_FAULTS, {"node": ""}, ranges, at=1741089600) == (
+        "rate(node_vmstat_pgmajfault[5m] @ 1741089600.000)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(300, "5m"), (3600, "1h"), (86400, "1d"), (90, "90s"), (0.2, "1s")]
+)
+def test_durations_are_written_the_prometheus_way(seconds: float, text: str) -> None:
+    assert promql.seconds(seconds) == text
+
+
+def test_a_scoped_query_narrows_every_selector_to_the_entity() -> None:
+    queries = promql.QuerySet(
+        matchers={"fs": 'fstype!~"tmpfs"'}, ranges=promql.Ranges(rate=300, window=3600), scope=""
+    )
+    scoped = queries.scoped(promql.FS_USED_RATIO, {"instance": "db-1:9100", "mountpoint": '/we"ird'})
+    # the built-in exclusions are left out: the entity's labels already select it
+    assert scoped == (
+        '1 - node_filesystem_avail_bytes{instance="db-1:9100",mountpoint="/we\\"ird"}'
+        ' / node_filesystem_size_bytes{instance="db-1:9100",mountpoint="/we\\"ird"}'
+    )
+    assert queries.fleet(promql.FS_AVAILABLE) == 'node_filesystem_avail_bytes{fstype!~"tmpfs"}'
+    assert queries.breach(promql.FS_USED_RATIO, ">=", 0.85).endswith(") >= 0.85")
+
+
+def test_time_to_full_uses_predict_linear_and_keeps_only_filling_filesystems() -> None:
+    queries = promql.QuerySet(
+        matchers={"fs": ""}, ranges=promql.Ranges(rate=300, window=3600, trend=3600, horizon=86400)
+    )
+    text = queries.fleet(promql.FS_TIME_TO_FULL)
+    assert text.count("predict_linear(node_filesystem_avail_bytes[1h], ") == 3
+    assert text.endswith("* 3600 > 0 <= 86400")
+
+
+@pytest.mark.parametrize("text", ['job="node"', 'job="node", env!~"dev|test"', 'a=~"x,y",b!="z"', ""])
+def test_label_matchers_are_accepted(text: str) -> None:
+    assert promql.check_matchers(text) == text.strip()
+
+
+@pytest.mark.parametrize("text", ["job=node", '{job="node"}', 'job="node"} or vector(1)', 'job="a" b="c"'])
+def test_anything_but_label_matchers_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="expected PromQL label matchers"):
+        promql.check_matchers(text)
+
+
+def test_discovery_asks_for_every_metric_a_signal_needs() -> None:
+    names = all_metrics()
+    assert {m for _, _, metrics in SIGNALS.values() for m in metrics} <= set(names)
+    assert (
+        "node_cpu_seconds_total" in names
+        and "container_cpu_cfs_throttled_periods_total" in container_metrics()
+    )
+
+
+def test_regex_literals_escape_only_what_re2_needs() -> None:
+    assert promql.regex_literal("report-worker") == "report-worker"
+    assert promql.regex_literal("a.b(c)|d") == "a\\.b\\(c\\)\\|d"
+    assert promql.regex_alternatives(["node_load1", "node_procs_running"]) == "node_load1|node_procs_running"
+
+
+def test_a_user_selector_applies_to_scoped_queries_too() -> None:
+    queries = promql.QuerySet(
+        matchers={"node": 'job="node"'}, ranges=promql.Ranges(rate=300, window=3600), scope='job="node"'
+    )
+    assert (
+        queries.scoped(promql.LOAD1, {"instance": "web-1:9100"})
+        == 'node_load1{job="node",instance="web-1:9100"}'
+    )
