@@ -1,0 +1,214 @@
+"""Judging lock contention: blocking trees and deadlocks into findings (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from diagnostics import Entity, Finding, Measurement, Severity
+from diagnostics.units import format_duration
+from probes.postgres.snapshot import LocksSnapshot, PreparedTransaction, Session
+from probes.postgres.trees import BlockingTree, blocking_trees
+from probes.postgres.visibility import MakeFinding, grant_hint, judge_visibility
+
+LOCK_QUERY = "probes/postgres/sql/lock_waits.sql: pg_stat_activity, pg_blocking_pids(), pg_locks"
+MAX_LISTED_WAITERS = 20
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LockThresholds:
+    wait_warning_s: float
+    wait_critical_s: float
+    wide_tree: int
+    max_trees: int
+
+
+def judge_locks(
+    snapshot: LocksSnapshot,
+    limits: LockThresholds,
+    make: MakeFinding,
+    entity: Entity,
+    *,
+    window_start: datetime,
+) -> list[Finding]:
+    trees = blocking_trees(snapshot.sessions)
+    findings = []
+    for tree in trees[: limits.max_trees]:
+        finding = judge_tree(tree, snapshot, limits, make, entity, trees_total=len(trees))
+        if finding is not None:
+            findings.append(finding)
+    findings += judge_deadlocks(snapshot, make, entity, window_start=window_start)
+    findings += judge_visibility(snapshot.server, snapshot.hidden_sessions, make, entity)
+    return findings
+
+
+def tree_severity(tree: BlockingTree, limits: LockThresholds) -> Severity | None:
+    if tree.max_wait_s >= limits.wait_critical_s or len(tree.waiters) >= limits.wide_tree:
+        return Severity.CRITICAL
+    if tree.max_wait_s >= limits.wait_warning_s:
+        return Severity.WARNING
+    return None
+
+
+def _root_phrase(tree: BlockingTree) -> str:
+    root = tree.root
+    if tree.prepared:
+        return "a prepared transaction"
+    if root is None:
+        return f"pid {tree.root_pid} (ended since)"
+    parts = []
+    if root.state is not None:
+        age = root.state_age_s if root.state.startswith("idle") else root.xact_age_s
+        parts.append(f"{root.state} {format_duration(age)}" if age is not None else root.state)
+    if root.application:
+        parts.append(f"application {root.application}")
+    suffix = f" ({', '.join(parts)})" if parts else ""
+    return f"pid {tree.root_pid}{suffix}"
+
+
+def _root_summary(tree: BlockingTree, snapshot: LocksSnapshot) -> str:
+    root = tree.root
+    if tree.prepared:
+        names = ", ".join(p.gid for p in snapshot.prepared[:3]) or "unknown"
+        return (
+            f"The root blocker is a prepared transaction (pg_prepared_xacts: {names}); no session holds it."
+        )
+    if root is None:
+        return f"The root blocker pid {tree.root_pid} was no longer in pg_stat_activity."
+    who = ", ".join(
+        f"{label} {value}"
+        for label, value in (("user", root.user), ("application", root.application), ("client", root.client))
+        if value
+    )
+    text = f"Root blocker pid {root.pid}" + (f" ({who})" if who else "")
+    if root.state is not None:
+        text += f" is {root.state}"
+    if root.xact_age_s is not None:
+        text += f", its transaction open for {format_duration(root.xact_age_s)}"
+    if not root.visible:
+        text += (
+            f". Its query is hidden (<insufficient privilege>): the probe's role lacks pg_monitor "
+            f"({grant_hint(snapshot.server)})."
+        )
+    elif root.query:
+        verb = "last ran" if (root.state or "").startswith("idle") else "runs"
+        text += f"; it {verb}: {root.query}"
+    if tree.cycle:
+        text += " It waits itself, in a cycle: a deadlock the detector has not broken yet."
+    return text
+
+
+def _next_steps(tree: BlockingTree, prepared: tuple[PreparedTransaction, ...]) -> list[str]:
+    if tree.prepared:
+        steps = ["SELECT gid, prepared, owner, database FROM pg_prepared_xacts ORDER BY prepared;"]
+        if prepared:
+            steps.append(
+                f"ROLLBACK PREPARED '{prepared[0].gid}';  -- or COMMIT PREPARED, once its owner agrees"
+            )
+        return steps
+    pid = tree.root_pid
+    idle = tree.root is not None and (tree.root.state or "").startswith("idle")
+    inspect = f"SELECT pid, usename, application_name, state, xact_start, query FROM pg_stat_activity WHERE pid = {pid};"
+    cancel = f"SELECT pg_cancel_backend({pid});  -- cancels its running query, the session stays"
+    terminate = f"SELECT pg_terminate_backend({pid});  -- ends the session and rolls back its transaction"
+    if idle:
+        return [inspect, terminate + " (an idle transaction has no query to cancel)"]
+    return [inspect, cancel, terminate]
+
+
+def _waiter_detail(session: Session, depth: int) -> dict[str, object]:
+    detail = session.describe()
+    detail.update(
+        waiting_s=round(session.wait_s, 3) if session.wait_s is not None else None,
+        depth=depth,
+        blocked_by=list(session.blocked_by),
+        lock=(
+            {"locktype": session.lock.locktype, "mode": session.lock.mode, "relation": session.lock.relation}
+            if session.lock
+            else None
+        ),
+    )
+    return detail
+
+
+def judge_tree(
+    tree: BlockingTree,
+    snapshot: LocksSnapshot,
+    limits: LockThresholds,
+    make: MakeFinding,
+    entity: Entity,
+    *,
+    trees_total: int,
+) -> Finding | None:
+    severity = tree_severity(tree, limits)
+    if severity is None:
+        return None
+    count = len(tree.waiters)
+    noun = "session" if count == 1 else "sessions"
+    title = f"{count} {noun} waiting up to {format_duration(tree.max_wait_s)} behind {_root_phrase(tree)}"
+    if tree.cycle:
+        title = f"Lock cycle: {title}"
+    root = tree.root
+    values = [
+        Measurement(name="waiting sessions", value=count, unit="count"),
+        Measurement(name="longest wait", value=round(tree.max_wait_s, 3), unit="s"),
+        Measurement(name="tree depth", value=tree.depth, unit="count"),
+    ]
+    if root is not None and root.xact_age_s is not None:
+        values.append(Measurement(name="root transaction age", value=round(root.xact_age_s, 3), unit="s"))
+    root_detail: dict[str, object] = root.describe() if root is not None else {"pid": tree.root_pid}
+    if tree.prepared:
+        root_detail["prepared_transactions"] = [
+            {"gid": p.gid, "owner": p.owner, "database": p.database, "age_s": round(p.age_s, 3)}
+            for p in snapshot.prepared
+        ]
+    return make(
+        kind="lock_blocking",
+        severity=severity,
+        title=title,
+        entity=entity,
+        summary=_root_summary(tree, snapshot),
+        values=values,
+        queries=[LOCK_QUERY],
+        details={
+            "root": root_detail,
+            "waiters": [_waiter_detail(w.session, w.depth) for w in tree.waiters[:MAX_LISTED_WAITERS]],
+            "cycle": tree.cycle,
+            "trees_total": trees_total,
+        },
+        onset=tree.first_wait,
+        next_steps=_next_steps(tree, snapshot.prepared),
+    )
+
+
+def judge_deadlocks(
+    snapshot: LocksSnapshot, make: MakeFinding, entity: Entity, *, window_start: datetime
+) -> list[Finding]:
+    """Deadlocks where their recency is measurable: growth between two samples, or a
+    statistics reset inside the window (then every counted deadlock is recent)."""
+    counter = snapshot.deadlocks
+    if counter.growth is not None and counter.interval_s is not None:
+        recent, span = counter.growth, f"in the last {format_duration(counter.interval_s)}"
+    elif counter.since is not None and counter.since >= window_start:
+        recent, span = counter.total, f"since statistics were reset at {counter.since.isoformat()}"
+    else:
+        return []
+    if recent <= 0:
+        return []
+    return [
+        make(
+            kind="deadlocks",
+            severity=Severity.WARNING,
+            title=f"{recent} deadlock{'s' if recent != 1 else ''} in database {snapshot.server.database} {span}",
+            entity=entity,
+            summary="PostgreSQL aborted transactions to break lock cycles; the server log has each cycle's queries.",
+            values=[
+                Measurement(name="deadlocks", value=recent, unit="count"),
+                Measurement(name="deadlocks since reset", value=counter.total, unit="count"),
+            ],
+            queries=[
+                "SELECT deadlocks, stats_reset FROM pg_stat_database WHERE datname = current_database()"
+            ],
+            next_steps=["grep -A5 'deadlock detected' in the PostgreSQL server log"],
+        )
+    ]

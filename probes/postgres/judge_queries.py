@@ -1,0 +1,396 @@
+"""Judging query load: long-running queries, statements slower than usual, cache hits,
+transaction-id wraparound (pure)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from diagnostics import Entity, Finding, Measurement, Severity
+from diagnostics.units import format_duration
+from probes.postgres.snapshot import QueriesSnapshot, Session, Statement, StatementStats
+from probes.postgres.visibility import MakeFinding, grant_hint, judge_visibility
+
+WRAPAROUND_LIMIT = 2**31
+"""Transaction-id age at which PostgreSQL would wrap around (it stops writes before)."""
+ACTIVE_QUERY = "probes/postgres/sql/active_queries.sql: pg_stat_activity (state = 'active')"
+STATEMENTS_QUERY = "probes/postgres/sql/statements.sql: pg_stat_statements(false)"
+MAX_LISTED = 10
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueryThresholds:
+    long_running_warning_s: float
+    long_running_critical_s: float
+    slowdown_factor: float
+    slowdown_min_s: float
+    slowdown_min_calls: int
+    slowdown_min_mean_s: float
+    call_surge_factor: float
+    call_surge_min_rate: float
+    cache_hit_warning: float
+    cache_hit_min_blocks: int
+    wraparound_warning: float
+    wraparound_critical: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StatementChange:
+    """How a statement moved between two samples of pg_stat_statements."""
+
+    statement: Statement
+    calls: int
+    mean_ms: float
+    previous_mean_ms: float
+    calls_per_s: float
+    usual_calls_per_s: float | None
+    slowed: bool
+    surged: bool
+
+
+def judge_queries(
+    snapshot: QueriesSnapshot,
+    limits: QueryThresholds,
+    make: MakeFinding,
+    entity: Entity,
+    *,
+    texts: dict[int, str] | None = None,
+) -> list[Finding]:
+    texts = texts or {}
+    return [
+        *judge_long_running(snapshot, limits, make, entity, texts),
+        *judge_active_slowdowns(snapshot, limits, make, entity, texts),
+        *judge_changes(statement_changes(snapshot, limits), snapshot, make, entity, texts),
+        *judge_cache_hits(snapshot, limits, make, entity),
+        *judge_wraparound(snapshot, limits, make, entity),
+        *judge_statements_unavailable(snapshot.statements, make, entity),
+        *judge_visibility(snapshot.server, snapshot.hidden_sessions, make, entity),
+    ]
+
+
+def statements_to_describe(snapshot: QueriesSnapshot, limits: QueryThresholds) -> set[int]:
+    """The statements whose text the findings will show (none when nothing is reported)."""
+    wanted = {change.statement.query_id for change in statement_changes(snapshot, limits)}
+    wanted.update(query_id for query_id, _, _ in active_slowdowns(snapshot, limits))
+    if _long_running(snapshot, limits):
+        wanted.update(s.query_id for s in snapshot.statements.top)
+    return wanted
+
+
+def _long_running(snapshot: QueriesSnapshot, limits: QueryThresholds) -> list[Session]:
+    slow = [s for s in snapshot.active if (s.query_age_s or 0.0) >= limits.long_running_warning_s]
+    return sorted(slow, key=lambda s: s.query_age_s or 0.0, reverse=True)
+
+
+def _top_statements(stats: StatementStats, texts: dict[int, str]) -> list[dict[str, object]]:
+    return [
+        {
+            "query_id": s.query_id,
+            "role": s.role,
+            "calls": s.calls,
+            "total_ms": round(s.total_ms, 1),
+            "mean_ms": round(s.mean_ms, 3),
+            "query": texts.get(s.query_id),
+        }
+        for s in stats.top
+    ]
+
+
+def _query_detail(session: Session) -> dict[str, object]:
+    wait = f"{session.wait_event_type}/{session.wait_event}" if session.wait_event_type else None
+    return {**session.describe(), "running_s": round(session.query_age_s or 0.0, 3), "waiting_on": wait}
+
+
+def judge_long_running(
+    snapshot: QueriesSnapshot,
+    limits: QueryThresholds,
+    make: MakeFinding,
+    entity: Entity,
+    texts: dict[int, str],
+) -> list[Finding]:
+    slow = _long_running(snapshot, limits)
+    if not slow:
+        return []
+    longest = slow[0]
+    running = longest.query_age_s or 0.0
+    noun = "query" if len(slow) == 1 else "queries"
+    summary = f"The longest, pid {longest.pid} ({longest.application or longest.user}), runs: {longest.query}"
+    if not longest.visible:
+        summary = f"Their text is hidden: the probe's role lacks pg_monitor ({grant_hint(snapshot.server)})."
+    waiting = sum(1 for s in slow if s.wait_event_type == "Lock")
+    if waiting:
+        summary = summary.rstrip(".;") + f". {waiting} of them wait on locks (see db.locks)."
+    starts = [s.query_start for s in slow if s.query_start is not None]
+    return [
+        make(
+            kind="long_running_queries",
+            severity=Severity.CRITICAL if running >= limits.long_running_critical_s else Severity.WARNING,
+            title=(
+                f"{len(slow)} {noun} running longer than {format_duration(limits.long_running_warning_s)}, "
+                f"the longest {format_duration(running)} (pid {longest.pid})"
+            ),
+            entity=entity,
+            summary=summary,
+            values=[
+                Measurement(name="long-running queries", value=len(slow), unit="count"),
+                Measurement(name="longest", value=round(running, 3), unit="s"),
+            ],
+            queries=[ACTIVE_QUERY],
+            details={
+                "queries": [_query_detail(s) for s in slow[:MAX_LISTED]],
+                "top_statements_by_total_time": _top_statements(snapshot.statements, texts),
+            },
+            onset=min(starts, default=None),
+            next_steps=[
+                f"SELECT pg_cancel_backend({longest.pid});  -- cancels the query, the session stays",
+                "EXPLAIN the query (without ANALYZE) to see its plan.",
+            ],
+        )
+    ]
+
+
+def active_slowdowns(
+    snapshot: QueriesSnapshot, limits: QueryThresholds
+) -> list[tuple[int, Statement, list[Session]]]:
+    """Statements running now far longer than their cumulative mean (query_id: 14+)."""
+    usual = {s.query_id: s for s in snapshot.statements.active}
+    runs: dict[int, list[Session]] = defaultdict(list)
+    for session in snapshot.active:
+        if session.query_id is not None and (session.query_age_s or 0.0) >= limits.slowdown_min_s:
+            runs[session.query_id].append(session)
+    found = []
+    for query_id, sessions in runs.items():
+        statement = usual.get(query_id)
+        if statement is None or statement.calls < limits.slowdown_min_calls or statement.mean_ms <= 0:
+            continue
+        longest = max(s.query_age_s or 0.0 for s in sessions)
+        if longest >= limits.slowdown_factor * statement.mean_ms / 1000:
+            found.append((query_id, statement, sessions))
+    return found
+
+
+def judge_active_slowdowns(
+    snapshot: QueriesSnapshot,
+    limits: QueryThresholds,
+    make: MakeFinding,
+    entity: Entity,
+    texts: dict[int, str],
+) -> list[Finding]:
+    findings = []
+    for query_id, statement, sessions in active_slowdowns(snapshot, limits):
+        longest = max(s.query_age_s or 0.0 for s in sessions)
+        mean_s = statement.mean_ms / 1000
+        text = texts.get(query_id)
+        findings.append(
+            make(
+                kind="statement_slowdown",
+                severity=Severity.WARNING,
+                title=(
+                    f"Statement {query_id} running {format_duration(longest)} now, {longest / mean_s:.0f}x its mean "
+                    f"of {format_duration(mean_s)} ({len(sessions)} running)"
+                ),
+                entity=entity,
+                summary=f"Usually {format_duration(mean_s)} over {statement.calls} calls: {text or '(text unavailable)'}",
+                values=[
+                    Measurement(name="running now", value=round(longest, 3), unit="s"),
+                    Measurement(name="cumulative mean", value=round(mean_s, 6), unit="s"),
+                    Measurement(name="calls", value=statement.calls, unit="count"),
+                    Measurement(name="executions running", value=len(sessions), unit="count"),
+                ],
+                queries=[ACTIVE_QUERY, STATEMENTS_QUERY],
+                details={"query_id": query_id, "query": text, "pids": [s.pid for s in sessions]},
+                onset=min((s.query_start for s in sessions if s.query_start), default=None),
+                next_steps=[
+                    "EXPLAIN the statement: a changed plan (statistics, parameters) is the usual cause."
+                ],
+            )
+        )
+    return findings
+
+
+def statement_changes(snapshot: QueriesSnapshot, limits: QueryThresholds) -> list[StatementChange]:
+    """Statements whose mean time or call rate rose between the two samples, most changed first."""
+    stats = snapshot.statements
+    if not stats.before or not stats.after or not stats.sample_s or stats.deltas_invalid:
+        return []
+    before = {(s.query_id, s.role): s for s in stats.before}
+    since_s = (snapshot.server.now - stats.since).total_seconds() if stats.since else None
+    changes = []
+    for after in stats.after:
+        previous = before.get((after.query_id, after.role))
+        if previous is None or after.calls <= previous.calls:
+            continue
+        calls = after.calls - previous.calls
+        mean_ms = (after.total_ms - previous.total_ms) / calls
+        rate = calls / stats.sample_s
+        usual_rate = previous.calls / since_s if since_s and since_s > stats.sample_s else None
+        slowed = (
+            previous.calls >= limits.slowdown_min_calls
+            and mean_ms >= limits.slowdown_factor * previous.mean_ms
+            and mean_ms / 1000 >= limits.slowdown_min_mean_s
+        )
+        surged = (
+            usual_rate is not None
+            and rate >= limits.call_surge_min_rate
+            and rate >= limits.call_surge_factor * usual_rate
+        )
+        if slowed or surged:
+            changes.append(
+                StatementChange(
+                    statement=after,
+                    calls=calls,
+                    mean_ms=mean_ms,
+                    previous_mean_ms=previous.mean_ms,
+                    calls_per_s=rate,
+                    usual_calls_per_s=usual_rate,
+                    slowed=slowed,
+                    surged=surged,
+                )
+            )
+    changes.sort(key=lambda c: c.calls * c.mean_ms, reverse=True)
+    return changes[:MAX_LISTED]
+
+
+def judge_changes(
+    changes: list[StatementChange],
+    snapshot: QueriesSnapshot,
+    make: MakeFinding,
+    entity: Entity,
+    texts: dict[int, str],
+) -> list[Finding]:
+    sample = format_duration(snapshot.statements.sample_s or 0.0)
+    findings = []
+    for change in changes:
+        query_id = change.statement.query_id
+        if change.slowed:
+            kind = "statement_slowdown"
+            title = (
+                f"Statement {query_id} took {format_duration(change.mean_ms / 1000)} per call over the last "
+                f"{sample}, {change.mean_ms / max(change.previous_mean_ms, 1e-9):.0f}x its mean of "
+                f"{format_duration(change.previous_mean_ms / 1000)}"
+            )
+        else:
+            kind = "statement_call_surge"
+            title = (
+                f"Statement {query_id} called {change.calls_per_s:.0f}/s over the last {sample}, "
+                f"usually {change.usual_calls_per_s or 0:.1f}/s"
+            )
+        findings.append(
+            make(
+                kind=kind,
+                severity=Severity.WARNING,
+                title=title,
+                entity=entity,
+                summary=texts.get(query_id) or "(statement text unavailable)",
+                values=[
+                    Measurement(name="calls in sample", value=change.calls, unit="count"),
+                    Measurement(name="mean in sample", value=round(change.mean_ms / 1000, 6), unit="s"),
+                    Measurement(name="mean before", value=round(change.previous_mean_ms / 1000, 6), unit="s"),
+                    Measurement(name="calls per second", value=round(change.calls_per_s, 2), unit="1/s"),
+                ],
+                queries=[STATEMENTS_QUERY + " (two samples)"],
+                details={"query_id": query_id, "role": change.statement.role, "query": texts.get(query_id)},
+                next_steps=["EXPLAIN the statement; compare with the previous deploy's query patterns."],
+            )
+        )
+    return findings
+
+
+def judge_cache_hits(
+    snapshot: QueriesSnapshot, limits: QueryThresholds, make: MakeFinding, entity: Entity
+) -> list[Finding]:
+    stats = snapshot.database
+    sampled = stats.blocks_hit_growth is not None and stats.blocks_read_growth is not None
+    hit = stats.blocks_hit_growth if sampled else stats.blocks_hit
+    read = stats.blocks_read_growth if sampled else stats.blocks_read
+    assert hit is not None and read is not None
+    total = hit + read
+    minimum = limits.cache_hit_min_blocks // 100 if sampled else limits.cache_hit_min_blocks
+    if total < max(minimum, 1):
+        return []
+    ratio = hit / total
+    if ratio >= limits.cache_hit_warning:
+        return []
+    span = (
+        f"over the last {format_duration(snapshot.statements.sample_s or 0.0)}"
+        if sampled
+        else "since statistics reset"
+    )
+    return [
+        make(
+            kind="cache_hit_ratio",
+            severity=Severity.WARNING,
+            title=f"Buffer cache hit ratio {ratio * 100:.1f} % in database {snapshot.server.database} {span}",
+            entity=entity,
+            summary="Reads go to disk (or the OS cache) instead of shared_buffers: queries slow down with I/O.",
+            values=[
+                Measurement(name="cache hit ratio", value=round(ratio, 4), unit="ratio"),
+                Measurement(name="blocks read", value=read, unit="count"),
+                Measurement(name="blocks hit", value=hit, unit="count"),
+            ],
+            queries=["probes/postgres/sql/database_stats.sql: pg_stat_database blks_hit, blks_read"],
+            next_steps=[
+                "Look for sequential scans of large tables: SELECT relname, seq_scan, seq_tup_read FROM pg_stat_user_tables ORDER BY seq_tup_read DESC LIMIT 10;"
+            ],
+        )
+    ]
+
+
+def judge_wraparound(
+    snapshot: QueriesSnapshot, limits: QueryThresholds, make: MakeFinding, entity: Entity
+) -> list[Finding]:
+    stats = snapshot.database
+    share = max(stats.xid_age, stats.mxid_age) / WRAPAROUND_LIMIT
+    if share >= limits.wraparound_critical:
+        severity = Severity.CRITICAL
+    elif share >= limits.wraparound_warning:
+        severity = Severity.WARNING
+    else:
+        return []
+    which = "Multixact IDs" if stats.mxid_age > stats.xid_age else "Transaction IDs"
+    holder = stats.oldest_xmin_session
+    details: dict[str, object] = {"oldest_database": stats.oldest_database}
+    if holder is not None:
+        details["oldest_snapshot_session"] = {**holder.describe(), "xmin_age": stats.oldest_xmin_age}
+    return [
+        make(
+            kind="xid_wraparound",
+            severity=severity,
+            title=f"{which} {share * 100:.0f} % of the way to wraparound (database {stats.oldest_database})",
+            entity=entity,
+            summary=(
+                "Vacuum is not freezing old rows fast enough; near the limit PostgreSQL stops "
+                "accepting writes. Long transactions, stale replication slots and prepared "
+                "transactions hold it back."
+            ),
+            values=[
+                Measurement(name="xid age", value=stats.xid_age, unit="count"),
+                Measurement(name="multixact age", value=stats.mxid_age, unit="count"),
+                Measurement(name="autovacuum_freeze_max_age", value=stats.freeze_max_age, unit="count"),
+            ],
+            queries=["probes/postgres/sql/database_stats.sql: age(datfrozenxid), mxid_age(datminmxid)"],
+            details=details,
+            next_steps=[
+                "SELECT relname, age(relfrozenxid) FROM pg_class WHERE relkind IN ('r', 'm', 't') ORDER BY 2 DESC LIMIT 10;",
+                "VACUUM (FREEZE, VERBOSE) the oldest tables; end the session holding the oldest snapshot.",
+            ],
+        )
+    ]
+
+
+def judge_statements_unavailable(stats: StatementStats, make: MakeFinding, entity: Entity) -> list[Finding]:
+    if stats.available:
+        return []
+    return [
+        make(
+            kind="statements_unavailable",
+            severity=Severity.INFO,
+            title=stats.reason or "pg_stat_statements is not available",
+            entity=entity,
+            summary="Without it slow statements are judged only by the queries running now.",
+            queries=["probes/postgres/sql/statements_extension.sql"],
+            next_steps=[
+                "CREATE EXTENSION pg_stat_statements;  -- with shared_preload_libraries = 'pg_stat_statements'"
+            ],
+        )
+    ]

@@ -1,0 +1,119 @@
+"""``db.queries``: queries running too long, statements slower or busier than usual, and the
+database-wide signs behind slow queries (cache hit ratio, transaction-id wraparound).
+
+Signals: pg_stat_activity (active client queries and, from 14, their query_id),
+pg_stat_statements without text (pg_stat_statements(false); text only for the few reported;
+total_exec_time from 1.8, total_time before; pg_stat_statements_info from 1.9 to detect resets
+and evictions), pg_stat_database (blks_hit, blks_read), age(datfrozenxid), mxid_age(datminmxid).
+
+Default thresholds:
+
+- an active query running >= 30 s: warning; >= 5 min: critical;
+- a statement running now >= 10x its cumulative mean (and >= 1 s, mean over >= 20 calls):
+  warning. With ``sample_interval`` > 0 (default 0: off) pg_stat_statements is sampled twice:
+  a statement whose mean over the sample is >= 10x its mean before (and >= 10 ms), or whose call
+  rate is >= 5x its usual rate since the pg_stat_statements reset (14+; and >= 10/s), is a warning;
+- buffer cache hit ratio < 90 % over >= 100 000 blocks read since the statistics reset (or
+  >= 1 000 blocks over the sample): warning;
+- transaction or multixact ID age >= 50 % of the wraparound limit (2^31): warning; >= 75 %: critical.
+
+Without pg_stat_statements an info finding says so; the probe still checks running queries.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import Field
+
+from diagnostics import Duration, Finding, ProbeContext, ProbeOptions
+from probes.postgres.backend import PostgresTarget, database_entity
+from probes.postgres.base import PostgresProbe
+from probes.postgres.judge_queries import QueryThresholds, judge_queries, statements_to_describe
+from probes.postgres.snapshot import QueriesSnapshot
+
+MAX_ACTIVE = 200
+
+
+class QueriesOptions(ProbeOptions):
+    """Thresholds of ``db.queries``."""
+
+    long_running_warning: Duration = timedelta(seconds=30)
+    long_running_critical: Duration = timedelta(minutes=5)
+    slowdown_factor: float = Field(10.0, gt=1)
+    slowdown_min_runtime: Duration = timedelta(seconds=1)
+    slowdown_min_calls: int = Field(20, ge=1)
+    slowdown_min_mean: Duration = timedelta(milliseconds=10)
+    call_surge_factor: float = Field(5.0, gt=1)
+    call_surge_min_rate: float = Field(10.0, ge=0)
+    """Calls per second below which a surge is not reported."""
+    sample_interval: Duration = timedelta(0)
+    """Sample pg_stat_statements and pg_stat_database twice this far apart (0: one snapshot)."""
+    top_statements: int = Field(5, ge=1, le=50)
+    cache_hit_warning: float = Field(0.90, gt=0, le=1)
+    cache_hit_min_blocks: int = Field(100_000, ge=1)
+    wraparound_warning: float = Field(0.50, gt=0, le=1)
+    wraparound_critical: float = Field(0.75, gt=0, le=1)
+
+
+class QueriesProbe(PostgresProbe):
+    id = "db.queries"
+    description = "PostgreSQL queries: long-running, slower or busier than usual, cache hits, xid wraparound"
+    options_model = QueriesOptions
+
+    def check(self, ctx: ProbeContext, target: PostgresTarget, label: str) -> list[Finding]:
+        from probes.postgres.collect import (
+            database_stats,
+            fetch_statement_texts,
+            open_session,
+            read_active_queries,
+            read_database_counters,
+            read_hidden_sessions,
+            read_oldest_xmin,
+            read_server,
+            read_statements,
+        )
+
+        options = ctx.options
+        assert isinstance(options, QueriesOptions)
+        limits = self.thresholds(options)
+        floor = min(limits.long_running_warning_s, limits.slowdown_min_s)
+        sample_s = options.sample_interval.total_seconds()
+        with open_session(target.dsn, label, ctx) as conn:
+            server = read_server(conn, label)
+            active = read_active_queries(conn, server, floor_s=floor, limit=MAX_ACTIVE)
+            first = read_database_counters(conn)
+            active_ids = tuple(sorted({s.query_id for s in active if s.query_id is not None}))
+            statements = read_statements(
+                conn, ctx, active_ids=active_ids, top=options.top_statements, sample_s=sample_s
+            )
+            second = read_database_counters(conn) if statements.sample_s else None
+            oldest = read_oldest_xmin(conn)
+            hidden = 0 if server.can_read_all_stats else read_hidden_sessions(conn)
+            snapshot = QueriesSnapshot(
+                server=server,
+                active=active,
+                statements=statements,
+                database=database_stats(first, second, oldest),
+                hidden_sessions=hidden,
+            )
+            described = statements_to_describe(snapshot, limits) if statements.available else set()
+            texts = fetch_statement_texts(conn, described) if described else {}
+        return judge_queries(snapshot, limits, ctx.finding, database_entity(target, label), texts=texts)
+
+    @staticmethod
+    def thresholds(options: QueriesOptions) -> QueryThresholds:
+        return QueryThresholds(
+            long_running_warning_s=options.long_running_warning.total_seconds(),
+            long_running_critical_s=options.long_running_critical.total_seconds(),
+            slowdown_factor=options.slowdown_factor,
+            slowdown_min_s=options.slowdown_min_runtime.total_seconds(),
+            slowdown_min_calls=options.slowdown_min_calls,
+            slowdown_min_mean_s=options.slowdown_min_mean.total_seconds(),
+            call_surge_factor=options.call_surge_factor,
+            call_surge_min_rate=options.call_surge_min_rate,
+            cache_hit_warning=options.cache_hit_warning,
+            cache_hit_min_blocks=options.cache_hit_min_blocks,
+            wraparound_warning=options.wraparound_warning,
+            wraparound_critical=options.wraparound_critical,
+        )
