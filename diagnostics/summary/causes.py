@@ -16,6 +16,9 @@ rule                           cause -> effects                                 
                                that call it (``services.<s>.dependencies``)
 ``node_under_workloads``       a node or host under pressure -> crashing pods,       0.75
                                containers and services running on it
+``sessions_before_database_    idle-in-transaction or long-running sessions ->      0.70
+pressure``                     lock contention or exhausted connections on the
+                               same database
 =============================  ===================================================  =====
 
 A cause explaining several effects ranks higher (+0.02 each, up to +0.08); a cause with an
@@ -37,10 +40,27 @@ from diagnostics.units import format_duration
 
 SYMPTOM_ITEMS = frozenset({ChecklistItem.METRICS})
 WORKLOAD_SYMPTOM_KINDS = frozenset(
-    {"crash_loop", "oom_killed", "restarts", "image_pull", "evicted", "container_oom",
+    {"crash_loop", "oom_killed", "restarts", "image_pull", "evicted", "container_oom", "container_error",
      "container_restarts", "cpu_throttling", "memory_limit", "pending"}
 )  # fmt: skip
-DATABASE_CAUSE_WORDS = ("lock", "block", "connection", "pool", "idle_in_transaction", "query", "queries")
+DATABASE_CAUSE_WORDS = (
+    "lock",
+    "block",
+    "connection",
+    "pool",
+    "idle_in_transaction",
+    "query",
+    "queries",
+    "statement",
+)
+SESSION_CAUSE_KINDS = frozenset({"idle_in_transaction", "long_running_queries"})
+DATABASE_PRESSURE_WORDS = (
+    "lock",
+    "block",
+    "connections_exhausted",
+    "connection_saturation",
+    "clients_waiting",
+)
 NODE_KINDS = frozenset({"node", "host"})
 
 
@@ -137,6 +157,21 @@ RULES: tuple[Rule, ...] = (
         ),
     ),
     Rule(
+        name="sessions_before_database_pressure",
+        score=0.70,
+        is_cause=lambda c: c.finding.entity.kind == "database" and c.finding.kind in SESSION_CAUSE_KINDS,
+        is_effect=lambda c: (
+            c.finding.entity.kind == "database"
+            and c.finding.kind not in SESSION_CAUSE_KINDS
+            and any(w in c.finding.kind for w in DATABASE_PRESSURE_WORDS)
+        ),
+        cause_keys=_own_name("database"),
+        effect_keys=_own_name("database"),
+        sentence=lambda index, cause, effect, via, lag: (
+            f"On database {via}, {cause.title} {_lead(lag)} '{effect.title}': such sessions hold locks and connections."
+        ),
+    ),
+    Rule(
         name="node_under_workloads",
         score=0.75,
         is_cause=lambda c: c.item is ChecklistItem.RESOURCES and c.finding.entity.kind in NODE_KINDS,
@@ -151,7 +186,9 @@ RULES: tuple[Rule, ...] = (
 
 CO_OCCURRENCE_TOLERANCE = timedelta(minutes=2)
 """How far after its effect a cause may be first seen and still count as before it."""
-LIVE_CAUSE_RULES = frozenset({"dependency_before_callers", "database_before_symptom"})
+LIVE_CAUSE_RULES = frozenset(
+    {"dependency_before_callers", "database_before_symptom", "sessions_before_database_pressure"}
+)
 """Rules whose causes are observed live (at run time), possibly after the symptom began."""
 
 
@@ -166,7 +203,7 @@ def _time_relation(
         return rule in LIVE_CAUSE_RULES, None
     if lag > max_lag:
         return False, lag
-    return True, max(lag, timedelta(0))
+    return True, lag if lag >= timedelta(0) else None
 
 
 def _suspect_for(

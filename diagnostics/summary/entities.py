@@ -98,6 +98,10 @@ class EntityIndex:
         hosts = {_strip_port(entity.attributes[k]) for k in HOST_ATTRIBUTES if entity.attributes.get(k)}
         if entity.kind in ("host", "node"):
             hosts.add(_strip_port(entity.name))
+        # grouped findings (a workload's pods) list where each member runs
+        members = finding.evidence.details.get("pods")
+        if isinstance(members, list):
+            hosts |= {m["node"] for m in members if isinstance(m, dict) and isinstance(m.get("node"), str)}
         return frozenset(hosts)
 
     def databases_used_by(self, finding: Finding) -> frozenset[str]:

@@ -26,6 +26,7 @@ ITEMS = {
     "workloads.nodes": ChecklistItem.RESOURCES,
     "metrics.anomalies": ChecklistItem.METRICS,
     "db.locks": ChecklistItem.DATABASE,
+    "db.connections": ChecklistItem.DATABASE,
     "deps.http": ChecklistItem.DEPENDENCIES,
 }
 
@@ -133,9 +134,15 @@ def test_a_node_under_pressure_explains_the_crashing_pods_it_hosts() -> None:
         Entity(kind="workload", name="shop/search", attributes={"node": "node-2"}),
         25,
     )
-    summary = summarize(report_of(node, crash, elsewhere))
+    grouped = Finding(
+        probe="workloads.pods", kind="crash_loop", severity=Severity.CRITICAL, title="api crash-looping",
+        summary="", entity=Entity(kind="workload", name="shop/api"), onset=AT - timedelta(minutes=20),
+        evidence=Evidence(details={"pods": [{"pod": "api-1", "node": "node-7"}, {"pod": "api-2", "node": "node-3"}]}),
+    )  # fmt: skip
+    summary = summarize(report_of(node, crash, elsewhere, grouped))
     [suspect] = summary.suspects
-    assert suspect.rule == "node_under_workloads" and suspect.supports == (crash.fingerprint,)
+    assert suspect.rule == "node_under_workloads"
+    assert suspect.supports == (crash.fingerprint, grouped.fingerprint)
 
 
 def test_two_unrelated_findings_yield_no_causal_claim() -> None:
@@ -207,3 +214,16 @@ def test_measurements_named_current_and_normal_are_understood() -> None:
         .severity.reasons[0]
         .startswith("user-facing checkout: error ratio 7.0% (SEV2")
     )
+
+
+def test_idle_in_transaction_sessions_explain_exhausted_connections_on_the_same_database() -> None:
+    idle = make(
+        "db.connections", "idle_in_transaction", ORDERS_DB, 15, title="27 sessions idle in transaction"
+    )
+    full = make("db.connections", "connections_exhausted", ORDERS_DB, 3, title="connections exhausted")
+    other = make("db.connections", "connections_exhausted", Entity(kind="database", name="billing"), 3)
+    summary = summarize(report_of(idle, full, other))
+    [suspect] = summary.suspects
+    assert suspect.rule == "sessions_before_database_pressure"
+    assert suspect.supports == (full.fingerprint,)
+    assert suspect.reasoning.startswith("On database orders, 27 sessions idle in transaction 12m before")
