@@ -30,6 +30,17 @@ DATA_AT_RISK_WORDS = (
 )
 
 
+SIGNAL_NAMES = {
+    "error_ratio": "error_ratio",
+    "errors": "error_ratio",
+    "request_rate": "traffic",
+    "traffic": "traffic",
+    "latency": "latency",
+    "latency_p99": "latency",
+}
+"""The ``details["signal"]`` values metric probes use, by what they measure."""
+
+
 def _number(value: object) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
@@ -37,8 +48,8 @@ def _number(value: object) -> float | None:
 def signal_of(finding: Finding) -> str | None:
     """error_ratio, latency or traffic, from the finding's details or kind."""
     signal = finding.evidence.details.get("signal")
-    if isinstance(signal, str):
-        return signal
+    if isinstance(signal, str) and signal in SIGNAL_NAMES:
+        return SIGNAL_NAMES[signal]
     text = f"{finding.kind} {finding.title}".lower()
     if "error" in text:
         return "error_ratio"
@@ -63,12 +74,12 @@ def current_value(finding: Finding) -> float | None:
 
 def normal_value(finding: Finding) -> float | None:
     details = finding.evidence.details
-    for key in ("normal", "baseline", "median"):
+    for key in ("normal", "expected", "baseline", "median"):
         number = _number(details.get(key))
         if number is not None:
             return number
     for measurement in finding.evidence.values:
-        if measurement.name in ("normal", "baseline", "normal median", "median"):
+        if measurement.name in ("normal", "expected", "baseline", "normal median", "median"):
             return _number(measurement.value)
     return None
 
