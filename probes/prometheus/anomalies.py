@@ -1,0 +1,257 @@
+"""``metrics.anomalies``: which key metrics broke from their normal behaviour, since when, how far.
+
+Signals: each configured PromQL query (``probes.metrics.anomalies.queries``), or, without any,
+the golden signals discovered by metric name per ``job`` (request rate, 5xx error ratio, p99
+latency from histogram buckets; see :mod:`probes.prometheus.discovery`). Every series each query
+returns is judged against its own baseline (:mod:`probes.prometheus.anomaly`).
+
+Queries, per metric: two range queries as of ``--at``: the recent range ``[at - 2 x window, at]``
+(the window plus an equal lead-in to find the onset) at a step giving at most ``window_points``
+points, and the baseline (default the 7 days before) at a coarser step dividing a day (5 min for
+7 days), never more than Prometheus' 11,000 points per series.
+
+Default thresholds (tuned on the NAB series, see benchmarks/eval_nab.py): robust z >= 5
+against the median/MAD baseline (or the daily profile for seasonal series), confirmed against
+the same time a day and a week earlier (or the last day's level), for at least 6 minutes (3 when
+10 robust deviations out and beyond anything in the baseline), at least 10 % of the series'
+typical magnitude away; error ratios must also rise by 0.5 percentage point and 50 %, p99
+latencies by 50 ms and 50 %. Ongoing departures more than 3 normal half-widths out are
+critical, others warnings; one ongoing for 15 minutes is a level shift. A series present in
+>= 90 % of the baseline with no sample for the last 6 minutes is reported as vanished
+(warning). Series present in < 30 % of the baseline (new, sparse) are not judged. At most
+``max_findings`` findings, worst first; the rest are counted in one info finding.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import timedelta
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from diagnostics import (
+    ChecklistItem,
+    Duration,
+    Entity,
+    ErrorKind,
+    Finding,
+    Probe,
+    ProbeContext,
+    ProbeError,
+    ProbeOptions,
+    ProbeTimeout,
+    Severity,
+)
+from diagnostics.units import format_duration
+from probes.prometheus.backend import SECTION, display_url
+
+if TYPE_CHECKING:
+    from probes.prometheus.anomaly_findings import Candidate
+    from probes.prometheus.client import PrometheusClient
+    from probes.prometheus.discovery import MetricQuery
+
+
+class QueryThresholds(BaseModel):
+    """Per-query overrides of the detection floors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    threshold: float | None = Field(None, gt=0)
+    """Robust z-score a point must reach."""
+    min_deviation: float | None = Field(None, ge=0)
+    """Absolute floor, in the query's unit (e.g. 0.01 for one percentage point of a ratio)."""
+    min_relative: float | None = Field(None, ge=0)
+    """Relative floor, times the series' typical magnitude."""
+
+
+class QuerySpec(BaseModel):
+    """One key metric: ``{name, query}`` plus optional direction, unit and thresholds."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    query: str = Field(min_length=1)
+    direction: Literal["up", "down", "both"] = "both"
+    """Which departures matter: ``up`` for errors and latency, ``down`` for throughput."""
+    unit: str | None = None
+    """For display: ``ratio`` (shown as %), ``s``, ``bytes``, ``req/s``..."""
+    thresholds: QueryThresholds = QueryThresholds()
+
+
+class AnomaliesOptions(ProbeOptions):
+    """Settings of ``metrics.anomalies``; the tuning knobs have defaults tuned on NAB."""
+
+    timeout: Duration = timedelta(seconds=20)
+    baseline: Duration = timedelta(days=7)
+    """History the diagnosed window is compared against."""
+    queries: tuple[QuerySpec, ...] = ()
+    """Key metrics to judge; without any, the golden signals are discovered."""
+    threshold: float = Field(5.0, gt=0)
+    persistence: Duration = timedelta(minutes=6)
+    """How long a departure must last (at least 2 points of the recent grid)."""
+    min_relative: float = Field(0.1, ge=0)
+    level_shift_after: Duration = timedelta(minutes=15)
+    """An ongoing departure older than this is reported as a level shift."""
+    seasonality: bool = True
+    """Compare seasonal series with the same time a day and a week earlier."""
+    min_coverage: float = Field(0.3, gt=0, le=1)
+    """Share of the baseline a series must be present in to be judged (new and sparse series are not)."""
+    window_points: int = Field(240, ge=20, le=2000)
+    baseline_points: int = Field(2016, ge=100, le=10_999)
+    rate_window: str = Field("5m", pattern=r"^\d+[smh]$")
+    group_by: str = Field("job", pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+    """Label the discovered golden signals are aggregated by."""
+    max_queries: int = Field(12, ge=1, le=100)
+    max_series: int = Field(10_000, ge=1)
+    """Series judged per query at most (the first ones Prometheus returns)."""
+    max_findings: int = Field(10, ge=1)
+
+
+class AnomaliesProbe(Probe):
+    id = "metrics.anomalies"
+    checklist_item = ChecklistItem.METRICS
+    description = "Key metrics (configured or golden signals) departing from their normal behaviour"
+    options_model = AnomaliesOptions
+    backend_section = SECTION
+
+    def run(self, ctx: ProbeContext) -> Iterable[Finding]:
+        from probes.prometheus.client import PrometheusClient
+
+        options = ctx.options
+        assert isinstance(options, AnomaliesOptions)
+        with PrometheusClient.from_context(ctx) as client:
+            queries = _queries(client, ctx, options)
+            candidates: list[Candidate] = []
+            for query in queries[: options.max_queries]:
+                candidates += _judge_query(client, ctx, options, query)
+        return _ranked(ctx, options, candidates)
+
+
+def _queries(client: PrometheusClient, ctx: ProbeContext, options: AnomaliesOptions) -> list[MetricQuery]:
+    from probes.prometheus.discovery import MetricQuery, counter_safe, discover
+
+    if not options.queries:
+        return discover(
+            client,
+            start=ctx.at - 2 * ctx.window,
+            end=ctx.at,
+            group=options.group_by,
+            rate=options.rate_window,
+            limit=options.max_queries,
+        )
+    queries = []
+    for spec in options.queries:
+        promql, rewritten = counter_safe(spec.query, options.rate_window)
+        queries.append(
+            MetricQuery(
+                name=spec.name,
+                promql=promql,
+                signal="configured",
+                unit=spec.unit,
+                direction=spec.direction,
+                threshold=spec.thresholds.threshold,
+                min_deviation=spec.thresholds.min_deviation,
+                min_relative=spec.thresholds.min_relative,
+                judged_as=rewritten,
+            )
+        )
+    return queries
+
+
+def _judge_query(
+    client: PrometheusClient, ctx: ProbeContext, options: AnomaliesOptions, query: MetricQuery
+) -> list[Candidate]:
+    from probes.prometheus.anomaly import DetectorSettings, judge, observations
+    from probes.prometheus.anomaly_findings import anomaly_candidates
+    from probes.prometheus.client import nice_step
+
+    at = ctx.at.replace(microsecond=0)
+    window = ctx.window.total_seconds()
+    recent_step = nice_step(2 * window, options.window_points)
+    recent_start = at - timedelta(seconds=math.floor(2 * window / recent_step) * recent_step)
+    baseline_span = options.baseline.total_seconds()
+    baseline_step = nice_step(baseline_span, options.baseline_points, minimum=recent_step)
+    baseline_end = recent_start - timedelta(seconds=baseline_step)
+    baseline_start = baseline_end - timedelta(seconds=baseline_span - baseline_step)
+    try:
+        recent = client.query_range(query.promql, recent_start, at, recent_step)
+        baseline = client.query_range(query.promql, baseline_start, baseline_end, baseline_step)
+    except ProbeError as exc:
+        raise _named(exc, query) from None
+    recent_grid = recent.grid()
+    truncated = max(0, len(recent.series) - options.max_series)
+    if truncated:
+        recent_grid = replace(
+            recent_grid,
+            values=recent_grid.values[: options.max_series],
+            present=recent_grid.present[: options.max_series],
+            labels=recent_grid.labels[: options.max_series],
+        )
+    labels, obs = observations(baseline.grid(), recent_grid, judged_from=(at - ctx.window).timestamp())
+    persistence = max(2, math.ceil(options.persistence.total_seconds() / recent_step))
+    settings = DetectorSettings(
+        threshold=query.threshold or options.threshold,
+        persistence=persistence,
+        min_deviation=query.min_deviation if query.min_deviation is not None else 0.0,
+        min_relative=query.min_relative if query.min_relative is not None else options.min_relative,
+        direction=query.direction,
+        weekly_check=options.seasonality,
+        min_seasonal_days=3 if options.seasonality else 10**9,
+        min_coverage=options.min_coverage,
+        level_shift_points=max(
+            persistence, math.ceil(options.level_shift_after.total_seconds() / recent_step)
+        ),
+    )
+    verdicts = judge(obs, settings)
+    context = {
+        "query_name": query.name,
+        "baseline": format_duration(options.baseline),
+        "step_s": recent_step,
+        "baseline_step_s": baseline_step,
+        "series_judged": int(verdicts.judged.sum()),
+        "series_returned": len(recent.series),
+        "series_not_judged_over_limit": truncated,
+    }
+    return anomaly_candidates(
+        query=query,
+        labels=labels,
+        verdicts=verdicts,
+        make=ctx.finding,
+        base_url=display_url(client.url),
+        at=at,
+        span_seconds=max(2 * window, 3 * 3600),
+        context=context,
+    )
+
+
+def _named(exc: ProbeError, query: MetricQuery) -> ProbeError:
+    """A query or timeout error saying which configured or discovered metric it was about."""
+    if exc.kind not in (ErrorKind.QUERY, ErrorKind.TIMEOUT):
+        return exc  # unreachable, refused credentials...: nothing to do with this query
+    message = f"{query.name!r}: {exc}"
+    if exc.kind is ErrorKind.TIMEOUT:
+        return ProbeTimeout(message)
+    return ProbeError(message, kind=exc.kind)
+
+
+def _ranked(ctx: ProbeContext, options: AnomaliesOptions, candidates: list[Candidate]) -> list[Finding]:
+    from probes.prometheus.anomaly_findings import rank
+
+    findings, rest = rank(candidates, options.max_findings)
+    if rest:
+        names = sorted(
+            {f"{c.finding.entity.name}: {c.finding.evidence.details.get('query_name')}" for c in rest}
+        )
+        findings.append(
+            ctx.finding(
+                kind="metric_anomaly_more",
+                severity=Severity.INFO,
+                title=f"{len(rest)} more series departed from normal (not shown, ranked lower)",
+                entity=Entity(kind="metric", name="metrics.anomalies"),
+                details={"series": names[:50]},
+            )
+        )
+    return findings

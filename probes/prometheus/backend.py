@@ -1,0 +1,102 @@
+"""The ``prometheus`` configuration section, shared by every probe that reads Prometheus.
+
+```yaml
+prometheus:
+  url: http://127.0.0.1:9090          # or $PROMETHEUS_URL when the section is absent
+  headers: {X-Scope-OrgID: team-a}    # optional, sent with every request
+  bearer_token: ${PROM_TOKEN}         # optional; or basic_auth: {username, password}
+  verify_tls: true                    # false, or the path of a CA bundle
+  timeout: 5s                         # ceiling of one HTTP request
+  alertmanager_url: http://127.0.0.1:9093   # optional, read by metrics.alerts
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from diagnostics import BackendSection, Duration
+
+
+def _check_http_url(value: str) -> str:
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+    return value.strip().rstrip("/")
+
+
+def display_url(url: str) -> str:
+    """``url`` without any user:password part, for messages."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+class BasicAuth(BaseModel):
+    """HTTP basic authentication towards Prometheus (and Alertmanager)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    username: str = Field(min_length=1)
+    password: str
+
+
+class PrometheusConfig(BaseModel):
+    """How to reach Prometheus: validated value of the ``prometheus`` section."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str
+    headers: Mapping[str, str] = Field(default_factory=dict)
+    bearer_token: str | None = None
+    basic_auth: BasicAuth | None = None
+    verify_tls: bool | str = True
+    """True, False, or the path of a CA bundle to verify the server against."""
+    timeout: Duration = timedelta(seconds=5)
+    """Ceiling of one HTTP request; the probe's own deadline may cut it shorter."""
+    alertmanager_url: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _check_http_url(value)
+
+    @field_validator("alertmanager_url")
+    @classmethod
+    def _alertmanager_url(cls, value: str | None) -> str | None:
+        return None if value is None else _check_http_url(value)
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout(cls, value: timedelta) -> timedelta:
+        if value.total_seconds() <= 0:
+            raise ValueError("the timeout must be longer than zero")
+        return value
+
+    @model_validator(mode="after")
+    def _one_auth(self) -> PrometheusConfig:
+        if self.bearer_token is not None and self.basic_auth is not None:
+            raise ValueError("set either bearer_token or basic_auth, not both")
+        return self
+
+
+def _from_environment(env: Mapping[str, str]) -> dict[str, Any] | None:
+    url = env.get("PROMETHEUS_URL", "").strip()
+    return {"url": url} if url else None
+
+
+SECTION = BackendSection(
+    key="prometheus",
+    model=PrometheusConfig,
+    setup_hint="prometheus: {url: http://127.0.0.1:9090}  (or set $PROMETHEUS_URL)",
+    from_environment=_from_environment,
+    description="The Prometheus server (HTTP API) that metrics.* and resources.* probes query",
+)

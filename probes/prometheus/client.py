@@ -1,0 +1,443 @@
+"""The one module that talks to Prometheus (and Alertmanager) over their HTTP APIs.
+
+``query`` and ``query_range`` go through prometheus-api-client's ``PrometheusConnect``; the
+endpoints it has no method for (alerts, rules, targets, metadata, series, labels, Alertmanager)
+use the same ``requests`` session, so auth, TLS and headers are the same everywhere. Every
+request is bounded by the configured timeout and the probe's deadline, is never retried, and
+fails as a :class:`ProbeError` whose kind says why. Answers are frozen dataclasses of plain
+values and numpy arrays.
+
+    with PrometheusClient.from_context(ctx) as prometheus:
+        grid = prometheus.query_range("up", start, end, step=60).grid()
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from diagnostics import ErrorKind, ProbeContext, ProbeError, ProbeTimeout
+from probes.prometheus.backend import PrometheusConfig, display_url
+from probes.prometheus.model import (
+    ActiveAlert,
+    AlertRule,
+    ManagedAlert,
+    MetricMetadata,
+    RangeResult,
+    Sample,
+    ScrapeTarget,
+    Series,
+    SeriesGrid,
+    parse_time,
+)
+
+if TYPE_CHECKING:
+    import requests
+
+__all__ = [
+    "MAX_POINTS_PER_SERIES",
+    "ActiveAlert",
+    "AlertRule",
+    "ManagedAlert",
+    "MetricMetadata",
+    "PrometheusClient",
+    "RangeResult",
+    "Sample",
+    "ScrapeTarget",
+    "Series",
+    "SeriesGrid",
+    "nice_step",
+    "parse_time",
+]
+
+MAX_POINTS_PER_SERIES = 11_000
+"""Prometheus refuses a query_range that would return more points than this per series."""
+
+NICE_STEPS = (1, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
+"""Steps in seconds that divide a day, so that seasonal comparisons line up."""
+
+CONNECT_TIMEOUT_CEILING = 3.0
+
+
+def nice_step(span_seconds: float, max_intervals: int, minimum: float = 1.0) -> float:
+    """The smallest step of :data:`NICE_STEPS` (>= ``minimum``) cutting the span in at most
+    ``max_intervals`` (a range query then returns at most ``max_intervals + 1`` points)."""
+    needed = max(span_seconds / max(max_intervals, 1), minimum)
+    for step in NICE_STEPS:
+        if step >= needed:
+            return float(step)
+    return float(math.ceil(needed / 86400) * 86400)
+
+
+class _HttpFailure(Exception):
+    """Raised by the response hook; turned into a ProbeError naming what was asked."""
+
+    def __init__(self, status: int, error_type: str, message: str) -> None:
+        self.status = status
+        self.error_type = error_type
+        self.message = message
+        super().__init__(message)
+
+
+def _labels(raw: Any) -> dict[str, str]:
+    return {str(k): str(v) for k, v in raw.items()} if isinstance(raw, Mapping) else {}
+
+
+def _float(text: Any) -> float:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+class PrometheusClient:
+    """Read-only access to one Prometheus server, bounded by a monotonic ``deadline``."""
+
+    def __init__(self, config: PrometheusConfig, *, deadline: float) -> None:
+        import requests
+        from prometheus_api_client import PrometheusConnect
+        from urllib3.util.retry import Retry
+
+        self.config = config
+        self.deadline = deadline
+        self.url = config.url
+        self.where = display_url(config.url)
+        session = requests.Session()
+        session.verify = config.verify_tls
+        session.headers.update(config.headers)
+        if config.bearer_token is not None:
+            session.headers["Authorization"] = f"Bearer {config.bearer_token}"
+        if config.basic_auth is not None:
+            session.auth = (config.basic_auth.username, config.basic_auth.password)
+        session.hooks["response"] = [self._check_response]
+        self._session = session
+        self._connect = PrometheusConnect(
+            url=config.url,
+            session=session,
+            retry=Retry(total=0, status_forcelist=(), raise_on_status=False),
+            auth=session.auth,
+        )
+
+    @classmethod
+    def from_context(cls, ctx: ProbeContext) -> PrometheusClient:
+        """A client for ``ctx.backend`` (a validated PrometheusConfig) within ``ctx``'s deadline."""
+        config = ctx.backend
+        if not isinstance(config, PrometheusConfig):
+            raise ProbeError("no prometheus section in the configuration", kind=ErrorKind.CONFIG)
+        return cls(config, deadline=ctx.deadline)
+
+    def __enter__(self) -> PrometheusClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._session.close()
+
+    # -- PromQL ---------------------------------------------------------------------------
+
+    def query(self, promql: str, at: datetime) -> tuple[Sample, ...]:
+        """An instant query evaluated at ``at``."""
+        timeout = self._timeout()
+        with self._errors(f"query {promql}"):
+            result = self._connect.custom_query(
+                promql,
+                params={"time": f"{at.timestamp():.3f}", "timeout": f"{timeout[1]:.3f}"},
+                timeout=timeout,
+            )
+            return self._instant(result)
+
+    def query_range(self, promql: str, start: datetime, end: datetime, step: float) -> RangeResult:
+        """A range query; ``start`` and ``end`` are rounded to whole seconds, as the API client does."""
+        begin, finish = round(start.timestamp()), round(end.timestamp())
+        if step <= 0 or finish < begin:
+            raise ValueError(f"bad range: {begin}..{finish} step {step}")
+        points = (finish - begin) // step + 1
+        if points > MAX_POINTS_PER_SERIES:
+            raise ValueError(f"{points:.0f} points per series exceed Prometheus' {MAX_POINTS_PER_SERIES}")
+        timeout = self._timeout()
+        with self._errors(f"query {promql}"):
+            result = self._connect.custom_query_range(
+                promql,
+                start_time=datetime.fromtimestamp(begin, UTC),
+                end_time=datetime.fromtimestamp(finish, UTC),
+                step=f"{step:g}",
+                params={"timeout": f"{timeout[1]:.3f}"},
+                timeout=timeout,
+            )
+            series = tuple(self._series(item) for item in result)
+        return RangeResult(query=promql, start=float(begin), end=float(finish), step=step, series=series)
+
+    # -- other endpoints, same session -----------------------------------------------------
+
+    def alerts(self) -> tuple[ActiveAlert, ...]:
+        """Alerts pending or firing now."""
+        data = self._api("/api/v1/alerts", {})
+        return tuple(
+            ActiveAlert(
+                labels=_labels(item.get("labels")),
+                annotations=_labels(item.get("annotations")),
+                state=str(item.get("state", "")),
+                active_at=parse_time(item.get("activeAt")),
+                value=None if item.get("value") is None else str(item.get("value")),
+            )
+            for item in self._list(data, "alerts")
+        )
+
+    def alerting_rules(self) -> tuple[AlertRule, ...]:
+        """The alerting rules loaded by Prometheus."""
+        data = self._api("/api/v1/rules", {"type": "alert"})
+        rules = []
+        for group in self._list(data, "groups"):
+            for rule in group.get("rules") or []:
+                if rule.get("type") != "alerting":
+                    continue
+                rules.append(
+                    AlertRule(
+                        name=str(rule.get("name", "")),
+                        query=str(rule.get("query", "")),
+                        group=str(group.get("name", "")),
+                        for_seconds=_float(rule.get("duration", 0)),
+                        labels=_labels(rule.get("labels")),
+                        annotations=_labels(rule.get("annotations")),
+                        health=str(rule.get("health", "")),
+                        last_error=str(rule.get("lastError", "")),
+                    )
+                )
+        return tuple(rules)
+
+    def targets(self) -> tuple[ScrapeTarget, ...]:
+        """Active scrape targets and their last scrape."""
+        data = self._api("/api/v1/targets", {"state": "active"})
+        targets = []
+        for item in self._list(data, "activeTargets"):
+            labels = _labels(item.get("labels"))
+            duration = item.get("lastScrapeDuration")
+            targets.append(
+                ScrapeTarget(
+                    job=str(item.get("scrapePool") or labels.get("job", "")),
+                    instance=labels.get("instance", ""),
+                    labels=labels,
+                    scrape_url=str(item.get("scrapeUrl", "")),
+                    health=str(item.get("health", "")),
+                    last_error=str(item.get("lastError", "")),
+                    last_scrape=parse_time(item.get("lastScrape")),
+                    last_scrape_duration_s=None if duration is None else _float(duration),
+                )
+            )
+        return tuple(targets)
+
+    def metadata(self, metric: str | None = None, limit: int | None = None) -> tuple[MetricMetadata, ...]:
+        """Type, help and unit of the metrics the current targets expose."""
+        params: dict[str, str] = {}
+        if metric:
+            params["metric"] = metric
+        if limit:
+            params["limit"] = str(limit)
+        data = self._api("/api/v1/metadata", params)
+        if not isinstance(data, Mapping):
+            raise self._protocol("/api/v1/metadata", "expected an object of metric names")
+        return tuple(
+            MetricMetadata(
+                metric=str(name),
+                type=str(entry.get("type", "")),
+                help=str(entry.get("help", "")),
+                unit=str(entry.get("unit", "")),
+            )
+            for name, entries in data.items()
+            for entry in (entries or [])[:1]
+        )
+
+    def label_values(
+        self, label: str, match: Sequence[str], start: datetime, end: datetime
+    ) -> tuple[str, ...]:
+        """The values of ``label`` among the series matching ``match`` in the range (index only)."""
+        data = self._api(f"/api/v1/label/{label}/values", self._match_params(match, start, end))
+        return tuple(str(value) for value in self._list(data, None))
+
+    def series(self, match: Sequence[str], start: datetime, end: datetime) -> tuple[Mapping[str, str], ...]:
+        """The label sets of the series matching any selector of ``match`` in the range."""
+        data = self._api("/api/v1/series", self._match_params(match, start, end))
+        return tuple(_labels(item) for item in self._list(data, None))
+
+    def label_names(self, match: Sequence[str], start: datetime, end: datetime) -> tuple[str, ...]:
+        """The label names used by the series matching ``match`` in the range."""
+        data = self._api("/api/v1/labels", self._match_params(match, start, end))
+        return tuple(str(name) for name in self._list(data, None))
+
+    def alertmanager_alerts(self) -> tuple[ManagedAlert, ...]:
+        """Alerts Alertmanager holds now (empty without ``alertmanager_url``)."""
+        if not self.config.alertmanager_url:
+            return ()
+        url = self.config.alertmanager_url + "/api/v2/alerts"
+        data = self._get_json(url, {"active": "true", "silenced": "true", "inhibited": "true"})
+        if not isinstance(data, list):
+            raise self._protocol("Alertmanager /api/v2/alerts", "expected a list of alerts")
+        alerts = []
+        for item in data:
+            status = item.get("status") or {}
+            alerts.append(
+                ManagedAlert(
+                    labels=_labels(item.get("labels")),
+                    annotations=_labels(item.get("annotations")),
+                    state=str(status.get("state", "")),
+                    starts_at=parse_time(item.get("startsAt")),
+                    ends_at=parse_time(item.get("endsAt")),
+                    silenced_by=tuple(str(s) for s in status.get("silencedBy") or ()),
+                    inhibited_by=tuple(str(s) for s in status.get("inhibitedBy") or ()),
+                    receivers=tuple(
+                        str(r.get("name", "")) for r in item.get("receivers") or () if isinstance(r, Mapping)
+                    ),
+                )
+            )
+        return tuple(alerts)
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def _timeout(self) -> tuple[float, float]:
+        left = self.deadline - time.monotonic()
+        if left <= 0.05:
+            raise ProbeTimeout(f"no time left to query Prometheus at {self.where}")
+        read = min(self.config.timeout.total_seconds(), left)
+        return min(CONNECT_TIMEOUT_CEILING, read), read
+
+    @staticmethod
+    def _match_params(match: Sequence[str], start: datetime, end: datetime) -> dict[str, Any]:
+        return {"match[]": list(match), "start": f"{start.timestamp():.3f}", "end": f"{end.timestamp():.3f}"}
+
+    def _api(self, path: str, params: Mapping[str, Any]) -> Any:
+        body = self._get_json(self.url + path, params)
+        if not isinstance(body, Mapping) or body.get("status") != "success" or "data" not in body:
+            raise self._protocol(path, "expected the Prometheus API's {status, data} answer")
+        return body["data"]
+
+    def _get_json(self, url: str, params: Mapping[str, Any]) -> Any:
+        timeout = self._timeout()
+        with self._errors(f"GET {url.removeprefix(self.url)}"):
+            response = self._session.get(url, params=params, timeout=timeout)
+            return response.json()
+
+    def _list(self, data: Any, key: str | None) -> list[Any]:
+        value = data.get(key) if key is not None and isinstance(data, Mapping) else data
+        if not isinstance(value, list):
+            raise self._protocol(key or "answer", "expected a list")
+        return [item for item in value if key is None or isinstance(item, Mapping)]
+
+    def _protocol(self, what: str, message: str) -> ProbeError:
+        return ProbeError(
+            f"Prometheus at {self.where} answered {what} unexpectedly: {message}", kind=ErrorKind.PROTOCOL
+        )
+
+    def _instant(self, result: Any) -> tuple[Sample, ...]:
+        if isinstance(result, list) and len(result) == 2 and isinstance(result[0], int | float):
+            return (Sample(labels={}, timestamp=float(result[0]), value=_float(result[1])),)  # a scalar
+        if not isinstance(result, list):
+            raise TypeError("result is not a list")
+        return tuple(
+            Sample(
+                labels=_labels(item.get("metric")),
+                timestamp=float(item["value"][0]),
+                value=_float(item["value"][1]),
+            )
+            for item in result
+        )
+
+    @staticmethod
+    def _series(item: Mapping[str, Any]) -> Series:
+        points = item["values"]
+        timestamps = np.fromiter((p[0] for p in points), dtype=np.float64, count=len(points))
+        values = np.array([p[1] for p in points], dtype=np.float64)
+        return Series(labels=_labels(item.get("metric")), timestamps=timestamps, values=values)
+
+    def _check_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        """Response hook: anything but a JSON 200 becomes an _HttpFailure."""
+        if response.status_code == 200:
+            kind = response.headers.get("Content-Type", "")
+            if "json" not in kind:
+                response.close()
+                raise _HttpFailure(200, "not_json", f"a {kind.split(';')[0] or 'non-JSON'} page, not JSON")
+            return
+        error_type, message = "", response.reason or ""
+        try:
+            body = response.json()
+            if isinstance(body, Mapping):
+                error_type = str(body.get("errorType", ""))
+                message = str(body.get("error") or message)
+        except ValueError:
+            pass
+        response.close()
+        raise _HttpFailure(response.status_code, error_type, message)
+
+    @contextmanager
+    def _errors(self, what: str) -> Iterator[None]:
+        """Turn any failure of one request into a ProbeError that says why."""
+        import requests
+
+        try:
+            yield
+        except _HttpFailure as failure:
+            raise self._http_error(what, failure) from None
+        except requests.exceptions.SSLError as exc:
+            raise ProbeError(
+                f"TLS handshake with Prometheus at {self.where} failed: {_reason(exc)}", kind=ErrorKind.TLS
+            ) from None
+        except requests.exceptions.Timeout:
+            raise ProbeTimeout(f"Prometheus at {self.where} did not answer in time ({what:.120})") from None
+        except requests.exceptions.ConnectionError as exc:
+            reason = _reason(exc)
+            dns = any(
+                s in reason
+                for s in ("Name or service not known", "NameResolution", "getaddrinfo", "nodename")
+            )
+            raise ProbeError(
+                f"cannot reach Prometheus at {self.where}: {reason}",
+                kind=ErrorKind.DNS if dns else ErrorKind.CONNECT,
+            ) from None
+        except requests.exceptions.RequestException as exc:
+            raise ProbeError(
+                f"request to Prometheus at {self.where} failed: {_reason(exc)}", kind=ErrorKind.CONNECT
+            ) from None
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
+            raise self._protocol(what, f"{type(exc).__name__}: {exc!s:.200}") from None
+
+    def _http_error(self, what: str, failure: _HttpFailure) -> ProbeError:
+        status, detail = failure.status, failure.message
+        if status == 200:
+            return self._protocol(what, f"{detail} (is {self.where} the Prometheus API?)")
+        if status == 401:
+            return ProbeError(
+                f"Prometheus at {self.where} refused the credentials (HTTP 401)", kind=ErrorKind.AUTH
+            )
+        if status == 403:
+            return ProbeError(
+                f"Prometheus at {self.where} forbids {what} (HTTP 403)", kind=ErrorKind.PERMISSION
+            )
+        if failure.error_type == "timeout" or status == 504:
+            return ProbeTimeout(f"Prometheus at {self.where} timed out evaluating {what}: {detail}")
+        if status in (400, 422) and failure.error_type:
+            return ProbeError(f"Prometheus rejected {what}: {detail}", kind=ErrorKind.QUERY)
+        return ProbeError(
+            f"Prometheus at {self.where} answered HTTP {status} to {what}: {detail:.200}",
+            kind=ErrorKind.PROTOCOL,
+        )
+
+
+def _reason(exc: BaseException) -> str:
+    """The innermost, most specific reason of a requests exception, without URLs."""
+    text = str(exc)
+    for marker in ("Caused by ", "] ", ">: "):
+        if marker in text:
+            text = text.rsplit(marker, 1)[-1]
+    text = text.strip(" ()'\"")
+    for known in ("Connection refused", "Name or service not known", "timed out", "No route to host",
+                  "certificate verify failed", "Connection reset by peer", "Temporary failure in name resolution"):  # fmt: skip
+        if known in str(exc):
+            return known
+    return text[:200] or type(exc).__name__

@@ -1,0 +1,314 @@
+"""The anomaly method on plain arrays: synthetic departures and real NAB series."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from probes.prometheus.anomaly import (
+    DetectorSettings,
+    Observations,
+    Verdicts,
+    judge,
+    nanmedian,
+    observations,
+    robust_spread,
+    run_lengths,
+)
+from probes.prometheus.client import RangeResult, Series
+
+AT = 1_741_806_000.0  # 2025-03-12T19:00:00Z
+WINDOW = 3600.0
+RECENT_STEP, BASELINE_STEP = 30.0, 300.0
+RECENT_TIMES = AT - 2 * WINDOW + RECENT_STEP * np.arange(241)
+BASELINE_TIMES = AT - 2 * WINDOW - 7 * 86400 + BASELINE_STEP * np.arange(2016)
+NAB = Path(__file__).resolve().parents[4] / "shared" / "nab"
+
+Shape = Callable[[np.ndarray], np.ndarray]
+rng = np.random.default_rng(4)
+
+
+def noisy(level: float, sigma: float) -> Shape:
+    return lambda t: level + rng.normal(0, sigma, len(t))
+
+
+def daily(t: np.ndarray) -> np.ndarray:
+    """Traffic with a peak at 19:00Z, plus 2 % noise."""
+    hours = (t % 86400) / 3600
+    return 100 * (1 + 0.8 * np.exp(-(((hours - 19) / 2.5) ** 2))) * (1 + rng.normal(0, 0.02, len(t)))
+
+
+def observe(baseline: Shape, recent: Shape) -> Observations:
+    base = baseline(BASELINE_TIMES)[None, :]
+    now = recent(RECENT_TIMES)[None, :]
+    return Observations(
+        baseline=base,
+        baseline_present=np.isfinite(base),
+        baseline_start=BASELINE_TIMES[0],
+        baseline_step=BASELINE_STEP,
+        recent=now,
+        recent_present=np.isfinite(now),
+        recent_start=RECENT_TIMES[0],
+        recent_step=RECENT_STEP,
+        judged_from=AT - WINDOW,
+    )
+
+
+def verdict(baseline: Shape, recent: Shape | None = None, **settings: object) -> Verdicts:
+    return judge(observe(baseline, recent or baseline), DetectorSettings(**settings))  # type: ignore[arg-type]
+
+
+def after(start: float, shape: Shape, then: Shape, until: float = np.inf) -> Shape:
+    return lambda t: np.where((t >= start) & (t < until), then(t), shape(t))
+
+
+def test_robust_statistics() -> None:
+    values = np.array([[1.0, 2.0, 3.0, 100.0, np.nan], [np.nan] * 5, [5.0, 5.0, 5.0, 5.0, 6.0]])
+    assert nanmedian(values)[0] == 2.5
+    assert np.isnan(nanmedian(values)[1])
+    assert nanmedian(values)[2] == 5.0
+    spread = robust_spread(values, nanmedian(values))
+    assert spread[0] == pytest.approx(1.4826 * 1.0)  # the outlier 100 does not move it
+    assert spread[2] == pytest.approx(1.2533 * 0.2)  # MAD 0: mean absolute deviation instead
+    runs = run_lengths(np.array([[True, True, False, True, True, True]]))
+    assert runs.tolist() == [[1, 2, 0, 1, 2, 3]]
+
+
+def test_spike_found_with_onset_and_normal_range() -> None:
+    onset = AT - 600
+    v = verdict(noisy(100, 5), after(onset, noisy(100, 5), noisy(400, 5)))
+    assert v.judged[0] and v.anomalous[0] and v.ongoing[0]
+    assert v.sign[0] == 1 and not v.level_shift[0]
+    assert abs(v.onset[0] - onset) <= RECENT_STEP
+    assert v.peak_value[0] > 380
+    # normal: expected +- max(threshold x spread, 10 % of the level) = 100 +- ~25
+    assert v.normal_low[0] == pytest.approx(100 - 5 * v.spread[0], abs=2)
+    assert v.normal_high[0] == pytest.approx(100 + 5 * v.spread[0], abs=2)
+    assert 4 < v.spread[0] < 6
+    assert v.score[0] > 40
+
+
+def test_departure_that_ended_is_not_ongoing() -> None:
+    v = verdict(noisy(100, 5), after(AT - 2400, noisy(100, 5), noisy(400, 5), until=AT - 1500))
+    assert v.anomalous[0] and not v.ongoing[0]
+    assert v.run_end[0] == pytest.approx(AT - 1500 - RECENT_STEP)
+    assert 80 < v.current_value[0] < 120
+
+
+def test_level_shift_down() -> None:
+    v = verdict(noisy(100, 2), after(AT - 1800, noisy(100, 2), noisy(50, 2)))
+    assert v.anomalous[0] and v.level_shift[0] and v.sign[0] == -1
+    assert abs(v.onset[0] - (AT - 1800)) <= RECENT_STEP
+
+
+def test_onset_before_the_recent_range_is_censored() -> None:
+    v = verdict(noisy(100, 2), lambda t: 50 + 0 * t)
+    assert v.anomalous[0] and v.onset_censored[0]
+    assert v.onset[0] == RECENT_TIMES[0]
+
+
+def test_flat_series_alarms_only_when_it_really_moves() -> None:
+    flat = lambda t: 45.0 + 0 * t  # noqa: E731
+    assert not verdict(flat).anomalous[0]
+    assert not verdict(flat, after(AT - 1800, flat, lambda t: 46.0 + 0 * t)).anomalous[0]  # < 10 %
+    moved = verdict(flat, after(AT - 1800, flat, lambda t: 90.0 + 0 * t))
+    assert moved.anomalous[0] and moved.level_shift[0]
+
+
+def test_usual_evening_peak_is_seasonal_not_anomalous() -> None:
+    v = verdict(daily)
+    assert v.seasonal[0] and not v.anomalous[0]
+    # the same series at its night level during the peak is a drop
+    night = verdict(daily, after(AT - 1800, daily, lambda t: 100 * (1 + rng.normal(0, 0.02, len(t)))))
+    assert night.anomalous[0] and night.sign[0] == -1
+
+
+def test_a_week_earlier_confirms_a_seasonal_departure() -> None:
+    def weekly(t: np.ndarray) -> np.ndarray:
+        values = daily(t)
+        same_time_last_week = (t >= AT - 7 * 86400 - 2 * WINDOW) & (t <= AT - 7 * 86400)
+        return np.where(same_time_last_week | (t > AT - 2 * WINDOW), values * 0.5, values)
+
+    assert not verdict(weekly).anomalous[0]
+    assert verdict(weekly, weekly_check=False).anomalous[0]
+
+
+def test_a_level_held_for_a_day_is_the_new_normal() -> None:
+    moved = after(AT - 2 * WINDOW - 86400, noisy(100, 2), noisy(200, 2))
+    assert not verdict(moved).anomalous[0]
+    assert verdict(moved, recent_check=False).anomalous[0]
+
+
+def test_short_blips_need_persistence_unless_extreme_and_unseen() -> None:
+    blip = after(AT - 90, noisy(100, 5), noisy(160, 1))  # 3 points, 12 sigma
+    assert not verdict(noisy(100, 5), blip).anomalous[0]
+    long = after(AT - 420, noisy(100, 5), noisy(160, 1))  # 14 points
+    assert verdict(noisy(100, 5), long).anomalous[0]
+    # 7 points far beyond anything in the baseline need only half the persistence
+    extreme = after(AT - 210, noisy(100, 5), noisy(1000, 1))
+    assert verdict(noisy(100, 5), extreme).anomalous[0]
+
+    def base_with_bursts(t: np.ndarray) -> np.ndarray:
+        return np.where(np.arange(len(t)) % 300 == 0, 1500.0, 100 + rng.normal(0, 5, len(t)))
+
+    assert not verdict(base_with_bursts, extreme).anomalous[0]
+
+
+def test_direction_and_absolute_floor() -> None:
+    drop = after(AT - 1200, noisy(100, 2), noisy(10, 2))
+    assert not verdict(noisy(100, 2), drop, direction="up").anomalous[0]
+    assert verdict(noisy(100, 2), drop, direction="down").anomalous[0]
+    ratio = noisy(0.0001, 0.00001)
+    small = after(AT - 1200, ratio, noisy(0.0005, 0.00001))
+    assert verdict(ratio, small).anomalous[0]
+    assert not verdict(ratio, small, min_deviation=0.005).anomalous[0]
+    big = after(AT - 1200, ratio, noisy(0.05, 0.001))
+    assert verdict(ratio, big, min_deviation=0.005).anomalous[0]
+
+
+def test_sparse_and_new_series_are_not_judged() -> None:
+    def sparse(t: np.ndarray) -> np.ndarray:
+        return np.where(np.arange(len(t)) % 12 == 0, rng.uniform(10, 1000, len(t)), np.nan)
+
+    wild = lambda t: 50_000.0 + 0 * t  # noqa: E731
+    v = verdict(sparse, wild)
+    assert not v.judged[0] and not v.anomalous[0] and not v.vanished[0]
+    new = lambda t: np.where(t > AT - 3 * 3600, 100.0, np.nan)  # noqa: E731
+    v = verdict(new, wild)
+    assert not v.judged[0] and not v.anomalous[0]
+
+
+def test_vanished_series() -> None:
+    stops = lambda t: np.where(t < AT - 900, 100 + rng.normal(0, 1, len(t)), np.nan)  # noqa: E731
+    v = verdict(noisy(100, 1), stops)
+    assert v.vanished[0]
+    assert v.last_seen[0] == pytest.approx(AT - 900 - RECENT_STEP)
+    assert not verdict(noisy(100, 1)).vanished[0]
+
+
+def test_many_series_judged_at_once_without_crosstalk() -> None:
+    obs = [
+        observe(noisy(100, 5), noisy(100, 5)),
+        observe(noisy(10, 1), after(AT - 600, noisy(10, 1), noisy(50, 1))),
+        observe(daily, daily),
+    ]
+    stacked = Observations(
+        baseline=np.vstack([o.baseline for o in obs]),
+        baseline_present=np.vstack([o.baseline_present for o in obs]),
+        baseline_start=obs[0].baseline_start,
+        baseline_step=BASELINE_STEP,
+        recent=np.vstack([o.recent for o in obs]),
+        recent_present=np.vstack([o.recent_present for o in obs]),
+        recent_start=obs[0].recent_start,
+        recent_step=RECENT_STEP,
+        judged_from=AT - WINDOW,
+    )
+    v = judge(stacked, DetectorSettings())
+    assert v.anomalous.tolist() == [False, True, False]
+    assert v.seasonal.tolist() == [False, False, True]
+
+
+def test_no_series_and_empty_series() -> None:
+    empty = Observations(
+        baseline=np.zeros((0, 2016)), baseline_present=np.zeros((0, 2016), bool), baseline_start=BASELINE_TIMES[0],
+        baseline_step=BASELINE_STEP, recent=np.zeros((0, 241)), recent_present=np.zeros((0, 241), bool),
+        recent_start=RECENT_TIMES[0], recent_step=RECENT_STEP, judged_from=AT - WINDOW,
+    )  # fmt: skip
+    assert judge(empty, DetectorSettings()).anomalous.shape == (0,)
+    nothing = verdict(lambda t: np.full(len(t), np.nan))
+    assert not (nothing.judged[0] or nothing.anomalous[0] or nothing.vanished[0])
+
+
+def test_observations_align_series_by_labels() -> None:
+    def result(start: float, step: float, count: int, rows: dict[str, float]) -> RangeResult:
+        times = (start + step * np.arange(count)).astype(np.float64)
+        series = tuple(
+            Series(labels={"job": job}, timestamps=times, values=np.full(count, level))
+            for job, level in rows.items()
+        )
+        return RangeResult(query="q", start=start, end=times[-1], step=step, series=series)
+
+    baseline = result(BASELINE_TIMES[0], BASELINE_STEP, 2016, {"b": 2.0, "gone": 9.0, "a": 1.0})
+    recent = result(RECENT_TIMES[0], RECENT_STEP, 241, {"a": 1.0, "b": 2.0, "new": 3.0})
+    labels, obs = observations(baseline.grid(), recent.grid(), judged_from=AT - WINDOW)
+    assert [dict(x) for x in labels] == [{"job": "a"}, {"job": "b"}, {"job": "new"}]
+    assert obs.baseline[0, 0] == 1.0 and obs.baseline[1, 0] == 2.0
+    assert np.isnan(obs.baseline[2]).all()
+
+
+# -- real series from the Numenta Anomaly Benchmark ----------------------------------------
+
+
+def nab_series(key: str) -> tuple[np.ndarray, np.ndarray]:
+    with (NAB / "data" / key).open() as handle:
+        rows = list(csv.DictReader(handle))
+    times = np.array([datetime.fromisoformat(r["timestamp"] + "+00:00").timestamp() for r in rows])
+    return times, np.array([float(r["value"]) for r in rows])
+
+
+def as_prometheus_sees(times: np.ndarray, values: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """The value PromQL returns at each grid time: the last sample of the 5 minutes before."""
+    index = np.searchsorted(times, grid, side="right") - 1
+    found = index >= 0
+    age = grid - times[np.maximum(index, 0)]
+    return np.where(found & (age < 300), values[np.maximum(index, 0)], np.nan)
+
+
+def judge_nab(key: str, at: float) -> Verdicts:
+    times, values = nab_series(key)
+    recent_times = at - 2 * WINDOW + RECENT_STEP * np.arange(241)
+    base_times = at - 2 * WINDOW - 7 * 86400 + BASELINE_STEP * np.arange(2016)
+    base = as_prometheus_sees(times, values, base_times)[None, :]
+    now = as_prometheus_sees(times, values, recent_times)[None, :]
+    obs = Observations(
+        baseline=base,
+        baseline_present=np.isfinite(base),
+        baseline_start=base_times[0],
+        baseline_step=BASELINE_STEP,
+        recent=now,
+        recent_present=np.isfinite(now),
+        recent_start=recent_times[0],
+        recent_step=RECENT_STEP,
+        judged_from=at - WINDOW,
+    )
+    return judge(obs, DetectorSettings())
+
+
+def moment(text: str) -> float:
+    return datetime.fromisoformat(text + "+00:00").timestamp()
+
+
+@pytest.mark.parametrize(
+    ("key", "label"),
+    [
+        ("artificialWithAnomaly/art_daily_jumpsup.csv", "2014-04-11 09:00:00"),
+        ("artificialWithAnomaly/art_daily_flatmiddle.csv", "2014-04-11 00:00:00"),
+        ("realTweets/Twitter_volume_FB.csv", "2015-03-16 07:07:53"),
+        ("realAWSCloudwatch/rds_cpu_utilization_cc0c53.csv", "2014-02-25 07:15:00"),
+    ],
+)
+def test_labelled_nab_anomalies_are_found(key: str, label: str) -> None:
+    v = judge_nab(key, moment(label) + 1800)
+    assert v.judged[0] and v.anomalous[0]
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "artificialNoAnomaly/art_daily_no_noise.csv",
+        "artificialNoAnomaly/art_daily_perfect_square_wave.csv",
+        "artificialNoAnomaly/art_daily_small_noise.csv",
+        "artificialNoAnomaly/art_flatline.csv",
+        "artificialNoAnomaly/art_noisy.csv",
+    ],
+)
+def test_nab_series_without_anomaly_never_alarm(key: str) -> None:
+    times, _ = nab_series(key)
+    for at in np.arange(times[0] + 7 * 86400 + 2 * WINDOW, times[-1], 4 * 3600):
+        v = judge_nab(key, float(at))
+        assert v.judged[0] and not v.anomalous[0] and not v.vanished[0], at

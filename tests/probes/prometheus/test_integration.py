@@ -1,0 +1,303 @@
+"""metrics.* against a real Prometheus holding the staged shop incidents (see incidents.py)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from diagnostics import ErrorKind, Finding, Severity, Status
+from diagnostics.testing import ProbeRun, run_probe
+from probes.prometheus.alerts import AlertsProbe
+from probes.prometheus.anomalies import AnomaliesProbe
+from probes.prometheus.scrape import ScrapeProbe
+from tests.probes.prometheus import incidents
+from tests.probes.prometheus.incidents import AT, HEALTHY_AT, SHOP
+from tests.support.prometheus import PrometheusDataset, PrometheusServer, free_port
+
+pytestmark = pytest.mark.integration
+STEP = timedelta(seconds=30)  # the recent grid of a 1h window (2h / 240 points)
+
+Server = Callable[[PrometheusDataset], PrometheusServer]
+
+
+@pytest.fixture(scope="module")
+def shop(prometheus_server: Server) -> PrometheusServer:
+    return prometheus_server(SHOP)
+
+
+@pytest.fixture(scope="module")
+def golden(shop: PrometheusServer) -> ProbeRun:
+    """metrics.anomalies with discovered golden signals, as of the staged incidents."""
+    return run_probe(AnomaliesProbe, config={"prometheus": shop.config()}, at=AT)
+
+
+def only(run: ProbeRun, kind: str, service: str, query_name: str) -> Finding:
+    found = [
+        f
+        for f in run.of_kind(kind)
+        if f.entity.name == service and f.evidence.details.get("query_name") == query_name
+    ]
+    assert len(found) == 1, [f.title for f in run.findings]
+    return found[0]
+
+
+def value(finding: Finding, name: str) -> Any:
+    return next(m.value for m in finding.evidence.values if m.name == name)
+
+
+def test_error_ratio_spike_found_with_its_onset(golden: ProbeRun) -> None:
+    finding = only(golden, "metric_anomaly", "checkout", "error ratio")
+    assert finding.severity is Severity.CRITICAL
+    assert finding.entity.kind == "service"
+    assert finding.title.startswith("error ratio of checkout rose to 12 %")
+    assert "x normal" in finding.title
+    assert finding.onset is not None and abs(finding.onset - incidents.ERROR_ONSET) <= STEP
+    assert value(finding, "current") == pytest.approx(0.12, rel=0.02)
+    assert value(finding, "expected") == pytest.approx(0.003, abs=0.001)
+    assert value(finding, "normal high") < 0.012
+    assert finding.evidence.details["direction"] == "spike"
+    assert finding.evidence.details["change"] == "up"
+    assert finding.evidence.details["labels"] == {"job": "checkout"}
+    assert 'http_requests_total{code=~"5.."}' in finding.evidence.queries[0]
+    assert any("/graph?g0.expr=" in step for step in finding.next_steps)
+
+
+def test_latency_level_shift(golden: ProbeRun) -> None:
+    finding = only(golden, "metric_anomaly", "search", "p99 latency")
+    assert finding.evidence.details["direction"] == "level_shift"
+    assert finding.title.startswith("p99 latency of search shifted up to 2.0s")
+    assert finding.onset is not None and abs(finding.onset - incidents.LATENCY_ONSET) <= 2 * STEP
+    assert value(finding, "expected") == pytest.approx(0.24, abs=0.02)
+    assert value(finding, "current") > 1.5
+    assert finding.severity is Severity.CRITICAL
+
+
+def test_traffic_drop_to_zero(golden: ProbeRun) -> None:
+    finding = only(golden, "metric_anomaly", "cart", "request rate")
+    assert finding.evidence.details["direction"] == "drop"
+    assert finding.evidence.details["change"] == "down"
+    assert value(finding, "current") == 0
+    assert "dropped to 0 req/s, 100 % below normal" in finding.title
+    assert finding.onset is not None and abs(finding.onset - incidents.DROP_ONSET) <= STEP
+    # 0/0 error ratio of a service without traffic is not a second finding
+    assert not [f for f in golden.findings if f.entity.name == "cart" and f is not finding]
+
+
+def test_vanished_series_is_a_finding(golden: ProbeRun) -> None:
+    finding = only(golden, "series_vanished", "legacy", "request rate")
+    assert finding.severity is Severity.WARNING
+    assert "stopped reporting" in finding.title
+    assert finding.onset is not None
+    assert incidents.VANISHED_AT <= finding.onset <= incidents.VANISHED_AT + timedelta(minutes=5)
+
+
+def test_usual_evening_peak_and_counter_reset_do_not_alarm(golden: ProbeRun) -> None:
+    quiet = {"catalog", "billing"}
+    assert not [f.title for f in golden.findings if f.entity.name in quiet]
+    assert {f.entity.name for f in golden.findings} == {"checkout", "search", "cart", "legacy"}
+    assert golden.outcome.status is Status.CRITICAL
+
+
+def test_findings_are_ranked_and_cut(shop: PrometheusServer) -> None:
+    run = run_probe(AnomaliesProbe, config={"prometheus": shop.config()}, options={"max_findings": 2}, at=AT)
+    shown = [f for f in run.findings if f.kind == "metric_anomaly"]
+    assert [f.severity for f in shown] == [Severity.CRITICAL, Severity.CRITICAL]
+    (more,) = run.of_kind("metric_anomaly_more")
+    assert more.severity is Severity.INFO
+    assert more.title == "3 more series departed from normal (not shown, ranked lower)"
+
+
+def test_healthy_moment_has_no_finding(shop: PrometheusServer) -> None:
+    run = run_probe(AnomaliesProbe, config={"prometheus": shop.config()}, at=HEALTHY_AT)
+    assert run.outcome.status is Status.OK, run.outcome.error
+    assert run.findings == ()
+
+
+QUEUE_AND_ODD_SERIES = [
+    {"name": "queue capacity", "query": "queue_capacity"},
+    {"name": "batch duration", "query": "batch_duration_seconds", "unit": "s"},
+    {"name": "flag evaluations", "query": "feature_evaluations"},
+    {"name": "billing requests", "query": 'http_requests_total{job="billing"}'},
+]
+
+
+def test_flat_sparse_new_and_raw_counter_series(shop: PrometheusServer) -> None:
+    run = run_probe(
+        AnomaliesProbe,
+        config={"prometheus": shop.config()},
+        options={"queries": QUEUE_AND_ODD_SERIES},
+        at=AT,
+    )
+    assert run.outcome.status is Status.CRITICAL, run.outcome.error
+    # only the flat series that really moved (45 -> 90); flat worker, sparse batch, new flags
+    # and the billing counter (judged through rate() across its reset) stay silent
+    assert [(f.entity.name, f.evidence.details["direction"]) for f in run.findings] == [
+        ("worker2", "level_shift")
+    ]
+    shifted = run.findings[0]
+    assert value(shifted, "current") == 90
+    assert "2x normal" in shifted.title
+    assert shifted.onset is not None and abs(shifted.onset - incidents.FLAT_SHIFT_AT) <= STEP
+
+
+def test_raw_counter_query_is_judged_through_rate(shop: PrometheusServer) -> None:
+    run = run_probe(
+        AnomaliesProbe,
+        config={"prometheus": shop.config()},
+        options={
+            "queries": [{"name": "cart requests", "query": 'http_requests_total{job="cart", code="200"}'}]
+        },
+        at=AT,
+    )
+    (finding,) = run.findings
+    assert finding.evidence.details["judged_as"] == 'rate(http_requests_total{job="cart", code="200"}[5m])'
+    assert finding.evidence.details["change"] == "down"
+
+
+def test_credentials_never_reach_the_report(shop: PrometheusServer) -> None:
+    from diagnostics import report_to_dict
+
+    url = shop.url.replace("http://", "http://diag:pw-s3cr3t-9@")
+    run = run_probe(AnomaliesProbe, config={"prometheus": {"url": url}}, at=AT)
+    assert run.findings  # the staged incidents, found through an authenticated URL
+    assert "pw-s3cr3t-9" not in json.dumps(report_to_dict(run.report))
+    token = run_probe(AnomaliesProbe, config={"prometheus": shop.config(bearer_token="tok-s3cr3t-9")}, at=AT)
+    assert token.findings and "tok-s3cr3t-9" not in json.dumps(report_to_dict(token.report))
+
+
+def test_staged_down_target_in_the_past(shop: PrometheusServer) -> None:
+    run = run_probe(ScrapeProbe, config={"prometheus": shop.config()}, at=AT)
+    (finding,) = run.findings
+    assert finding.kind == "target_down"
+    assert finding.severity is Severity.WARNING
+    assert finding.title == "1 of 2 targets of job api down since 18:50Z: api-2:8080"
+    assert finding.onset == incidents.TARGET_DOWN_AT
+    assert finding.entity.name == "api"
+    healthy = run_probe(ScrapeProbe, config={"prometheus": shop.config()}, at=HEALTHY_AT)
+    assert healthy.outcome.status is Status.OK and healthy.findings == ()
+
+
+def _firing(server: PrometheusServer) -> bool:
+    alerts = server.api("/api/v1/alerts")["data"]["alerts"]
+    stored = server.api("/api/v1/query?query=ALERTS_FOR_STATE")["data"]["result"]
+    return any(
+        a["state"] == "firing" and a["labels"]["alertname"] == "PaymentsTargetDown" for a in alerts
+    ) and bool(stored)
+
+
+@pytest.fixture(scope="module")
+def live(shop: PrometheusServer) -> PrometheusServer:
+    """The server once its live rule evaluation made PaymentsTargetDown fire."""
+    shop.wait_for(_firing, timeout=30)
+    return shop
+
+
+def test_live_down_target(live: PrometheusServer) -> None:
+    run = run_probe(ScrapeProbe, config={"prometheus": live.config()}, at=datetime.now(UTC), window="5m")
+    down = run.of_kind("target_down")
+    # the self-scraping job "prometheus" is up (on a starved CPU a 1 s self-scrape may time out
+    # now and then, which would rightly be scrape_failing, so only "down" is asserted)
+    assert [f.entity.name for f in down] == ["payments"]
+    finding = down[0]
+    assert finding.severity is Severity.CRITICAL
+    assert finding.title.startswith("All 1 target of job payments down since ")
+    assert "connection refused" in finding.title
+    assert finding.evidence.details["targets"][0]["instance"] == live.down_target
+
+
+def test_firing_and_pending_alerts(live: PrometheusServer) -> None:
+    run = run_probe(AlertsProbe, config={"prometheus": live.config()}, at=datetime.now(UTC), window="5m")
+    firing = run.of_kind("alert_firing")
+    assert [f.evidence.details["alertname"] for f in firing] == ["PaymentsTargetDown"]
+    alert = firing[0]
+    assert alert.severity is Severity.CRITICAL
+    assert alert.entity.kind == "service" and alert.entity.name == "payments"
+    assert alert.title.endswith(f": payments target {live.down_target} is down")
+    assert alert.onset is not None and alert.onset <= datetime.now(UTC)
+    assert alert.next_steps == ("https://runbooks.example/payments-down",)
+    (pending,) = run.of_kind("alert_pending")
+    assert pending.evidence.details["alertname"] == "SlowBurn"
+    assert pending.severity is Severity.WARNING  # critical, one level lower while pending
+    # Watchdog fires too, by design, and is ignored
+    assert "Watchdog" not in {f.evidence.details["alertname"] for f in run.findings}
+
+
+def test_no_alert_at_a_past_moment(live: PrometheusServer) -> None:
+    run = run_probe(AlertsProbe, config={"prometheus": live.config()}, at=AT)
+    assert run.outcome.status is Status.OK and run.findings == ()
+
+
+# -- failures: a clean error outcome, never a traceback ----------------------------------
+
+
+def test_unreachable_prometheus_is_a_connect_error() -> None:
+    url = f"http://user:hunter2@127.0.0.1:{free_port()}"
+    for probe in (AnomaliesProbe, AlertsProbe, ScrapeProbe):
+        run = run_probe(probe, config={"prometheus": {"url": url, "timeout": "2s"}}, at=AT)
+        assert run.outcome.status is Status.ERROR
+        assert run.outcome.error_kind is ErrorKind.CONNECT
+        assert "Connection refused" in (run.outcome.error or "")
+        assert "hunter2" not in (run.outcome.error or "")
+
+
+def test_bad_promql_names_the_query(shop: PrometheusServer) -> None:
+    run = run_probe(
+        AnomaliesProbe,
+        config={"prometheus": shop.config(bearer_token="tok-s3cr3t-value")},
+        options={"queries": [{"name": "checkout latency", "query": "sum(rate(x[5m])"}]},
+        at=AT,
+    )
+    assert run.outcome.status is Status.ERROR
+    assert run.outcome.error_kind is ErrorKind.QUERY
+    error = run.outcome.error or ""
+    assert error.startswith("'checkout latency': Prometheus rejected query sum(rate(x[5m])")
+    assert "parse error" in error
+    assert "tok-s3cr3t-value" not in error
+
+
+class _HtmlPage(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = b"<html><body>Sign in to continue</body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def html_server() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _HtmlPage)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_non_json_answer_is_a_protocol_error(html_server: str) -> None:
+    for probe in (AnomaliesProbe, AlertsProbe, ScrapeProbe):
+        run = run_probe(probe, config={"prometheus": {"url": html_server}}, at=AT)
+        assert run.outcome.status is Status.ERROR
+        assert run.outcome.error_kind is ErrorKind.PROTOCOL
+        assert "text/html" in (run.outcome.error or "")
+
+
+def test_not_configured_is_skipped_with_a_hint() -> None:
+    run = run_probe(AnomaliesProbe, config={}, at=AT)
+    assert run.outcome.status is Status.SKIPPED
+    assert "prometheus" in (run.outcome.hint or "")
+
+
+def test_prometheus_url_from_the_environment(shop: PrometheusServer) -> None:
+    run = run_probe(ScrapeProbe, config={}, env={"PROMETHEUS_URL": shop.url}, at=AT)
+    assert run.outcome.status is Status.WARNING
