@@ -2,9 +2,10 @@
 
 Stages a cluster of 2,000 pods and 300 Deployments (600 ReplicaSets, 5 of them rolled out in the
 last hour with crash-looping pods), 40 StatefulSets, 20 DaemonSets, 50 nodes (2 NotReady), 300
-Helm release secrets and 400 Warning events on the test API server (tests/support/kube_api.py,
-real HTTP, full objects), then runs each probe RUNS times through the real pipeline
-(``diagnostics.testing.run_probe``) and prints, per probe:
+Helm release secrets and 410 Warning events (400 Unhealthy, 10 BackOff of the crash-looping
+pods) on the test API server (tests/support/kube_api.py, real HTTP, full objects), then runs
+each probe RUNS times through the real pipeline (``diagnostics.testing.run_probe``) and prints,
+per probe:
 
 - the requests the server received (list pages and single reads) and how many objects were read;
 - the median wall time of a run, and of it the time spent in our own processing: the run minus
@@ -12,6 +13,9 @@ real HTTP, full objects), then runs each probe RUNS times through the real pipel
   excluded that way), i.e. JSON decoding, parsing, judging and the runner around them. The
   staged objects are frozen out of the garbage collector (``gc.freeze``): in a real run they
   are not in the process.
+
+One diagnosis runs the three probes, so the budget (1 s of our own processing, issue 5) is
+checked against the sum of their medians; the exit status is 1 when it is over.
 
     .venv/bin/python benchmarks/bench_kubernetes.py [--runs 5]
 """
@@ -45,9 +49,14 @@ DEPLOYMENTS = 300
 NAMESPACES = 10
 PROBES = (RolloutsProbe, PodsProbe, NodesProbe)
 BUDGET_S = 1.0
+"""Our own processing of one diagnosis (the three probes), at most."""
+UNHEALTHY_EVENTS = 400
+WARNING_EVENTS = 410
+"""The Unhealthy events plus a BackOff event per crash-looping pod (2 in each of 5 Deployments)."""
 
 
 def stage(now: datetime) -> Cluster:
+    """The big cluster of the module docstring, as of ``now``."""
     objects: list[Any] = []
     logs: dict[tuple[str, str, str, bool], str] = {}
     pods = 0
@@ -121,7 +130,7 @@ def stage(now: datetime) -> Cluster:
                 )
             )
     pod_objects = [o for o in objects if o["kind"] == "Pod"]
-    for index in range(400):
+    for index in range(UNHEALTHY_EVENTS):
         target = pod_objects[(index * 7) % len(pod_objects)]
         objects.append(
             k.event(
@@ -133,6 +142,8 @@ def stage(now: datetime) -> Cluster:
                 count=3,
             )
         )
+    events = sum(1 for o in objects if o["kind"] == "Event")
+    assert events == WARNING_EVENTS, events
     return Cluster.of(objects, logs=logs)
 
 
@@ -159,7 +170,8 @@ class IoClock:
         collect.KubeApi._request = timed  # type: ignore[method-assign,assignment]
 
 
-def main() -> None:
+def main() -> int:
+    """Run the probes on the staged cluster; 1 when one diagnosis is over the budget."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
@@ -183,7 +195,7 @@ def main() -> None:
         print(
             f"\n{'probe':<18} {'requests':>8} {'lists':>6} {'reads':>6} {'findings':>9} {'wall':>8} {'own':>8}"
         )
-        worst_own = 0.0
+        own_total = 0.0
         for probe in PROBES:
             walls, owns = [], []
             findings = 0
@@ -201,7 +213,7 @@ def main() -> None:
             lists = sum(1 for r in requests if r.path.rsplit("/", 1)[1] in PLURALS)
             reads = len(requests) - lists
             own = statistics.median(owns)
-            worst_own = max(worst_own, own)
+            own_total += own
             print(
                 f"{probe.id:<18} {len(requests):>8} {lists:>6} {reads:>6} {findings:>9} "
                 f"{statistics.median(walls) * 1000:>6.0f}ms {own * 1000:>6.0f}ms"
@@ -210,9 +222,13 @@ def main() -> None:
                 query = "&".join(f"{k}={v[:12]}" for k, v in request.query.items())
                 print(f"{'':<18}   GET {request.path}{'?' + query if query else ''}")
         server.close()
-    verdict = "within" if worst_own < BUDGET_S else "OVER"
-    print(f"\nworst own processing {worst_own * 1000:.0f}ms: {verdict} the {BUDGET_S:.0f}s budget")
+    within = own_total <= BUDGET_S
+    print(
+        f"\nown processing of one diagnosis (the {len(PROBES)} probes) {own_total * 1000:.0f}ms: "
+        f"{'within' if within else 'OVER'} the {BUDGET_S:.0f}s budget"
+    )
+    return 0 if within else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

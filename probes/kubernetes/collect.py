@@ -55,6 +55,7 @@ class Resource:
     namespaced: bool = True
 
     def path(self, namespace: str | None) -> str:
+        """The list URL path, cluster-wide (``namespace`` None) or in one namespace."""
         root = "/api/v1" if not self.group else f"/apis/{self.group}/v1"
         return f"{root}/namespaces/{namespace}/{self.plural}" if namespace else f"{root}/{self.plural}"
 

@@ -1,13 +1,17 @@
-"""Pieces every Kubernetes finding shares: entities, the server's "now", refused list calls."""
+"""Pieces every Kubernetes finding shares: entities, the server's "now", kubectl commands, refused list calls."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from diagnostics import Entity, Finding, Severity
+from diagnostics import Entity, Finding, ProbeContext, Severity
 from diagnostics.units import format_duration, isoformat
 from probes.kubernetes.objects import Forbidden, WorkloadRef
+
+if TYPE_CHECKING:
+    from probes.kubernetes.snapshots import Observed
 
 MakeFinding = Callable[..., Finding]
 
@@ -15,7 +19,13 @@ PAST_TOLERANCE = timedelta(minutes=5)
 """``--at`` further than this behind the API server's clock means "diagnosing the past"."""
 
 
+def kubectl_suffix(context: str | None) -> str:
+    """`` --context prod-eu`` when a context is configured, appended to every kubectl command."""
+    return f" --context {context}" if context else ""
+
+
 def workload_entity(ref: WorkloadRef) -> Entity:
+    """The ``workload`` entity of ``NS/NAME``, with its kind and service when known."""
     attributes = {"namespace": ref.namespace, "workload_kind": ref.kind}
     if ref.service:
         attributes["service"] = ref.service
@@ -23,6 +33,7 @@ def workload_entity(ref: WorkloadRef) -> Entity:
 
 
 def node_entity(name: str, internal_ip: str | None = None) -> Entity:
+    """The ``node`` entity, with its internal IP as ``host`` when known."""
     return Entity(kind="node", name=name, attributes={"host": internal_ip} if internal_ip else {})
 
 
@@ -32,6 +43,7 @@ def observed_now(at: datetime, server_time: datetime | None) -> datetime:
 
 
 def in_the_past(at: datetime, server_time: datetime | None) -> bool:
+    """Whether ``--at`` is more than :data:`PAST_TOLERANCE` behind the API server's clock."""
     return server_time is not None and server_time - at > PAST_TOLERANCE
 
 
@@ -55,10 +67,25 @@ def ago(moment: datetime, at: datetime, server_time: datetime | None) -> str:
 
 
 def plural(count: int, word: str) -> str:
+    """``1 pod``, ``3 pods``."""
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
-def forbidden_findings(forbidden: Iterable[Forbidden], make: MakeFinding, *, cluster: str) -> list[Finding]:
+def list_call_findings(
+    ctx: ProbeContext, observed: Observed, *, cluster: str, kubectl_suffix: str
+) -> list[Finding]:
+    """What every probe says about its list calls: a logged warning if one was cut short, and
+    a finding per scope RBAC refused."""
+    if observed.truncated:
+        ctx.logger.warning(
+            "%s: a list call was cut short (page bound or expired continue token)", ctx.probe_id
+        )
+    return forbidden_findings(observed.forbidden, ctx.finding, cluster=cluster, kubectl_suffix=kubectl_suffix)
+
+
+def forbidden_findings(
+    forbidden: Iterable[Forbidden], make: MakeFinding, *, cluster: str, kubectl_suffix: str
+) -> list[Finding]:
     """One warning per namespace, or for the cluster-wide scope, where RBAC refused list calls."""
     items = list(forbidden)
     refused_everywhere = {i.resource for i in items if i.namespace is None}
@@ -80,7 +107,9 @@ def forbidden_findings(forbidden: Iterable[Forbidden], make: MakeFinding, *, clu
                     entity=Entity(kind="namespace", name=namespace),
                     summary=f"RBAC refused these list calls: namespace {namespace} was not checked, the others were.",
                     details={"refused": refused},
-                    next_steps=[f"kubectl auth can-i list {group[0].resource} -n {namespace}"],
+                    next_steps=[
+                        f"kubectl auth can-i list {group[0].resource} -n {namespace}{kubectl_suffix}"
+                    ],
                 )
             )
             continue
@@ -103,7 +132,7 @@ def forbidden_findings(forbidden: Iterable[Forbidden], make: MakeFinding, *, clu
                 summary=f"RBAC refused the cluster-wide list calls: {checked}.",
                 details={"refused": refused, "read_instead": instead},
                 next_steps=[
-                    f"kubectl auth can-i list {group[0].resource} -A",
+                    f"kubectl auth can-i list {group[0].resource} -A{kubectl_suffix}",
                     "set kubernetes.namespaces to the namespaces these credentials may read",
                 ],
             )

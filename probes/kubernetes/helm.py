@@ -15,13 +15,16 @@ import gzip
 import io
 import json
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from probes.kubernetes.objects import HelmChart, HelmRevision
 from probes.kubernetes.parse import parse_meta, parse_time
 
 HELM_SELECTOR = "owner=helm"
+ROLLBACK_STATUSES = frozenset({"deployed", "superseded"})
+"""Statuses of revisions that were installed successfully: what a rollback may return to
+(not ``failed``, ``pending-*``, ``uninstalled``...)."""
 _GZIP_MAGIC = b"\x1f\x8b\x08"
 MAX_RELEASE_BYTES = 8 * 1024 * 1024
 """Decompressed size beyond which a release is not decoded (a bound, not a Helm limit)."""
@@ -55,6 +58,12 @@ def releases(revisions: Iterable[HelmRevision]) -> dict[tuple[str, str], list[He
     for history in grouped.values():
         history.sort(key=lambda r: r.number)
     return grouped
+
+
+def rollback_target(history: Sequence[HelmRevision], before: int) -> HelmRevision | None:
+    """The last revision numbered below ``before`` that was deployed successfully, if any."""
+    good = (r for r in history if r.number < before and r.status in ROLLBACK_STATUSES)
+    return max(good, key=lambda r: r.number, default=None)
 
 
 def decode_chart(secret: Mapping[str, Any]) -> HelmChart | None:

@@ -5,16 +5,23 @@ a StatefulSet's or DaemonSet's are its ControllerRevisions. A revision is dated 
 except a ReplicaSet re-used by a rollback (it carries ``deployment.kubernetes.io/revision-history``
 and an old creation time): then the Deployment's ``Progressing`` condition dates it, which is
 approximate (the condition is also refreshed when replicas become available).
+
+Environment changes never show a literal value (any may be a secret, whatever its name): only
+that a variable was added, removed or changed, with a short keyed hash of each literal so equal
+values can be told apart from different ones within one report (the key is drawn per process:
+the hashes cannot be matched against guesses). Where a value comes from (``secretKeyRef
+db/password``, ``configMapKeyRef``, ``fieldRef``) is shown.
 """
 
 from __future__ import annotations
 
-import re
+import hashlib
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from probes.kubernetes.objects import ContainerSpec, PodTemplate, Revision, Workload
+from probes.kubernetes.objects import ContainerSpec, EnvVar, PodTemplate, Revision, Workload
 from probes.kubernetes.parse import parse_template
 
 ROLLOUT_REASONS = frozenset(
@@ -27,8 +34,9 @@ ROLLOUT_REASONS = frozenset(
     }
 )
 RESTART_ANNOTATION = "kubectl.kubernetes.io/restartedAt"
-_SECRET_NAME = re.compile(r"pass|secret|token|key|credential|auth|private|cert|dsn", re.IGNORECASE)
-HIDDEN = "<hidden>"
+_VALUE_KEY = os.urandom(16)
+"""Keys the hashes of literal environment values: fresh per process, so a hash cannot be
+checked against a guessed value elsewhere."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,6 +50,8 @@ class History:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ImageChange:
+    """A container's image before and after a rollout."""
+
     container: str
     old: str
     new: str
@@ -57,14 +67,22 @@ class ImageChange:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EnvChange:
+    """An environment variable added, removed or changed: never its literal value."""
+
     container: str
     name: str
+    change: str
+    """``added``, ``removed`` or ``changed``."""
     old: str | None
     new: str | None
+    """``literal #1a2b3c4d`` (a keyed hash of the value) or the reference
+    (``secretKeyRef db/password``); None when absent."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TemplateChange:
+    """What a rollout changed in the pod template."""
+
     images: tuple[ImageChange, ...] = ()
     env: tuple[EnvChange, ...] = ()
     containers_added: tuple[str, ...] = ()
@@ -90,6 +108,7 @@ class Rollout:
 
     @property
     def current(self) -> bool:
+        """Whether the workload still runs this revision."""
         return self.history.current is not None and self.history.current.name == self.to.name
 
 
@@ -176,29 +195,34 @@ def _number(revision: Revision) -> int:
     return revision.number
 
 
-def _env_display(name: str, value: str | None) -> str | None:
-    if value is None:
+def value_hash(value: str) -> str:
+    """A short hash of a literal value, keyed per process: equal values, equal hashes."""
+    return hashlib.blake2b(value.encode(), key=_VALUE_KEY, digest_size=4).hexdigest()
+
+
+def _env_display(variable: EnvVar | None) -> str | None:
+    if variable is None:
         return None
-    literal = not value.startswith(("secretKeyRef ", "configMapKeyRef ", "fieldRef ", "resourceFieldRef "))
-    if literal and _SECRET_NAME.search(name):
-        return HIDDEN
-    return value if len(value) <= 120 else value[:117] + "..."
+    if variable.reference is not None:
+        return variable.reference[:120]
+    return f"literal #{value_hash(variable.value)}"
 
 
 def _container_changes(old: ContainerSpec, new: ContainerSpec) -> tuple[ImageChange | None, list[EnvChange]]:
     image = ImageChange(container=new.name, old=old.image, new=new.image) if old.image != new.image else None
-    before = {e.name: e.value for e in old.env}
-    after = {e.name: e.value for e in new.env}
-    env = [
-        EnvChange(
-            container=new.name,
-            name=name,
-            old=_env_display(name, before.get(name)),
-            new=_env_display(name, after.get(name)),
+    before = {e.name: e for e in old.env}
+    after = {e.name: e for e in new.env}
+    env = []
+    for name in sorted(before.keys() | after.keys()):
+        was, now = before.get(name), after.get(name)
+        if was == now:
+            continue
+        change = "added" if was is None else "removed" if now is None else "changed"
+        env.append(
+            EnvChange(
+                container=new.name, name=name, change=change, old=_env_display(was), new=_env_display(now)
+            )
         )
-        for name in sorted(before.keys() | after.keys())
-        if before.get(name) != after.get(name)
-    ]
     return image, env
 
 

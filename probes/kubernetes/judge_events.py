@@ -31,6 +31,8 @@ WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "Job", "Cr
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EventGroup:
+    """Warning events with the same reason about one workload, node or other object."""
+
     entity: Entity
     reason: str
     count: int
@@ -40,6 +42,7 @@ class EventGroup:
     messages: tuple[str, ...]
 
     def details(self) -> dict[str, Any]:
+        """The group as evidence details (JSON-ready)."""
         return {
             "reason": self.reason,
             "count": self.count,
@@ -136,6 +139,7 @@ def judge_events(
     explained: Collection[tuple[str, str]],
     limit: int,
     queries: Iterable[str],
+    kubectl_suffix: str,
     make: MakeFinding,
 ) -> list[Finding]:
     """A warning per event group no pod finding explains, the ``limit`` biggest."""
@@ -163,7 +167,7 @@ def judge_events(
                 onset=group.first,
                 next_steps=[
                     f"kubectl get events -n {group.entity.attributes.get('namespace', 'default')} "
-                    f"--field-selector type=Warning,reason={group.reason} --sort-by=.lastTimestamp"
+                    f"--field-selector type=Warning,reason={group.reason} --sort-by=.lastTimestamp{kubectl_suffix}"
                 ],
             )
         )

@@ -1,7 +1,9 @@
 """Judging Helm releases: which were upgraded (or installed, or rolled back) in the window.
 
 A release revision created in the window is a warning; one whose status is ``failed``, or still
-``pending-*`` ``unhealthy_after`` after it began, is critical.
+``pending-*`` ``unhealthy_after`` after it began, is critical. The rollback (and the chart
+compared with) is the last revision before it that was deployed successfully (``deployed`` or
+``superseded``): never a ``failed`` or ``pending-*`` one.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from datetime import datetime
 from diagnostics import Finding, Measurement, Severity
 from diagnostics.units import isoformat
 from probes.kubernetes.findings import MakeFinding, ago, live_state_note, workload_entity
-from probes.kubernetes.helm import releases
+from probes.kubernetes.helm import releases, rollback_target
 from probes.kubernetes.objects import HelmChart, HelmRevision, WorkloadRef
 from probes.kubernetes.snapshots import RolloutData
 
@@ -28,6 +30,19 @@ def _verb(latest: HelmRevision, chart: HelmChart | None) -> str:
     if chart and chart.description and chart.description.lower().startswith("rollback"):
         return "rolled back"
     return "upgraded"
+
+
+def _skipped_text(skipped: list[HelmRevision], previous: HelmRevision | None) -> str:
+    if not skipped:
+        return ""
+    listed = ", ".join(f"{r.number} ({r.status})" for r in skipped)
+    if previous is None:
+        return f" No earlier revision was deployed successfully ({listed}): there is no rollback target."
+    revisions = "Revision" if len(skipped) == 1 else "Revisions"
+    return (
+        f" {revisions} {listed} in between never deployed successfully:"
+        f" the rollback returns to revision {previous.number}."
+    )
 
 
 def judge_helm(
@@ -50,7 +65,8 @@ def judge_helm(
             continue
         latest = recent[-1]
         assert latest.created is not None
-        previous = max((r for r in history if r.number < latest.number), key=lambda r: r.number, default=None)
+        previous = rollback_target(history, latest.number)
+        skipped = [r for r in history if (previous.number if previous else 0) < r.number < latest.number]
         chart = data.charts.get((namespace, latest.secret_name))
         old_chart = data.charts.get((namespace, previous.secret_name)) if previous else None
         new_text, old_text = _chart_text(chart), _chart_text(old_chart)
@@ -83,6 +99,7 @@ def judge_helm(
                     f"Release revision {latest.number} created at {isoformat(latest.created)}, status {latest.status}"
                     + (f"; {chart.description}" if chart and chart.description else "")
                     + (f". {len(recent)} revisions in the window." if len(recent) > 1 else ".")
+                    + _skipped_text(skipped, previous)
                     + (live_state_note(at, server_time, "The release status") if failed else "")
                 ),
                 values=[
@@ -103,6 +120,7 @@ def judge_helm(
                     "chart_version": chart.version if chart else None,
                     "app_version": chart.app_version if chart else None,
                     "previous_chart_version": old_chart.version if old_chart else None,
+                    "skipped_revisions": [{"revision": r.number, "status": r.status} for r in skipped],
                     "revisions_in_window": [r.number for r in recent],
                 },
                 onset=latest.created,

@@ -29,8 +29,10 @@ def judge_nodes(
     at: datetime,
     server_time: datetime | None,
     queries: Iterable[str],
+    kubectl_suffix: str,
     make: MakeFinding,
 ) -> list[Finding]:
+    """A finding per node NotReady, per node under pressure and per cordoned node."""
     findings = []
     shown_queries = list(queries)
     note = live_state_note(at, server_time, "Node state")
@@ -57,8 +59,8 @@ def judge_nodes(
                     details=_node_details(node),
                     onset=ready.last_transition,
                     next_steps=[
-                        f"kubectl describe node {node.name}",
-                        f"kubectl get pods -A --field-selector spec.nodeName={node.name}",
+                        f"kubectl describe node {node.name}{kubectl_suffix}",
+                        f"kubectl get pods -A --field-selector spec.nodeName={node.name}{kubectl_suffix}",
                     ],
                 )
             )
@@ -82,7 +84,10 @@ def judge_nodes(
                     queries=shown_queries,
                     details=_node_details(node),
                     onset=onset,
-                    next_steps=[f"kubectl describe node {node.name}", f"kubectl top node {node.name}"],
+                    next_steps=[
+                        f"kubectl describe node {node.name}{kubectl_suffix}",
+                        f"kubectl top node {node.name}{kubectl_suffix}",
+                    ],
                 )
             )
         if node.unschedulable:
@@ -95,7 +100,7 @@ def judge_nodes(
                     summary="No new pods are scheduled on it; when it was cordoned is not recorded." + note,
                     queries=shown_queries,
                     details=_node_details(node),
-                    next_steps=[f"kubectl uncordon {node.name}  # once maintenance is over"],
+                    next_steps=[f"kubectl uncordon {node.name}{kubectl_suffix}  # once maintenance is over"],
                 )
             )
     return findings

@@ -26,9 +26,13 @@ MAX_LOG_LINE = 500
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PodLimits:
+    """Thresholds and bounds of pod findings."""
+
     pending_warning_s: float
     pending_critical_s: float
     max_listed_pods: int = 10
+    kubectl_suffix: str = ""
+    """`` --context prod-eu`` when a context is configured, appended to every command."""
 
 
 def _worst_container(group: ProblemGroup) -> Problem:
@@ -38,13 +42,22 @@ def _worst_container(group: ProblemGroup) -> Problem:
 
 
 def log_targets(groups: Iterable[ProblemGroup], limit: int) -> list[LogTarget]:
-    """Whose previous log to read: the most restarted container of each crashing group."""
+    """Whose previous log to read: the most restarted container of each crashing workload.
+
+    One container per workload (of its most urgent crashing group: ``groups`` come most urgent
+    first), so a workload both crash-looping and restarting costs one read, not two.
+    """
     targets: list[LogTarget] = []
+    workloads: set[tuple[str, str]] = set()
     for group in groups:
-        if group.kind not in CRASHING or len(targets) >= limit:
+        if len(targets) >= limit:
+            break
+        key = (group.workload.kind, group.workload.key)
+        if group.kind not in CRASHING or key in workloads:
             continue
         problem = _worst_container(group)
         if problem.container is not None:
+            workloads.add(key)
             targets.append(
                 LogTarget(
                     namespace=problem.pod.meta.namespace,
@@ -157,8 +170,13 @@ def judge_pod_groups(
             for reason in _explained_reasons(group.kind)
             for g in events.get((group.workload.key, reason), [])
         ]
-        # a pod's status shows only its last termination; its events may go back further
-        onset = min((t for t in (group.onset, *(g.first for g in explaining)) if t is not None), default=None)
+        # explaining events may go back further than the pods still show (replaced pods); when
+        # the pods' status cannot place the start, events (kept about an hour) cannot either
+        onset = (
+            min([group.onset, *(g.first for g in explaining if g.first is not None)])
+            if group.onset is not None
+            else None
+        )
         summary = f"{plural(len(group.pods), 'pod')}: {', '.join(p.meta.name for p in group.pods[:5])}."
         if tail:
             summary += f" Last log line of {target.pod}/{target.container} before it died: {tail[-1][:200]}"
@@ -199,7 +217,7 @@ def judge_pod_groups(
                     "events": [g.details() for g in explaining],
                 },
                 onset=onset,
-                next_steps=_next_steps(group, target),
+                next_steps=_next_steps(group, target, limits.kubectl_suffix),
             )
         )
     return findings
@@ -209,17 +227,17 @@ def _explained_reasons(kind: str) -> tuple[str, ...]:
     return tuple(sorted(EXPLAINED_BY.get(kind, ())))
 
 
-def _next_steps(group: ProblemGroup, target: LogTarget) -> list[str]:
+def _next_steps(group: ProblemGroup, target: LogTarget, suffix: str) -> list[str]:
     namespace, pod = target.namespace, target.pod
     steps = []
     if group.kind in CRASHING:
-        steps.append(f"kubectl logs -n {namespace} {pod} -c {target.container} --previous --tail=100")
-    steps.append(f"kubectl describe pod -n {namespace} {pod}")
+        steps.append(f"kubectl logs -n {namespace} {pod} -c {target.container} --previous --tail=100{suffix}")
+    steps.append(f"kubectl describe pod -n {namespace} {pod}{suffix}")
     if group.kind == "pending":
-        steps.append("kubectl describe nodes | grep -A 8 'Allocated resources'")
+        steps.append(f"kubectl describe nodes{suffix} | grep -A 8 'Allocated resources'")
     if group.kind == "oom_killed":
-        steps.append(f"kubectl top pod -n {namespace} {pod} --containers")
+        steps.append(f"kubectl top pod -n {namespace} {pod} --containers{suffix}")
     if group.workload.kind in ("Deployment", "StatefulSet", "DaemonSet"):
         kind = group.workload.kind.lower()
-        steps.append(f"kubectl rollout history {kind}/{group.workload.name} -n {namespace}")
+        steps.append(f"kubectl rollout history {kind}/{group.workload.name} -n {namespace}{suffix}")
     return steps

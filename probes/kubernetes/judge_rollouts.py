@@ -30,6 +30,8 @@ from probes.kubernetes.snapshots import RolloutData
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RolloutLimits:
+    """Thresholds of rollout findings, and what every kubectl command gets appended."""
+
     unhealthy_after_s: float
     kubectl_suffix: str = ""
     """`` --context prod-eu`` when a context is configured, appended to every command."""
@@ -37,6 +39,8 @@ class RolloutLimits:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RolloutState:
+    """Where a rollout stands, as ``kubectl rollout status`` would say."""
+
     phase: str
     """complete, progressing, stuck, paused or waiting (OnDelete)."""
     detail: str
@@ -97,7 +101,7 @@ def describe_change(rollout: Rollout) -> str:
         return shown + (f" (+{len(changes.images) - 3} more)" if len(changes.images) > 3 else "")
     if changes.env:
         names = ", ".join(dict.fromkeys(e.name for e in changes.env[:5]))
-        return f"env {names} changed"
+        return f"env {names} changed"  # names only: values may be secrets
     if changes.restart_only:
         return "restart (kubectl rollout restart), template otherwise unchanged"
     if changes.containers_added or changes.containers_removed:
@@ -113,7 +117,10 @@ def _change_details(rollout: Rollout) -> dict[str, Any]:
     changes = rollout.changes
     return {
         "images": [{"container": c.container, "old": c.old, "new": c.new} for c in changes.images],
-        "env": [{"container": e.container, "name": e.name, "old": e.old, "new": e.new} for e in changes.env],
+        "env": [
+            {"container": e.container, "name": e.name, "change": e.change, "old": e.old, "new": e.new}
+            for e in changes.env
+        ],
         "containers_added": list(changes.containers_added),
         "containers_removed": list(changes.containers_removed),
         "other_changes": list(changes.other),

@@ -15,6 +15,8 @@ from probes.kubernetes.backend import SECTION, KubernetesSettings
 
 
 class NodesProbe(Probe):
+    """Nodes NotReady, under pressure, or cordoned."""
+
     id = "workloads.nodes"
     checklist_item = ChecklistItem.RESOURCES
     description = "Kubernetes nodes: NotReady, memory/disk/PID pressure, cordoned"
@@ -22,7 +24,9 @@ class NodesProbe(Probe):
     backend_section = SECTION
 
     def run(self, ctx: ProbeContext) -> Iterable[Finding]:
+        """List nodes once and judge their conditions as of ``--at``."""
         from probes.kubernetes.collect import KubeApi
+        from probes.kubernetes.findings import kubectl_suffix, list_call_findings
         from probes.kubernetes.judge_nodes import judge_nodes
         from probes.kubernetes.snapshots import collect_nodes
 
@@ -30,14 +34,16 @@ class NodesProbe(Probe):
         assert isinstance(settings, KubernetesSettings)
         with KubeApi(settings, ctx) as api:
             data = collect_nodes(api)
-        if data.observed.truncated:
-            ctx.logger.warning(
-                "%s: the node list was cut short (page bound or expired continue token)", ctx.probe_id
-            )
-        return judge_nodes(
-            data.nodes,
-            at=ctx.at,
-            server_time=data.observed.server_time,
-            queries=data.observed.queries,
-            make=ctx.finding,
-        )
+            cluster = api.host
+        suffix = kubectl_suffix(settings.context)
+        return [
+            *judge_nodes(
+                data.nodes,
+                at=ctx.at,
+                server_time=data.observed.server_time,
+                queries=data.observed.queries,
+                kubectl_suffix=suffix,
+                make=ctx.finding,
+            ),
+            *list_call_findings(ctx, data.observed, cluster=cluster, kubectl_suffix=suffix),
+        ]

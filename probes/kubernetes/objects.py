@@ -31,11 +31,14 @@ class Meta:
 
     @property
     def service(self) -> str | None:
+        """The service the object belongs to, from the first of :data:`APP_LABELS` it carries."""
         return next((self.labels[k] for k in APP_LABELS if self.labels.get(k)), None)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Condition:
+    """A status condition (``Ready``, ``Progressing``, ``MemoryPressure``...)."""
+
     type: str
     status: str
     reason: str | None = None
@@ -46,13 +49,19 @@ class Condition:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EnvVar:
+    """An environment variable of a container spec."""
+
     name: str
-    value: str
-    """The literal value, or where it comes from (``secretKeyRef db/password``)."""
+    value: str = ""
+    """The literal value (never printed: it may be a secret)."""
+    reference: str | None = None
+    """Where the value comes from instead, if it does (``secretKeyRef db/password``)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ContainerSpec:
+    """A container of a pod template."""
+
     name: str
     image: str
     env: tuple[EnvVar, ...] = ()
@@ -63,6 +72,8 @@ class ContainerSpec:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PodTemplate:
+    """A workload's pod template: what a rollout changes."""
+
     containers: tuple[ContainerSpec, ...]
     init_containers: tuple[ContainerSpec, ...] = ()
     annotations: Mapping[str, str] = field(default_factory=dict)
@@ -93,6 +104,7 @@ class Workload:
     paused: bool = False
 
     def condition(self, kind: str) -> Condition | None:
+        """The condition of type ``kind``, if the status has it."""
         return next((c for c in self.conditions if c.type == kind), None)
 
 
@@ -117,6 +129,8 @@ class Revision:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Termination:
+    """How a container instance ended (``state.terminated`` or ``lastState.terminated``)."""
+
     reason: str | None
     exit_code: int | None
     started: datetime | None = None
@@ -126,6 +140,8 @@ class Termination:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ContainerState:
+    """A container's status in a pod: waiting, running or terminated, and its restarts."""
+
     name: str
     image: str
     init: bool = False
@@ -149,15 +165,20 @@ class WorkloadRef:
 
     @property
     def key(self) -> str:
+        """``namespace/name``: the workload entity's name."""
         return f"{self.namespace}/{self.name}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Pod:
+    """A pod with the workload owning it and its containers' states."""
+
     meta: Meta
     workload: WorkloadRef
     node: str | None
     phase: str
+    started: datetime | None = None
+    """When the kubelet accepted it (``status.startTime``)."""
     reason: str | None = None
     message: str | None = None
     conditions: tuple[Condition, ...] = ()
@@ -165,11 +186,14 @@ class Pod:
     containers: tuple[ContainerState, ...] = ()
 
     def condition(self, kind: str) -> Condition | None:
+        """The condition of type ``kind``, if read (pods not Running only)."""
         return next((c for c in self.conditions if c.type == kind), None)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Event:
+    """A core/v1 (or events.k8s.io) event, with the time range of its occurrences."""
+
     namespace: str
     type: str
     reason: str
@@ -185,6 +209,8 @@ class Event:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Taint:
+    """A node taint."""
+
     key: str
     effect: str
     value: str | None = None
@@ -192,6 +218,8 @@ class Taint:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Node:
+    """A node with its conditions, cordon and taints."""
+
     name: str
     created: datetime | None
     conditions: tuple[Condition, ...]
@@ -202,6 +230,7 @@ class Node:
     internal_ip: str | None = None
 
     def condition(self, kind: str) -> Condition | None:
+        """The condition of type ``kind``, if the status has it."""
         return next((c for c in self.conditions if c.type == kind), None)
 
 

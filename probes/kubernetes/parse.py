@@ -60,6 +60,7 @@ def _digest(value: Any) -> str:
 
 
 def parse_meta(obj: JSON) -> Meta:
+    """The metadata of any object, with its controlling owner."""
     meta = obj.get("metadata") or {}
     owner = next((o for o in meta.get("ownerReferences") or () if o.get("controller")), None)
     return Meta(
@@ -76,6 +77,7 @@ def parse_meta(obj: JSON) -> Meta:
 
 
 def parse_conditions(items: Iterable[JSON] | None) -> tuple[Condition, ...]:
+    """Status conditions (``lastUpdateTime``, or a node's ``lastHeartbeatTime``, as last update)."""
     return tuple(
         Condition(
             type=c.get("type") or "",
@@ -89,16 +91,23 @@ def parse_conditions(items: Iterable[JSON] | None) -> tuple[Condition, ...]:
     )
 
 
-def _env_value(item: JSON) -> str:
-    if "value" in item:
-        return str(item.get("value") or "")
-    source = item.get("valueFrom") or {}
+def _env_reference(item: JSON) -> str | None:
+    """``secretKeyRef db/password``, ``fieldRef status.podIP``: where a ``valueFrom`` points."""
+    source = item.get("valueFrom")
+    if not isinstance(source, Mapping):
+        return None
     for key, ref in source.items():
         if isinstance(ref, Mapping):
             where = ref.get("name") or ref.get("fieldPath") or ref.get("resource") or ""
             inner = ref.get("key")
             return f"{key} {where}/{inner}" if inner else f"{key} {where}"
-    return ""
+    return "valueFrom"
+
+
+def parse_env(item: JSON) -> EnvVar:
+    """An ``env`` entry: its literal value, or the reference it is read from."""
+    reference = None if "value" in item else _env_reference(item)
+    return EnvVar(name=item.get("name") or "", value=str(item.get("value") or ""), reference=reference)
 
 
 def _memory_limit(container: JSON) -> str | None:
@@ -107,17 +116,19 @@ def _memory_limit(container: JSON) -> str | None:
 
 
 def parse_container_spec(container: JSON) -> ContainerSpec:
+    """A container of a pod template; what is not read is kept as a digest, to tell changes."""
     rest = {k: v for k, v in container.items() if k not in ("name", "image", "env")}
     return ContainerSpec(
         name=container.get("name") or "",
         image=container.get("image") or "",
-        env=tuple(EnvVar(name=e.get("name") or "", value=_env_value(e)) for e in container.get("env") or ()),
+        env=tuple(parse_env(e) for e in container.get("env") or ()),
         memory_limit=_memory_limit(container),
         digest=_digest(rest),
     )
 
 
 def parse_template(template: JSON | None) -> PodTemplate:
+    """A pod template (``spec.template`` of a workload, ReplicaSet or ControllerRevision)."""
     template = template or {}
     spec = template.get("spec") or {}
     annotations = (template.get("metadata") or {}).get("annotations") or {}
@@ -260,6 +271,7 @@ def _container_states(pod: JSON) -> tuple[ContainerState, ...]:
 
 
 def parse_pod(obj: JSON) -> Pod:
+    """A pod, with the workload owning it and its containers' states."""
     meta = parse_meta(obj)
     status = obj.get("status") or {}
     phase = status.get("phase") or "Unknown"
@@ -271,6 +283,7 @@ def parse_pod(obj: JSON) -> Pod:
         workload=owning_workload(meta),
         node=(obj.get("spec") or {}).get("nodeName"),
         phase=phase,
+        started=parse_time(status.get("startTime")),
         reason=status.get("reason"),
         message=status.get("message"),
         conditions=conditions,
@@ -279,6 +292,7 @@ def parse_pod(obj: JSON) -> Pod:
 
 
 def parse_event(obj: JSON) -> Event:
+    """A core/v1 or events.k8s.io/v1 event (``series`` counted when present)."""
     meta = obj.get("metadata") or {}
     involved = obj.get("involvedObject") or obj.get("regarding") or {}
     series = obj.get("series") or {}
@@ -310,6 +324,7 @@ _ROLE_LABEL = re.compile(r"^node-role\.kubernetes\.io/(.+)$")
 
 
 def parse_node(obj: JSON) -> Node:
+    """A node with its conditions, cordon, taints, roles and internal IP."""
     meta = parse_meta(obj)
     spec = obj.get("spec") or {}
     status = obj.get("status") or {}

@@ -5,19 +5,23 @@ previous log of at most ``max_log_reads`` crashing containers, ``log_tail_lines`
 
 - ``crash_loop``: containers waiting in CrashLoopBackOff, with the last exit code and reason and
   the tail of the previous instance's log (critical);
-- ``oom_killed``: last terminated OOMKilled within the window (critical when crash-looping,
-  a warning otherwise), with the memory limit;
+- ``oom_killed``: crash-looping with the last termination OOMKilled (critical), or last
+  terminated OOMKilled within the window (a warning), with the memory limit;
 - ``restarts``: a non-zero exit within the window (warning);
 - ``image_pull`` (ImagePullBackOff, ErrImagePull...) and ``container_error``
   (CreateContainerConfigError...): critical;
 - ``pending``: unschedulable with the scheduler's reason, a warning after ``pending_warning``
   (2 min), critical after ``pending_critical`` (10 min);
-- ``evicted``: evicted within the window (warning);
+- ``evicted``: evicted within the window (warning; see :mod:`probes.kubernetes.pod_problems`
+  for how an eviction is dated);
 - ``warning_events``: Warning events overlapping the window, grouped by reason and object, that
   no finding above explains (warning; the ``max_event_groups`` biggest).
 
 Pod state is live: pods created after ``--at`` are left out, and with ``--at`` in the past the
-findings say their state is as of now. Events are kept about an hour by the API server.
+findings say their state is as of now. Events are kept about an hour by the API server. The
+onset of crashing containers is their first failure as the pod's status can place it, or
+unknown: never their last crash (:mod:`probes.kubernetes.pod_problems`). Every kubectl command
+carries ``--context`` when one is configured.
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ class PodsOptions(ProbeOptions):
 
 
 class PodsProbe(Probe):
+    """Failing pods grouped by owning workload, and unexplained Warning events."""
+
     id = "workloads.pods"
     checklist_item = ChecklistItem.RESOURCES
     description = "Kubernetes pods: crash loops, OOM kills, image pulls, Pending, evictions, Warning events"
@@ -50,8 +56,9 @@ class PodsProbe(Probe):
     backend_section = SECTION
 
     def run(self, ctx: ProbeContext) -> Iterable[Finding]:
+        """List pods and Warning events once, read a few crashed containers' logs, judge."""
         from probes.kubernetes.collect import KubeApi
-        from probes.kubernetes.findings import forbidden_findings
+        from probes.kubernetes.findings import kubectl_suffix, list_call_findings
         from probes.kubernetes.judge_events import EXPLAINED_BY, by_subject, group_events, judge_events
         from probes.kubernetes.judge_pods import PodLimits, judge_pod_groups, log_targets
         from probes.kubernetes.pod_problems import group_problems, pod_problems
@@ -67,16 +74,13 @@ class PodsProbe(Probe):
                 api, log_targets(groups, options.max_log_reads), tail_lines=options.log_tail_lines
             )
             cluster = api.host
-        if data.observed.truncated:
-            ctx.logger.warning(
-                "%s: a list call was cut short (page bound or expired continue token)", ctx.probe_id
-            )
         event_groups = group_events(
             data.events, data.pods, ctx.start, ctx.at, selected_only=settings.label_selector is not None
         )
         explained = {
             (group.workload.key, reason) for group in groups for reason in EXPLAINED_BY.get(group.kind, ())
         }
+        suffix = kubectl_suffix(settings.context)
         return [
             *judge_pod_groups(
                 groups,
@@ -87,6 +91,7 @@ class PodsProbe(Probe):
                 limits=PodLimits(
                     pending_warning_s=options.pending_warning.total_seconds(),
                     pending_critical_s=options.pending_critical.total_seconds(),
+                    kubectl_suffix=suffix,
                 ),
                 queries=data.observed.queries,
                 make=ctx.finding,
@@ -96,7 +101,8 @@ class PodsProbe(Probe):
                 explained=explained,
                 limit=options.max_event_groups,
                 queries=data.observed.queries,
+                kubectl_suffix=suffix,
                 make=ctx.finding,
             ),
-            *forbidden_findings(data.observed.forbidden, ctx.finding, cluster=cluster),
+            *list_call_findings(ctx, data.observed, cluster=cluster, kubectl_suffix=suffix),
         ]

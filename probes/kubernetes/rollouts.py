@@ -41,6 +41,8 @@ class RolloutsOptions(ProbeOptions):
 
 
 class RolloutsProbe(Probe):
+    """Rollouts and Helm upgrades in the window, their state and the rollback command."""
+
     id = "deploys.rollouts"
     checklist_item = ChecklistItem.DEPLOYMENTS
     description = "Kubernetes rollouts and Helm upgrades in the window: images, revisions, state, rollback"
@@ -48,8 +50,9 @@ class RolloutsProbe(Probe):
     backend_section = SECTION
 
     def run(self, ctx: ProbeContext) -> Iterable[Finding]:
+        """List workloads, their revisions and Helm releases once; judge what changed in the window."""
         from probes.kubernetes.collect import KubeApi
-        from probes.kubernetes.findings import forbidden_findings
+        from probes.kubernetes.findings import kubectl_suffix, list_call_findings
         from probes.kubernetes.judge_helm import judge_helm
         from probes.kubernetes.judge_rollouts import RolloutLimits, judge_rollouts
         from probes.kubernetes.snapshots import collect_rollouts
@@ -67,15 +70,9 @@ class RolloutsProbe(Probe):
                 max_chart_reads=options.max_chart_reads,
             )
             cluster = api.host
-        if data.observed.truncated:
-            ctx.logger.warning(
-                "%s: a list call was cut short (page bound or expired continue token)", ctx.probe_id
-            )
         unhealthy_after = options.unhealthy_after.total_seconds()
-        limits = RolloutLimits(
-            unhealthy_after_s=unhealthy_after,
-            kubectl_suffix=f" --context {settings.context}" if settings.context else "",
-        )
+        suffix = kubectl_suffix(settings.context)
+        limits = RolloutLimits(unhealthy_after_s=unhealthy_after, kubectl_suffix=suffix)
         return [
             *judge_rollouts(data, start=ctx.start, at=ctx.at, limits=limits, make=ctx.finding),
             *judge_helm(
@@ -86,5 +83,5 @@ class RolloutsProbe(Probe):
                 kube_context=settings.context,
                 make=ctx.finding,
             ),
-            *forbidden_findings(data.observed.forbidden, ctx.finding, cluster=cluster),
+            *list_call_findings(ctx, data.observed, cluster=cluster, kubectl_suffix=suffix),
         ]

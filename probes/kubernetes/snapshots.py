@@ -26,7 +26,7 @@ from probes.kubernetes.collect import (
     KubeApi,
     Listing,
 )
-from probes.kubernetes.helm import HELM_SELECTOR, decode_chart, helm_revision, releases
+from probes.kubernetes.helm import HELM_SELECTOR, decode_chart, helm_revision, releases, rollback_target
 from probes.kubernetes.history import History, histories
 from probes.kubernetes.objects import Event, Forbidden, HelmChart, HelmRevision, Node, Pod, Revision
 from probes.kubernetes.parse import (
@@ -54,6 +54,8 @@ class Observed:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RolloutData:
+    """What ``deploys.rollouts`` read: workload histories, Helm revisions, decoded charts."""
+
     histories: tuple[History, ...]
     helm: tuple[HelmRevision, ...]
     charts: Mapping[tuple[str, str], HelmChart]
@@ -63,6 +65,8 @@ class RolloutData:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PodData:
+    """What ``workloads.pods`` read: pods and Warning events."""
+
     pods: tuple[Pod, ...]
     events: tuple[Event, ...]
     observed: Observed
@@ -70,12 +74,16 @@ class PodData:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NodeData:
+    """What ``workloads.nodes`` read."""
+
     nodes: tuple[Node, ...]
     observed: Observed
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LogTarget:
+    """A container whose previous instance's log is read."""
+
     namespace: str
     pod: str
     container: str
@@ -150,15 +158,15 @@ def collect_rollouts(
 def _read_charts(
     api: KubeApi, revisions: list[HelmRevision], start: datetime, end: datetime, limit: int
 ) -> dict[tuple[str, str], HelmChart]:
-    """Decode the revisions upgraded in the window and the ones they replaced (bounded)."""
+    """Decode the revisions upgraded in the window and the ones a rollback would return to (bounded)."""
     wanted: list[HelmRevision] = []
     for history in releases(revisions).values():
         recent = [r for r in history if r.created and start <= r.created <= end]
         if not recent:
             continue
         latest = recent[-1]
-        earlier = [r for r in history if r.number < latest.number]
-        wanted += [latest, *earlier[-1:]]
+        target = rollback_target(history, latest.number)
+        wanted += [latest, *([target] if target else [])]
     charts: dict[tuple[str, str], HelmChart] = {}
     for revision in wanted[: 2 * limit]:
         if api.remaining() < OPTIONAL_READ_RESERVE_S:
@@ -195,6 +203,7 @@ def read_logs(api: KubeApi, targets: Iterable[LogTarget], *, tail_lines: int) ->
 
 
 def collect_nodes(api: KubeApi) -> NodeData:
+    """Every node (cluster-scoped: neither namespaces nor the label selector apply)."""
     nodes = api.list_objects(NODES)
     _require(nodes)
     return NodeData(nodes=tuple(parse_node(o) for o in nodes.items), observed=_observed(api, [nodes]))

@@ -35,7 +35,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import yaml
 
-from tests.support.kube_objects import SERVICE_ACCOUNT
+from tests.support.kube_meta import SERVICE_ACCOUNT
 
 Obj = dict[str, Any]
 TOKEN = "kube-test-token-9f3b1c7d2e"
@@ -94,6 +94,8 @@ class Cluster:
 
 @dataclass(frozen=True)
 class Request:
+    """One request the server received."""
+
     method: str
     path: str
     query: Mapping[str, str]

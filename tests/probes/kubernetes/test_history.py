@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from probes.kubernetes.history import (
-    HIDDEN,
     histories,
     rolled_out_at,
     rollouts_between,
     split_image,
     template_changes,
+    value_hash,
 )
+from probes.kubernetes.objects import PodTemplate
 from probes.kubernetes.parse import (
     owning_workload,
     parse_controller_revision,
@@ -175,32 +176,68 @@ def test_a_rollback_reusing_an_old_replica_set_is_dated_by_the_progressing_condi
     assert rollout.changes.images[0].short() == "checkout v1.5.0 → v1.4.2"
 
 
-def test_env_changes_hide_secret_looking_values_but_show_references() -> None:
-    old = parse_template(
-        k.pod_template(
-            "api", [k.container("api", "api:1", env={"LOG_LEVEL": "info", "DB_PASSWORD": "hunter2"})]
-        )
+SLACK_WEBHOOK = "https://hooks.slack.com/services/T0AAA/B0BBB/XXXXXXXXXXXXXXXXXXXXXXXX"
+STRIPE_KEY = "sk_live_51H8aBcDeFgHiJkLmNoPqRsTuVwXyZ"
+
+
+def _api_template(env: dict[str, str], **references: dict[str, dict[str, str]]) -> PodTemplate:
+    container = k.container("api", "api:1", env=env)
+    container["env"] += [{"name": name, "valueFrom": source} for name, source in references.items()]
+    return parse_template(k.pod_template("api", [container]))
+
+
+def test_env_changes_never_show_a_literal_value_whatever_its_name() -> None:
+    old = _api_template(
+        {
+            "LOG_LEVEL": "info",
+            "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T0AAA/B0BBB/old",
+            "REGION": "eu",
+        },
+        FEATURE_FLAGS={"configMapKeyRef": {"name": "flags", "key": "v1"}},
     )
-    new = parse_template(
-        k.pod_template(
-            "api",
-            [
-                k.container(
-                    "api",
-                    "api:1",
-                    env={"LOG_LEVEL": "debug", "DB_PASSWORD": "correct-horse"},
-                    secret_env={"API_TOKEN": ("api-secrets", "token")},
-                )
-            ],
-        )
+    new = _api_template(
+        {"LOG_LEVEL": "debug", "SLACK_WEBHOOK_URL": SLACK_WEBHOOK, "STRIPE_SK": STRIPE_KEY, "ZONE": "eu"},
+        FEATURE_FLAGS={"configMapKeyRef": {"name": "flags", "key": "v2"}},
+        API_TOKEN={"secretKeyRef": {"name": "api-secrets", "key": "token"}},
     )
     changes = template_changes(old, new)
     by_name = {e.name: e for e in changes.env}
-    assert (by_name["LOG_LEVEL"].old, by_name["LOG_LEVEL"].new) == ("info", "debug")
-    assert (by_name["DB_PASSWORD"].old, by_name["DB_PASSWORD"].new) == (HIDDEN, HIDDEN)
+    assert {name: e.change for name, e in by_name.items()} == {
+        "API_TOKEN": "added",
+        "FEATURE_FLAGS": "changed",
+        "LOG_LEVEL": "changed",
+        "REGION": "removed",
+        "SLACK_WEBHOOK_URL": "changed",
+        "STRIPE_SK": "added",
+        "ZONE": "added",
+    }
+    # literal values, secret-looking names or not, are shown as a short hash only
+    assert (by_name["LOG_LEVEL"].old, by_name["LOG_LEVEL"].new) == (
+        f"literal #{value_hash('info')}",
+        f"literal #{value_hash('debug')}",
+    )
+    assert (
+        by_name["STRIPE_SK"].old is None and by_name["STRIPE_SK"].new == f"literal #{value_hash(STRIPE_KEY)}"
+    )
+    # equal values have equal hashes: ZONE took REGION's value
+    assert by_name["ZONE"].new == by_name["REGION"].old != by_name["LOG_LEVEL"].new
+    # where a value comes from is shown
     assert by_name["API_TOKEN"].new == "secretKeyRef api-secrets/token"
-    assert "hunter2" not in repr(changes) and "correct-horse" not in repr(changes)
+    assert (by_name["FEATURE_FLAGS"].old, by_name["FEATURE_FLAGS"].new) == (
+        "configMapKeyRef flags/v1",
+        "configMapKeyRef flags/v2",
+    )
+    shown = repr(changes)
+    for literal in ("info", "debug", "hooks.slack.com", "sk_live", STRIPE_KEY, SLACK_WEBHOOK, "eu"):
+        assert literal not in shown, literal
     assert changes.images == ()
+
+
+def test_a_literal_that_looks_like_a_reference_is_still_hidden() -> None:
+    old = _api_template({"DSN": "secretKeyRef db/password"})
+    new = _api_template({"DSN": "secretKeyRef postgres://app:hunter2@db/app"})
+    [change] = template_changes(old, new).env
+    assert change.new is not None and change.new.startswith("literal #") and "hunter2" not in repr(change)
 
 
 def test_a_rollout_restart_is_told_apart_from_a_real_change() -> None:

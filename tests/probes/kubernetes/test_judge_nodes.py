@@ -11,12 +11,13 @@ from tests.probes.kubernetes.conftest import finding_factory
 from tests.support import kube_objects as k
 
 
-def _judge(nodes: list[dict], at: datetime, server_time: datetime | None = None):
+def _judge(nodes: list[dict], at: datetime, server_time: datetime | None = None, kubectl_suffix: str = ""):
     return judge_nodes(
         [parse_node(n) for n in nodes],
         at=at,
         server_time=server_time or at,
         queries=["GET /api/v1/nodes"],
+        kubectl_suffix=kubectl_suffix,
         make=finding_factory("workloads.nodes", at),
     )
 
@@ -68,3 +69,20 @@ def test_a_condition_that_began_after_at_did_not_hold_at_at(now: datetime) -> No
 
 def test_healthy_nodes_yield_nothing(now: datetime) -> None:
     assert _judge([k.node(f"node-{i}", created=now - timedelta(days=30)) for i in range(3)], now) == []
+
+
+def test_kubectl_commands_name_the_configured_context(now: datetime) -> None:
+    nodes = [
+        k.node(
+            "node-b", created=now - timedelta(days=30), ready="False", ready_since=now - timedelta(minutes=3)
+        ),
+        k.node(
+            "node-c", created=now - timedelta(days=30), pressure={"PIDPressure": now - timedelta(minutes=2)}
+        ),
+        k.node("node-d", created=now - timedelta(days=30), unschedulable=True),
+    ]
+    findings = _judge(nodes, now, kubectl_suffix=" --context prod-eu")
+    assert sorted(f.kind for f in findings) == ["node_cordoned", "node_not_ready", "node_pressure"]
+    steps = [step for f in findings for step in f.next_steps]
+    assert "kubectl uncordon node-d --context prod-eu  # once maintenance is over" in steps
+    assert all(step.split("#")[0].rstrip().endswith(" --context prod-eu") for step in steps), steps

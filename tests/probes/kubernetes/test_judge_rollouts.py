@@ -280,3 +280,69 @@ def test_a_failed_helm_upgrade_is_critical_even_without_its_chart(now: datetime)
     )
     assert finding.severity is Severity.CRITICAL
     assert finding.title.endswith(": failed") and "chart" not in finding.title
+
+
+def test_a_helm_rollback_returns_to_the_last_revision_deployed_successfully(now: datetime) -> None:
+    def revision(number: int, status: str, version: str, created: datetime) -> dict[str, Any]:
+        return k.helm_release_secret(
+            "checkout",
+            "shop",
+            revision=number,
+            status=status,
+            chart="checkout",
+            chart_version=version,
+            created=created,
+        )
+
+    secrets = [
+        revision(10, "superseded", "1.4.1", now - timedelta(days=9)),
+        revision(11, "deployed", "1.4.2", now - timedelta(days=6)),
+        revision(12, "failed", "1.5.0", now - timedelta(hours=2)),
+        revision(13, "pending-upgrade", "1.5.1", now - timedelta(minutes=40)),
+        revision(14, "failed", "1.5.1", now - timedelta(minutes=10)),
+    ]
+    charts = {("shop", s["metadata"]["name"]): decode_chart(s) for s in secrets}
+    [finding] = judge_helm(
+        _data(secrets, now, charts),
+        start=now - HOUR,
+        at=now,
+        unhealthy_after_s=300,
+        kube_context="prod-eu",
+        make=finding_factory("deploys.rollouts", now),
+    )
+    assert finding.severity is Severity.CRITICAL
+    assert finding.next_steps[0] == "helm rollback checkout 11 -n shop --kube-context prod-eu"
+    assert "(chart checkout-1.4.2 → checkout-1.5.1)" in finding.title  # compared with what ran
+    details = finding.evidence.details
+    assert (details["previous_revision"], details["previous_status"]) == (11, "deployed")
+    assert details["skipped_revisions"] == [
+        {"revision": 12, "status": "failed"},
+        {"revision": 13, "status": "pending-upgrade"},
+    ]
+    assert "the rollback returns to revision 11" in finding.summary
+    # nothing ever deployed successfully: no rollback command at all
+    [first] = judge_helm(
+        _data(secrets[2:], now),
+        start=now - HOUR,
+        at=now,
+        unhealthy_after_s=300,
+        kube_context=None,
+        make=finding_factory("deploys.rollouts", now),
+    )
+    assert first.next_steps == ("helm history checkout -n shop",)
+    assert "No earlier revision was deployed successfully" in first.summary
+
+
+def test_rollout_commands_carry_the_configured_context(now: datetime) -> None:
+    staged = k.deployment_rollout(
+        "checkout", "shop", old_image="c:v1", new_image="c:v2", rolled_out_at=now - timedelta(minutes=20)
+    )
+    data = _data(staged.objects(), now)
+    [finding] = judge_rollouts(
+        data,
+        start=now - HOUR,
+        at=now,
+        limits=RolloutLimits(unhealthy_after_s=300, kubectl_suffix=" --context prod-eu"),
+        make=finding_factory("deploys.rollouts", now),
+    )
+    assert finding.next_steps and all(s.endswith(" --context prod-eu") for s in finding.next_steps)
