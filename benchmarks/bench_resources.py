@@ -28,20 +28,12 @@ from typing import Any
 
 from diagnostics import Finding, ProbeContext
 from probes.prometheus.client import RangeResult, Sample
-from probes.resources.baseline import BaselineSettings
 from probes.resources.containers import ContainerOptions, ContainerResourcesProbe
-from probes.resources.containers import query_set as container_queries
-from probes.resources.containers import thresholds as container_thresholds
-from probes.resources.containers_collect import collect_containers
-from probes.resources.containers_judge import judge_containers
-from probes.resources.devices_judge import judge_devices
+from probes.resources.containers import fleet_problems as container_problems
 from probes.resources.fetch import Fetcher, QueryClient
 from probes.resources.nodes import NodeOptions, NodeResourcesProbe
-from probes.resources.nodes import query_set as node_queries
-from probes.resources.nodes import thresholds as node_thresholds
-from probes.resources.nodes_collect import BaselineFloors, collect_nodes
-from probes.resources.nodes_judge import judge_hosts
-from probes.resources.problem import to_findings, with_onsets
+from probes.resources.nodes import fleet_problems as node_problems
+from probes.resources.problem import to_findings
 from tests.probes.resources.fleets import AT
 from tests.probes.resources.synthetic import SyntheticPrometheus
 
@@ -52,34 +44,17 @@ WINDOW = timedelta(hours=1)
 def run_nodes(client: QueryClient, options: NodeOptions) -> tuple[list[Finding], Fetcher]:
     """resources.nodes' run, minus the HTTP client's construction."""
     ctx = ProbeContext(probe_id=NodeResourcesProbe.id, at=AT, window=WINDOW, options=options)
-    queries, fetcher = node_queries(options, WINDOW), Fetcher(client, at=AT)
-    snapshot = collect_nodes(
-        fetcher,
-        queries,
-        floors=BaselineFloors(
-            major_faults=options.major_faults_floor,
-            disk_queue=options.disk_queue_floor,
-            net_faults=options.network_faults_floor,
-        ),
-        baseline=BaselineSettings(
-            baseline=options.baseline.total_seconds(),
-            persistence=options.baseline_persistence.total_seconds(),
-            threshold=options.baseline_threshold,
-        ),
-        window=WINDOW,
-    )
-    limits = node_thresholds(options)
-    problems = judge_hosts(snapshot, queries, limits, WINDOW) + judge_devices(snapshot, queries, limits)
-    return to_findings(with_onsets(problems, fetcher, AT - WINDOW), ctx.finding), fetcher
+    fetcher = Fetcher(client, at=AT)
+    _, problems = node_problems(fetcher, options, WINDOW)
+    return to_findings(problems, ctx.finding), fetcher
 
 
 def run_containers(client: QueryClient, options: ContainerOptions) -> tuple[list[Finding], Fetcher]:
     """resources.containers' run, minus the HTTP client's construction."""
     ctx = ProbeContext(probe_id=ContainerResourcesProbe.id, at=AT, window=WINDOW, options=options)
-    queries, fetcher = container_queries(options, WINDOW), Fetcher(client, at=AT)
-    snapshot = collect_containers(fetcher, queries)
-    problems = judge_containers(snapshot, queries, container_thresholds(options), WINDOW)
-    return to_findings(with_onsets(problems, fetcher, AT - WINDOW), ctx.finding), fetcher
+    fetcher = Fetcher(client, at=AT)
+    _, problems = container_problems(fetcher, options, WINDOW)
+    return to_findings(problems, ctx.finding), fetcher
 
 
 class Replay:
@@ -91,17 +66,20 @@ class Replay:
         self.recording = True
 
     def query(self, promql: str, at: datetime) -> tuple[Sample, ...]:
+        """The recorded answer (asked of the source while recording)."""
         if self.recording:
             self.answers["instant", promql] = self.source.query(promql, at)
         return self.answers["instant", promql]  # type: ignore[no-any-return]
 
     def query_range(self, promql: str, start: datetime, end: datetime, step: float) -> RangeResult:
+        """The recorded answer (asked of the source while recording)."""
         if self.recording:
             self.answers["range", promql] = self.source.query_range(promql, start, end, step)
         return self.answers["range", promql]  # type: ignore[no-any-return]
 
 
 def best_of(runs: int, work: Callable[[], object]) -> tuple[float, float]:
+    """The best and the median time of ``runs`` calls of ``work``."""
     times = []
     for _ in range(runs):
         began = time.perf_counter()
@@ -111,6 +89,7 @@ def best_of(runs: int, work: Callable[[], object]) -> tuple[float, float]:
 
 
 def synthetic() -> None:
+    """Part 1: query counts and our processing time on synthetic fleets, answers replayed."""
     print(f"== synthetic: {HOSTS} hosts, {CONTAINERS} containers, answers replayed (our processing only)")
     for size in (10, HOSTS):
         fleet = SyntheticPrometheus(hosts=size)
@@ -139,6 +118,7 @@ def synthetic() -> None:
 
 
 def real_prometheus() -> None:
+    """Part 2: the fleet staged in a real Prometheus; our processing is wall time minus its answers'."""
     import numpy as np
     import requests
 
@@ -149,7 +129,7 @@ def real_prometheus() -> None:
     from tests.support.prometheus import PrometheusDataset, start_prometheus
 
     step = 60.0
-    times = AT.timestamp() - step * np.arange(21)[::-1]
+    times = AT.timestamp() - step * np.arange(21, dtype=np.float64)[::-1]
 
     def fleet() -> Any:
         hosts = healthy_hosts()
@@ -168,14 +148,14 @@ def real_prometheus() -> None:
             )
         containers = healthy_containers()
         for index in range(CONTAINERS):
-            template = containers[index % len(containers)]
+            model = containers[index % len(containers)]
             pod = f"svc{index // 10:04d}-6b8f9d7c5c-{'bcdfghjklm'[index % 10]}x2k4"
             changed = {
-                **_fields(template),
+                **_fields(model),
                 "pod": pod,
                 "owner": ("ReplicaSet", f"svc{index // 10:04d}-6b8f9d7c5c"),
             }
-            yield from unique(container_series(type(template)(**changed), times, step))
+            yield from unique(container_series(type(model)(**changed), times, step))
 
     print(f"\n== real Prometheus: {HOSTS} hosts, {CONTAINERS} containers, 20 minutes every 60 s")
     began = time.perf_counter()
@@ -184,17 +164,18 @@ def real_prometheus() -> None:
         print(f"staged and started in {time.perf_counter() - began:.0f} s")
         try:
             config = PrometheusConfig(url=server.url, timeout="60s")
-            for name, run, options in (
-                ("resources.nodes", run_nodes, NodeOptions()),
-                ("resources.containers", run_containers, ContainerOptions()),
-            ):
+            runs: list[tuple[str, Callable[[QueryClient], tuple[list[Finding], Fetcher]]]] = [
+                ("resources.nodes", lambda client: run_nodes(client, NodeOptions())),
+                ("resources.containers", lambda client: run_containers(client, ContainerOptions())),
+            ]
+            for name, run in runs:
                 client = Recorder(PrometheusClient(config, deadline=time.monotonic() + 600))
-                run(client, options)  # type: ignore[operator]  # warms Prometheus' caches
+                run(client)  # warms Prometheus' caches
                 walls, raws, own = [], [], []
                 for _ in range(3):
                     client.calls.clear()
                     began = time.perf_counter()
-                    findings, fetcher = run(client, options)  # type: ignore[operator]
+                    findings, fetcher = run(client)
                     walls.append(time.perf_counter() - began)
                     raws.append(client.replay_raw(requests, server.url))
                     own.append(walls[-1] - raws[-1])
@@ -216,10 +197,12 @@ class Recorder:
         self.calls: list[tuple[str, dict[str, str]]] = []
 
     def query(self, promql: str, at: datetime) -> tuple[Sample, ...]:
+        """Record the request, then pass it on."""
         self.calls.append(("/api/v1/query", {"query": promql, "time": f"{at.timestamp():.3f}"}))
         return self.client.query(promql, at)
 
     def query_range(self, promql: str, start: datetime, end: datetime, step: float) -> RangeResult:
+        """Record the request, then pass it on."""
         params = {"query": promql, "start": f"{round(start.timestamp())}", "end": f"{round(end.timestamp())}"}
         self.calls.append(("/api/v1/query_range", {**params, "step": f"{step:g}"}))
         return self.client.query_range(promql, start, end, step)
@@ -238,6 +221,7 @@ def _fields(instance: Any) -> dict[str, Any]:
 
 
 def main() -> None:
+    """Run the synthetic part, then (unless ``--synthetic-only``) the real one."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--synthetic-only", action="store_true")
     arguments = parser.parse_args()

@@ -111,8 +111,13 @@ class ProbeContext:
         details: Mapping[str, Any] | None = None,
         onset: datetime | None = None,
         next_steps: Iterable[str] = (),
+        key: str = "",
     ) -> Finding:
-        """Build a finding attributed to this probe."""
+        """Build a finding attributed to this probe.
+
+        ``key`` tells apart several findings of one ``kind`` on one entity (e.g. the metric
+        name); with kind and entity it makes the fingerprint, so keep it stable across runs.
+        """
         return Finding(
             probe=self.probe_id,
             kind=kind,
@@ -123,6 +128,7 @@ class ProbeContext:
             evidence=Evidence(values=tuple(values), queries=tuple(queries), details=dict(details or {})),
             onset=onset,
             next_steps=tuple(next_steps),
+            key=key,
         )
 
 

@@ -153,10 +153,10 @@ class Entity:
 
 
 @functools.lru_cache(maxsize=65536)
-def fingerprint_of(probe: str, kind: str, entity_kind: str, entity_name: str) -> str:
-    """16 hex digits identifying (probe, kind, entity) across runs."""
-    key = "\x1f".join((probe, kind, entity_kind, entity_name))
-    return hashlib.sha256(key.encode()).hexdigest()[:16]
+def fingerprint_of(probe: str, kind: str, entity_kind: str, entity_name: str, key: str = "") -> str:
+    """16 hex digits identifying (probe, kind, entity, key) across runs."""
+    parts = (probe, kind, entity_kind, entity_name, key) if key else (probe, kind, entity_kind, entity_name)
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -172,11 +172,13 @@ class Finding:
     evidence: Evidence = field(default_factory=Evidence)
     onset: datetime | None = None
     next_steps: tuple[str, ...] = ()
+    key: str = ""
+    """Tells apart findings of one kind on one entity (the metric, the alert, the root blocker)."""
 
     @property
     def fingerprint(self) -> str:
         """Stable across runs for the same problem on the same entity."""
-        return fingerprint_of(self.probe, self.kind, self.entity.kind, self.entity.name)
+        return fingerprint_of(self.probe, self.kind, self.entity.kind, self.entity.name, self.key)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

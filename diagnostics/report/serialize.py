@@ -34,6 +34,7 @@ def finding_to_dict(finding: Finding) -> dict[str, Any]:
     return {
         "probe": finding.probe,
         "kind": finding.kind,
+        "key": finding.key,
         "fingerprint": finding.fingerprint,
         "severity": finding.severity.label,
         "title": finding.title,
@@ -173,6 +174,7 @@ def finding_from_dict(data: dict[str, Any]) -> Finding:
         ),
         onset=_time(data.get("onset")),
         next_steps=tuple(data.get("next_steps", [])),
+        key=data.get("key") or "",
     )
 
 

@@ -154,6 +154,7 @@ def judge_events(
         findings.append(
             make(
                 kind="warning_events",
+                key=group.reason,
                 severity=Severity.WARNING,
                 title=f"{plural(group.count, 'Warning event')} {group.reason} on {workload_kind} {group.entity.name}"
                 + (f": {message}" if message else ""),

@@ -178,6 +178,7 @@ def judge_tree(
         },
         onset=tree.first_wait,
         next_steps=_next_steps(tree, snapshot.prepared),
+        key=f"pid {tree.root_pid}",
     )
 
 

@@ -32,6 +32,7 @@ from diagnostics import (
     Severity,
 )
 from probes.prometheus.backend import SECTION
+from probes.prometheus.model import series_key
 
 if TYPE_CHECKING:
     from probes.prometheus.client import ActiveAlert, AlertRule, ManagedAlert, Sample
@@ -175,6 +176,7 @@ def alert_findings(alerts: Sequence[AlertState], ctx: ProbeContext, limit: int) 
         findings.append(
             ctx.finding(
                 kind="alert_pending" if alert.state == "pending" else "alert_firing",
+                key=series_key(alert.name, alert.labels),
                 severity=severity,
                 title=title,
                 entity=entity,

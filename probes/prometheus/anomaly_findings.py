@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 from diagnostics import Entity, Finding, Measurement, Severity
 from diagnostics.units import format_duration, format_value
+from probes.prometheus.model import series_key
 
 if TYPE_CHECKING:
     from probes.prometheus.anomaly import Verdicts
@@ -112,6 +113,7 @@ def anomaly_candidates(
                         details={**context, "labels": dict(labels[row]), "last_seen": _iso(last)},
                         onset=datetime.fromtimestamp(last, UTC),
                         next_steps=steps,
+                        key=series_key(query.name, labels[row]),
                     ),
                 )
             )
@@ -201,6 +203,7 @@ def _anomaly(
         details=details,
         onset=datetime.fromtimestamp(onset, UTC),
         next_steps=steps,
+        key=series_key(query.name, labels),
     )
     return Candidate(severity=severity, score=score, finding=finding)
 

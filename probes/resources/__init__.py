@@ -8,7 +8,9 @@ method: utilization, saturation and errors of CPU, memory, disks and network.
 Modules: :mod:`~probes.resources.promql` (every query), :mod:`~probes.resources.fetch` (the one
 door to Prometheus, counting queries), :mod:`~probes.resources.nodes_collect` and
 :mod:`~probes.resources.containers_collect` (I/O), :mod:`~probes.resources.nodes_judge` and
-:mod:`~probes.resources.containers_judge` (pure), :mod:`~probes.resources.nodes` and
+:mod:`~probes.resources.containers_judge` (pure), :mod:`~probes.resources.problem` and
+:mod:`~probes.resources.onset` (dating what was found), :mod:`~probes.resources.options`
+(settings both probes share), :mod:`~probes.resources.nodes` and
 :mod:`~probes.resources.containers` (the probes). ``resources.host`` (psutil, this host only)
 stays the zero-configuration default.
 """

@@ -21,6 +21,7 @@ from probes.prometheus.anomaly import DetectorSettings, judge, observations
 from probes.prometheus.client import nice_step
 from probes.resources import promql
 from probes.resources.fetch import Fetcher, Key, Vector
+from probes.resources.problem import OnsetQuery
 
 RECENT_POINTS = 240
 BASELINE_POINTS = 720
@@ -117,5 +118,19 @@ def departures(
     return found
 
 
-def onset_time(departure: Departure) -> datetime:
+def onset_time(departure: Departure | None) -> datetime | None:
+    """When ``departure`` began; None without one or when it began before the range it was judged on."""
+    if departure is None or departure.onset_censored:
+        return None
     return datetime.fromtimestamp(departure.onset, UTC)
+
+
+def dating(
+    departure: Departure | None, threshold: OnsetQuery | None
+) -> tuple[datetime | None, OnsetQuery | None, bool]:
+    """(onset, onset query, began before the window) of a problem dated by ``departure`` when
+    given (a censored departure began before the window), else by the ``threshold`` filter it
+    crossed, whose range is looked up later by :func:`~probes.resources.problem.with_onsets`."""
+    if departure is None:
+        return None, threshold, False
+    return onset_time(departure), None, departure.onset_censored

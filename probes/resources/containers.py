@@ -8,10 +8,15 @@ Signals (one instant query each across all containers) and default thresholds:
 - Memory limit (``memory_limit``): working set >= 90 % (warning), >= 95 % (critical) of
   ``container_spec_memory_limit_bytes``.
 - OOM kills (``container_oom``): any ``container_oom_events_total`` increase in the window
-  (critical); without that counter, kube-state-metrics restarts whose last termination reason
-  is ``OOMKilled``.
+  (critical); without that counter, a container restarted in the window whose last termination
+  reason (kube-state-metrics) is ``OOMKilled``: one known kill, the last restart, since
+  kube-state-metrics keeps no reason for the earlier ones.
 - Restarts (``container_restarts``, kube-state-metrics): >= 1 (warning), >= 5 (critical) in the
   window, with the last termination reason.
+
+cAdvisor series are selected with ``selector``, kube-state-metrics series (restarts, termination
+reasons, pod owners) with ``kube_state_selector``: the two exporters are scraped by different
+jobs, so one selector cannot serve both.
 
 Containers are grouped by workload (``namespace/name``, from ``kube_pod_owner`` or the pod
 name): one finding per kind and workload naming the worst pod, the others in its details.
@@ -21,30 +26,42 @@ Without cAdvisor metrics in Prometheus the probe ends ``skipped``.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field
 
-from diagnostics import ChecklistItem, Duration, Finding, Probe, ProbeContext, ProbeOptions
+from diagnostics import ChecklistItem, Finding, Probe, ProbeContext
 from probes.prometheus.backend import SECTION
-from probes.resources.promql import check_matchers
+from probes.resources.options import Matchers, Ordered, ResourceOptions, thresholds
 
 if TYPE_CHECKING:
-    from probes.resources.containers_judge import ContainerThresholds
+    from probes.resources.containers_collect import ContainerSnapshot
+    from probes.resources.fetch import Fetcher
+    from probes.resources.problem import Problem
     from probes.resources.promql import QuerySet
 
 CONTAINERS = 'container!="",container!="POD",pod!=""'
+"""Built into every cAdvisor container selector: no pod-level cgroup, no pause container."""
+KUBE_STATE_CONTAINERS = 'container!="",pod!=""'
+KUBE_STATE_PODS = 'pod!=""'
 
 
-class ContainerOptions(ProbeOptions):
+class ContainerOptions(ResourceOptions):
     """Settings of ``resources.containers`` (ratios are 0..1, counts over the window)."""
 
-    selector: str = ""
-    """Extra PromQL label matchers for every container series, e.g. ``namespace!="kube-system"``."""
-    rate_interval: Duration = timedelta(minutes=5)
+    ordered = (
+        Ordered("throttling_warning", "throttling_critical"),
+        Ordered("memory_limit_warning", "memory_limit_critical"),
+        Ordered("restarts_warning", "restarts_critical"),
+    )
+
+    selector: Matchers = ""
+    """Extra PromQL label matchers for every cAdvisor series, e.g. ``namespace!="kube-system"``."""
+    kube_state_selector: Matchers = ""
+    """Extra PromQL label matchers for every kube-state-metrics series (restarts, termination
+    reasons, pod owners), e.g. ``job="kube-state-metrics"``."""
     throttling_warning: float = Field(0.25, gt=0, le=1)
     throttling_critical: float = Field(0.50, gt=0, le=1)
     memory_limit_warning: float = Field(0.90, gt=0)
@@ -53,24 +70,10 @@ class ContainerOptions(ProbeOptions):
     restarts_warning: float = Field(1.0, ge=1)
     restarts_critical: float = Field(5.0, ge=1)
 
-    @field_validator("selector")
-    @classmethod
-    def _matchers(cls, value: str) -> str:
-        return check_matchers(value)
-
-    @model_validator(mode="after")
-    def _ordered(self) -> ContainerOptions:
-        for warning, critical in (
-            ("throttling_warning", "throttling_critical"),
-            ("memory_limit_warning", "memory_limit_critical"),
-            ("restarts_warning", "restarts_critical"),
-        ):
-            if getattr(self, warning) > getattr(self, critical):
-                raise ValueError(f"{warning} must be at most {critical}")
-        return self
-
 
 class ContainerResourcesProbe(Probe):
+    """``resources.containers``: a cluster's containers by workload, from cAdvisor and kube-state-metrics."""
+
     id = "resources.containers"
     checklist_item = ChecklistItem.RESOURCES
     description = "Every cAdvisor container by workload: CPU throttling, memory vs limit, OOM kills, restarts"
@@ -78,20 +81,16 @@ class ContainerResourcesProbe(Probe):
     backend_section = SECTION
 
     def run(self, ctx: ProbeContext) -> Iterable[Finding]:
+        """Collect every signal across the cluster, judge it by workload, date what was found."""
         from probes.prometheus.client import PrometheusClient
-        from probes.resources.containers_collect import collect_containers
-        from probes.resources.containers_judge import judge_containers
         from probes.resources.fetch import Fetcher
-        from probes.resources.problem import to_findings, with_onsets
+        from probes.resources.problem import to_findings
 
         options = ctx.options
         assert isinstance(options, ContainerOptions)
-        queries = query_set(options, ctx.window)
         with PrometheusClient.from_context(ctx) as client:
             fetcher = Fetcher(client, at=ctx.at)
-            snapshot = collect_containers(fetcher, queries)
-            problems = judge_containers(snapshot, queries, thresholds(options), ctx.window)
-            problems = with_onsets(problems, fetcher, ctx.start)
+            snapshot, problems = fleet_problems(fetcher, options, ctx.window)
         ctx.logger.debug(
             "%s: %d containers judged with %d queries",
             self.id,
@@ -101,26 +100,40 @@ class ContainerResourcesProbe(Probe):
         return to_findings(problems, ctx.finding)
 
 
+def fleet_problems(
+    fetcher: Fetcher, options: ContainerOptions, window: timedelta
+) -> tuple[ContainerSnapshot, list[Problem]]:
+    """The probe's work through ``fetcher``: collect, judge, then date the problems found."""
+    from probes.resources.containers_collect import collect_containers
+    from probes.resources.containers_judge import ContainerThresholds, judge_containers
+    from probes.resources.problem import with_onsets
+
+    queries = query_set(options, window)
+    snapshot = collect_containers(fetcher, queries)
+    problems = judge_containers(snapshot, queries, thresholds(options, ContainerThresholds), window)
+    return snapshot, with_onsets(problems, fetcher, fetcher.at - window)
+
+
 def query_set(options: ContainerOptions, window: timedelta) -> QuerySet:
-    """The matchers and ranges of one run."""
-    from probes.prometheus.client import nice_step
-    from probes.resources.problem import ONSET_POINTS
+    """The matchers and ranges of one run: ``c`` for cAdvisor series, ``ksm`` and ``ksm_pod``
+    for kube-state-metrics' container and pod series."""
+    from probes.resources.problem import event_lookback
     from probes.resources.promql import QuerySet, Ranges, join_matchers
 
-    step = nice_step(window.total_seconds(), ONSET_POINTS, minimum=15.0)
     return QuerySet(
-        matchers={"c": join_matchers(CONTAINERS, options.selector), "pod": 'pod!=""'},
+        matchers={
+            "c": join_matchers(CONTAINERS, options.selector),
+            "ksm": join_matchers(KUBE_STATE_CONTAINERS, options.kube_state_selector),
+            "ksm_pod": join_matchers(KUBE_STATE_PODS, options.kube_state_selector),
+        },
         ranges=Ranges(
             rate=options.rate_interval.total_seconds(),
             window=window.total_seconds(),
-            lookback=max(2 * step, 120.0),
+            lookback=event_lookback(window),
         ),
-        scope=options.selector,
+        scopes={
+            "c": options.selector,
+            "ksm": options.kube_state_selector,
+            "ksm_pod": options.kube_state_selector,
+        },
     )
-
-
-def thresholds(options: ContainerOptions) -> ContainerThresholds:
-    from probes.resources.containers_judge import ContainerThresholds
-
-    names = [item.name for item in dataclasses.fields(ContainerThresholds)]
-    return ContainerThresholds(**{name: getattr(options, name) for name in names})

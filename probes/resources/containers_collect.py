@@ -1,11 +1,13 @@
 """Reading containers' cAdvisor (kubelet) and kube-state-metrics series: one query per signal.
 
 Restarts, last termination reasons and pod owners come from kube-state-metrics when it is
-scraped; without it, workloads are derived from pod names and restarts are not judged.
+scraped; without it, workloads are derived from pod names and restarts are not judged. Metric
+discovery looks for each exporter's metrics among the series its own selector picks.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 
 from probes.resources import promql
@@ -16,6 +18,14 @@ POD = ("namespace", "pod")
 
 MARKERS = ("container_cpu_usage_seconds_total", "container_memory_working_set_bytes")
 """cAdvisor is there when any of these is; without them the probe is skipped."""
+KUBE_STATE_METRICS = frozenset(
+    {
+        "kube_pod_container_status_restarts_total",
+        "kube_pod_container_status_last_terminated_reason",
+        "kube_pod_owner",
+    }
+)
+"""The metrics of kube-state-metrics (selected with ``kube_state_selector``); the others are cAdvisor's."""
 
 SIGNALS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     "throttled_share": (
@@ -50,13 +60,22 @@ class ContainerSnapshot:
 
 
 def all_metrics() -> list[str]:
+    """Every metric the probe reads, sorted."""
     names = {metric for _, _, metrics in SIGNALS.values() for metric in metrics}
     return sorted(names | set(MARKERS))
 
 
+def metrics_by_scope(queries: promql.QuerySet) -> dict[str, list[str]]:
+    """The metrics to discover, grouped by the user's matchers of their exporter."""
+    grouped: dict[str, list[str]] = defaultdict(list)
+    for name in all_metrics():
+        grouped[queries.scopes.get("ksm" if name in KUBE_STATE_METRICS else "c", "")].append(name)
+    return dict(grouped)
+
+
 def collect_containers(fetcher: Fetcher, queries: promql.QuerySet) -> ContainerSnapshot:
     """Read every signal (skipping the probe when cAdvisor's metrics are absent)."""
-    present = fetcher.metrics_present(all_metrics(), queries.scope)
+    present = fetcher.metrics_present(metrics_by_scope(queries))
     require_exporter(
         present,
         MARKERS,

@@ -78,24 +78,7 @@ def observe(snapshot: ContainerSnapshot, limits: ContainerThresholds) -> list[Ob
                 )
             )
     reasons = {key: labels.get("reason", "") for key, labels in snapshot["last_terminated"].labels.items()}
-    ooms, source = snapshot["ooms"].values, "cadvisor"
-    if not snapshot["ooms"].query:  # no cAdvisor OOM counter: kube-state-metrics' last reason
-        ooms, source = (
-            {k: v for k, v in snapshot["restarts"].values.items() if reasons.get(k) == "OOMKilled"},
-            "kube-state-metrics",
-        )
-    for key, count in ooms.items():
-        if events(count) >= limits.ooms_critical:
-            extra = {"source": source}
-            found.append(
-                Observation(
-                    kind="container_oom",
-                    severity=Severity.CRITICAL,
-                    key=key,
-                    value=events(count),
-                    extra=extra,
-                )
-            )
+    found += _ooms(snapshot, reasons, limits)
     for key, count in snapshot["restarts"].values.items():
         severity = grade(events(count), limits.restarts_warning, limits.restarts_critical)
         if severity is not None:
@@ -106,6 +89,26 @@ def observe(snapshot: ContainerSnapshot, limits: ContainerThresholds) -> list[Ob
                 )
             )
     return found
+
+
+def _ooms(
+    snapshot: ContainerSnapshot, reasons: Mapping[Key, str], limits: ContainerThresholds
+) -> list[Observation]:
+    """OOM kills from cAdvisor's counter; without it, from kube-state-metrics' last termination
+    reason, which tells of one kill only (the last restart), however many restarts there were."""
+    kills: dict[Key, tuple[int, dict[str, Any]]] = {}
+    if snapshot["ooms"].query:
+        for key, count in snapshot["ooms"].values.items():
+            kills[key] = (events(count), {"source": "cadvisor"})
+    else:
+        for key, count in snapshot["restarts"].values.items():
+            if reasons.get(key) == "OOMKilled":
+                kills[key] = (1, {"source": "kube-state-metrics", "restarts": events(count)})
+    return [
+        Observation(kind="container_oom", severity=Severity.CRITICAL, key=key, value=count, extra=extra)
+        for key, (count, extra) in kills.items()
+        if count >= limits.ooms_critical
+    ]
 
 
 def workloads(snapshot: ContainerSnapshot) -> dict[tuple[str, str], Workload]:
@@ -233,17 +236,25 @@ def _wording(
                 key_labels=CONTAINER,
             ),
         )
-    if kind == "container_oom":
-        from_cadvisor = worst.extra.get("source") == "cadvisor"
+    if kind == "container_oom" and worst.extra.get("source") == "cadvisor":
         return _Wording(
-            template=promql.CONTAINER_OOMS if from_cadvisor else promql.LAST_TERMINATED,
+            template=promql.CONTAINER_OOMS,
             title=f"{where} OOM-killed {int(worst.value)} time{times} in the last {format_duration(window)}{also}",
             summary="The container went over its memory limit and the kernel killed it.",
             next_steps=(describe, logs),
             onset=OnsetQuery(
-                promql=q.fleet(promql.CONTAINER_OOM_EVENTS if from_cadvisor else promql.RESTART_EVENTS),
-                key_labels=CONTAINER,
-                events=True,
+                promql=q.fleet(promql.CONTAINER_OOM_EVENTS), key_labels=CONTAINER, dating="first_event"
+            ),
+        )
+    if kind == "container_oom":  # kube-state-metrics: only the last restart's reason is known
+        restarts = int(worst.extra["restarts"])
+        return _Wording(
+            template=promql.LAST_TERMINATED,
+            title=f"{where} OOM-killed at its last restart ({restarts} restart{'' if restarts == 1 else 's'} in the last {format_duration(window)}){also}",
+            summary="The container went over its memory limit and the kernel killed it. kube-state-metrics keeps the reason of the last termination only: earlier restarts may have other causes.",
+            next_steps=(describe, logs),
+            onset=OnsetQuery(
+                promql=q.fleet(promql.RESTART_EVENTS), key_labels=CONTAINER, dating="last_event"
             ),
         )
     reason = worst.extra.get("last_terminated_reason")
@@ -254,7 +265,7 @@ def _wording(
         + also,
         summary="The container keeps exiting and the kubelet restarts it.",
         next_steps=(logs, describe),
-        onset=OnsetQuery(promql=q.fleet(promql.RESTART_EVENTS), key_labels=CONTAINER, events=True),
+        onset=OnsetQuery(promql=q.fleet(promql.RESTART_EVENTS), key_labels=CONTAINER, dating="first_event"),
     )
 
 
@@ -275,6 +286,8 @@ def _values(kind: str, worst: Observation, pods: int) -> tuple[Measurement, ...]
     else:
         name = "oom kills" if kind == "container_oom" else "restarts"
         values.insert(0, Measurement(name=name, value=int(worst.value), unit="count"))
+        if "restarts" in worst.extra:  # an OOM kill known from the last restart's reason
+            values.insert(1, Measurement(name="restarts", value=worst.extra["restarts"], unit="count"))
     return tuple(values)
 
 

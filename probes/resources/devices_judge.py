@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
-from datetime import datetime
 
 from diagnostics import Entity, Measurement, Severity
 from diagnostics.units import format_bytes, format_duration
 from probes.resources import promql
-from probes.resources.baseline import Departure, onset_time
+from probes.resources.baseline import dating
 from probes.resources.fetch import Key
 from probes.resources.nodes_collect import DEVICE, FILESYSTEM, NodeSnapshot
 from probes.resources.nodes_judge import NodeThresholds, grade, host_entities, host_name
@@ -158,6 +157,10 @@ def _disk_io(
         )
         departure = departed.get(worst)
         normal = f" (normally up to {departure.normal_high:.1f})" if departure else ""
+        onset, onset_query, before_window = dating(
+            departure if worst not in _over(busy.values, limits.disk_busy_warning) else None,
+            OnsetQuery(promql=q.breach(promql.DISK_BUSY, ">=", limits.disk_busy_warning), key_labels=DEVICE),
+        )
         yield Problem(
             kind="disk_io_saturation",
             severity=severity,
@@ -184,13 +187,10 @@ def _disk_io(
                 ]
             },
             next_steps=(f"ssh {entity.name} iostat -xz 5 3", f"ssh {entity.name} iotop -obn 3"),
-            onset=_departure_onset(departure)
-            if worst not in _over(busy.values, limits.disk_busy_warning)
-            else None,
-            onset_query=OnsetQuery(
-                promql=q.breach(promql.DISK_BUSY, ">=", limits.disk_busy_warning), key_labels=DEVICE
-            ),
+            onset=onset,
+            onset_query=onset_query,
             onset_keys=tuple(k for _, _, _, k in devices),
+            began_before_window=before_window,
         )
 
 
@@ -219,6 +219,15 @@ def _network(
         )
         scope = {"instance": instance, "device": worst[1]}
         threshold_breach = worst in over_errors or worst in over_drops
+        onset, onset_query, before_window = dating(
+            None if threshold_breach else departure,
+            OnsetQuery(
+                promql=q.breach(promql.NET_ERRORS, ">=", limits.network_errors_warning)
+                if worst in over_errors
+                else q.breach(promql.NET_DROPS, ">=", limits.network_drops_warning),
+                key_labels=DEVICE,
+            ),
+        )
         yield Problem(
             kind="network_errors",
             severity=Severity.WARNING,
@@ -245,23 +254,15 @@ def _network(
                 f"ssh {entity.name} ip -s link show {worst[1]}",
                 f"ssh {entity.name} ethtool -S {worst[1]} | grep -iE 'err|drop'",
             ),
-            onset=None if threshold_breach else _departure_onset(departure),
-            onset_query=OnsetQuery(
-                promql=q.breach(promql.NET_ERRORS, ">=", limits.network_errors_warning)
-                if worst in over_errors
-                else q.breach(promql.NET_DROPS, ">=", limits.network_drops_warning),
-                key_labels=DEVICE,
-            ),
+            onset=onset,
+            onset_query=onset_query,
             onset_keys=tuple(ranked),
+            began_before_window=before_window,
         )
 
 
 def _over(values: Mapping[Key, float], threshold: float) -> set[Key]:
     return {k for k, v in values.items() if v >= threshold}
-
-
-def _departure_onset(departure: Departure | None) -> datetime | None:
-    return None if departure is None else onset_time(departure)
 
 
 def _host(hosts: Mapping[str, Entity], instance: str) -> Entity:

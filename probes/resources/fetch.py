@@ -24,13 +24,17 @@ Key = tuple[str, ...]
 class QueryClient(Protocol):
     """What the probes need of :class:`probes.prometheus.client.PrometheusClient`."""
 
-    def query(self, promql: str, at: datetime) -> tuple[Sample, ...]: ...
+    def query(self, promql: str, at: datetime) -> tuple[Sample, ...]:
+        """An instant query evaluated at ``at``."""
 
-    def query_range(self, promql: str, start: datetime, end: datetime, step: float) -> RangeResult: ...
+    def query_range(self, promql: str, start: datetime, end: datetime, step: float) -> RangeResult:
+        """A range query from ``start`` to ``end``, one point every ``step`` seconds."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class QueryRecord:
+    """One query a probe made: its PromQL, kind, duration (seconds) and how many series came back."""
+
     promql: str
     kind: Literal["instant", "range"]
     seconds: float
@@ -47,6 +51,7 @@ class Vector:
     labels: Mapping[Key, Mapping[str, str]] = field(default_factory=dict)
 
     def get(self, key: Key) -> float | None:
+        """The value of ``key``; None when that entity has no sample."""
         return self.values.get(key)
 
     def __len__(self) -> int:
@@ -81,25 +86,25 @@ class Fetcher:
         self.records: list[QueryRecord] = []
 
     def vector(self, query: str, key_labels: tuple[str, ...]) -> Vector:
+        """An instant query at ``at``, keyed by ``key_labels``."""
         began = time.perf_counter()
         samples = self.client.query(query, self.at)
         self._record(query, "instant", began, len(samples))
         return to_vector(query, samples, key_labels)
 
     def range(self, query: str, start: datetime, end: datetime, step: float) -> RangeResult:
+        """A range query from ``start`` to ``end``."""
         began = time.perf_counter()
         result = self.client.query_range(query, start, end, step)
         self._record(query, "range", began, len(result.series))
         return result
 
-    def metrics_present(self, names: Sequence[str], scope: str = "") -> frozenset[str]:
-        """Which of ``names`` have a series matching ``scope`` at ``at``: one query."""
-        query = promql.render(
-            promql.METRICS_PRESENT,
-            {"names": promql.regex_alternatives(names), "scope": scope},
-            promql.Ranges(rate=1, window=1),
-        )
-        vector = self.vector(query, ("__name__",))
+    def metrics_present(self, names_by_scope: Mapping[str, Iterable[str]]) -> frozenset[str]:
+        """Which metrics have a series at ``at`` among those their scope (label matchers) selects.
+
+        ``names_by_scope`` maps each scope to the metric names looked for in it: one query in all.
+        """
+        vector = self.vector(promql.discovery(names_by_scope), ("__name__",))
         return frozenset(key[0] for key in vector.values)
 
     def _record(self, query: str, kind: Literal["instant", "range"], began: float, series: int) -> None:

@@ -29,14 +29,16 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field
 
-from diagnostics import ChecklistItem, Duration, Finding, Probe, ProbeContext, ProbeOptions
+from diagnostics import ChecklistItem, Duration, Finding, Probe, ProbeContext
 from probes.prometheus.backend import SECTION
-from probes.resources.promql import check_matchers
+from probes.resources.options import Matchers, Ordered, ResourceOptions, thresholds
 
 if TYPE_CHECKING:
-    from probes.resources.nodes_judge import NodeThresholds
+    from probes.resources.fetch import Fetcher
+    from probes.resources.nodes_collect import NodeSnapshot
+    from probes.resources.problem import Problem
     from probes.resources.promql import QuerySet
 
 FILESYSTEMS = (
@@ -47,15 +49,24 @@ DISKS = 'device!~"(ram|loop|fd|sr|nbd|zram)[0-9]+"'
 INTERFACES = 'device!~"lo|veth.*|cali.*|cilium.*|lxc.*|docker.*|br-.*|virbr.*|flannel.*|cni.*|tunl.*|vxlan.*|kube-ipvs.*"'
 
 
-class NodeOptions(ProbeOptions):
+class NodeOptions(ResourceOptions):
     """Settings of ``resources.nodes`` (ratios are 0..1, rates per second)."""
 
-    selector: str = ""
+    ordered = (
+        Ordered("load_per_core_warning", "load_per_core_critical"),
+        Ordered("memory_available_warning", "memory_available_critical", lower_is_worse=True),
+        Ordered("disk_used_warning", "disk_used_critical"),
+        Ordered("time_to_full_warning", "time_to_full_critical", lower_is_worse=True),
+        Ordered("inodes_used_warning", "inodes_used_critical"),
+        Ordered("fd_warning", "fd_critical"),
+        Ordered("conntrack_warning", "conntrack_critical"),
+    )
+
+    selector: Matchers = ""
     """Extra PromQL label matchers for every node_exporter series, e.g. ``job="node"``."""
-    filesystem_selector: str = FILESYSTEMS
-    disk_selector: str = DISKS
-    network_selector: str = INTERFACES
-    rate_interval: Duration = timedelta(minutes=5)
+    filesystem_selector: Matchers = FILESYSTEMS
+    disk_selector: Matchers = DISKS
+    network_selector: Matchers = INTERFACES
     trend: Duration = timedelta(hours=1)
     """How far back ``predict_linear`` fits the free space of a filesystem."""
     baseline: Duration = timedelta(days=1)
@@ -86,30 +97,10 @@ class NodeOptions(ProbeOptions):
     conntrack_warning: float = Field(0.80, gt=0, le=1)
     conntrack_critical: float = Field(0.95, gt=0, le=1)
 
-    @field_validator("selector", "filesystem_selector", "disk_selector", "network_selector")
-    @classmethod
-    def _matchers(cls, value: str) -> str:
-        return check_matchers(value)
-
-    @model_validator(mode="after")
-    def _ordered(self) -> NodeOptions:
-        for warning, critical, lower_is_worse in (
-            ("load_per_core_warning", "load_per_core_critical", False),
-            ("memory_available_warning", "memory_available_critical", True),
-            ("disk_used_warning", "disk_used_critical", False),
-            ("time_to_full_warning", "time_to_full_critical", True),
-            ("inodes_used_warning", "inodes_used_critical", False),
-            ("fd_warning", "fd_critical", False),
-            ("conntrack_warning", "conntrack_critical", False),
-        ):
-            low, high = getattr(self, warning), getattr(self, critical)
-            if (low < high) if lower_is_worse else (low > high):
-                relation = "at least" if lower_is_worse else "at most"
-                raise ValueError(f"{warning} must be {relation} {critical}")
-        return self
-
 
 class NodeResourcesProbe(Probe):
+    """``resources.nodes``: the hosts of a fleet, judged from Prometheus' node_exporter series."""
+
     id = "resources.nodes"
     checklist_item = ChecklistItem.RESOURCES
     description = "Every node_exporter host: CPU, memory, disks, network, kernel tables (USE method)"
@@ -117,52 +108,58 @@ class NodeResourcesProbe(Probe):
     backend_section = SECTION
 
     def run(self, ctx: ProbeContext) -> Iterable[Finding]:
+        """Collect every signal across the fleet, judge it, date what was found."""
         from probes.prometheus.client import PrometheusClient
-        from probes.resources.baseline import BaselineSettings
-        from probes.resources.devices_judge import judge_devices
         from probes.resources.fetch import Fetcher
-        from probes.resources.nodes_collect import BaselineFloors, collect_nodes
-        from probes.resources.nodes_judge import judge_hosts
-        from probes.resources.problem import to_findings, with_onsets
+        from probes.resources.problem import to_findings
 
         options = ctx.options
         assert isinstance(options, NodeOptions)
-        limits = thresholds(options)
-        queries = query_set(options, ctx.window)
         with PrometheusClient.from_context(ctx) as client:
             fetcher = Fetcher(client, at=ctx.at)
-            snapshot = collect_nodes(
-                fetcher,
-                queries,
-                floors=BaselineFloors(
-                    major_faults=options.major_faults_floor,
-                    disk_queue=options.disk_queue_floor,
-                    net_faults=options.network_faults_floor,
-                ),
-                baseline=BaselineSettings(
-                    baseline=options.baseline.total_seconds(),
-                    persistence=options.baseline_persistence.total_seconds(),
-                    threshold=options.baseline_threshold,
-                ),
-                window=ctx.window,
-            )
-            problems = judge_hosts(snapshot, queries, limits, ctx.window) + judge_devices(
-                snapshot, queries, limits
-            )
-            problems = with_onsets(problems, fetcher, ctx.start)
+            snapshot, problems = fleet_problems(fetcher, options, ctx.window)
         ctx.logger.debug(
             "%s: %d hosts judged with %d queries", self.id, len(snapshot.instances()), len(fetcher.records)
         )
         return to_findings(problems, ctx.finding)
 
 
+def fleet_problems(
+    fetcher: Fetcher, options: NodeOptions, window: timedelta
+) -> tuple[NodeSnapshot, list[Problem]]:
+    """The probe's work through ``fetcher``: collect, judge, then date the problems found."""
+    from probes.resources.baseline import BaselineSettings
+    from probes.resources.devices_judge import judge_devices
+    from probes.resources.nodes_collect import BaselineFloors, collect_nodes
+    from probes.resources.nodes_judge import NodeThresholds, judge_hosts
+    from probes.resources.problem import with_onsets
+
+    queries = query_set(options, window)
+    snapshot = collect_nodes(
+        fetcher,
+        queries,
+        floors=BaselineFloors(
+            major_faults=options.major_faults_floor,
+            disk_queue=options.disk_queue_floor,
+            net_faults=options.network_faults_floor,
+        ),
+        baseline=BaselineSettings(
+            baseline=options.baseline.total_seconds(),
+            persistence=options.baseline_persistence.total_seconds(),
+            threshold=options.baseline_threshold,
+        ),
+        window=window,
+    )
+    limits = thresholds(options, NodeThresholds)
+    problems = judge_hosts(snapshot, queries, limits, window) + judge_devices(snapshot, queries, limits)
+    return snapshot, with_onsets(problems, fetcher, fetcher.at - window)
+
+
 def query_set(options: NodeOptions, window: timedelta) -> QuerySet:
     """The matchers and ranges of one run."""
-    from probes.prometheus.client import nice_step
-    from probes.resources.problem import ONSET_POINTS
+    from probes.resources.problem import event_lookback
     from probes.resources.promql import QuerySet, Ranges, join_matchers
 
-    step = nice_step(window.total_seconds(), ONSET_POINTS, minimum=15.0)
     return QuerySet(
         matchers={
             "node": options.selector,
@@ -175,22 +172,7 @@ def query_set(options: NodeOptions, window: timedelta) -> QuerySet:
             window=window.total_seconds(),
             trend=options.trend.total_seconds(),
             horizon=options.time_to_full_warning.total_seconds(),
-            lookback=max(2 * step, 120.0),
+            lookback=event_lookback(window),
         ),
-        scope=options.selector,
+        scopes=dict.fromkeys(("node", "fs", "disk", "nic"), options.selector),
     )
-
-
-def thresholds(options: NodeOptions) -> NodeThresholds:
-    """The judge's thresholds from the options (durations in seconds: ``*_s``)."""
-    import dataclasses
-
-    from probes.resources.nodes_judge import NodeThresholds
-
-    values = {}
-    for item in dataclasses.fields(NodeThresholds):
-        if item.name.endswith("_s"):
-            values[item.name] = getattr(options, item.name.removesuffix("_s")).total_seconds()
-        else:
-            values[item.name] = getattr(options, item.name)
-    return NodeThresholds(**values)

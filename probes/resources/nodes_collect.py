@@ -86,6 +86,7 @@ class NodeSnapshot:
 
 
 def all_metrics() -> list[str]:
+    """Every metric the probe reads, sorted."""
     names = {metric for _, _, metrics in SIGNALS.values() for metric in metrics}
     return sorted(names | set(MARKERS))
 
@@ -99,7 +100,7 @@ def collect_nodes(
     window: timedelta,
 ) -> NodeSnapshot:
     """Read every signal (skipping the probe when node_exporter is absent)."""
-    present = fetcher.metrics_present(all_metrics(), queries.scope)
+    present = fetcher.metrics_present({queries.scopes.get("node", ""): all_metrics()})
     require_exporter(present, MARKERS, "node_exporter", "install node_exporter on the hosts and scrape it")
     signals: dict[str, Vector] = {}
     for name, (template, key_labels, metrics) in SIGNALS.items():

@@ -10,7 +10,7 @@ from datetime import timedelta
 from diagnostics import Entity, Measurement, Severity
 from diagnostics.units import format_duration
 from probes.resources import promql
-from probes.resources.baseline import onset_time
+from probes.resources.baseline import dating
 from probes.resources.nodes_collect import HOST, NodeSnapshot
 from probes.resources.problem import OnsetQuery, Problem
 
@@ -167,14 +167,15 @@ def _memory(
             onset_query = OnsetQuery(
                 promql=q.breach(promql.SWAP_PAGES, ">=", limits.swap_pages_warning), key_labels=HOST
             )
-    onset = None
+    dated_by_faults = False
     if faults is not None:
         severity = severity or Severity.WARNING
         reasons.append(f"{faults.value:.0f} major page faults/s (normally up to {faults.normal_high:.0f})")
-        if len(reasons) == 1:
-            onset = onset_time(faults)
+        dated_by_faults = len(reasons) == 1
     if severity is None:
         return
+    # major faults alone cross no threshold: their departure dates the problem
+    onset, dated_onset_query, before_window = dating(faults if dated_by_faults else None, onset_query)
     yield Problem(
         kind="memory_pressure",
         severity=severity,
@@ -202,8 +203,9 @@ def _memory(
         details={"major_faults_expected": None if faults is None else round(faults.expected, 1)},
         next_steps=(f"ssh {host.name} 'ps aux --sort=-rss | head'", f"ssh {host.name} vmstat 5 3"),
         onset=onset,
-        onset_query=None if onset else onset_query,
+        onset_query=dated_onset_query,
         onset_keys=(key,),
+        began_before_window=before_window,
     )
 
 
@@ -231,7 +233,7 @@ def _oom(
         next_steps=(
             f"ssh {host.name} journalctl -k --since=-{format_duration(window)} | grep -i -A5 'out of memory'",
         ),
-        onset_query=OnsetQuery(promql=q.fleet(promql.OOM_KILL_EVENTS), key_labels=HOST, events=True),
+        onset_query=OnsetQuery(promql=q.fleet(promql.OOM_KILL_EVENTS), key_labels=HOST, dating="first_event"),
         onset_keys=(key,),
     )
 

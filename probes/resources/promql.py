@@ -3,24 +3,26 @@
 Templates use ``string.Template`` placeholders so that PromQL's own braces stay readable:
 
 - ``$node``, ``$fs``, ``$disk``, ``$nic``: label matchers of node_exporter series (all of them,
-  filesystems, block devices, network interfaces), ``$c`` of cAdvisor/kube-state-metrics
-  container series. The same template serves the fleet-wide query and, narrowed with the
-  entity's labels, the query a finding shows.
+  filesystems, block devices, network interfaces); ``$c`` of cAdvisor container series;
+  ``$ksm`` and ``$ksm_pod`` of kube-state-metrics' container and pod series. Each exporter has
+  its own matchers (a kubelet's ``job`` is not kube-state-metrics'). The same template serves
+  the fleet-wide query and, narrowed with the entity's labels, the query a finding shows.
 - ``$rate``: the ``rate()`` range; ``$window``: the diagnosed window; ``$trend``: the
   ``predict_linear`` lookback; ``$horizon``: the longest time to full worth reporting;
   ``$lookback``: the short range of event queries whose range shows when events happened.
 - ``$at``: empty, or `` @ <unix time>`` on the selectors of a candidate filter, so that a range
   query keeps only the series that were past a floor at the diagnosed time.
 
-Written for Prometheus >= 2.25 (the ``@`` modifier), node_exporter >= 1.0, cAdvisor as served
-by the kubelet at ``/metrics/cadvisor`` and kube-state-metrics >= 2.0.
+Written for Prometheus >= 2.33 (the ``@`` modifier; 2.25 to 2.32 need
+``--enable-feature=promql-at-modifier``), node_exporter >= 1.0, cAdvisor as served by the kubelet
+at ``/metrics/cadvisor`` and kube-state-metrics >= 2.0.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from string import Template
 
 # -- node_exporter: CPU ------------------------------------------------------------------------
@@ -119,21 +121,19 @@ CONTAINER_OOMS = "sum by (namespace, pod, container) (increase(container_oom_eve
 CONTAINER_OOM_EVENTS = (
     "sum by (namespace, pod, container) (increase(container_oom_events_total{$c}[$lookback])) > 0"
 )
-RESTARTS = (
-    "sum by (namespace, pod, container) (increase(kube_pod_container_status_restarts_total{$c}[$window])) > 0"
-)
-RESTART_EVENTS = "sum by (namespace, pod, container) (increase(kube_pod_container_status_restarts_total{$c}[$lookback])) > 0"
+RESTARTS = "sum by (namespace, pod, container) (increase(kube_pod_container_status_restarts_total{$ksm}[$window])) > 0"
+RESTART_EVENTS = "sum by (namespace, pod, container) (increase(kube_pod_container_status_restarts_total{$ksm}[$lookback])) > 0"
 LAST_TERMINATED = """
-kube_pod_container_status_last_terminated_reason{$c} == 1
+kube_pod_container_status_last_terminated_reason{$ksm} == 1
   and on (namespace, pod, container)
-    (increase(kube_pod_container_status_restarts_total{$c}[$window]) > 0)
+    (increase(kube_pod_container_status_restarts_total{$ksm}[$window]) > 0)
 """
-POD_OWNERS = 'kube_pod_owner{owner_is_controller="true",$pod}'
+POD_OWNERS = 'kube_pod_owner{owner_is_controller="true",$ksm_pod}'
 
 # -- discovery ---------------------------------------------------------------------------------
 
 METRICS_PRESENT = 'count by (__name__) ({__name__=~"$names",$scope})'
-"""Which of the metrics a probe reads Prometheus has at the diagnosed time: one query."""
+"""Which of ``$names`` Prometheus has among the series ``$scope`` selects at the diagnosed time."""
 
 _MATCHER = re.compile(r'^\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(=|!=|=~|!~)\s*"(?:[^"\\]|\\.)*"\s*$')
 
@@ -171,6 +171,7 @@ def quote(value: str) -> str:
 
 
 def join_matchers(*parts: str) -> str:
+    """One comma-separated list of the non-empty matcher lists ``parts``."""
     return ",".join(p.strip().strip(",") for p in parts if p.strip().strip(","))
 
 
@@ -231,17 +232,35 @@ _TRAILING_COMMA = re.compile(r",\s*}")
 _EMPTY_BRACES = re.compile(r"(?<=[a-zA-Z0-9_]){}")
 
 
+def discovery(names_by_scope: Mapping[str, Iterable[str]]) -> str:
+    """One query telling which metrics exist: each group of names among the series its scope
+    (the user's matchers of their exporter) selects, the groups joined with ``or on (__name__)``
+    (a plain ``or`` matches without the metric name, and would keep the first group only)."""
+    parts = [
+        render(
+            METRICS_PRESENT,
+            {"names": regex_alternatives(sorted(names)), "scope": scope},
+            Ranges(rate=1, window=1),
+        )
+        for scope, names in names_by_scope.items()
+        if names
+    ]
+    return " or on (__name__) ".join(parts)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class QuerySet:
     """The label matchers and ranges of one probe run: renders fleet-wide or scoped queries."""
 
     matchers: Mapping[str, str]
-    """Placeholder name (``node``, ``fs``, ``c``...) -> label matchers."""
+    """Placeholder name (``node``, ``fs``, ``c``...) -> label matchers (built-in and the user's)."""
     ranges: Ranges
-    scope: str = ""
-    """The user's own matchers alone: what metric discovery is limited to."""
+    scopes: Mapping[str, str] = field(default_factory=dict)
+    """Placeholder name -> the user's own matchers alone: what a scoped query keeps and what
+    metric discovery is limited to (none when absent)."""
 
     def fleet(self, template: str, *, at: float | None = None) -> str:
+        """``template`` across the fleet (``at``: pin the selectors of a candidate filter)."""
         return render(template, self.matchers, self.ranges, at=at)
 
     def scoped(
@@ -253,8 +272,10 @@ class QuerySet:
         left out: the entity's own labels already select it, and the query stays readable.
         """
         regexes = ",".join(f"{k}=~{quote(v)}" for k, v in (regex or {}).items())
-        narrowed = join_matchers(self.scope, exact(labels), regexes)
-        return render(template, dict.fromkeys(self.matchers, narrowed), self.ranges)
+        narrowed = {
+            name: join_matchers(self.scopes.get(name, ""), exact(labels), regexes) for name in self.matchers
+        }
+        return render(template, narrowed, self.ranges)
 
     def breach(self, template: str, operator: str, threshold: float) -> str:
         """The fleet-wide filter keeping the series past ``threshold`` (an onset query)."""

@@ -22,6 +22,8 @@ _CRONJOB_JOB = re.compile(r"^(?P<name>.+)-\d{8,}$")
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Workload:
+    """The controller a pod belongs to, as the summary names it (``namespace/name``)."""
+
     name: str
     kind: str
     """Deployment, StatefulSet, DaemonSet, Job, CronJob, ReplicaSet, or ``?`` when guessed

@@ -3,6 +3,7 @@
 :data:`INCIDENTS` (every 30 s for the 6 hours before :data:`AT`, judged over a 2 h window):
 
 - db-1: ``/data`` (200 GiB) fills linearly from :data:`FILL_ONSET` and is full 3 h after AT;
+  ``/backup`` has been 96 % full all along (a breach that began before the window);
 - api-7: 4 cores 100 % busy with load 32 (8x the cores) from :data:`CPU_ONSET`;
 - batch-2: the kernel's OOM killer fires at :data:`HOST_OOM_AT`;
 - edge-3: eth0 drops about 3 packets/s, as always, then 40/s from :data:`DROPS_ONSET` (no
@@ -15,9 +16,11 @@
 - monitoring/prometheus-0, kube-system/node-exporter-x2b4k and a bare pod: healthy; pod-level
   cgroups (``container=""``, ``POD``) near their limits, which must be ignored.
 
-:data:`HEALTHY` (every 60 s for 3 hours before AT, judged over 1 h with a 1 h baseline): 50 hosts with everyday noise, one of them
-with steady major page faults and one with steady drops above the baseline floors (normal
-for them), and 100 healthy containers, some with restarts long ago.
+:data:`HEALTHY` (every 60 s for 3 hours before AT, judged over 1 h): 50 hosts with everyday noise,
+one of them with steady major page faults and one with steady drops above the baseline floors
+(normal for them), and 100 healthy containers, some with restarts long ago. Only series above a
+floor are compared with their baseline, so those two hosts alone have :data:`LONG_HISTORY` of
+history: enough for the default one-day baseline.
 """
 
 from __future__ import annotations
@@ -58,6 +61,9 @@ THROTTLE_ONSET = AT - timedelta(minutes=30)
 MEMORY_ONSET = AT - timedelta(minutes=20)
 CONTAINER_OOM_AT = AT - timedelta(minutes=15)
 CART_LIMIT = 512 * MIB
+BACKUP_SIZE = 500 * GIB
+LONG_HISTORY = timedelta(hours=27)
+"""The default 1 d baseline, before a 1 h window, its 30 min lead-in and a 5 min rate: 25 h 35 min."""
 
 
 def _times(hours: float, step: float) -> np.ndarray:
@@ -119,6 +125,12 @@ def incident_hosts() -> list[Host]:
                     available=linear_from(FILL_ONSET, FILL_FREE_AT_ONSET, -FILL_RATE),
                 ),
                 Filesystem(mountpoint="/", device="/dev/nvme0n1p1", size=50 * GIB, available=const(30 * GIB)),
+                Filesystem(
+                    mountpoint="/backup",
+                    device="/dev/sdb1",
+                    size=BACKUP_SIZE,
+                    available=const(0.04 * BACKUP_SIZE),
+                ),
             ),
         ),
         _plain_host(
@@ -267,9 +279,9 @@ def _healthy() -> Iterator[StagedSeries]:
 
 def _healthy_series() -> Iterator[StagedSeries]:
     step = 60.0
-    times = _times(3, step)
+    times, long = _times(3, step), _times(LONG_HISTORY.total_seconds() / 3600, step)
     for host in healthy_hosts():
-        yield from host_series(host, times, step)
+        yield from host_series(host, long if host.nodename in ("busy-pager", "lossy-nic") else times, step)
     for container in healthy_containers():
         yield from container_series(container, times, step)
 

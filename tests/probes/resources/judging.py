@@ -76,12 +76,13 @@ def containers(
     return ContainerSnapshot(present=frozenset(containers_collect.all_metrics()), signals=vectors)
 
 
-def departure(value: float, normal_high: float, onset: datetime) -> Departure:
+def departure(value: float, normal_high: float, onset: datetime, *, censored: bool = False) -> Departure:
+    """A departure as the baseline judge returns it (``censored``: it began before its range)."""
     return Departure(
         value=value,
         expected=normal_high / 2,
         normal_high=normal_high,
         score=12.0,
         onset=onset.timestamp(),
-        onset_censored=False,
+        onset_censored=censored,
     )

@@ -25,6 +25,8 @@ _PARTS = {
 }
 """Mount points, block devices and interfaces of every synthetic host."""
 _METRIC = re.compile(r"\b((?:node|container|kube)_[a-zA-Z0-9_]+)")
+_DISCOVERED = re.compile(r'__name__=~"([^"]*)"')
+"""The names each part of a discovery query looks for."""
 
 
 def _host_value(metric: str, query: str, index: int, sick: bool) -> float:
@@ -82,7 +84,7 @@ class SyntheticPrometheus:
         self.queries.append(promql)
         moment = at.timestamp()
         if promql.startswith("count by (__name__)"):
-            wanted = promql.split('"', 2)[1].replace("\\", "").split("|")
+            wanted = [n for group in _DISCOVERED.findall(promql) for n in group.replace("\\", "").split("|")]
             names = [n for n in wanted if not self.metrics or n in self.metrics]
             return tuple(Sample(labels={"__name__": n}, timestamp=moment, value=1.0) for n in names)
         found = _METRIC.search(promql)

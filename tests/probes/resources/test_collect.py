@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -11,15 +12,17 @@ from diagnostics import Entity, ProbeSkipped, Severity
 from probes.prometheus.client import RangeResult, Sample, Series
 from probes.resources import promql
 from probes.resources.baseline import BaselineSettings, departures
+from probes.resources.containers import ContainerOptions
+from probes.resources.containers import query_set as container_queries
 from probes.resources.containers_collect import collect_containers
 from probes.resources.containers_judge import ContainerThresholds, judge_containers
 from probes.resources.devices_judge import judge_devices
 from probes.resources.fetch import Fetcher, Vector
-from probes.resources.nodes_collect import DEVICE, BaselineFloors, NodeSnapshot, collect_nodes
+from probes.resources.nodes_collect import DEVICE, FILESYSTEM, BaselineFloors, NodeSnapshot, collect_nodes
 from probes.resources.nodes_judge import NodeThresholds, judge_hosts
-from probes.resources.onset import breach_onsets, first_events
-from probes.resources.problem import OnsetQuery, Problem, with_onsets
-from tests.probes.resources.judging import AT, CONTAINER_QUERIES, NODE_QUERIES, WINDOW
+from probes.resources.onset import Onset, breach_onsets, earliest, first_events, last_events
+from probes.resources.problem import OnsetQuery, Problem, to_findings, with_onsets
+from tests.probes.resources.judging import AT, CONTAINER_CTX, CONTAINER_QUERIES, NODE_QUERIES, WINDOW
 from tests.probes.resources.synthetic import SyntheticPrometheus
 
 FLOORS = BaselineFloors(major_faults=100.0, disk_queue=1.0, net_faults=1.0)
@@ -160,8 +163,43 @@ def test_a_breach_begins_at_its_latest_unbroken_run() -> None:
     nan = float("nan")
     result = _result({"a": [1, 1, nan, nan, nan, 1, 1, nan, 1, 1, 1], "b": [nan] * 9 + [1, 1]})
     start = AT.timestamp() - 600
-    assert breach_onsets(result, ("instance",)) == {("a",): start + 300, ("b",): start + 540}
-    assert first_events(result, ("instance",)) == {("a",): start, ("b",): start + 540}
+    assert breach_onsets(result, ("instance",)) == {
+        ("a",): Onset(at=start + 300),
+        ("b",): Onset(at=start + 540),
+    }
+    assert first_events(result, ("instance",)) == {("a",): Onset(at=start), ("b",): Onset(at=start + 540)}
+
+
+def test_a_breach_already_there_at_the_first_point_began_before_the_range() -> None:
+    nan = float("nan")
+    start = AT.timestamp() - 600
+    result = _result(
+        {
+            "always": [1.0] * 11,
+            "late-first-point": [nan] + [1.0] * 10,  # one missing point is tolerated, as between points
+            "began": [nan, nan] + [1.0] * 9,
+        }
+    )
+    assert breach_onsets(result, ("instance",)) == {
+        ("always",): Onset(at=start, before_range=True),
+        ("late-first-point",): Onset(at=start + 60, before_range=True),
+        ("began",): Onset(at=start + 120),
+    }
+    # among a workload's containers, one in breach before the range makes the whole group so
+    onsets = breach_onsets(result, ("instance",))
+    assert earliest(onsets, [("began",), ("always",)]) == Onset(at=start, before_range=True)
+    assert earliest(onsets, [("began",), ("absent",)]) == Onset(at=start + 120)
+    assert earliest(onsets, [("absent",)]) is None
+
+
+def test_the_last_event_is_the_start_of_the_last_run_of_event_points() -> None:
+    nan = float("nan")
+    start = AT.timestamp() - 600
+    result = _result({"a": [1, 1, nan, nan, 1, 1, nan, 1, 1, nan, nan], "b": [nan] * 9 + [1, 1]})
+    assert last_events(result, ("instance",)) == {
+        ("a",): Onset(at=start + 420),
+        ("b",): Onset(at=start + 540),
+    }
 
 
 def test_onsets_cost_one_range_query_per_distinct_filter() -> None:
@@ -177,3 +215,93 @@ def test_onsets_cost_one_range_query_per_distinct_filter() -> None:
     resolved = with_onsets(problems, Fetcher(fleet, at=AT), AT - WINDOW)
     assert fleet.queries == ["(node_load1) >= 1.5"]
     assert [p.onset for p in resolved] == [AT - timedelta(minutes=10), None]
+
+
+class OnsetFleet:
+    """Answers every range query with the given rows (by instance): values over the range's grid."""
+
+    def __init__(self, rows: dict[str, Callable[[np.ndarray], np.ndarray]]) -> None:
+        self.rows = rows
+        self.queries: list[str] = []
+
+    def query(self, promql: str, at: datetime) -> tuple[Sample, ...]:
+        raise AssertionError("no instant query expected")
+
+    def query_range(self, promql: str, start: datetime, end: datetime, step: float) -> RangeResult:
+        self.queries.append(promql)
+        times = np.arange(round(start.timestamp()), round(end.timestamp()) + 1, step, dtype=np.float64)
+        series = tuple(
+            Series(labels={"instance": name, "mountpoint": "/data"}, timestamps=times, values=curve(times))
+            for name, curve in self.rows.items()
+        )
+        return RangeResult(query=promql, start=times[0], end=times[-1], step=step, series=series)
+
+
+def test_a_disk_full_since_before_the_window_has_no_onset_and_says_so() -> None:
+    fleet = OnsetFleet(
+        {
+            "old-full:9100": lambda t: np.ones(t.shape),  # 96 % full for days: in breach at every point
+            "new-full:9100": lambda t: np.where(t >= (AT - timedelta(minutes=10)).timestamp(), 1.0, np.nan),
+        }
+    )
+    query = OnsetQuery(promql="(1 - avail / size) >= 0.85", key_labels=FILESYSTEM)
+    problems = [
+        Problem(kind="disk_space", severity=Severity.CRITICAL, title=f"Disk /data on {name} 96.0 % full",
+                summary="The device on /data is running out of space.",
+                entity=Entity(kind="filesystem", name=f"{name}:/data"), details={"devices": []},
+                onset_query=query, onset_keys=((f"{name}:9100", "/data"),))
+        for name in ("old-full", "new-full")
+    ]  # fmt: skip
+    old, new = with_onsets(problems, Fetcher(fleet, at=AT), AT - WINDOW)
+    assert (old.onset, old.began_before_window) == (None, True)
+    assert (new.onset, new.began_before_window) == (AT - timedelta(minutes=10), False)
+    findings = to_findings([old, new], CONTAINER_CTX.finding)
+    before = next(f for f in findings if f.entity.name == "old-full:/data")
+    assert before.onset is None
+    assert before.evidence.details == {"devices": [], "began_before_window": True}
+    assert before.summary == (
+        "The device on /data is running out of space. "
+        "This was already so when the diagnosed window began: it started earlier."
+    )
+    after = next(f for f in findings if f.entity.name == "new-full:/data")
+    assert "began_before_window" not in after.evidence.details
+    assert after.summary == "The device on /data is running out of space."
+
+
+def test_one_range_query_serves_every_dating_of_a_filter() -> None:
+    """The restarts' first event and the OOM-killed last restart read the same event query."""
+    moment = (AT - timedelta(minutes=30)).timestamp(), (AT - timedelta(minutes=5)).timestamp()
+    fleet = OnsetFleet(
+        {"c": lambda t: np.where((abs(t - moment[0]) < 60) | (abs(t - moment[1]) < 60), 1.0, np.nan)}
+    )
+    entity = Entity(kind="container", name="shop/cart")
+    problems = [
+        Problem(kind=kind, severity=Severity.WARNING, title="t", summary="s", entity=entity,
+                onset_query=OnsetQuery(promql="restart events", key_labels=("instance",), dating=dating),
+                onset_keys=(("c",),))
+        for kind, dating in (("container_restarts", "first_event"), ("container_oom", "last_event"))
+    ]  # fmt: skip
+    restarts, oom = with_onsets(problems, Fetcher(fleet, at=AT), AT - WINDOW)
+    assert fleet.queries == ["restart events"]
+    assert restarts.onset is not None and abs(restarts.onset.timestamp() - moment[0]) < 60
+    assert oom.onset is not None and abs(oom.onset.timestamp() - moment[1]) < 60
+
+
+def test_a_kubelet_selector_leaves_kube_state_metrics_queries_alone() -> None:
+    options = ContainerOptions(selector='job="kubelet"', kube_state_selector='job="kube-state-metrics"')
+    queries = container_queries(options, WINDOW)
+    fleet = SyntheticPrometheus(containers=20)
+    collect_containers(Fetcher(fleet, at=AT), queries)
+    discovery, *signals = fleet.queries
+    assert discovery == (
+        'count by (__name__) ({__name__=~"container_cpu_cfs_periods_total|container_cpu_cfs_throttled_periods_total'
+        "|container_cpu_usage_seconds_total|container_memory_working_set_bytes|container_oom_events_total"
+        '|container_spec_cpu_period|container_spec_cpu_quota|container_spec_memory_limit_bytes",job="kubelet"})'
+        ' or on (__name__) count by (__name__) ({__name__=~"kube_pod_container_status_last_terminated_reason'
+        '|kube_pod_container_status_restarts_total|kube_pod_owner",job="kube-state-metrics"})'
+    )
+    assert len(signals) == 9  # restarts, termination reasons and owners still read
+    for query in signals:
+        kube_state = "kube_" in query
+        assert ('job="kube-state-metrics"' in query) is kube_state, query
+        assert ('job="kubelet"' in query) is not kube_state, query

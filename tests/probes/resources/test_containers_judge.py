@@ -83,7 +83,7 @@ def test_oom_kills_from_cadvisor() -> None:
     assert problem.queries[0].startswith(
         "sum by (namespace, pod, container) (increase(container_oom_events_total{"
     )
-    assert problem.onset_query is not None and problem.onset_query.events
+    assert problem.onset_query is not None and problem.onset_query.dating == "first_event"
 
 
 def test_oom_kills_from_kube_state_metrics_without_the_cadvisor_counter() -> None:
@@ -95,12 +95,50 @@ def test_oom_kills_from_kube_state_metrics_without_the_cadvisor_counter() -> Non
         ("container_restarts", "shop/checkout"),
     ]
     oom = next(p for p in problems if p.kind == "container_oom")
+    assert oom.title == "Container app of shop/cart OOM-killed at its last restart (1 restart in the last 1h)"
     assert oom.queries[0].startswith("kube_pod_container_status_last_terminated_reason{")
     restart = next(p for p in problems if p.entity.name == "shop/cart" and p.kind == "container_restarts")
     assert (
         restart.title
         == "Container app of shop/cart restarted 1 time in the last 1h (last terminated: OOMKilled)"
     )
+
+
+def test_only_the_last_of_several_restarts_is_known_to_be_an_oom_kill() -> None:
+    """kube-state-metrics keeps the last termination reason only: 4 restarts are not 4 OOM kills."""
+    reasons = {"last_terminated": {"shop|cart-5d7f8c9b4b-m2n4p|app": {"reason": "OOMKilled"}}}
+    problems = judge(extra=reasons, restarts={CART: 4.0}, last_terminated={CART: 1.0})
+    oom = next(p for p in problems if p.kind == "container_oom")
+    assert oom.severity is Severity.CRITICAL
+    assert (
+        oom.title == "Container app of shop/cart OOM-killed at its last restart (4 restarts in the last 1h)"
+    )
+    assert "earlier restarts may have other causes" in oom.summary
+    assert measured(oom, "oom kills") == 1
+    assert measured(oom, "restarts") == 4
+    assert oom.details["containers"] == [
+        {"pod": CART[1], "container": "app", "value": 1, "source": "kube-state-metrics", "restarts": 4}
+    ]
+    # dated by the last restart, the one known to be an OOM kill, not by the first
+    assert oom.onset_query is not None and oom.onset_query.dating == "last_event"
+    assert oom.onset_query.promql == CONTAINER_QUERIES.fleet(promql.RESTART_EVENTS)
+    restart = next(p for p in problems if p.kind == "container_restarts")
+    assert (
+        restart.title
+        == "Container app of shop/cart restarted 4 times in the last 1h (last terminated: OOMKilled)"
+    )
+    assert restart.onset_query is not None and restart.onset_query.dating == "first_event"
+
+
+def test_a_cadvisor_counter_counts_every_oom_kill_and_ignores_termination_reasons() -> None:
+    reasons = {"last_terminated": {"shop|cart-5d7f8c9b4b-m2n4p|app": {"reason": "OOMKilled"}}}
+    [oom] = [
+        p
+        for p in judge(extra=reasons, ooms={CART: 3.0}, restarts={CART: 4.0}, last_terminated={CART: 1.0})
+        if p.kind == "container_oom"
+    ]
+    assert oom.title == "Container app of shop/cart OOM-killed 3 times in the last 1h"
+    assert [m.name for m in oom.values] == ["oom kills", "affected pods"]
 
 
 def test_crash_looping_is_critical() -> None:

@@ -98,6 +98,20 @@ def test_a_disk_queue_above_its_baseline_is_a_warning_from_its_departure() -> No
     assert problem.severity is Severity.WARNING
     assert problem.title.endswith("6.0 requests in flight on average (normally up to 1.5)")
     assert problem.onset == began
+    assert problem.onset_query is None
+
+
+def test_a_disk_queue_departing_since_before_the_window_has_no_onset() -> None:
+    queue = {"disk_queue": {SDA: departure(6.0, 1.5, AT - timedelta(hours=2), censored=True)}}
+    [problem] = judge(departures=queue, disk_busy={SDA: 0.6}, disk_queue={SDA: 6.0})
+    assert (problem.onset, problem.onset_query, problem.began_before_window) == (None, None, True)
+
+
+def test_a_busy_disk_is_dated_by_its_threshold_not_by_its_queue_departure() -> None:
+    queue = {"disk_queue": {SDA: departure(6.0, 1.5, AT - timedelta(hours=2), censored=True)}}
+    [problem] = judge(departures=queue, disk_busy={SDA: 0.95}, disk_queue={SDA: 6.0})
+    assert problem.onset is None and not problem.began_before_window
+    assert problem.onset_query is not None and "node_disk_io_time_seconds_total" in problem.onset_query.promql
 
 
 def test_a_quiet_disk_is_silent() -> None:
@@ -118,6 +132,12 @@ def test_drops_above_their_baseline_but_under_the_threshold() -> None:
     [problem] = judge(departures=faults, net_errors={ETH0: 0.0}, net_drops={ETH0: 40.0})
     assert problem.title == "Interface eth0 on edge-3: 0.0 errors/s, 40.0 drops/s (normally up to 4.0/s)"
     assert problem.onset == began
+
+
+def test_drops_departing_since_before_the_window_have_no_onset() -> None:
+    faults = {"net_faults": {ETH0: departure(40.0, 4.0, AT - timedelta(hours=2), censored=True)}}
+    [problem] = judge(departures=faults, net_errors={ETH0: 0.0}, net_drops={ETH0: 40.0})
+    assert (problem.onset, problem.onset_query, problem.began_before_window) == (None, None, True)
 
 
 def test_steady_drops_under_the_threshold_are_silent() -> None:

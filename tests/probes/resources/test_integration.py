@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -11,8 +12,11 @@ import pytest
 from diagnostics import Finding, Severity, Status
 from diagnostics.report.serialize import report_to_dict
 from diagnostics.testing import ProbeRun, run_probe
+from probes.prometheus.backend import PrometheusConfig
+from probes.prometheus.client import PrometheusClient, RangeResult, Sample
 from probes.resources.containers import ContainerResourcesProbe
-from probes.resources.nodes import NodeResourcesProbe
+from probes.resources.fetch import Fetcher, QueryClient
+from probes.resources.nodes import NodeOptions, NodeResourcesProbe, fleet_problems
 from tests.probes.resources import fleets
 from tests.support.prometheus import PrometheusDataset, PrometheusServer
 
@@ -67,6 +71,7 @@ def test_every_staged_host_incident_and_nothing_else(incident_nodes: ProbeRun) -
     assert sorted((f.kind, f.entity.name) for f in incident_nodes.findings) == [
         ("cpu_saturation", "api-7"),
         ("disk_filling", "db-1:/data"),
+        ("disk_space", "db-1:/backup"),
         ("network_errors", "edge-3"),
         ("oom_kill", "batch-2"),
     ]
@@ -92,6 +97,23 @@ def test_a_disk_filling_to_full_in_three_hours(incident_nodes: ProbeRun) -> None
     assert finding.evidence.queries[0] == (
         'predict_linear(node_filesystem_avail_bytes{instance="db-1:9100",mountpoint="/data"}[1h], 86400)'
     )
+
+
+def test_a_disk_full_since_before_the_window_is_not_dated_at_the_windows_start(
+    incident_nodes: ProbeRun,
+) -> None:
+    finding = only(incident_nodes, "disk_space", "db-1:/backup")
+    assert finding.severity is Severity.CRITICAL
+    assert finding.title == "Disk /backup on db-1 96.0 % full (20.0 GiB free)"
+    assert finding.onset is None
+    assert finding.evidence.details["began_before_window"] is True
+    assert finding.summary.endswith(
+        "This was already so when the diagnosed window began: it started earlier."
+    )
+    # so it is no new event on the summary's timeline, unlike the disk that began filling in the window
+    assert incident_nodes.report.summary is not None
+    timeline = [event.entity.name for event in incident_nodes.report.summary.timeline]
+    assert "db-1:/backup" not in timeline and "db-1:/data" in timeline
 
 
 def test_a_host_at_full_cpu_with_load_eight_times_its_cores(incident_nodes: ProbeRun) -> None:
@@ -184,13 +206,81 @@ def test_an_oom_killed_container_and_its_restart(incident_containers: ProbeRun) 
     assert near(restart.onset, fleets.CONTAINER_OOM_AT + timedelta(seconds=20))
 
 
-@pytest.mark.parametrize("probe", [NodeResourcesProbe, ContainerResourcesProbe])
-def test_a_healthy_fleet_of_fifty_nodes_yields_nothing(prometheus_server: Servers, probe: type) -> None:
+def test_a_kubelet_selector_still_judges_restarts_from_kube_state_metrics(prometheus_server: Servers) -> None:
+    """cAdvisor series come from the kubelets' job, kube-state-metrics' from its own."""
+    server = prometheus_server(fleets.INCIDENTS)
+    run = run_probe(
+        ContainerResourcesProbe,
+        config={"prometheus": server.config()},
+        options={"selector": 'job="kubelet"', "kube_state_selector": 'job="kube-state-metrics"'},
+        at=fleets.AT,
+        window=fleets.WINDOW,
+    )
+    assert sorted((f.kind, f.entity.name) for f in run.findings) == [
+        ("container_oom", "jobs/report-worker"),
+        ("container_restarts", "jobs/report-worker"),
+        ("cpu_throttling", "shop/checkout"),
+        ("memory_limit", "shop/cart"),
+    ]
+    restart = only(run, "container_restarts", "jobs/report-worker")
+    assert restart.title.endswith("(last terminated: OOMKilled)")
+    assert near(restart.onset, fleets.CONTAINER_OOM_AT + timedelta(seconds=20))
+    assert 'restarts_total{job="kube-state-metrics",namespace="jobs"' in restart.evidence.queries[0]
+    throttled = only(run, "cpu_throttling", "shop/checkout")
+    assert 'periods_total{job="kubelet",namespace="shop"' in throttled.evidence.queries[0]
+
+
+@pytest.mark.parametrize(
+    ("probe", "options"),
+    [(NodeResourcesProbe, {}), (NodeResourcesProbe, {"baseline": "1h"}), (ContainerResourcesProbe, {})],
+    ids=["nodes-defaults", "nodes-1h-baseline", "containers-defaults"],
+)
+def test_a_healthy_fleet_of_fifty_nodes_yields_nothing(
+    prometheus_server: Servers, probe: type, options: dict[str, str]
+) -> None:
     server = prometheus_server(fleets.HEALTHY)
-    options = {"baseline": "1h"} if probe is NodeResourcesProbe else {}
-    run = run_probe(probe, config={"prometheus": server.config()}, options=options, at=fleets.AT, window="1h")
+    run = run_probe(probe, config={"prometheus": server.config()}, options=options, at=fleets.AT)
     assert run.outcome.status is Status.OK, run.outcome.error
     assert run.findings == ()
+
+
+class RangeRecorder:
+    """A client that keeps every range query's answer."""
+
+    def __init__(self, client: QueryClient) -> None:
+        self.client = client
+        self.ranges: list[RangeResult] = []
+
+    def query(self, promql: str, at: datetime) -> tuple[Sample, ...]:
+        return self.client.query(promql, at)
+
+    def query_range(self, promql: str, start: datetime, end: datetime, step: float) -> RangeResult:
+        self.ranges.append(self.client.query_range(promql, start, end, step))
+        return self.ranges[-1]
+
+
+def test_the_healthy_fleet_is_judged_against_a_full_default_baseline(prometheus_server: Servers) -> None:
+    """Silence with the defaults is not for want of history: the steady hosts above a floor are
+    compared with a whole day, and are normal for themselves."""
+    server = prometheus_server(fleets.HEALTHY)
+    with PrometheusClient(PrometheusConfig(url=server.url), deadline=time.monotonic() + 60) as client:
+        recorder = RangeRecorder(client)
+        snapshot, problems = fleet_problems(
+            Fetcher(recorder, at=fleets.AT), NodeOptions(), timedelta(hours=1)
+        )
+    assert problems == []
+    assert {name: len(found) for name, found in snapshot.departures.items()} == {
+        "major_faults": 0,
+        "disk_queue": 0,
+        "net_faults": 0,
+    }
+    # major faults (busy-pager) and errors + drops (lossy-nic): a recent range and a baseline each
+    assert len(recorder.ranges) == 4
+    baselines = [r for r in recorder.ranges if r.end - r.start >= 86400 - 3600]
+    assert [len(r.series) for r in baselines] == [1, 1]
+    for baseline in baselines:
+        grid = baseline.grid()
+        assert grid.present.mean() >= 0.95  # the day is covered, not merely its last hours
 
 
 @pytest.mark.parametrize(

@@ -86,13 +86,27 @@ def test_major_faults_above_their_baseline_are_memory_pressure_since_their_depar
     assert problem.title == "Memory pressure on web-1: 900 major page faults/s (normally up to 120)"
     assert problem.onset == began
     assert problem.onset_query is None
+    assert not problem.began_before_window
+
+
+def test_major_faults_departing_since_before_the_window_have_no_onset() -> None:
+    faults = {"major_faults": {H: departure(900.0, 120.0, AT - WINDOW * 1.5, censored=True)}}
+    [problem] = judge(departures=faults, memory_available={H: 500.0}, memory_total={H: 1000.0})
+    assert (problem.onset, problem.onset_query, problem.began_before_window) == (None, None, True)
+
+
+def test_low_memory_is_dated_by_its_threshold_even_with_a_censored_fault_departure() -> None:
+    faults = {"major_faults": {H: departure(900.0, 120.0, AT - WINDOW * 1.5, censored=True)}}
+    [problem] = judge(departures=faults, memory_available={H: 40.0}, memory_total={H: 1000.0})
+    assert problem.onset_query is not None and "node_memory_MemAvailable_bytes" in problem.onset_query.promql
+    assert not problem.began_before_window  # left to the threshold's own range
 
 
 def test_an_oom_kill_is_critical_and_counted_whole() -> None:
     [problem] = judge(oom_kills={H: 0.4})
     assert (problem.kind, problem.severity) == ("oom_kill", Severity.CRITICAL)
     assert problem.title == "OOM killer fired 1 time on web-1 in the last 1h"
-    assert problem.onset_query is not None and problem.onset_query.events
+    assert problem.onset_query is not None and problem.onset_query.dating == "first_event"
     assert judge(oom_kills={}) == []
 
 

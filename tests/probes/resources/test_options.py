@@ -8,8 +8,11 @@ import pytest
 
 from diagnostics import ConfigError
 from diagnostics.testing import run_probe
-from probes.resources.containers import ContainerResourcesProbe
-from probes.resources.nodes import NodeOptions, NodeResourcesProbe, thresholds
+from probes.resources.containers import ContainerOptions, ContainerResourcesProbe
+from probes.resources.containers_judge import ContainerThresholds
+from probes.resources.nodes import NodeOptions, NodeResourcesProbe
+from probes.resources.nodes_judge import NodeThresholds
+from probes.resources.options import thresholds
 
 PROMETHEUS = {"prometheus": {"url": "http://127.0.0.1:9"}}
 
@@ -46,6 +49,16 @@ PROMETHEUS = {"prometheus": {"url": "http://127.0.0.1:9"}}
             "throttling_warning must be at most throttling_critical",
         ),
         (ContainerResourcesProbe, {"selector": 'namespace="shop"} or up{'}, "resources.containers.selector"),
+        (
+            ContainerResourcesProbe,
+            {"kube_state_selector": "job=kube-state-metrics"},
+            'resources.containers.kube_state_selector: expected PromQL label matchers such as job="node"',
+        ),
+        (
+            NodeResourcesProbe,
+            {"network_selector": 'device="eth0"} or vector(1'},
+            "resources.nodes.network_selector: expected PromQL label matchers",
+        ),
     ],
 )
 def test_bad_options_are_refused_naming_the_key(probe: Any, options: dict[str, Any], message: str) -> None:
@@ -55,10 +68,17 @@ def test_bad_options_are_refused_naming_the_key(probe: Any, options: dict[str, A
 
 def test_options_reach_the_judge_with_durations_in_seconds() -> None:
     options = NodeOptions(time_to_full_critical="90m", load_per_core_critical=5, selector='job="node"')
-    limits = thresholds(options)
+    limits = thresholds(options, NodeThresholds)
     assert limits.time_to_full_critical_s == 5400
     assert limits.time_to_full_warning_s == 86400
     assert limits.load_per_core_critical == 5
+    containers = thresholds(ContainerOptions(restarts_critical=3), ContainerThresholds)
+    assert containers == ContainerThresholds(restarts_critical=3)
+
+
+def test_the_default_options_match_the_judges_defaults() -> None:
+    assert thresholds(NodeOptions(), NodeThresholds) == NodeThresholds()
+    assert thresholds(ContainerOptions(), ContainerThresholds) == ContainerThresholds()
 
 
 def test_without_a_prometheus_section_the_probes_are_skipped_with_its_setup_line() -> None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from probes.resources import promql
+from probes.resources.containers import ContainerOptions
+from probes.resources.containers import query_set as container_queries
 from probes.resources.containers_collect import all_metrics as container_metrics
 from probes.resources.nodes_collect import SIGNALS, all_metrics
 
@@ -33,9 +37,7 @@ def test_durations_are_written_the_prometheus_way(seconds: float, text: str) -> 
 
 
 def test_a_scoped_query_narrows_every_selector_to_the_entity() -> None:
-    queries = promql.QuerySet(
-        matchers={"fs": 'fstype!~"tmpfs"'}, ranges=promql.Ranges(rate=300, window=3600), scope=""
-    )
+    queries = promql.QuerySet(matchers={"fs": 'fstype!~"tmpfs"'}, ranges=promql.Ranges(rate=300, window=3600))
     scoped = queries.scoped(promql.FS_USED_RATIO, {"instance": "db-1:9100", "mountpoint": '/we"ird'})
     # the built-in exclusions are left out: the entity's labels already select it
     assert scoped == (
@@ -83,9 +85,60 @@ def test_regex_literals_escape_only_what_re2_needs() -> None:
 
 def test_a_user_selector_applies_to_scoped_queries_too() -> None:
     queries = promql.QuerySet(
-        matchers={"node": 'job="node"'}, ranges=promql.Ranges(rate=300, window=3600), scope='job="node"'
+        matchers={"node": 'job="node"'},
+        ranges=promql.Ranges(rate=300, window=3600),
+        scopes={"node": 'job="node"'},
     )
     assert (
         queries.scoped(promql.LOAD1, {"instance": "web-1:9100"})
         == 'node_load1{job="node",instance="web-1:9100"}'
+    )
+
+
+KUBELET = ContainerOptions(selector='job="kubelet"', kube_state_selector='job="kube-state-metrics"')
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        (
+            promql.THROTTLED_SHARE,
+            'sum by (namespace, pod, container) (rate(container_cpu_cfs_throttled_periods_total{container!="",container!="POD",pod!="",job="kubelet"}[5m]))'
+            ' / sum by (namespace, pod, container) (rate(container_cpu_cfs_periods_total{container!="",container!="POD",pod!="",job="kubelet"}[5m]))',
+        ),
+        (
+            promql.RESTARTS,
+            'sum by (namespace, pod, container) (increase(kube_pod_container_status_restarts_total{container!="",pod!="",job="kube-state-metrics"}[1h])) > 0',
+        ),
+        (
+            promql.LAST_TERMINATED,
+            'kube_pod_container_status_last_terminated_reason{container!="",pod!="",job="kube-state-metrics"} == 1'
+            " and on (namespace, pod, container)"
+            ' (increase(kube_pod_container_status_restarts_total{container!="",pod!="",job="kube-state-metrics"}[1h]) > 0)',
+        ),
+        (promql.POD_OWNERS, 'kube_pod_owner{owner_is_controller="true",pod!="",job="kube-state-metrics"}'),
+    ],
+)
+def test_each_exporter_of_containers_has_its_own_selector(template: str, expected: str) -> None:
+    assert container_queries(KUBELET, timedelta(hours=1)).fleet(template) == expected
+
+
+def test_a_finding_query_keeps_the_selector_of_its_exporter() -> None:
+    queries = container_queries(KUBELET, timedelta(hours=1))
+    scope = {"namespace": "shop", "container": "app"}
+    assert queries.scoped(promql.RESTARTS, scope, regex={"pod": "cart-.+"}) == (
+        "sum by (namespace, pod, container) (increase(kube_pod_container_status_restarts_total"
+        '{job="kube-state-metrics",namespace="shop",container="app",pod=~"cart-.+"}[1h])) > 0'
+    )
+    assert queries.scoped(promql.WORKING_SET, scope) == (
+        'max by (namespace, pod, container) (container_memory_working_set_bytes{job="kubelet",namespace="shop",container="app"})'
+    )
+
+
+def test_discovery_is_one_query_with_a_part_per_scope() -> None:
+    assert promql.discovery({"": ["node_load1", "node_cpu_seconds_total"]}) == (
+        'count by (__name__) ({__name__=~"node_cpu_seconds_total|node_load1"})'
+    )
+    assert promql.discovery({'job="a"': ["x_total"], 'job="b"': ["y", "z"], 'job="c"': []}) == (
+        'count by (__name__) ({__name__=~"x_total",job="a"}) or on (__name__) count by (__name__) ({__name__=~"y|z",job="b"})'
     )
