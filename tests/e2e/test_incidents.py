@@ -244,7 +244,7 @@ def test_a_dependency_down_explains_the_errors_of_its_caller(
         },
         "--probe", "deps.http", "--probe", "metrics.anomalies",
     )  # fmt: skip
-    down = [f for f in report["findings"] if f["probe"] == "deps.http" and f["severity"] == "critical"][0]
+    down = next(f for f in report["findings"] if f["probe"] == "deps.http" and f["severity"] == "critical")
     errors = finding(report, "metrics.anomalies", "metric_anomaly")
     top = report["summary"]["suspects"][0]
     assert top["rule"] == "dependency_before_callers"
