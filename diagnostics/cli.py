@@ -288,6 +288,8 @@ def config_check(config_path: Path | None) -> None:
     from diagnostics.plan import plan_probes, run_settings
     from diagnostics.registry import load_registry
     from diagnostics.targets import describe_targets
+    from diagnostics.units import format_duration
+    from diagnostics.units import format_duration
 
     try:
         config = resolve_config(config_path, os.environ)
@@ -298,7 +300,8 @@ def config_check(config_path: Path | None) -> None:
         _fail(str(exc))
     click.echo(f"{config.source or 'no configuration file: embedded defaults'}: valid")
     click.echo(
-        f"window {settings.window}, deadline {settings.timeout}, {settings.concurrency} probes at once"
+        f"window {format_duration(settings.window)}, deadline {format_duration(settings.timeout)}, "
+        f"{settings.concurrency} probes at once"
     )
     for plan in plans:
         if plan.broken:

@@ -118,7 +118,7 @@ def parse_config(text: str, *, source: str = "<config>", env: Mapping[str, str])
     _record_lines(node, (), lines, source)
     secrets: set[str] = set()
     interpolated = _interpolate(data, (), env, secrets, lines, source)
-    return Config(data=interpolated, source=source, lines=lines, redactor=Redactor(frozenset(secrets)))
+    return Config(data=interpolated, source=source, lines=lines, redactor=Redactor().with_secrets(secrets))
 
 
 def _record_lines(node: Any, path: KeyPath, lines: dict[KeyPath, int], source: str) -> None:

@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 MASK = "***"
+MIN_SECRET_LENGTH = 4
+"""Shorter values are not masked by value: masking every "y" would garble the whole output."""
 
 _PATTERNS = (
     # scheme://user:password@host
@@ -35,7 +37,8 @@ class Redactor:
     secrets: frozenset[str] = field(default_factory=frozenset)
 
     def with_secrets(self, values: Iterable[str]) -> Redactor:
-        usable = {v for v in values if isinstance(v, str) and len(v) >= 3}
+        """A redactor that also masks ``values`` (those too short to mask safely are skipped)."""
+        usable = {v for v in values if isinstance(v, str) and len(v) >= MIN_SECRET_LENGTH}
         return Redactor(self.secrets | usable)
 
     def __call__(self, text: str) -> str:

@@ -226,3 +226,28 @@ def test_a_file_that_is_not_a_report_is_a_one_line_error(tmp_path: Path) -> None
     code, _, err = invoke("report", "--from", str(bogus))
     assert code == 3
     assert err == f"diag: error: {bogus}: not a diag.report/v1 document (missing or different 'schema')\n"
+
+
+def test_the_example_configuration_is_valid_and_the_schema_file_is_current(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    root = Path(__file__).resolve().parents[2]
+    monkeypatch.setenv("ORDERS_DB_PASSWORD", "example-password")
+    monkeypatch.setenv("PAYMENTS_TOKEN", "example-token")
+    code, out, err = invoke("config", "check", "--config", str(root / "config" / "diag.yaml"))
+    assert code == 0, err
+    assert "will check 1 target: orders" in out
+    assert "example-password" not in out
+    from diagnostics.config_schema import configuration_schema
+    from diagnostics.registry import Registry, load_registry
+
+    everything = load_registry()
+    builtin = Registry(
+        probes={i: c for i, c in everything.probes.items() if not c.__module__.startswith("diag_testprobes")},
+        broken={},
+    )
+    generated = configuration_schema(builtin)
+    committed = json.loads((root / "config" / "diag.schema.json").read_text())
+    assert generated == committed, (
+        "config/diag.schema.json is stale: run `diag config schema > config/diag.schema.json`"
+    )
