@@ -289,7 +289,6 @@ def config_check(config_path: Path | None) -> None:
     from diagnostics.registry import load_registry
     from diagnostics.targets import describe_targets
     from diagnostics.units import format_duration
-    from diagnostics.units import format_duration
 
     try:
         config = resolve_config(config_path, os.environ)
