@@ -14,7 +14,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from diagnostics.model import ChecklistItem, Entity, Evidence, Finding, ProbeOutcome, Report, Severity, Status
-from diagnostics.summary import summarize
+from diagnostics.summary.build import summarize
 from diagnostics.summary.settings import ServiceLinks
 
 AT = datetime(2026, 11, 27, 12, tzinfo=UTC)

@@ -14,7 +14,7 @@ from diagnostics.model import Report
 from diagnostics.plan import ProbePlan, plan_probes, run_settings, summary_settings
 from diagnostics.registry import Registry, load_registry
 from diagnostics.runner import ProgressListener, RunResult, run_plans
-from diagnostics.summary import summarize
+from diagnostics.summary.build import summarize
 from diagnostics.summary.compare import compare_reports
 from diagnostics.units import parse_duration, parse_time
 

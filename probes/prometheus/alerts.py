@@ -32,7 +32,7 @@ from diagnostics import (
     Severity,
 )
 from probes.prometheus.backend import SECTION
-from probes.prometheus.model import series_key
+from probes.prometheus.keys import series_key
 
 if TYPE_CHECKING:
     from probes.prometheus.client import ActiveAlert, AlertRule, ManagedAlert, Sample

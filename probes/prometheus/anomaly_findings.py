@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 from diagnostics import Entity, Finding, Measurement, Severity
 from diagnostics.units import format_duration, format_value
-from probes.prometheus.model import series_key
+from probes.prometheus.keys import series_key
 
 if TYPE_CHECKING:
     from probes.prometheus.anomaly import Verdicts

@@ -154,15 +154,3 @@ def parse_time(text: Any) -> datetime | None:
         return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
     except ValueError:
         return None
-
-
-def series_key(name: str, labels: Mapping[str, str]) -> str:
-    """A finding key naming one series of a query or alert: ``name{label="value",...}``.
-
-    Stable across runs, so findings about different series of one service keep different
-    fingerprints.
-    """
-    pairs = ",".join(
-        f'{k}="{v}"' for k, v in sorted(labels.items()) if k not in ("__name__", "alertname", "alertstate")
-    )
-    return f"{name}{{{pairs}}}"

@@ -15,7 +15,7 @@ from diagnostics.model import (
     Severity,
     Status,
 )
-from diagnostics.summary import NO_CAUSE, summarize
+from diagnostics.summary.build import NO_CAUSE, summarize
 from diagnostics.summary.compare import compare_reports
 from diagnostics.summary.settings import ServiceLinks
 
