@@ -57,4 +57,4 @@ class SummarySettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     max_lag: Duration = timedelta(minutes=30)
-    severity: SeverityThresholds = SeverityThresholds()
+    severity: SeverityThresholds = Field(default_factory=SeverityThresholds)
