@@ -287,7 +287,6 @@ def config_check(config_path: Path | None) -> None:
     from diagnostics.config import resolve_config
     from diagnostics.plan import plan_probes, run_settings
     from diagnostics.registry import load_registry
-    from diagnostics.targets import describe_targets
     from diagnostics.units import format_duration
 
     try:
@@ -310,7 +309,8 @@ def config_check(config_path: Path | None) -> None:
             click.echo(f"  {plan.probe_id:<24} skipped: {plan.skip_reason}{hint}")
         else:
             origin = f" (from {plan.backend_origin})" if plan.backend_origin == "environment" else ""
-            targets = config.redactor(describe_targets(plan.backend))
+            assert plan.probe_class is not None
+            targets = config.redactor(plan.probe_class.targets(plan.backend))
             click.echo(f"  {plan.probe_id:<24} will check {targets}{origin}")
 
 

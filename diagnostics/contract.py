@@ -146,5 +146,12 @@ class Probe(ABC):
         """Check the backend as of ``ctx.at`` over ``ctx.window`` and return the findings."""
 
     @classmethod
+    def targets(cls, backend: Any) -> str:
+        """One line naming what this probe will check (``diag config check``)."""
+        from diagnostics.targets import describe_targets
+
+        return describe_targets(backend)
+
+    @classmethod
     def describe(cls) -> str:
         return f"{cls.id} ({cls.checklist_item.value}): {cls.description}"

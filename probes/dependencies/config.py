@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from diagnostics import BackendSection, Duration, Entity, ErrorKind, ProbeError
+from diagnostics import BackendSection, Duration, Entity, ErrorKind, ProbeError, ProbeSkipped
 
 KINDS = ("url", "tcp", "statuspage")
 HTTP_ONLY = ("expect_status", "expect_body", "max_redirects")
@@ -188,3 +188,27 @@ def entries_of_kind(entries: object, kind: str) -> list[Dependency]:
             )
         seen.add(entry.name)
     return chosen
+
+
+KIND_HINTS = {
+    "url": "dependencies: [{name: payments-api, url: https://payments.internal/healthz}]",
+    "tcp": "dependencies: [{name: orders-db-tcp, tcp: orders-db.internal:5432}]",
+    "statuspage": "dependencies: [{name: stripe, statuspage: https://status.stripe.com}]",
+}
+
+
+def nothing_to_check(kind: str) -> ProbeSkipped:
+    """The skip of a probe whose kind has no entry in the ``dependencies`` section."""
+    return ProbeSkipped(f"no {kind} entry in the dependencies section", hint=KIND_HINTS[kind])
+
+
+def describe_entries(entries: object, kind: str) -> str:
+    """``2 targets: a, b`` for the entries of one kind (for ``diag config check``)."""
+    names = (
+        [e.name for e in entries if isinstance(e, Dependency) and e.kind == kind]
+        if isinstance(entries, list)
+        else []
+    )
+    if not names:
+        return f"nothing (no {kind} entry)"
+    return f"{len(names)} target{'s' if len(names) != 1 else ''}: {', '.join(names)}"

@@ -23,12 +23,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
 from diagnostics import ChecklistItem, Duration, Finding, Probe, ProbeContext, ProbeOptions
-from probes.dependencies.config import SECTION, Dependency, entries_of_kind
+from probes.dependencies.config import (
+    SECTION,
+    Dependency,
+    describe_entries,
+    entries_of_kind,
+    nothing_to_check,
+)
 
 if TYPE_CHECKING:
     from probes.dependencies.environment import TransportEnvironment
@@ -58,6 +64,10 @@ class HttpProbe(Probe):
     options_model = HttpOptions
     backend_section = SECTION
 
+    @classmethod
+    def targets(cls, backend: Any) -> str:
+        return describe_entries(backend, "url")
+
     def run(self, ctx: ProbeContext) -> Iterable[Finding]:
         from probes.dependencies.attempts import not_checked
         from probes.dependencies.environment import read_environment
@@ -71,8 +81,7 @@ class HttpProbe(Probe):
         assert isinstance(options, HttpOptions)
         entries = entries_of_kind(ctx.backend, "url")
         if not entries:
-            ctx.logger.debug("no url entries in the dependencies section: nothing to check")
-            return []
+            raise nothing_to_check("url")
         ctx.timeout_for_call(1.0)  # raises ProbeTimeout when no time is left at all
         environment = read_environment()
         targets = [http_target(entry, options, environment) for entry in entries]

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
@@ -33,7 +33,13 @@ from diagnostics import (
     ProbeError,
     ProbeOptions,
 )
-from probes.dependencies.config import SECTION, Dependency, entries_of_kind
+from probes.dependencies.config import (
+    SECTION,
+    Dependency,
+    describe_entries,
+    entries_of_kind,
+    nothing_to_check,
+)
 
 if TYPE_CHECKING:
     from probes.dependencies.environment import TransportEnvironment
@@ -57,6 +63,10 @@ class StatuspageProbe(Probe):
     options_model = StatuspageOptions
     backend_section = SECTION
 
+    @classmethod
+    def targets(cls, backend: Any) -> str:
+        return describe_entries(backend, "statuspage")
+
     def run(self, ctx: ProbeContext) -> Iterable[Finding]:
         from probes.dependencies.environment import read_environment
         from probes.dependencies.pool import checks_deadline, run_bounded
@@ -67,8 +77,7 @@ class StatuspageProbe(Probe):
         assert isinstance(options, StatuspageOptions)
         entries = entries_of_kind(ctx.backend, "statuspage")
         if not entries:
-            ctx.logger.debug("no statuspage entries in the dependencies section: nothing to check")
-            return []
+            raise nothing_to_check("statuspage")
         ctx.timeout_for_call(1.0)
         environment = read_environment()
         targets = [statuspage_target(entry, options, environment) for entry in entries]

@@ -17,12 +17,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
 from diagnostics import ChecklistItem, Duration, Finding, Probe, ProbeContext, ProbeOptions
-from probes.dependencies.config import SECTION, Dependency, entries_of_kind, parse_address
+from probes.dependencies.config import (
+    SECTION,
+    Dependency,
+    describe_entries,
+    entries_of_kind,
+    nothing_to_check,
+    parse_address,
+)
 
 if TYPE_CHECKING:
     from probes.dependencies.tcp_collect import TcpTarget
@@ -46,6 +53,10 @@ class TcpProbe(Probe):
     options_model = TcpOptions
     backend_section = SECTION
 
+    @classmethod
+    def targets(cls, backend: Any) -> str:
+        return describe_entries(backend, "tcp")
+
     def run(self, ctx: ProbeContext) -> Iterable[Finding]:
         from probes.dependencies.attempts import not_checked
         from probes.dependencies.pool import checks_deadline, sweep_attempts
@@ -56,8 +67,7 @@ class TcpProbe(Probe):
         assert isinstance(options, TcpOptions)
         entries = entries_of_kind(ctx.backend, "tcp")
         if not entries:
-            ctx.logger.debug("no tcp entries in the dependencies section: nothing to check")
-            return []
+            raise nothing_to_check("tcp")
         ctx.timeout_for_call(1.0)
         targets = [tcp_target(entry, options) for entry in entries]
         deadline, wait_until = checks_deadline(ctx)

@@ -265,7 +265,11 @@ def test_a_past_at_says_the_check_reflects_the_run(http_servers: HttpServers) ->
     assert "the time of the run" in finding.summary
 
 
-def test_a_probe_with_no_url_entry_checks_nothing(http_servers: HttpServers) -> None:
+def test_a_probe_with_no_url_entry_is_skipped_with_a_hint(http_servers: HttpServers) -> None:
     result = run_probe(HttpProbe, config={"dependencies": [{"name": "db", "tcp": "127.0.0.1:1"}]})
-    assert result.outcome.status is Status.OK
+    assert result.outcome.status is Status.SKIPPED
+    assert result.outcome.error == "no url entry in the dependencies section"
+    assert result.outcome.hint is not None and result.outcome.hint.startswith(
+        "dependencies: [{name: payments-api, url:"
+    )
     assert result.findings == ()

@@ -78,7 +78,9 @@ def test_connect_latency_thresholds_apply(http_servers: HttpServers) -> None:
     assert value(finding, "latency warning") == 0.000001
 
 
-def test_a_probe_with_no_tcp_entry_checks_nothing() -> None:
+def test_a_probe_with_no_tcp_entry_is_skipped_with_a_hint() -> None:
     result = run_probe(TcpProbe, config={"dependencies": [{"name": "api", "url": "http://127.0.0.1:1/"}]})
-    assert result.outcome.status is Status.OK
+    assert result.outcome.status is Status.SKIPPED
+    assert result.outcome.error == "no tcp entry in the dependencies section"
+    assert result.outcome.hint == "dependencies: [{name: orders-db-tcp, tcp: orders-db.internal:5432}]"
     assert result.findings == ()
