@@ -167,8 +167,14 @@ def judge_mount(mount: MountUsage, hostname: str, limits: HostThresholds, make: 
                     Measurement(name="used", value=round(used * 100, 2), unit="%"),
                     Measurement(name="free", value=mount.free_bytes, unit="bytes"),
                     Measurement(name="size", value=mount.total_bytes, unit="bytes"),
-                    Measurement(name="growth", value=mount.growth_bytes_per_s, unit="bytes/s"),
-                    Measurement(name="time to full", value=time_to_full, unit="s"),
+                    *(
+                        [
+                            Measurement(name="growth", value=mount.growth_bytes_per_s, unit="bytes/s"),
+                            Measurement(name="time to full", value=time_to_full, unit="s"),
+                        ]
+                        if time_to_full is not None
+                        else []
+                    ),
                 ],
                 queries=[f"statvfs({mount.mountpoint})"],
                 next_steps=[
