@@ -12,6 +12,7 @@ from diagnostics.config import ConfigInput, resolve_config
 from diagnostics.errors import ConfigError
 from diagnostics.model import Report
 from diagnostics.plan import ProbePlan, plan_probes, run_settings, summary_settings
+from diagnostics.redaction import environment_secrets
 from diagnostics.registry import Registry, load_registry
 from diagnostics.runner import ProgressListener, RunResult, run_plans
 from diagnostics.summary.build import summarize
@@ -59,6 +60,8 @@ def diagnose(
         raise ConfigError(str(exc)) from None
     if span.total_seconds() <= 0:
         raise ConfigError("the window must be longer than zero", key="--window")
+    if deadline.total_seconds() <= 0:
+        raise ConfigError("the timeout must be longer than zero", key="--timeout")
     plans = plan_probes(loaded, reg, selected=probes, env=environment)
     started_at = datetime.now(UTC)
     began = time.monotonic()
@@ -68,7 +71,7 @@ def diagnose(
         window=span,
         timeout=deadline.total_seconds(),
         concurrency=settings.concurrency,
-        redactor=loaded.redactor,
+        redactor=loaded.redactor.with_secrets(environment_secrets(environment)),
         listener=listener,
     )
     report = Report(

@@ -28,11 +28,13 @@ def _fail(message: str) -> NoReturn:
 
 
 def _configure_logging(verbose: int) -> None:
-    from diagnostics.redaction import redact
+    from diagnostics.redaction import Redactor, environment_secrets
+
+    redactor = Redactor().with_secrets(environment_secrets(os.environ))
 
     class RedactingFilter(logging.Filter):
         def filter(self, record: logging.LogRecord) -> bool:
-            record.msg = redact(record.getMessage())
+            record.msg = redactor(record.getMessage())
             record.args = None
             return True
 
@@ -153,8 +155,10 @@ def run_command(
     if diagnosis.interrupted:
         click.echo("diag: interrupted; the report shows what finished", err=True)
     code = int(exit_status(report))
-    if diagnosis.abandoned_threads:
-        # a hung backend must not keep the process alive past the deadline
+    context = click.get_current_context()
+    if diagnosis.abandoned_threads and (context.obj or {}).get("hard_exit"):
+        # a hung backend (a thread pool joined at interpreter exit) must not keep the process
+        # alive past the deadline; only the console script does this, never an embedding caller
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
@@ -324,5 +328,5 @@ def config_schema() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point."""
-    cli.main(args=argv, prog_name="diag")
+    """Console-script entry point: the only caller allowed to end the process abruptly."""
+    cli.main(args=argv, prog_name="diag", obj={"hard_exit": True})

@@ -77,7 +77,8 @@ def find_config_file(explicit: str | os.PathLike[str] | None, env: Mapping[str, 
     local = Path.cwd() / CONFIG_FILE_NAME
     if local.is_file():
         return local
-    config_home = Path(env.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    home = Path(env["HOME"]) if env.get("HOME") else Path.home()
+    config_home = Path(env.get("XDG_CONFIG_HOME") or home / ".config")
     user = config_home / "diag" / CONFIG_FILE_NAME
     return user if user.is_file() else None
 

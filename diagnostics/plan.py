@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from diagnostics.config import Config, KeyPath
 from diagnostics.contract import BackendSection, Duration, Probe, ProbeOptions
@@ -32,8 +32,15 @@ class RunSettings(BaseModel):
     window: Duration = timedelta(hours=1)
     timeout: Duration = timedelta(seconds=30)
     """The overall deadline of a run; each probe also has its own timeout."""
-    concurrency: int = 16
-    """How many probes run at once at most."""
+    concurrency: int = Field(32, ge=1, le=256)
+    """How many probes run at once at most (more than the built-in ones, so all start at once)."""
+
+    @field_validator("window", "timeout")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value.total_seconds() <= 0:
+            raise ValueError("must be longer than zero")
+        return value
 
 
 CORE_SECTIONS: dict[str, Any] = {

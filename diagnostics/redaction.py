@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 MASK = "***"
@@ -13,6 +13,8 @@ MIN_SECRET_LENGTH = 4
 _PATTERNS = (
     # scheme://user:password@host
     re.compile(r"(?P<keep>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/?#@\s]*:)(?P<secret>[^@/\s]+)(?=@)"),
+    # password='quoted value' in key/value DSNs (libpq quoting) and SQL
+    re.compile(r"(?P<keep>(?:password|passwd|pwd)\s*=\s*')(?P<secret>(?:[^'\\]|\\.)*)(?=')", re.IGNORECASE),
     # password=... in DSN query strings or key/value DSNs
     re.compile(r"(?P<keep>(?:password|passwd|pwd)\s*=\s*)(?P<secret>[^&\s'\"]+)", re.IGNORECASE),
     # Authorization headers and tokens
@@ -50,6 +52,11 @@ class Redactor:
         for pattern in _PATTERNS:
             text = pattern.sub(lambda m: m.group("keep") + MASK, text)
         return text
+
+
+def environment_secrets(env: Mapping[str, str]) -> list[str]:
+    """Values of environment variables whose names say they are secrets (PGPASSWORD, *_TOKEN)."""
+    return [value for name, value in env.items() if SECRET_KEY.search(name) and value]
 
 
 def redact(text: str) -> str:

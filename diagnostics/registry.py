@@ -80,9 +80,19 @@ def load_registry(extra: Iterable[type[Probe]] = ()) -> Registry:
     """Load every probe registered in ``diag.probes`` (plus ``extra`` classes, for tests)."""
     probes: dict[str, type[Probe]] = {}
     broken: dict[str, BrokenProbe] = {}
+    seen: dict[str, str | None] = {}
     for entry_point in entry_points(group=ENTRY_POINT_GROUP):
         name = entry_point.name
         distribution = _distribution_name(entry_point)
+        if name in seen and seen[name] != distribution:
+            probes.pop(name, None)
+            broken[name] = BrokenProbe(
+                id=name,
+                distribution=distribution,
+                reason=f"the probe id is registered by two distributions ({seen[name]} and {distribution})",
+            )
+            continue
+        seen[name] = distribution
         try:
             probes[name] = validate_probe_class(name, entry_point.load())
         except Exception as exc:  # a plugin may fail in any way; it must not stop diag

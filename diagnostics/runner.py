@@ -89,16 +89,23 @@ def run_plans(
         if listener:
             listener.finished(outcome)
 
+    threads: list[threading.Thread] = []
     try:
         while pending or running:
             while pending and len(running) < max(1, concurrency):
                 plan = pending.pop(0)
                 started = clock()
+                if started >= run_deadline:
+                    # queued behind slower probes until the run's deadline: never started
+                    finish(plan, _timeout_outcome(plan, started, started, run_deadline))
+                    continue
                 deadline = min(started + plan.timeout.total_seconds(), run_deadline)
                 running[plan.probe_id] = (plan, started, deadline)
                 if listener:
                     listener.started(plan.probe_id)
-                _start_thread(plan, at, window, deadline, results, clock)
+                threads.append(_start_thread(plan, at, window, deadline, results, clock))
+            if not running:
+                continue
             next_deadline = min(d for _, _, d in running.values())
             try:
                 done = results.get(timeout=max(0.0, next_deadline - clock()))
@@ -126,7 +133,7 @@ def run_plans(
 
     ordered = tuple(outcomes[p.probe_id] for p in plans)
     all_findings = tuple(f for p in plans for f in findings.get(p.probe_id, []))
-    alive = sum(1 for t in threading.enumerate() if t.name.startswith("diag-probe:") and t.is_alive())
+    alive = sum(1 for t in threads if t.is_alive())
     return RunResult(
         outcomes=ordered, findings=all_findings, abandoned_threads=alive, interrupted=interrupted
     )
@@ -139,7 +146,7 @@ def _start_thread(
     deadline: float,
     results: queue.Queue[_Done],
     clock: Callable[[], float],
-) -> None:
+) -> threading.Thread:
     assert plan.probe_class is not None and plan.options is not None
     context = ProbeContext(
         probe_id=plan.probe_id,
@@ -161,6 +168,7 @@ def _start_thread(
 
     thread = threading.Thread(target=work, name=f"diag-probe:{plan.probe_id}", daemon=True)
     thread.start()
+    return thread
 
 
 def _judge(
@@ -175,7 +183,7 @@ def _judge(
             status=Status.SKIPPED,
             duration_s=duration,
             error=redact(str(done.error)),
-            hint=done.error.hint,
+            hint=redact(done.error.hint) if done.error.hint else None,
         )
         return skipped, []
     if done.error is not None:
@@ -257,11 +265,12 @@ def _not_run_outcome(plan: ProbePlan, redact: Redactor) -> ProbeOutcome:
 
 def _timeout_outcome(plan: ProbePlan, started: float, now: float, run_deadline: float) -> ProbeOutcome:
     limit = plan.timeout.total_seconds()
-    reason = (
-        f"no answer within its {limit:g}s timeout"
-        if now - started >= limit - 0.001
-        else "no answer before the run's overall deadline (--timeout)"
-    )
+    if now == started:
+        reason = "not started: the run's overall deadline (--timeout) passed while it waited its turn"
+    elif now - started >= limit - 0.001:
+        reason = f"no answer within its {limit:g}s timeout"
+    else:
+        reason = "no answer before the run's overall deadline (--timeout)"
     return ProbeOutcome(
         probe=plan.probe_id,
         checklist_item=_item(plan),
@@ -288,6 +297,11 @@ def redact_finding(finding: Finding, redact: Redactor) -> Finding:
     evidence = finding.evidence
     return replace(
         finding,
+        entity=replace(
+            finding.entity,
+            name=redact(finding.entity.name),
+            attributes={redact(k): redact(v) for k, v in finding.entity.attributes.items()},
+        ),
         title=redact(finding.title),
         summary=redact(finding.summary),
         next_steps=tuple(redact(s) for s in finding.next_steps),
@@ -303,7 +317,7 @@ def _redact_json(value: Any, redact: Redactor) -> Any:
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, dict):
-        return {k: _redact_json(v, redact) for k, v in value.items()}
+        return {redact(str(k)): _redact_json(v, redact) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_redact_json(v, redact) for v in value]
     return value

@@ -2,9 +2,32 @@
 
 from __future__ import annotations
 
+import pytest
+
 pytest_plugins = [
     "tests.support.postgres",
     "tests.support.prometheus",
     "tests.support.kube_api",
     "tests.support.http_servers",
 ]
+
+# Probes honour proxy and CA variables from the environment: every test starts without the
+# machine's own, so a proxy configured for package downloads cannot reroute local servers.
+TRANSPORT_VARIABLES = (
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "no_proxy",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+)
+
+
+@pytest.fixture(autouse=True)
+def _no_transport_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in TRANSPORT_VARIABLES:
+        monkeypatch.delenv(name, raising=False)

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -147,7 +148,26 @@ def report_to_dict(report: Report) -> dict[str, Any]:
 
 
 def report_to_json(report: Report, *, indent: int | None = 2) -> str:
-    return json.dumps(report_to_dict(report), indent=indent, ensure_ascii=False, default=str)
+    """The report as strict JSON: NaN and infinities become null, numpy numbers plain numbers."""
+    return json.dumps(_json_safe(report_to_dict(report)), indent=indent, ensure_ascii=False, allow_nan=False)
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if hasattr(value, "item"):  # numpy scalars
+        return _json_safe(value.item())
+    if isinstance(value, datetime):
+        return isoformat(value)
+    return str(value)
 
 
 def _time(value: Any) -> datetime | None:
@@ -259,5 +279,5 @@ def report_from_dict(data: Any) -> Report:
             summary=summary_from_dict(data.get("summary")),
             comparison=comparison_from_dict(data.get("comparison")),
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         raise ReportFormatError(f"malformed {SCHEMA_ID} document: {type(exc).__name__}: {exc}") from None

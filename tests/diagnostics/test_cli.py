@@ -151,23 +151,18 @@ def test_ctrl_c_prints_the_report_of_what_finished() -> None:
     import signal
 
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "diagnostics",
-            "run",
-            "--probe",
-            "test.hang",
-            "--probe",
-            "test.warn",
-            "--timeout",
-            "60",
-        ],
+        [sys.executable, "-m", "diagnostics", "run", "--probe", "test.hang", "--probe", "test.warn",
+         "--timeout", "60", "--progress"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-    )
-    time.sleep(2.0)
+    )  # fmt: skip
+    assert process.stderr is not None
+    progress = ""
+    while "test.warn" not in progress:  # the warn probe has finished: interrupt the rest
+        line = process.stderr.readline()
+        assert line, f"diag ended before test.warn finished: {progress}"
+        progress += line
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=20)
     assert process.returncode == 1, err
@@ -251,3 +246,27 @@ def test_the_example_configuration_is_valid_and_the_schema_file_is_current(
     assert generated == committed, (
         "config/diag.schema.json is stale: run `diag config schema > config/diag.schema.json`"
     )
+
+
+def test_real_json_output_validates_against_the_schema(tmp_path: Path) -> None:
+    from importlib.resources import files
+
+    import jsonschema
+
+    schema = json.loads(files("diagnostics").joinpath("schemas/report-v1.schema.json").read_text())
+    checker = jsonschema.FormatChecker()
+    first = tmp_path / "first.json"
+    code, _, _ = invoke(
+        "run", "--probe", "test.crit", "--probe", "test.warn", "--format", "json", "--output", str(first)
+    )
+    assert code == 2
+    jsonschema.validate(json.loads(first.read_text()), schema, format_checker=checker)
+    code, out, _ = invoke("run", "--probe", "test.warn", "--probe", "test.needs_backend", "--format", "json",
+                          "--baseline", str(first))  # fmt: skip
+    document = json.loads(out)
+    jsonschema.validate(document, schema, format_checker=checker)
+    assert document["comparison"]["resolved"][0]["title"] == "error ratio 12x normal"
+    assert document["summary"]["severity"]["level"] == "SEV3"
+    broken = dict(document, at="yesterday")
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema, format_checker=checker)

@@ -118,3 +118,21 @@ def test_config_file_discovery(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert load_config(env={"DIAG_CONFIG": str(other)}).source == str(other)
     with pytest.raises(ConfigError, match="no such configuration file"):
         load_config(tmp_path / "absent.yaml", env={})
+
+
+def test_the_user_config_directory_is_the_last_place_searched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    home = tmp_path / "home"
+    (home / ".config" / "diag").mkdir(parents=True)
+    (home / ".config" / "diag" / "diag.yaml").write_text("run: {window: 4h}\n")
+    assert load_config(env={"HOME": str(home)}).source == str(home / ".config" / "diag" / "diag.yaml")
+    xdg = tmp_path / "xdg"
+    (xdg / "diag").mkdir(parents=True)
+    (xdg / "diag" / "diag.yaml").write_text("run: {window: 5h}\n")
+    assert load_config(env={"HOME": str(home), "XDG_CONFIG_HOME": str(xdg)}).source == str(
+        xdg / "diag" / "diag.yaml"
+    )
+    (tmp_path / "diag.yaml").write_text("run: {window: 6h}\n")
+    assert load_config(env={"HOME": str(home)}).source == str(tmp_path / "diag.yaml")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,9 +20,12 @@ ROOT = Path(__file__).resolve().parents[2]
 def example_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """examples/diag-example-probe installed by pip into its own site directory."""
     site = tmp_path_factory.mktemp("example-site")
+    # build from a copy: pip writes build/ and egg-info next to the sources
+    source = tmp_path_factory.mktemp("example-source") / "diag-example-probe"
+    shutil.copytree(ROOT / "examples" / "diag-example-probe", source)
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-         "--target", str(site), str(ROOT / "examples" / "diag-example-probe")],
+         "--target", str(site), str(source)],
         check=True,
         capture_output=True,
     )  # fmt: skip
