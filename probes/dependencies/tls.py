@@ -45,13 +45,16 @@ def _from_decoded(decoded: dict[str, Any], host: str) -> CertificateInfo:
 
 
 def from_der(der: bytes, host: str) -> CertificateInfo | None:
-    """Decode a DER certificate with ``cryptography``; None when it is not installed."""
+    """Decode a DER certificate with ``cryptography``; None when it cannot be decoded."""
     try:
         from cryptography import x509
         from cryptography.x509.oid import ExtensionOID, NameOID
     except ImportError:
         return None
-    cert = x509.load_der_x509_certificate(der)
+    try:
+        cert = x509.load_der_x509_certificate(der)
+    except ValueError:
+        return None  # not a certificate cryptography can parse: its expiry stays unknown
 
     def common_name(name: x509.Name) -> str | None:
         values = name.get_attributes_for_oid(NameOID.COMMON_NAME)

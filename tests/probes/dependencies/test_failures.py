@@ -61,3 +61,9 @@ def test_reasons_never_quote_the_request_url() -> None:
     for error in (requests.ConnectionError(URL_WITH_SECRET), requests.ReadTimeout(URL_WITH_SECRET)):
         assert "s3cr3t" not in classify(error).reason
     assert classify(requests.ReadTimeout(URL_WITH_SECRET)).kind is Failure.READ_TIMEOUT
+
+
+def test_a_certificate_that_cannot_be_decoded_has_no_known_expiry() -> None:
+    from probes.dependencies.tls import from_der
+
+    assert from_der(b"not a certificate", "payments.internal") is None
