@@ -1,8 +1,9 @@
-"""A runbook step that embeds diag: check the orders database, branch on what it finds.
+"""A runbook step that embeds diag: run some probes, branch on what they find.
 
-    python examples/runbook.py --config diag.yaml
+    python examples/runbook.py --config diag.yaml --probe db.locks --probe db.connections
 
-Exits 0 when the database is clean, 2 with the blocker's cancel command when it is not.
+Prints the first next step of each problem found; exits 0 when all is clean, 1 or 2 for the
+worst finding (warning, critical), 3 when a probe could not check.
 """
 
 from __future__ import annotations
