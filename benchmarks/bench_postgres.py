@@ -7,8 +7,8 @@ tree of one root and 9 waiters), then runs every probe RUNS times through the re
 (``diagnostics.testing.run_probe``) and prints the median and p95 of the probe's own duration
 (the runner's measure) and of the whole call. While the probes run a watcher counts the
 sessions whose application_name is ``diag``; the psycopg connects per run are counted too.
-Last, the four probes run together as ``diag run`` runs them (in parallel threads, sharing one
-session slot per database).
+Last, the four probes run together as ``diag run`` runs them (in parallel threads, taking turns
+on one connection per database, handed from probe to probe).
 
     .venv/bin/python benchmarks/bench_postgres.py [--runs 30]
 """
@@ -91,6 +91,7 @@ def watch_probe_sessions(server: PostgresServer) -> Iterator[dict[str, int]]:
 
 @contextlib.contextmanager
 def count_connects() -> Iterator[dict[str, int]]:
+    """psycopg.connect calls while the block runs."""
     calls = {"n": 0}
     original = psycopg.connect
 
@@ -98,19 +99,21 @@ def count_connects() -> Iterator[dict[str, int]]:
         calls["n"] += 1
         return original(*args, **kwargs)
 
-    psycopg.connect = counting  # type: ignore[assignment]
+    psycopg.connect = counting
     try:
         yield calls
     finally:
-        psycopg.connect = original  # type: ignore[assignment]
+        psycopg.connect = original
 
 
 def percentile(values: list[float], share: float) -> float:
+    """The nearest-rank percentile, ``share`` in 0..1."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 def main() -> None:
+    """Stage the sessions, time each probe, then all four together."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -145,17 +148,19 @@ def main() -> None:
 
 
 def run_together(server: PostgresServer, config: dict[str, Any], runs: int) -> None:
+    """The four probes in one run, ``runs`` times: durations, connects, diag sessions seen."""
     registry = Registry(probes={p.id: p for p in PROBES}, broken={})
     ids = [p.id for p in PROBES]
     totals, slowest = [], []
-    with watch_probe_sessions(server) as seen:
+    with watch_probe_sessions(server) as seen, count_connects() as connects:
         for _ in range(runs):
             report = diagnose(probes=ids, config=config, env={}, registry=registry).report
             totals.append(report.duration_s * 1000)
             slowest.append(max(o.duration_s for o in report.probes) * 1000)
     print(
         f"\nall four together: run median {statistics.median(totals):.1f} ms, p95 {percentile(totals, 0.95):.1f} ms; "
-        f"slowest probe median {statistics.median(slowest):.1f} ms; max diag sessions at once: {seen['max']}"
+        f"slowest probe median {statistics.median(slowest):.1f} ms; connects per run: {connects['n'] / runs:.1f}; "
+        f"max diag sessions at once: {seen['max']}"
     )
 
 

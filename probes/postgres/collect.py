@@ -1,212 +1,42 @@
-"""The one module that talks to PostgreSQL and PgBouncer: safe sessions, then plain snapshots.
+"""Reading PostgreSQL's statistics views into plain snapshots (the session comes from
+``session``, pg_stat_statements from ``statements``, PgBouncer from ``pgbouncer``).
 
-Every session reads in a read-only transaction that sets, with SET LOCAL, ``application_name``
-(the probe never reports itself), ``default_transaction_read_only``, ``statement_timeout``,
-``lock_timeout`` (it never waits behind the locks it diagnoses) and
-``idle_in_transaction_session_timeout``; the probes of a run take turns on one session per
-database. Errors become ``ProbeError`` with a kind; no message ever carries the DSN.
+Every query text read here goes through ``query_text.mask_secrets``.
 """
 
 from __future__ import annotations
 
-import math
-import threading
-import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from functools import cache
-from importlib.resources import files
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from diagnostics import ErrorKind, ProbeContext, ProbeError, ProbeTimeout
+from probes.postgres.query_text import mask_secrets
+from probes.postgres.session import APPLICATION_NAME
 from probes.postgres.snapshot import (
     CounterSample,
     DatabaseStats,
     LockTarget,
-    PoolStats,
     PreparedTransaction,
     Replica,
     ServerInfo,
     Session,
     Slot,
     StandbyStatus,
-    Statement,
-    StatementStats,
+)
+from probes.postgres.sql_texts import (
+    QUERY_CHARS,
+    active_queries_sql,
+    lock_waits_sql,
+    query,
+    reserved_connections,
+    slots_sql,
 )
 
 if TYPE_CHECKING:
-    import psycopg
-
-    Connection = psycopg.Connection[dict[str, Any]]
-
-APPLICATION_NAME = "diag"
-QUERY_CHARS = 1000
-CONNECT_TIMEOUT_S = 5.0
-STATEMENT_TIMEOUT_S = 5.0
-LOCK_TIMEOUT_MS = 100
-LIBPQ_MIN_CONNECT_TIMEOUT = 2  # libpq treats smaller connect_timeout values as 2 s
-
-_EXHAUSTED = ("too many clients", "remaining connection slots are reserved")
-_AUTH = (
-    "password authentication failed",
-    "authentication failed",
-    "no password supplied",
-    "no pg_hba.conf entry",
-    "pg_hba.conf rejects",
-    "is not permitted to log in",
-    'role "',
-)
-_DNS = ("could not translate host name", "failed to resolve host", "name or service not known")
+    from probes.postgres.session import Connection
 
 
-class ConnectionsExhausted(ProbeError):
-    """The server refused the probe: every connection slot it may use is taken."""
-
-    def __init__(self, label: str, reason: str) -> None:
-        self.reason = reason
-        super().__init__(f"{label} refused the connection: {reason}", kind=ErrorKind.CONNECT)
-
-
-@cache
-def sql_text(name: str) -> str:
-    """The text of ``sql/<name>.sql``."""
-    return (files("probes.postgres") / "sql" / f"{name}.sql").read_text(encoding="utf-8")
-
-
-def _query(name: str) -> bytes:
-    return sql_text(name).encode()
-
-
-def _template(name: str, **parts: Any) -> Any:
-    from psycopg import sql
-
-    # the text comes from our own package files, never from input
-    return sql.SQL(sql_text(name)).format(**parts)
-
-
-def server_reason(text: str) -> str:
-    """The server's own words from a libpq connection error (without the connection prefixes)."""
-    first = text.strip().splitlines()[0] if text.strip() else "unknown error"
-    reason = first.rsplit("failed: ", 1)[-1] if "failed: " in first else first
-    return reason.removeprefix("FATAL:").strip()
-
-
-def connect_error(exc: Exception, label: str) -> ProbeError:
-    """A connection failure as a ProbeError of the right kind."""
-    text = str(exc)
-    lowered = text.lower()
-    reason = server_reason(text)
-    if any(marker in lowered for marker in _EXHAUSTED):
-        return ConnectionsExhausted(label, reason)
-    if any(marker in lowered for marker in _DNS):
-        kind = ErrorKind.DNS
-    elif "timeout expired" in lowered or "timed out" in lowered:
-        kind = ErrorKind.TIMEOUT
-    elif "ssl" in lowered or "certificate" in lowered:
-        kind = ErrorKind.TLS
-    elif any(marker in lowered for marker in _AUTH):
-        kind = ErrorKind.AUTH
-    elif "database" in lowered and "does not exist" in lowered:
-        kind = ErrorKind.CONFIG
-    else:
-        kind = ErrorKind.CONNECT
-    return ProbeError(f"cannot connect to {label}: {reason}", kind=kind)
-
-
-def query_error(exc: Exception, label: str) -> ProbeError:
-    """A failed statement as a ProbeError of the right kind."""
-    from psycopg import OperationalError, errors
-
-    primary = getattr(getattr(exc, "diag", None), "message_primary", None) or server_reason(str(exc))
-    if isinstance(exc, errors.LockNotAvailable):
-        return ProbeError(
-            f"{label}: gave up waiting for a lock (lock_timeout): {primary}", kind=ErrorKind.TIMEOUT
-        )
-    if isinstance(exc, errors.QueryCanceled):
-        return ProbeError(f"{label}: query cancelled by statement_timeout: {primary}", kind=ErrorKind.TIMEOUT)
-    if isinstance(exc, errors.InsufficientPrivilege):
-        return ProbeError(
-            f"{label}: {primary} (grant the probe's role pg_monitor)", kind=ErrorKind.PERMISSION
-        )
-    if isinstance(exc, OperationalError):
-        return ProbeError(f"{label}: connection lost: {primary}", kind=ErrorKind.CONNECT)
-    return ProbeError(f"{label}: query failed: {primary}", kind=ErrorKind.QUERY)
-
-
-def _connect_timeout(ctx: ProbeContext) -> int:
-    # whole seconds, rounded down with a margin so the probe reports the timeout itself
-    return max(LIBPQ_MIN_CONNECT_TIMEOUT, math.floor(ctx.timeout_for_call(CONNECT_TIMEOUT_S) - 0.5))
-
-
-# One session per database at a time across the probes of a run: the db.* probes run in
-# parallel, and four connections at once could take a nearly full server's last slots (and
-# make db.connections report a refusal diag itself caused).
-_GATES: dict[str, threading.Lock] = {}
-_GATES_LOCK = threading.Lock()
-
-
-@contextmanager
-def session_gate(label: str, ctx: ProbeContext) -> Iterator[None]:
-    """Hold the one diag session slot of the database ``label`` (waits up to the deadline)."""
-    with _GATES_LOCK:
-        gate = _GATES.setdefault(label, threading.Lock())
-    if not gate.acquire(timeout=max(0.0, ctx.remaining() - 0.05)):
-        raise ProbeTimeout(f"{label}: another db probe held the database's diag session until the deadline")
-    try:
-        yield
-    finally:
-        gate.release()
-
-
-@contextmanager
-def open_session(dsn: str, label: str, ctx: ProbeContext) -> Iterator[Connection]:
-    """The one safe, read-only diag session on the database; closed on exit."""
-    with session_gate(label, ctx), _connect(dsn, label, ctx) as conn:
-        yield conn
-
-
-@contextmanager
-def _connect(dsn: str, label: str, ctx: ProbeContext) -> Iterator[Connection]:
-    import psycopg
-    from psycopg.rows import dict_row
-
-    try:
-        conn = psycopg.connect(
-            dsn,
-            autocommit=False,
-            connect_timeout=_connect_timeout(ctx),
-            application_name=APPLICATION_NAME,  # a startup parameter PgBouncer accepts
-            row_factory=dict_row,
-        )
-    except psycopg.Error as exc:
-        raise connect_error(exc, label) from None
-    conn.read_only = True  # every transaction psycopg begins is BEGIN READ ONLY
-    try:
-        begin(conn, ctx)
-        yield conn
-    except psycopg.Error as exc:
-        raise query_error(exc, label) from None
-    finally:
-        conn.close()  # rolls the read-only transaction back
-
-
-def begin(conn: Connection, ctx: ProbeContext) -> None:
-    """Start a read-only transaction whose settings are SET LOCAL: they end with it, so
-    behind a transaction-pooling PgBouncer nothing leaks into an application's session."""
-    statement_ms = max(50, int(ctx.timeout_for_call(STATEMENT_TIMEOUT_S) * 1000))
-    conn.execute(
-        _query("session_setup"),
-        {
-            "application_name": APPLICATION_NAME,
-            "statement_timeout": f"{statement_ms}ms",
-            "lock_timeout": f"{LOCK_TIMEOUT_MS}ms",
-            "idle_timeout": f"{max(1000, int(ctx.remaining() * 1000))}ms",
-        },
-    )
-
-
-def _rows(conn: Connection, query: Any, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-    return conn.execute(query, params).fetchall()
+def _rows(conn: Connection, statement: Any, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    return conn.execute(statement, params).fetchall()
 
 
 def _params(**extra: Any) -> dict[str, Any]:
@@ -214,21 +44,35 @@ def _params(**extra: Any) -> dict[str, Any]:
 
 
 def read_server(conn: Connection, label: str) -> ServerInfo:
-    row = _rows(conn, _query("server"))[0]
-    return ServerInfo(label=label, **row)
+    """The facts every probe reads first (version, limits, privileges, recovery)."""
+    return server_info(_rows(conn, query("server"))[0], label)
 
 
-def _session(row: Mapping[str, Any]) -> Session:
+def server_info(row: Mapping[str, Any], label: str) -> ServerInfo:
+    """server.sql's row as ServerInfo (``reserved_connections`` only from 16)."""
+    values = dict(row)
+    values["reserved"] = reserved_connections(int(row["version_num"]), row.get("reserved"))
+    return ServerInfo(label=label, **values)
+
+
+def session_from_row(row: Mapping[str, Any]) -> Session:
+    """A pg_stat_activity row (with its lock columns, if any) as a Session, secrets masked."""
     lock = None
     if row.get("locktype") is not None:
-        lock = LockTarget(locktype=row["locktype"], mode=row.get("mode"), relation=row.get("relation"))
+        lock = LockTarget(
+            locktype=row["locktype"],
+            mode=row.get("mode"),
+            relation=row.get("relation"),
+            transaction_id=row.get("awaited_xid"),
+        )
+    text = row.get("query")
     return Session(
         pid=int(row["pid"]),
         user=row.get("user"),
         application=row.get("application") or "",
         client=row.get("client"),
         state=row.get("state"),
-        query=row.get("query"),
+        query=mask_secrets(text) if text is not None else None,
         xact_age_s=row.get("xact_age_s"),
         state_age_s=row.get("state_age_s"),
         query_age_s=row.get("query_age_s"),
@@ -245,43 +89,35 @@ def _session(row: Mapping[str, Any]) -> Session:
 
 
 def read_sessions(conn: Connection) -> tuple[Session, ...]:
-    """Every client session but the probe's own."""
-    return tuple(_session(row) for row in _rows(conn, _query("sessions"), _params()))
+    """Every client session but diag's own."""
+    return tuple(session_from_row(row) for row in _rows(conn, query("sessions"), _params()))
 
 
 def read_hidden_sessions(conn: Connection) -> int:
-    return int(_rows(conn, _query("hidden_sessions"))[0]["hidden"])
+    """Other roles' sessions whose details the probe's role cannot see."""
+    return int(_rows(conn, query("hidden_sessions"))[0]["hidden"])
 
 
-def read_lock_waits(conn: Connection) -> tuple[Session, ...]:
+def read_lock_waits(conn: Connection, server: ServerInfo) -> tuple[Session, ...]:
     """Sessions waiting on locks and the sessions blocking them (pid 0: a prepared transaction)."""
-    return tuple(_session(row) for row in _rows(conn, _query("lock_waits"), _params()))
+    rows = _rows(conn, lock_waits_sql(server.version_num), _params())
+    return tuple(session_from_row(row) for row in rows)
 
 
 def read_prepared(conn: Connection) -> tuple[PreparedTransaction, ...]:
-    return tuple(PreparedTransaction(**row) for row in _rows(conn, _query("prepared")))
+    """pg_prepared_xacts, oldest first."""
+    return tuple(PreparedTransaction(**row) for row in _rows(conn, query("prepared")))
 
 
 def read_database_counters(conn: Connection) -> dict[str, Any]:
     """pg_stat_database of this database and the cluster's oldest transaction-id age."""
-    return _rows(conn, _query("database_stats"))[0]
-
-
-def sample_pause(conn: Connection, seconds: float, ctx: ProbeContext) -> float:
-    """Sleep between two samples (never past half the time left) outside any transaction, so
-    no lock or snapshot is held meanwhile and the statistics are read afresh; the seconds slept."""
-    pause = min(seconds, ctx.remaining() / 2)
-    if pause <= 0:
-        return 0.0
-    conn.commit()
-    time.sleep(pause)
-    begin(conn, ctx)
-    return pause
+    return _rows(conn, query("database_stats"))[0]
 
 
 def deadlock_counter(
     first: Mapping[str, Any], second: Mapping[str, Any] | None, interval_s: float
 ) -> CounterSample:
+    """pg_stat_database.deadlocks, with its growth when two samples share a statistics epoch."""
     latest = second or first
     same_epoch = second is not None and second["stats_reset"] == first["stats_reset"]
     return CounterSample(
@@ -293,15 +129,17 @@ def deadlock_counter(
 
 
 def read_oldest_xmin(conn: Connection) -> tuple[Session | None, int | None]:
-    rows = _rows(conn, _query("oldest_xmin"), _params())
+    """The session holding back the oldest snapshot, and its xmin age."""
+    rows = _rows(conn, query("oldest_xmin"), _params())
     if not rows:
         return None, None
-    return _session(rows[0]), int(rows[0]["xmin_age"])
+    return session_from_row(rows[0]), int(rows[0]["xmin_age"])
 
 
 def database_stats(
     first: Mapping[str, Any], second: Mapping[str, Any] | None, oldest: tuple[Session | None, int | None]
 ) -> DatabaseStats:
+    """The database counters, with block growth when two samples share a statistics epoch."""
     latest = second or first
     comparable = second is not None and second["stats_reset"] == first["stats_reset"]
     return DatabaseStats(
@@ -323,155 +161,21 @@ def database_stats(
 def read_active_queries(
     conn: Connection, server: ServerInfo, *, floor_s: float, limit: int
 ) -> tuple[Session, ...]:
-    from psycopg import sql
-
-    query_id = sql.SQL("a.query_id" if server.version_num >= 140000 else "NULL::bigint")
-    rows = _rows(conn, _template("active_queries", query_id=query_id), _params(floor_s=floor_s, limit=limit))
-    return tuple(_session(row) for row in rows)
+    """Active client queries running at least ``floor_s``, oldest first."""
+    rows = _rows(conn, active_queries_sql(server.version_num), _params(floor_s=floor_s, limit=limit))
+    return tuple(session_from_row(row) for row in rows)
 
 
 def read_replicas(conn: Connection) -> tuple[Replica, ...]:
-    return tuple(Replica(**row) for row in _rows(conn, _query("replicas")))
+    """pg_stat_replication: the standbys this server feeds."""
+    return tuple(Replica(**row) for row in _rows(conn, query("replicas")))
 
 
-def read_slots(conn: Connection) -> tuple[Slot, ...]:
-    return tuple(Slot(**row) for row in _rows(conn, _query("slots")))
+def read_slots(conn: Connection, server: ServerInfo) -> tuple[Slot, ...]:
+    """pg_replication_slots and the WAL each retains."""
+    return tuple(Slot(**row) for row in _rows(conn, slots_sql(server.version_num)))
 
 
 def read_standby(conn: Connection) -> StandbyStatus:
-    return StandbyStatus(**_rows(conn, _query("standby"))[0])
-
-
-def read_pools(dsn: str, label: str, ctx: ProbeContext) -> tuple[PoolStats, ...]:
-    """PgBouncer's SHOW POOLS. The admin console speaks only the simple query protocol and
-    treats SET as a change of its own settings: nothing but SHOW is sent."""
-    import psycopg
-    from psycopg.rows import dict_row
-
-    try:
-        with psycopg.connect(
-            dsn,
-            autocommit=True,
-            connect_timeout=_connect_timeout(ctx),
-            cursor_factory=psycopg.ClientCursor,
-            row_factory=dict_row,
-        ) as conn:
-            rows = conn.execute(b"SHOW POOLS").fetchall()
-    except psycopg.OperationalError as exc:
-        raise connect_error(exc, label) from None
-    except psycopg.Error as exc:
-        raise query_error(exc, label) from None
-    return tuple(pool_stats(row) for row in rows)
-
-
-def pool_stats(row: Mapping[str, Any]) -> PoolStats:
-    """One SHOW POOLS row; maxwait is whole seconds plus maxwait_us (1.8+)."""
-
-    def number(key: str) -> int:
-        return int(row.get(key) or 0)
-
-    return PoolStats(
-        database=str(row.get("database", "")),
-        user=str(row.get("user", "")),
-        clients_active=number("cl_active"),
-        clients_waiting=number("cl_waiting"),
-        servers_active=number("sv_active"),
-        servers_idle=number("sv_idle"),
-        max_wait_s=number("maxwait") + number("maxwait_us") / 1_000_000,
-        pool_mode=row.get("pool_mode"),
-    )
-
-
-SAMPLED_STATEMENTS = 5000  # pg_stat_statements.max's default: every entry, without text
-NOT_INSTALLED = "pg_stat_statements is not installed in this database (CREATE EXTENSION pg_stat_statements)"
-NOT_LOADED = "pg_stat_statements is installed but not loaded (add it to shared_preload_libraries)"
-
-
-def _version(text: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in text.split(".") if part.isdigit())
-
-
-def read_statements(
-    conn: Connection, ctx: ProbeContext, *, active_ids: tuple[int, ...], top: int, sample_s: float
-) -> StatementStats:
-    """pg_stat_statements without text (see fetch_statement_texts), or why it cannot be read."""
-    from psycopg import errors, sql
-
-    extension = _rows(conn, _query("statements_extension"))
-    if not extension:
-        return StatementStats(available=False, reason=NOT_INSTALLED)
-    schema, version = sql.Identifier(extension[0]["schema"]), _version(extension[0]["version"])
-    exec_names = version >= (1, 8)
-    statements = _template(
-        "statements",
-        schema=schema,
-        total=sql.Identifier("total_exec_time" if exec_names else "total_time"),
-        mean=sql.Identifier("mean_exec_time" if exec_names else "mean_time"),
-    )
-
-    def fetch(ids: list[int] | None, limit: int) -> tuple[Statement, ...]:
-        rows = _rows(conn, statements, {"query_ids": ids, "limit": limit})
-        return tuple(Statement(**row) for row in rows)
-
-    def info() -> dict[str, Any] | None:
-        if version < (1, 9):
-            return None
-        return _rows(conn, _template("statements_info", schema=schema))[0]
-
-    try:
-        top_statements = fetch(None, top)
-        active = fetch(list(active_ids), SAMPLED_STATEMENTS) if active_ids else ()
-        before: tuple[Statement, ...] = ()
-        after: tuple[Statement, ...] = ()
-        invalid = None
-        slept = None
-        first_info = info()
-        if sample_s > 0:
-            before = fetch(None, SAMPLED_STATEMENTS)
-            slept = sample_pause(conn, sample_s, ctx)
-            after = fetch(None, SAMPLED_STATEMENTS)
-            invalid = _samples_invalid(first_info, info())
-    except errors.ObjectNotInPrerequisiteState:
-        return StatementStats(available=False, reason=NOT_LOADED)
-    return StatementStats(
-        available=True,
-        top=top_statements,
-        active=active,
-        before=before,
-        after=after,
-        sample_s=slept,
-        since=first_info["stats_reset"] if first_info else None,
-        deltas_invalid=invalid,
-    )
-
-
-def _samples_invalid(first: Mapping[str, Any] | None, second: Mapping[str, Any] | None) -> str | None:
-    if first is None or second is None:
-        return None
-    if second["stats_reset"] != first["stats_reset"]:
-        return "pg_stat_statements was reset between the two samples"
-    if second["dealloc"] != first["dealloc"]:
-        return "pg_stat_statements evicted entries between the two samples (raise pg_stat_statements.max)"
-    return None
-
-
-def _texts(conn: Connection, schema: Any, query_ids: set[int]) -> dict[int, str]:
-    if not query_ids:
-        return {}
-    rows = _rows(
-        conn,
-        _template("statement_texts", schema=schema),
-        {"query_ids": sorted(query_ids), "query_chars": QUERY_CHARS},
-    )
-    return {int(row["query_id"]): row["query"] for row in rows}
-
-
-def fetch_statement_texts(conn: Connection, query_ids: set[int]) -> dict[int, str]:
-    """The text of the few statements a finding shows (reading text reads pg_stat_statements'
-    whole file, so it is done only when something is reported)."""
-    from psycopg import sql
-
-    extension = _rows(conn, _query("statements_extension"))
-    if not extension:
-        return {}
-    return _texts(conn, sql.Identifier(extension[0]["schema"]), query_ids)
+    """This server as a standby: its WAL receiver and replay position."""
+    return StandbyStatus(**_rows(conn, query("standby"))[0])

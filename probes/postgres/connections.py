@@ -44,18 +44,15 @@ class ConnectionsOptions(ProbeOptions):
 
 
 class ConnectionsProbe(PostgresProbe):
+    """``db.connections``: used vs usable connections, idle transactions, PgBouncer queues."""
+
     id = "db.connections"
     description = "PostgreSQL connections: used vs usable, idle in transaction, PgBouncer queues"
     options_model = ConnectionsOptions
 
     def check(self, ctx: ProbeContext, target: PostgresTarget, label: str) -> list[Finding]:
-        from probes.postgres.collect import (
-            ConnectionsExhausted,
-            open_session,
-            read_hidden_sessions,
-            read_server,
-            read_sessions,
-        )
+        from probes.postgres.collect import read_hidden_sessions, read_server, read_sessions
+        from probes.postgres.session import ConnectionsExhausted, open_session
 
         options = ctx.options
         assert isinstance(options, ConnectionsOptions)
@@ -89,7 +86,7 @@ class ConnectionsProbe(PostgresProbe):
     def _pools(ctx: ProbeContext, target: PostgresTarget) -> tuple[tuple[PoolStats, ...] | None, str | None]:
         if target.pgbouncer_dsn is None:
             return None, None
-        from probes.postgres.collect import read_pools
+        from probes.postgres.pgbouncer import read_pools
 
         try:
             return read_pools(target.pgbouncer_dsn, server_label(target.pgbouncer_dsn), ctx), None

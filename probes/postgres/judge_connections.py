@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from diagnostics import Entity, Finding, Measurement, Severity
 from diagnostics.units import format_duration
+from probes.postgres.quoting import quote_identifier, quote_literal
 from probes.postgres.snapshot import ConnectionsSnapshot, PoolStats, Session
 from probes.postgres.visibility import MakeFinding
 
@@ -18,6 +19,8 @@ MAX_LISTED_SESSIONS = 20
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ConnectionThresholds:
+    """db.connections' thresholds in plain numbers."""
+
     used_warning: float
     used_critical: float
     idle_in_transaction_warning_s: float
@@ -44,6 +47,7 @@ def breakdown(
 def judge_connections(
     snapshot: ConnectionsSnapshot, limits: ConnectionThresholds, make: MakeFinding, entity: Entity
 ) -> list[Finding]:
+    """Saturation, idle transactions and PgBouncer queues."""
     return [
         *judge_saturation(snapshot, limits, make, entity),
         *judge_idle_in_transaction(snapshot, limits, make, entity),
@@ -54,6 +58,7 @@ def judge_connections(
 def judge_saturation(
     snapshot: ConnectionsSnapshot, limits: ConnectionThresholds, make: MakeFinding, entity: Entity
 ) -> list[Finding]:
+    """Used connections as a share of the usable ones, with who holds them."""
     server, sessions = snapshot.server, snapshot.sessions
     used, usable = len(sessions), server.usable_connections
     share = used / usable
@@ -106,6 +111,7 @@ def judge_saturation(
 def judge_idle_in_transaction(
     snapshot: ConnectionsSnapshot, limits: ConnectionThresholds, make: MakeFinding, entity: Entity
 ) -> list[Finding]:
+    """Sessions idle in transaction over the threshold, and the application most of them are from."""
     idle = sorted(
         (
             s
@@ -129,11 +135,10 @@ def judge_idle_in_transaction(
         title = f"1 session idle in transaction for {format_duration(longest)}"
     title += f", {leader['sessions']} from application {leader['name']}"
     starts = [s.state_since for s in idle if s.state_since is not None]
-    role = (
-        Counter(s.user for s in idle if s.user).most_common(1)[0][0]
-        if any(s.user for s in idle)
-        else "<role>"
-    )
+    # the breakdown shows an empty name as "(none)": the statement needs the name itself
+    application = Counter(s.application for s in idle).most_common(1)[0][0]
+    users = Counter(s.user for s in idle if s.user)
+    role = quote_identifier(users.most_common(1)[0][0]) if users else "<role>"
     return [
         make(
             kind="idle_in_transaction",
@@ -159,9 +164,7 @@ def judge_idle_in_transaction(
             },
             onset=min(starts, default=None),
             next_steps=[
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE state = 'idle in transaction' "
-                f"AND application_name = '{leader['name']}' "
-                f"AND state_change < clock_timestamp() - interval '{limits.idle_in_transaction_warning_s:g} seconds';",
+                terminate_idle_statement(application, limits.idle_in_transaction_warning_s),
                 "Find the code path that opens a transaction and neither commits nor rolls back "
                 "(the sessions' last query shows where).",
                 f"ALTER ROLE {role} SET idle_in_transaction_session_timeout = '60s';",
@@ -170,9 +173,21 @@ def judge_idle_in_transaction(
     ]
 
 
+def terminate_idle_statement(application: str, idle_s: float) -> str:
+    """The statement that ends ``application``'s sessions idle in transaction longer than
+    ``idle_s``, the client-chosen name quoted as a SQL literal."""
+    return (
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE state IN ('idle in transaction', 'idle in transaction (aborted)') "
+        f"AND application_name = {quote_literal(application)} "
+        f"AND state_change < clock_timestamp() - interval '{idle_s:g} seconds';"
+    )
+
+
 def judge_pools(
     snapshot: ConnectionsSnapshot, limits: ConnectionThresholds, make: MakeFinding, entity: Entity
 ) -> list[Finding]:
+    """PgBouncer pools with clients waiting, or an unreadable admin console."""
     findings = []
     if snapshot.pgbouncer_error is not None:
         findings.append(
@@ -195,6 +210,7 @@ def judge_pools(
 def judge_pool(
     pool: PoolStats, limits: ConnectionThresholds, make: MakeFinding, entity: Entity
 ) -> Finding | None:
+    """One pool whose clients wait longer than the threshold (the admin database excluded)."""
     if pool.clients_waiting <= 0 or pool.database == "pgbouncer":
         return None
     if pool.max_wait_s >= limits.pool_wait_critical_s:

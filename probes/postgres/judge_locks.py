@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from diagnostics import Entity, Finding, Measurement, Severity
 from diagnostics.units import format_duration
+from probes.postgres.quoting import quote_literal
+from probes.postgres.session import APPLICATION_NAME
 from probes.postgres.snapshot import LocksSnapshot, PreparedTransaction, Session
-from probes.postgres.trees import BlockingTree, blocking_trees
+from probes.postgres.trees import PREPARED_TRANSACTION_PID, BlockingTree, blocking_trees
 from probes.postgres.visibility import MakeFinding, grant_hint, judge_visibility
 
 LOCK_QUERY = "probes/postgres/sql/lock_waits.sql: pg_stat_activity, pg_blocking_pids(), pg_locks"
@@ -17,6 +19,8 @@ MAX_LISTED_WAITERS = 20
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LockThresholds:
+    """db.locks' thresholds in plain numbers."""
+
     wait_warning_s: float
     wait_critical_s: float
     wide_tree: int
@@ -31,18 +35,46 @@ def judge_locks(
     *,
     window_start: datetime,
 ) -> list[Finding]:
-    trees = blocking_trees(snapshot.sessions)
-    findings = []
-    for tree in trees[: limits.max_trees]:
-        finding = judge_tree(tree, snapshot, limits, make, entity, trees_total=len(trees))
-        if finding is not None:
-            findings.append(finding)
+    """Every blocking tree judged, the most severe ``max_trees`` reported; deadlocks; visibility.
+
+    Trees are cut only after judging, so a narrow tree with a critical wait is never dropped
+    for wider ones that wait briefly.
+    """
+    trees = without_diag_waiters(blocking_trees(snapshot.sessions))
+    judged = [(severity, tree) for tree in trees if (severity := tree_severity(tree, limits)) is not None]
+    judged.sort(key=lambda pair: (pair[0], pair[1].max_wait_s, len(pair[1].waiters)), reverse=True)
+    kept, left_out = judged[: limits.max_trees], len(judged) - limits.max_trees
+    findings = [
+        judge_tree(
+            tree,
+            snapshot,
+            make,
+            entity,
+            severity=severity,
+            trees_total=len(trees),
+            not_reported=max(0, left_out),
+            say_so=index == len(kept) - 1,  # the last (least severe) finding names the rest
+        )
+        for index, (severity, tree) in enumerate(kept)
+    ]
     findings += judge_deadlocks(snapshot, make, entity, window_start=window_start)
     findings += judge_visibility(snapshot.server, snapshot.hidden_sessions, make, entity)
     return findings
 
 
+def without_diag_waiters(trees: list[BlockingTree]) -> list[BlockingTree]:
+    """The trees without diag's own sessions among the waiters (diag never reports itself; a
+    diag session queued in a chain still links the sessions behind it to the root)."""
+    kept = []
+    for tree in trees:
+        waiters = tuple(w for w in tree.waiters if w.session.application != APPLICATION_NAME)
+        if waiters:
+            kept.append(replace(tree, waiters=waiters))
+    return kept
+
+
 def tree_severity(tree: BlockingTree, limits: LockThresholds) -> Severity | None:
+    """Critical for a long wait or a wide tree, warning for a wait over the warning, else None."""
     if tree.max_wait_s >= limits.wait_critical_s or len(tree.waiters) >= limits.wide_tree:
         return Severity.CRITICAL
     if tree.max_wait_s >= limits.wait_warning_s:
@@ -66,12 +98,30 @@ def _root_phrase(tree: BlockingTree) -> str:
     return f"pid {tree.root_pid}{suffix}"
 
 
+def awaited_prepared(
+    tree: BlockingTree, prepared: tuple[PreparedTransaction, ...]
+) -> list[PreparedTransaction]:
+    """The prepared transactions the tree's waiters queue behind: their awaited transactionid
+    (pg_locks) is the prepared transaction's xid. Empty when none matches (a waiter on a
+    relation lock, say): then no gid is named."""
+    awaited = {
+        w.session.lock.transaction_id
+        for w in tree.waiters
+        if PREPARED_TRANSACTION_PID in w.session.blocked_by and w.session.lock is not None
+    }
+    return [p for p in prepared if p.xid in awaited]
+
+
 def _root_summary(tree: BlockingTree, snapshot: LocksSnapshot) -> str:
     root = tree.root
     if tree.prepared:
-        names = ", ".join(p.gid for p in snapshot.prepared[:3]) or "unknown"
+        matched = awaited_prepared(tree, snapshot.prepared)
+        if matched:
+            names = ", ".join(p.gid for p in matched)
+            return f"The root blocker is a prepared transaction (pg_prepared_xacts gid {names}); no session holds it."
         return (
-            f"The root blocker is a prepared transaction (pg_prepared_xacts: {names}); no session holds it."
+            f"The root blocker is one of the {len(snapshot.prepared)} prepared transactions "
+            "(pg_prepared_xacts); no session holds it."
         )
     if root is None:
         return f"The root blocker pid {tree.root_pid} was no longer in pg_stat_activity."
@@ -101,10 +151,10 @@ def _root_summary(tree: BlockingTree, snapshot: LocksSnapshot) -> str:
 def _next_steps(tree: BlockingTree, prepared: tuple[PreparedTransaction, ...]) -> list[str]:
     if tree.prepared:
         steps = ["SELECT gid, prepared, owner, database FROM pg_prepared_xacts ORDER BY prepared;"]
-        if prepared:
-            steps.append(
-                f"ROLLBACK PREPARED '{prepared[0].gid}';  -- or COMMIT PREPARED, once its owner agrees"
-            )
+        steps += [
+            f"ROLLBACK PREPARED {quote_literal(p.gid)};  -- or COMMIT PREPARED, once its owner agrees"
+            for p in awaited_prepared(tree, prepared)
+        ]
         return steps
     pid = tree.root_pid
     idle = tree.root is not None and (tree.root.state or "").startswith("idle")
@@ -123,7 +173,12 @@ def _waiter_detail(session: Session, depth: int) -> dict[str, object]:
         depth=depth,
         blocked_by=list(session.blocked_by),
         lock=(
-            {"locktype": session.lock.locktype, "mode": session.lock.mode, "relation": session.lock.relation}
+            {
+                "locktype": session.lock.locktype,
+                "mode": session.lock.mode,
+                "relation": session.lock.relation,
+                "transaction_id": session.lock.transaction_id,
+            }
             if session.lock
             else None
         ),
@@ -134,15 +189,16 @@ def _waiter_detail(session: Session, depth: int) -> dict[str, object]:
 def judge_tree(
     tree: BlockingTree,
     snapshot: LocksSnapshot,
-    limits: LockThresholds,
     make: MakeFinding,
     entity: Entity,
     *,
+    severity: Severity,
     trees_total: int,
-) -> Finding | None:
-    severity = tree_severity(tree, limits)
-    if severity is None:
-        return None
+    not_reported: int = 0,
+    say_so: bool = False,
+) -> Finding:
+    """One blocking tree as a finding; with ``say_so`` its summary names the ``not_reported``
+    trees over the thresholds that ``max_trees`` left out."""
     count = len(tree.waiters)
     noun = "session" if count == 1 else "sessions"
     title = f"{count} {noun} waiting up to {format_duration(tree.max_wait_s)} behind {_root_phrase(tree)}"
@@ -159,15 +215,21 @@ def judge_tree(
     root_detail: dict[str, object] = root.describe() if root is not None else {"pid": tree.root_pid}
     if tree.prepared:
         root_detail["prepared_transactions"] = [
-            {"gid": p.gid, "owner": p.owner, "database": p.database, "age_s": round(p.age_s, 3)}
-            for p in snapshot.prepared
+            {"gid": p.gid, "xid": p.xid, "owner": p.owner, "database": p.database, "age_s": round(p.age_s, 3)}
+            for p in awaited_prepared(tree, snapshot.prepared) or snapshot.prepared
         ]
+    summary = _root_summary(tree, snapshot)
+    if say_so and not_reported:
+        summary += (
+            f" {not_reported} more blocking tree{'s' if not_reported != 1 else ''} over the thresholds "
+            "not reported (max_trees)."
+        )
     return make(
         kind="lock_blocking",
         severity=severity,
         title=title,
         entity=entity,
-        summary=_root_summary(tree, snapshot),
+        summary=summary,
         values=values,
         queries=[LOCK_QUERY],
         details={
@@ -175,6 +237,7 @@ def judge_tree(
             "waiters": [_waiter_detail(w.session, w.depth) for w in tree.waiters[:MAX_LISTED_WAITERS]],
             "cycle": tree.cycle,
             "trees_total": trees_total,
+            "trees_not_reported": not_reported,
         },
         onset=tree.first_wait,
         next_steps=_next_steps(tree, snapshot.prepared),

@@ -299,23 +299,19 @@ def judge_changes(
 def judge_cache_hits(
     snapshot: QueriesSnapshot, limits: QueryThresholds, make: MakeFinding, entity: Entity
 ) -> list[Finding]:
+    """The buffer cache hit ratio over the sample only: the cumulative ratio since the
+    statistics reset stays low for weeks after a cold start, whatever happens now."""
     stats = snapshot.database
-    sampled = stats.blocks_hit_growth is not None and stats.blocks_read_growth is not None
-    hit = stats.blocks_hit_growth if sampled else stats.blocks_hit
-    read = stats.blocks_read_growth if sampled else stats.blocks_read
-    assert hit is not None and read is not None
+    hit, read = stats.blocks_hit_growth, stats.blocks_read_growth
+    if hit is None or read is None:
+        return []
     total = hit + read
-    minimum = limits.cache_hit_min_blocks // 100 if sampled else limits.cache_hit_min_blocks
-    if total < max(minimum, 1):
+    if total < max(limits.cache_hit_min_blocks, 1):
         return []
     ratio = hit / total
     if ratio >= limits.cache_hit_warning:
         return []
-    span = (
-        f"over the last {format_duration(snapshot.statements.sample_s or 0.0)}"
-        if sampled
-        else "since statistics reset"
-    )
+    span = f"over the last {format_duration(snapshot.statements.sample_s or 0.0)}"
     return [
         make(
             kind="cache_hit_ratio",

@@ -6,14 +6,17 @@ from dataclasses import dataclass
 
 from diagnostics import Entity, Finding, Measurement, Severity
 from diagnostics.units import format_bytes, format_duration
-from probes.postgres.snapshot import Replica, ReplicationSnapshot, Slot, StandbyStatus
-from probes.postgres.visibility import MakeFinding
+from probes.postgres.quoting import quote_literal
+from probes.postgres.snapshot import Replica, ReplicationSnapshot, ServerInfo, Slot, StandbyStatus
+from probes.postgres.visibility import MakeFinding, grant_hint
 
 UNSAFE_WAL_STATUS = ("unreserved", "lost")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReplicationThresholds:
+    """db.replication's thresholds in plain numbers (sizes in bytes)."""
+
     lag_warning_s: float
     lag_critical_s: float
     lag_bytes_warning: int
@@ -25,11 +28,45 @@ class ReplicationThresholds:
 def judge_replication(
     snapshot: ReplicationSnapshot, limits: ReplicationThresholds, make: MakeFinding, entity: Entity
 ) -> list[Finding]:
+    """Standbys' lag, inactive slots, this server as a standby, and what the role cannot see."""
     findings = [judge_replica(r, limits, make, entity) for r in snapshot.replicas]
     findings += [judge_slot(s, limits, make, entity) for s in snapshot.slots]
     if snapshot.standby is not None:
-        findings += judge_standby(snapshot.standby, limits, make, entity)
+        findings += judge_standby(snapshot.standby, snapshot.server, limits, make, entity)
+    findings.append(judge_replication_visibility(snapshot, make, entity))
     return [f for f in findings if f is not None]
+
+
+def judge_replication_visibility(
+    snapshot: ReplicationSnapshot, make: MakeFinding, entity: Entity
+) -> Finding | None:
+    """Without pg_read_all_stats pg_stat_replication and pg_stat_wal_receiver show only pids:
+    lag and the WAL receiver's status read NULL, which must not pass for "no lag" or "down"."""
+    server = snapshot.server
+    if server.can_read_all_stats or (not snapshot.replicas and snapshot.standby is None):
+        return None
+    views = [
+        view
+        for view, present in (
+            ("pg_stat_replication", bool(snapshot.replicas)),
+            ("pg_stat_wal_receiver", snapshot.standby is not None),
+        )
+        if present
+    ]
+    return make(
+        kind="limited_visibility",
+        severity=Severity.INFO,
+        title=f"Replication status is hidden from role {server.user}",
+        entity=entity,
+        summary=(
+            f"Role {server.user} lacks pg_monitor: {' and '.join(views)} show it only process ids, so "
+            "what they say (standbys' lag, the WAL receiver's status) cannot be judged."
+        ),
+        values=[Measurement(name="standbys seen", value=len(snapshot.replicas), unit="count")],
+        queries=[f"probes/postgres/sql/{'standby' if snapshot.standby else 'replicas'}.sql"],
+        next_steps=[grant_hint(server)],
+        key="replication",
+    )
 
 
 def _lag_severity(seconds: float, size: int, limits: ReplicationThresholds) -> Severity | None:
@@ -43,6 +80,7 @@ def _lag_severity(seconds: float, size: int, limits: ReplicationThresholds) -> S
 def judge_replica(
     replica: Replica, limits: ReplicationThresholds, make: MakeFinding, entity: Entity
 ) -> Finding | None:
+    """A standby replaying behind this server by more than the thresholds."""
     size = replica.replay_lag_bytes or 0
     # replay_lag is NULL once a standby has caught up and the primary is idle
     seconds = replica.replay_lag_s if replica.replay_lag_s is not None else 0.0
@@ -76,6 +114,7 @@ def judge_replica(
 def judge_slot(
     slot: Slot, limits: ReplicationThresholds, make: MakeFinding, entity: Entity
 ) -> Finding | None:
+    """An inactive slot retaining WAL over the thresholds (or with an unsafe wal_status)."""
     if slot.active:
         return None
     retained = slot.retained_bytes or 0
@@ -108,15 +147,21 @@ def judge_slot(
         },
         next_steps=[
             "Find the consumer of the slot (a standby, Debezium, a logical subscriber) and restart it.",
-            f"SELECT pg_drop_replication_slot('{slot.name}');  -- only once its consumer is gone for good",
+            f"SELECT pg_drop_replication_slot({quote_literal(slot.name)});  -- only once its consumer is gone for good",
         ],
     )
 
 
 def judge_standby(
-    standby: StandbyStatus, limits: ReplicationThresholds, make: MakeFinding, entity: Entity
+    standby: StandbyStatus,
+    server: ServerInfo,
+    limits: ReplicationThresholds,
+    make: MakeFinding,
+    entity: Entity,
 ) -> list[Finding]:
-    if standby.receiver_status != "streaming":
+    """This server as a standby: its WAL receiver down (when visible), or replay behind."""
+    # without pg_read_all_stats the receiver's status reads NULL even while it streams
+    if standby.receiver_status != "streaming" and server.can_read_all_stats:
         status = standby.receiver_status or "not running"
         return [
             make(

@@ -43,6 +43,8 @@ class LocksOptions(ProbeOptions):
 
 
 class LocksProbe(PostgresProbe):
+    """``db.locks``: blocking trees and their root blockers, recent deadlocks."""
+
     id = "db.locks"
     description = "PostgreSQL lock contention: blocking trees, their root blockers, deadlocks"
     options_model = LocksOptions
@@ -50,21 +52,20 @@ class LocksProbe(PostgresProbe):
     def check(self, ctx: ProbeContext, target: PostgresTarget, label: str) -> list[Finding]:
         from probes.postgres.collect import (
             deadlock_counter,
-            open_session,
             read_database_counters,
             read_hidden_sessions,
             read_lock_waits,
             read_prepared,
             read_server,
-            sample_pause,
         )
+        from probes.postgres.session import open_session, sample_pause
 
         options = ctx.options
         assert isinstance(options, LocksOptions)
         with open_session(target.dsn, label, ctx) as conn:
             server = read_server(conn, label)
             first = read_database_counters(conn)
-            sessions = read_lock_waits(conn)
+            sessions = read_lock_waits(conn, server)
             prepared = read_prepared(conn) if any(0 in s.blocked_by for s in sessions) else ()
             hidden = 0 if server.can_read_all_stats else read_hidden_sessions(conn)
             second, slept = None, 0.0

@@ -13,8 +13,9 @@ Default thresholds:
   warning. With ``sample_interval`` > 0 (default 0: off) pg_stat_statements is sampled twice:
   a statement whose mean over the sample is >= 10x its mean before (and >= 10 ms), or whose call
   rate is >= 5x its usual rate since the pg_stat_statements reset (14+; and >= 10/s), is a warning;
-- buffer cache hit ratio < 90 % over >= 100 000 blocks read since the statistics reset (or
-  >= 1 000 blocks over the sample): warning;
+- buffer cache hit ratio < 90 % over the sample (``sample_interval`` > 0 only, >= 1 000 blocks
+  accessed in it): warning. The cumulative ratio since the statistics reset is not judged: it
+  stays low long after a big database's cold start, whatever happens now;
 - transaction or multixact ID age >= 50 % of the wraparound limit (2^31): warning; >= 75 %: critical.
 
 Without pg_stat_statements an info finding says so; the probe still checks running queries.
@@ -51,12 +52,15 @@ class QueriesOptions(ProbeOptions):
     """Sample pg_stat_statements and pg_stat_database twice this far apart (0: one snapshot)."""
     top_statements: int = Field(5, ge=1, le=50)
     cache_hit_warning: float = Field(0.90, gt=0, le=1)
-    cache_hit_min_blocks: int = Field(100_000, ge=1)
+    cache_hit_min_blocks: int = Field(1000, ge=1)
+    """Blocks accessed over the sample before its hit ratio is judged."""
     wraparound_warning: float = Field(0.50, gt=0, le=1)
     wraparound_critical: float = Field(0.75, gt=0, le=1)
 
 
 class QueriesProbe(PostgresProbe):
+    """``db.queries``: long-running queries, statement slowdowns and surges, cache, wraparound."""
+
     id = "db.queries"
     description = "PostgreSQL queries: long-running, slower or busier than usual, cache hits, xid wraparound"
     options_model = QueriesOptions
@@ -64,15 +68,14 @@ class QueriesProbe(PostgresProbe):
     def check(self, ctx: ProbeContext, target: PostgresTarget, label: str) -> list[Finding]:
         from probes.postgres.collect import (
             database_stats,
-            fetch_statement_texts,
-            open_session,
             read_active_queries,
             read_database_counters,
             read_hidden_sessions,
             read_oldest_xmin,
             read_server,
-            read_statements,
         )
+        from probes.postgres.session import open_session
+        from probes.postgres.statements import fetch_statement_texts, read_statements
 
         options = ctx.options
         assert isinstance(options, QueriesOptions)
@@ -103,6 +106,7 @@ class QueriesProbe(PostgresProbe):
 
     @staticmethod
     def thresholds(options: QueriesOptions) -> QueryThresholds:
+        """The options as the plain thresholds the judging takes."""
         return QueryThresholds(
             long_running_warning_s=options.long_running_warning.total_seconds(),
             long_running_critical_s=options.long_running_critical.total_seconds(),

@@ -41,12 +41,15 @@ class ReplicationOptions(ProbeOptions):
 
 
 class ReplicationProbe(PostgresProbe):
+    """``db.replication``: standby lag, inactive slots, this server's own lag as a standby."""
+
     id = "db.replication"
     description = "PostgreSQL replication: standby lag, inactive slots retaining WAL"
     options_model = ReplicationOptions
 
     def check(self, ctx: ProbeContext, target: PostgresTarget, label: str) -> list[Finding]:
-        from probes.postgres.collect import open_session, read_replicas, read_server, read_slots, read_standby
+        from probes.postgres.collect import read_replicas, read_server, read_slots, read_standby
+        from probes.postgres.session import open_session
 
         options = ctx.options
         assert isinstance(options, ReplicationOptions)
@@ -55,7 +58,7 @@ class ReplicationProbe(PostgresProbe):
             snapshot = ReplicationSnapshot(
                 server=server,
                 replicas=read_replicas(conn),
-                slots=read_slots(conn),
+                slots=read_slots(conn, server),
                 standby=read_standby(conn) if server.in_recovery else None,
             )
         limits = ReplicationThresholds(

@@ -42,6 +42,8 @@ class LockTarget:
     locktype: str | None
     mode: str | None
     relation: str | None
+    transaction_id: int | None = None
+    """The xid awaited (locktype ``transactionid``): a prepared transaction's, behind pid 0."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,6 +74,7 @@ class Session:
 
     @property
     def visible(self) -> bool:
+        """False when the probe's role sees ``<insufficient privilege>`` instead of the query."""
         return self.query != HIDDEN_QUERY
 
     def describe(self) -> dict[str, object]:
@@ -108,6 +111,8 @@ class PoolStats:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ConnectionsSnapshot:
+    """What ``db.connections`` judges."""
+
     server: ServerInfo
     sessions: tuple[Session, ...]
     """Client backends, the probe's own sessions excluded."""
@@ -118,7 +123,11 @@ class ConnectionsSnapshot:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PreparedTransaction:
+    """One row of pg_prepared_xacts."""
+
     gid: str
+    xid: int
+    """Its transaction id (pg_prepared_xacts.transaction), what its waiters' locks await."""
     owner: str | None
     database: str | None
     age_s: float
@@ -137,6 +146,8 @@ class CounterSample:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LocksSnapshot:
+    """What ``db.locks`` judges."""
+
     server: ServerInfo
     sessions: tuple[Session, ...]
     """Sessions waiting on a lock and every session blocking them."""
@@ -195,6 +206,8 @@ class DatabaseStats:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class QueriesSnapshot:
+    """What ``db.queries`` judges."""
+
     server: ServerInfo
     active: tuple[Session, ...]
     """Active client queries running at least as long as the shortest threshold."""
@@ -217,6 +230,8 @@ class Replica:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Slot:
+    """One row of pg_replication_slots."""
+
     name: str
     slot_type: str
     active: bool
@@ -241,6 +256,8 @@ class StandbyStatus:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReplicationSnapshot:
+    """What ``db.replication`` judges."""
+
     server: ServerInfo
     replicas: tuple[Replica, ...]
     slots: tuple[Slot, ...]

@@ -34,19 +34,23 @@ class BlockingTree:
 
     @property
     def max_wait_s(self) -> float:
+        """The longest wait in the tree (0 when unknown)."""
         return max((w.session.wait_s or 0.0 for w in self.waiters), default=0.0)
 
     @property
     def depth(self) -> int:
+        """How many sessions deep the longest chain of waiters goes."""
         return max((w.depth for w in self.waiters), default=0)
 
     @property
     def first_wait(self) -> datetime | None:
+        """When the earliest wait began."""
         starts = [w.session.wait_started for w in self.waiters if w.session.wait_started is not None]
         return min(starts, default=None)
 
     @property
     def prepared(self) -> bool:
+        """The root is a prepared transaction (pid 0)."""
         return self.root_pid == PREPARED_TRANSACTION_PID
 
 
@@ -56,7 +60,7 @@ def blocking_trees(sessions: Iterable[Session]) -> list[BlockingTree]:
     A root is a blocker that does not wait on a lock itself. A session blocked by several
     sessions (hard and queue-order blockers) appears in the tree of each root it waits behind,
     once per tree. Sessions that only wait on each other (a lock cycle) form a tree rooted at
-    the lowest pid of the cycle.
+    the lowest pid of the cycle; sessions waiting behind the cycle are that tree's waiters.
     """
     by_pid = {s.pid: s for s in sessions}
     waiting = {pid: s for pid, s in by_pid.items() if s.blocked_by}
@@ -87,11 +91,32 @@ def blocking_trees(sessions: Iterable[Session]) -> list[BlockingTree]:
         waiters = walk(root)
         reached.update(w.session.pid for w in waiters)
         trees.append(BlockingTree(root_pid=root, root=by_pid.get(root), waiters=tuple(waiters)))
-    leftover = sorted(pid for pid in waiting if pid not in reached)
-    while leftover:
-        root = leftover[0]
+    leftover = {pid for pid in waiting if pid not in reached}
+    # only a pid on a cycle can root one: those merely waiting behind a cycle are its waiters
+    candidates = sorted(on_cycle(leftover, waiting)) + sorted(leftover)
+    for root in candidates:
+        if root not in leftover:
+            continue
         waiters = walk(root)
-        covered = {root, *(w.session.pid for w in waiters)}
+        leftover -= {root, *(w.session.pid for w in waiters)}
         trees.append(BlockingTree(root_pid=root, root=by_pid[root], waiters=tuple(waiters), cycle=True))
-        leftover = [pid for pid in leftover if pid not in covered]
     return sorted(trees, key=lambda t: (len(t.waiters), t.max_wait_s), reverse=True)
+
+
+def on_cycle(pids: set[int], waiting: dict[int, Session]) -> set[int]:
+    """The pids among ``pids`` that wait, through their blockers, on themselves."""
+
+    def reaches_itself(start: int) -> bool:
+        seen: set[int] = set()
+        stack = [b for b in waiting[start].blocked_by if b != start]
+        while stack:
+            pid = stack.pop()
+            if pid == start:
+                return True
+            if pid in seen or pid not in waiting:
+                continue
+            seen.add(pid)
+            stack.extend(waiting[pid].blocked_by)
+        return False
+
+    return {pid for pid in pids if reaches_itself(pid)}

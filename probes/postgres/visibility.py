@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from diagnostics import Entity, Finding, Measurement, Severity
+from probes.postgres.quoting import quote_identifier
 from probes.postgres.snapshot import ServerInfo
 
 MakeFinding = Callable[..., Finding]
 
 
 def grant_hint(server: ServerInfo) -> str:
-    return f"GRANT pg_monitor TO {server.user};"
+    """The GRANT that lets the probe's role see every session."""
+    return f"GRANT pg_monitor TO {quote_identifier(server.user)};"
 
 
 def judge_visibility(server: ServerInfo, hidden: int, make: MakeFinding, entity: Entity) -> list[Finding]:

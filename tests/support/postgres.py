@@ -78,9 +78,19 @@ def _binaries() -> Path:
 
 
 def free_port() -> int:
+    """A port free now (for a server about to bind it; not for "nothing listens here")."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def refusing_port() -> Iterator[int]:
+    """A loopback port bound but not listening, held for the block: connections to it are
+    refused, and no other process can take it meanwhile."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield int(sock.getsockname()[1])
 
 
 def _as_server_user(command: Sequence[str]) -> list[str]:
@@ -171,6 +181,15 @@ class PostgresServer:
                     return
                 time.sleep(0.02)
         raise TimeoutError(f"condition not reached in {timeout}s: {sql}")
+
+    def wait_for_probe_pause(self, *, timeout: float = 10.0) -> None:
+        """Until a diag session sleeps between its two samples: outside any transaction, its
+        last statement the COMMIT that ended the first sample."""
+        self.wait_until(
+            "SELECT count(*) > 0 FROM pg_stat_activity "
+            "WHERE application_name = 'diag' AND state = 'idle' AND query = 'COMMIT'",
+            timeout=timeout,
+        )
 
 
 @contextlib.contextmanager
@@ -321,6 +340,28 @@ class PgBouncer:
     def monitor_dsn(self) -> str:
         """The probes' role, through PgBouncer."""
         return f"postgresql://{MONITOR_USER}:{MONITOR_PASSWORD}@{self.host}:{self.port}/{DATABASE}"
+
+    def pools(self) -> list[dict[str, Any]]:
+        """SHOW POOLS on the admin console, one dict per pool."""
+        from psycopg.rows import dict_row
+
+        with psycopg.connect(
+            self.admin_dsn, autocommit=True, cursor_factory=psycopg.ClientCursor, row_factory=dict_row
+        ) as conn:
+            return conn.execute("SHOW POOLS").fetchall()
+
+    def wait_for_waiting_clients(
+        self, database: str, count: int, *, min_wait_s: float, timeout: float = 10.0
+    ) -> None:
+        """Until ``count`` clients queue in ``database``'s pool, the longest for ``min_wait_s``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for pool in self.pools():
+                waited = int(pool.get("maxwait") or 0) + int(pool.get("maxwait_us") or 0) / 1_000_000
+                if pool["database"] == database and pool["cl_waiting"] == count and waited >= min_wait_s:
+                    return
+            time.sleep(0.05)
+        raise TimeoutError(f"{count} clients not waiting {min_wait_s}s in pool {database} within {timeout}s")
 
 
 @contextlib.contextmanager

@@ -2,7 +2,9 @@
 -- pg_blocking_pids() takes the lock manager's partition locks: it runs only for sessions
 -- that wait on a lock (the MATERIALIZED CTE filters before it is called). It also reports
 -- soft blockers (ahead in the wait queue) that a pg_locks self-join misses; 0 stands for a
--- prepared transaction. pg_locks.waitstart exists from 14: to_jsonb yields NULL before.
+-- prepared transaction (the awaited transactionid names which one). Other diag sessions
+-- stay in: they link a chain of waiters; the judging never lists them as waiters.
+-- The waitstart part is pg_locks.waitstart from 14, NULL before (the wait counts from query_start).
 WITH waiting AS MATERIALIZED (
     SELECT a.pid, pg_blocking_pids(a.pid) AS blocked_by
     FROM pg_stat_activity a
@@ -19,7 +21,8 @@ awaited AS (
            l.locktype,
            l.mode,
            l.relation::regclass::text AS relation,
-           (to_jsonb(l) ->> 'waitstart')::timestamptz AS waitstart
+           l.transactionid::text::bigint AS awaited_xid,
+           {waitstart} AS waitstart
     FROM pg_locks l
     WHERE NOT l.granted
       AND l.pid IN (SELECT pid FROM waiting)
@@ -41,6 +44,7 @@ SELECT i.pid,
        aw.locktype,
        aw.mode,
        aw.relation,
+       aw.awaited_xid,
        coalesce(aw.waitstart, a.query_start) AS wait_started,
        extract(epoch FROM clock_timestamp() - coalesce(aw.waitstart, a.query_start))::float8 AS wait_s
 FROM involved i

@@ -1,9 +1,9 @@
--- Replication slots and the WAL each retains. PostgreSQL 12-17 (wal_status is 13+: NULL before).
+-- Replication slots and the WAL each retains. PostgreSQL 12-17 (wal_status: 13+, NULL before).
 SELECT s.slot_name AS name,
        s.slot_type,
        s.active,
        s.database,
-       to_jsonb(s) ->> 'wal_status' AS wal_status,
+       {wal_status} AS wal_status,
        pg_wal_lsn_diff(
            CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END,
            s.restart_lsn

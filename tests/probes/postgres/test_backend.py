@@ -9,8 +9,9 @@ import pytest
 from diagnostics import ConfigError, ErrorKind
 from diagnostics.testing import run_probe
 from probes.postgres.backend import from_environment, quote_conninfo, server_label
-from probes.postgres.collect import ConnectionsExhausted, connect_error, pool_stats, server_reason
 from probes.postgres.locks import LocksProbe
+from probes.postgres.pgbouncer import pool_stats
+from probes.postgres.session import ConnectionsExhausted, connect_error, server_reason
 
 
 def config_error(config: dict[str, Any], options: dict[str, Any] | None = None) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 from diagnostics import ErrorKind, Severity, Status
 from diagnostics.api import diagnose
 from diagnostics.registry import Registry
+from diagnostics.report.serialize import report_to_dict
 from diagnostics.report.text import render_text
 from diagnostics.testing import run_probe
 from probes.postgres.connections import ConnectionsProbe
@@ -19,6 +21,8 @@ from probes.postgres.queries import QueriesProbe
 from probes.postgres.replication import ReplicationProbe
 from tests.support.postgres import (
     MONITOR_PASSWORD,
+    NOPRIV_PASSWORD,
+    NOPRIV_USER,
     PGBOUNCER_STATS_PASSWORD,
     PgBouncer,
     PostgresServer,
@@ -80,7 +84,27 @@ def test_pool_full_of_idle_transactions_from_one_application(
         seconds=1
     )
     assert any("application_name = 'staged-billing-worker'" in step for step in idle.next_steps)
-    assert any("ALTER ROLE app SET idle_in_transaction_session_timeout" in step for step in idle.next_steps)
+    assert any('ALTER ROLE "app" SET idle_in_transaction_session_timeout' in step for step in idle.next_steps)
+
+
+def test_password_in_a_session_query_is_masked(
+    pg_sessions: SessionPool, postgres_config: dict[str, Any], postgres_server: PostgresServer
+) -> None:
+    admin = pg_sessions.open("admin-console", dsn=postgres_server.superuser_dsn)
+    admin.execute("BEGIN")
+    # the same password again: the role keeps working for the other tests
+    admin.execute(f"ALTER ROLE {NOPRIV_USER} WITH ENCRYPTED PASSWORD '{NOPRIV_PASSWORD}'")
+    time.sleep(0.3)
+
+    result = run_probe(
+        ConnectionsProbe, config=postgres_config, options={"idle_in_transaction_warning": "0.2s"}
+    )
+
+    [idle] = result.of_kind("idle_in_transaction")
+    [session] = idle.evidence.details["sessions"]
+    assert session["query"] == f"ALTER ROLE {NOPRIV_USER} WITH ENCRYPTED PASSWORD '***'"
+    assert NOPRIV_PASSWORD not in render_text(result.report)
+    assert NOPRIV_PASSWORD not in json.dumps(report_to_dict(result.report))
 
 
 def test_too_many_clients_is_a_finding_not_an_error(
@@ -117,7 +141,7 @@ def test_clients_queueing_in_pgbouncer(
     queued = [pg_sessions.open("checkout", dsn=pgbouncer.app_dsn) for _ in range(3)]
     for conn in queued:
         pg_sessions.in_background(conn, "SELECT 1")
-    time.sleep(1.2)
+    pgbouncer.wait_for_waiting_clients("shop", 3, min_wait_s=1.1)
     config = {
         "postgres": [
             {"name": "orders", "dsn": postgres_server.monitor_dsn, "pgbouncer_dsn": pgbouncer.admin_dsn}

@@ -71,6 +71,25 @@ def test_idle_in_transaction_over_threshold_warns_and_names_the_application() ->
     assert [s["pid"] for s in finding.evidence.details["sessions"]] == [1]
 
 
+def test_suggested_sql_quotes_client_chosen_names() -> None:
+    hostile = [
+        session(p, state="idle in transaction", state_age_s=45, application="x' OR true OR '", user='we"ird')
+        for p in range(3)
+    ]
+    [finding] = judge(hostile)
+
+    terminate, _, alter = finding.next_steps
+    assert "AND application_name = 'x'' OR true OR ''' AND" in terminate
+    assert alter == 'ALTER ROLE "we""ird" SET idle_in_transaction_session_timeout = \'60s\';'
+
+
+def test_sessions_without_application_name_are_matched_as_empty() -> None:
+    [finding] = judge([session(1, state="idle in transaction", state_age_s=45, application="")])
+
+    assert finding.title.endswith(", 1 from application (none)")
+    assert "AND application_name = '' AND" in finding.next_steps[0]
+
+
 def test_idle_in_transaction_for_five_minutes_is_critical() -> None:
     [finding] = judge([session(1, state="idle in transaction (aborted)", state_age_s=301)])
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from diagnostics import Severity
 from probes.postgres.judge_locks import LockThresholds, judge_locks
-from probes.postgres.snapshot import CounterSample, LocksSnapshot, PreparedTransaction
+from probes.postgres.snapshot import CounterSample, LocksSnapshot, LockTarget, PreparedTransaction
 from tests.probes.postgres.factories import ENTITY, NOW, make_finding, server, session
 
 LIMITS = LockThresholds(wait_warning_s=10, wait_critical_s=60, wide_tree=10, max_trees=5)
@@ -66,15 +66,48 @@ def test_hidden_root_query_names_the_grant() -> None:
     [finding] = judge(snapshot(hidden, session(2, blocked_by=(1,), wait_s=30)))
 
     assert "Its query is hidden (<insufficient privilege>)" in finding.summary
-    assert "GRANT pg_monitor TO diag;" in finding.summary
+    assert 'GRANT pg_monitor TO "diag";' in finding.summary
 
 
-def test_prepared_transaction_root_suggests_rollback_prepared() -> None:
-    prepared = (PreparedTransaction(gid="tx-42", owner="app", database="orders", age_s=300),)
-    [finding] = judge(snapshot(session(5, blocked_by=(0,), wait_s=20), prepared=prepared))
+def awaiting(xid: int | None, locktype: str = "transactionid") -> LockTarget:
+    return LockTarget(locktype=locktype, mode="ShareLock", relation=None, transaction_id=xid)
+
+
+def test_prepared_transaction_root_names_the_one_the_waiter_queues_behind() -> None:
+    prepared = (
+        PreparedTransaction(gid="tx-oldest", xid=700, owner="app", database="orders", age_s=900),
+        PreparedTransaction(gid="tx-42", xid=742, owner="app", database="orders", age_s=300),
+    )
+    waiter = session(5, blocked_by=(0,), wait_s=20, lock=awaiting(742))
+    [finding] = judge(snapshot(waiter, prepared=prepared))
 
     assert finding.title == "1 session waiting up to 20s behind a prepared transaction"
-    assert "ROLLBACK PREPARED 'tx-42';" in finding.next_steps[1]
+    assert finding.next_steps[1:] == (
+        "ROLLBACK PREPARED 'tx-42';  -- or COMMIT PREPARED, once its owner agrees",
+    )
+    assert "pg_prepared_xacts gid tx-42)" in finding.summary
+    assert [p["gid"] for p in finding.evidence.details["root"]["prepared_transactions"]] == ["tx-42"]
+    assert finding.evidence.details["waiters"][0]["lock"]["transaction_id"] == 742
+
+
+def test_prepared_gid_is_quoted_as_a_literal() -> None:
+    prepared = (
+        PreparedTransaction(gid="it's'; DROP TABLE orders; --", xid=9, owner=None, database=None, age_s=1),
+    )
+    [finding] = judge(snapshot(session(5, blocked_by=(0,), wait_s=20, lock=awaiting(9)), prepared=prepared))
+
+    assert finding.next_steps[1].startswith("ROLLBACK PREPARED 'it''s''; DROP TABLE orders; --';")
+
+
+def test_no_gid_is_suggested_when_none_matches_the_awaited_lock() -> None:
+    prepared = (PreparedTransaction(gid="tx-1", xid=700, owner="app", database="orders", age_s=900),)
+    on_relation = session(5, blocked_by=(0,), wait_s=20, lock=awaiting(None, locktype="relation"))
+    [finding] = judge(snapshot(on_relation, prepared=prepared))
+
+    assert finding.next_steps == (
+        "SELECT gid, prepared, owner, database FROM pg_prepared_xacts ORDER BY prepared;",
+    )
+    assert "one of the 1 prepared transactions" in finding.summary
 
 
 def test_cycle_is_titled_as_such() -> None:
@@ -86,7 +119,7 @@ def test_cycle_is_titled_as_such() -> None:
     assert finding.evidence.details["cycle"] is True
 
 
-def test_max_trees_bounds_the_findings() -> None:
+def test_max_trees_bounds_the_findings_and_says_how_many_more() -> None:
     sessions = [
         s
         for root in range(1, 40, 2)
@@ -96,6 +129,44 @@ def test_max_trees_bounds_the_findings() -> None:
 
     assert len(findings) == 5
     assert all(f.evidence.details["trees_total"] == 20 for f in findings)
+    assert all(f.evidence.details["trees_not_reported"] == 15 for f in findings)
+    assert findings[-1].summary.endswith(
+        " 15 more blocking trees over the thresholds not reported (max_trees)."
+    )
+    assert "more blocking trees" not in findings[0].summary
+
+
+def test_a_critical_narrow_tree_is_not_cut_for_wider_quiet_ones() -> None:
+    wide_but_short = [
+        s
+        for root in range(100, 150, 10)
+        for s in (session(root), *(session(root + i, blocked_by=(root,), wait_s=1) for i in (1, 2)))
+    ]
+    critical = [session(1), session(2, blocked_by=(1,), wait_s=300)]
+
+    [finding] = judge(snapshot(*wide_but_short, *critical))
+
+    assert finding.severity is Severity.CRITICAL
+    assert finding.title.startswith("1 session waiting up to 5m behind pid 1")
+    assert finding.evidence.details["trees_total"] == 6
+
+
+def test_trees_are_ordered_by_severity_then_wait_then_width() -> None:
+    sessions = [
+        session(1), session(2, blocked_by=(1,), wait_s=15),                   # warning, 15 s
+        session(3), session(4, blocked_by=(3,), wait_s=61),                   # critical by wait
+        session(5), *(session(p, blocked_by=(5,), wait_s=2) for p in range(6, 16)),  # critical by width
+        session(20), session(21, blocked_by=(20,), wait_s=30),                # warning, 30 s
+        session(30), *(session(p, blocked_by=(30,), wait_s=15) for p in (31, 32)),   # warning, 15 s, 2
+    ]  # fmt: skip
+    limits = LockThresholds(wait_warning_s=10, wait_critical_s=60, wide_tree=10, max_trees=4)
+
+    findings = judge(snapshot(*sessions), limits)
+
+    assert [f.key for f in findings] == ["pid 3", "pid 5", "pid 20", "pid 30"]
+    assert findings[-1].summary.endswith(
+        " 1 more blocking tree over the thresholds not reported (max_trees)."
+    )
 
 
 def test_deadlocks_are_reported_only_where_measurable() -> None:
@@ -109,3 +180,17 @@ def test_deadlocks_are_reported_only_where_measurable() -> None:
     )
     assert judge(snapshot(deadlocks=long_ago)) == []
     assert judge(snapshot(deadlocks=CounterSample(total=7, since=None, growth=0, interval_s=1.0))) == []
+
+
+def test_diag_sessions_are_not_listed_as_waiters_but_link_the_chain() -> None:
+    [finding] = judge(
+        snapshot(
+            session(1),
+            session(2, blocked_by=(1,), wait_s=30, application="diag"),
+            session(3, blocked_by=(2,), wait_s=20),
+        )
+    )
+
+    assert finding.title.startswith("1 session waiting up to 20s behind pid 1")
+    assert [(w["pid"], w["depth"]) for w in finding.evidence.details["waiters"]] == [(3, 2)]
+    assert judge(snapshot(session(1), session(2, blocked_by=(1,), wait_s=30, application="diag"))) == []

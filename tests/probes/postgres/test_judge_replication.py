@@ -15,10 +15,17 @@ LIMITS = ReplicationThresholds(
 
 
 def judge(
-    replicas: tuple[Replica, ...] = (), slots: tuple[Slot, ...] = (), standby: StandbyStatus | None = None
+    replicas: tuple[Replica, ...] = (),
+    slots: tuple[Slot, ...] = (),
+    standby: StandbyStatus | None = None,
+    *,
+    can_read_all_stats: bool = True,
 ) -> list:  # type: ignore[type-arg]
     snap = ReplicationSnapshot(
-        server=server(in_recovery=standby is not None), replicas=replicas, slots=slots, standby=standby
+        server=server(in_recovery=standby is not None, can_read_all_stats=can_read_all_stats),
+        replicas=replicas,
+        slots=slots,
+        standby=standby,
     )
     return judge_replication(snap, LIMITS, make_finding, ENTITY)
 
@@ -108,3 +115,44 @@ def test_standby_receiver_down_and_replay_lag() -> None:
         and lag.title == "This standby replays 6m40s behind its primary (1.0 KiB received, not replayed)"
     )
     assert healthy == []
+
+
+def hidden_standby(backlog: int = 0, delay_s: float = 0) -> StandbyStatus:
+    # what pg_stat_wal_receiver gives a role without pg_read_all_stats: the status reads NULL
+    return StandbyStatus(
+        receiver_status=None,
+        sender=None,
+        replay_backlog_bytes=backlog,
+        replay_delay_s=delay_s,
+        receiver_silence_s=None,
+    )
+
+
+def test_standby_read_without_pg_monitor_is_limited_visibility_not_receiver_down() -> None:
+    [finding] = judge(standby=hidden_standby(), can_read_all_stats=False)
+
+    assert finding.kind == "limited_visibility" and finding.severity is Severity.INFO
+    assert finding.title == "Replication status is hidden from role diag"
+    assert "pg_stat_wal_receiver" in finding.summary
+    assert finding.next_steps == ('GRANT pg_monitor TO "diag";',)
+
+
+def test_standby_lag_is_still_judged_without_pg_monitor() -> None:
+    findings = judge(standby=hidden_standby(2 * GIB, 40), can_read_all_stats=False)
+
+    assert [(f.kind, f.severity) for f in findings] == [
+        ("standby_replay_lag", Severity.WARNING),
+        ("limited_visibility", Severity.INFO),
+    ]
+
+
+def test_primary_without_pg_monitor_says_standby_lag_is_hidden() -> None:
+    [finding] = judge(replicas=(replica(None, None),), can_read_all_stats=False)
+
+    assert finding.kind == "limited_visibility" and "pg_stat_replication" in finding.summary
+
+
+def test_slot_name_in_the_drop_statement_is_a_literal() -> None:
+    [finding] = judge(slots=(slot(2 * GIB),))
+
+    assert finding.next_steps[1].startswith("SELECT pg_drop_replication_slot('debezium');")

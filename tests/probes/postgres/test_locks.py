@@ -144,16 +144,21 @@ def test_without_pg_monitor_the_probe_says_what_it_cannot_see(
     assert finding.kind == "limited_visibility" and finding.severity is Severity.INFO
     assert "hidden from role nopriv" in finding.title
     assert "<insufficient privilege>" in finding.summary
-    assert finding.next_steps == ("GRANT pg_monitor TO nopriv;",)
+    assert finding.next_steps == ('GRANT pg_monitor TO "nopriv";',)
 
 
-def test_prepared_transaction_as_root_blocker(
+def prepare(pool: SessionPool, row: int, gid: str) -> None:
+    holder = pool.open("payments")
+    holder.execute("BEGIN")
+    holder.execute(f"UPDATE orders SET status = 'prepared' WHERE id = {row}")
+    holder.execute(f"PREPARE TRANSACTION '{gid}'")
+
+
+def test_prepared_transaction_as_root_blocker_names_the_one_waited_for(
     pg_sessions: SessionPool, postgres_config: dict[str, Any], postgres_server: PostgresServer
 ) -> None:
-    holder = pg_sessions.open("payments")
-    holder.execute("BEGIN")
-    holder.execute("UPDATE orders SET status = 'prepared' WHERE id = 8")
-    holder.execute("PREPARE TRANSACTION 'pay-8'")
+    prepare(pg_sessions, 9, "pay-9-older")  # older, but nobody waits for it
+    prepare(pg_sessions, 8, "pay-8")
     try:
         pid = waiter(pg_sessions, "UPDATE orders SET status = 'x' WHERE id = 8")
         pg_sessions.wait_for_lock_waiters([pid])
@@ -162,14 +167,41 @@ def test_prepared_transaction_as_root_blocker(
         result = run_probe(LocksProbe, config=postgres_config, options=FAST)
     finally:
         postgres_server.execute("ROLLBACK PREPARED 'pay-8'")
+        postgres_server.execute("ROLLBACK PREPARED 'pay-9-older'")
 
     [finding] = result.of_kind("lock_blocking")
     assert finding.title.startswith("1 session waiting up to ")
     assert finding.title.endswith("behind a prepared transaction")
     [prepared] = finding.evidence.details["root"]["prepared_transactions"]
     assert prepared["gid"] == "pay-8" and prepared["owner"] == "app"
-    assert finding.evidence.details["waiters"][0]["blocked_by"] == [0]
-    assert "ROLLBACK PREPARED 'pay-8';" in finding.next_steps[1]
+    [waiting] = finding.evidence.details["waiters"]
+    assert waiting["blocked_by"] == [0]
+    assert waiting["lock"]["locktype"] == "transactionid"
+    assert waiting["lock"]["transaction_id"] == prepared["xid"]
+    assert finding.next_steps[1:] == (
+        "ROLLBACK PREPARED 'pay-8';  -- or COMMIT PREPARED, once its owner agrees",
+    )
+
+
+def test_diag_sessions_are_never_judged_as_waiters(
+    pg_sessions: SessionPool, postgres_config: dict[str, Any], postgres_server: PostgresServer
+) -> None:
+    # another diag (a parallel run, another host) queued behind an application's lock
+    root = hold_rows(pg_sessions, "13")
+    other_diag = pg_sessions.open("unused")
+    other_diag.execute("SET application_name = 'diag'")
+    other_pid = pg_sessions.pid(other_diag)
+    pg_sessions.in_background(other_diag, "UPDATE orders SET status = 'diag' WHERE id = 13")
+    app_waiter = waiter(pg_sessions, "UPDATE orders SET status = 'w' WHERE id = 13")
+    pg_sessions.wait_for_lock_waiters([other_pid, app_waiter])
+    time.sleep(0.4)
+
+    result = run_probe(LocksProbe, config=postgres_config, options=FAST)
+
+    [finding] = result.of_kind("lock_blocking")
+    assert f"behind pid {root}" in finding.title
+    [listed] = finding.evidence.details["waiters"]
+    assert listed["pid"] == app_waiter and listed["depth"] == 2  # behind root, through the diag session
 
 
 def test_deadlock_during_the_sample_is_counted(
@@ -195,7 +227,7 @@ def test_deadlock_during_the_sample_is_counted(
         )
     )
     probe.start()
-    time.sleep(0.3)  # after the first sample
+    pg_sessions.server.wait_for_probe_pause()  # the first sample is taken
     movers = [threading.Thread(target=transfer, args=args) for args in ((first, 12), (second, 11))]
     for mover in movers:
         mover.start()

@@ -50,7 +50,13 @@ def test_pg_sleep_over_the_threshold_is_a_long_running_query(
         seconds=5
     )
     assert f"SELECT pg_cancel_backend({pid});" in finding.next_steps[0]
-    assert finding.evidence.details["top_statements_by_total_time"], "pg_stat_statements is loaded"
+    top = finding.evidence.details["top_statements_by_total_time"]
+    assert 1 <= len(top) <= 5  # top_statements
+    assert [s["total_ms"] for s in top] == sorted((s["total_ms"] for s in top), reverse=True)
+    for statement in top:
+        assert set(statement) == {"query_id", "role", "calls", "total_ms", "mean_ms", "query"}
+        assert statement["calls"] >= 1 and statement["total_ms"] > 0 and statement["mean_ms"] > 0
+        assert isinstance(statement["query"], str) and statement["query"]  # its text, fetched
 
 
 def test_statement_running_far_longer_than_its_mean(
@@ -87,6 +93,8 @@ def test_statement_slower_between_two_samples(
     stop = threading.Event()
 
     def keep_calling() -> None:
+        # slow calls only between the probe's two samples: before them they would raise the mean
+        pg_sessions.server.wait_for_probe_pause()
         while not stop.is_set():
             slow.execute("SELECT 'catalog search', pg_sleep(0.05)")
 

@@ -88,3 +88,31 @@ def test_caught_up_standby_and_primary_yield_nothing(
 
     assert primary.outcome.status is Status.OK and primary.findings == ()
     assert standby.outcome.status is Status.OK and standby.findings == ()
+
+
+def test_standby_checked_without_pg_monitor_is_limited_visibility_not_a_false_critical(
+    postgres_server: PostgresServer, postgres_standby: PostgresServer
+) -> None:
+    postgres_server.wait_until("SELECT state = 'streaming' FROM pg_stat_replication")
+    config = {"postgres": [{"name": "orders-replica", "dsn": postgres_standby.nopriv_dsn}]}
+
+    result = run_probe(ReplicationProbe, config=config)
+
+    assert result.outcome.status is Status.OK
+    assert result.of_kind("wal_receiver_down") == []
+    [finding] = result.findings
+    assert finding.kind == "limited_visibility" and finding.severity is Severity.INFO
+    assert finding.title == "Replication status is hidden from role nopriv"
+    assert "pg_stat_wal_receiver" in finding.summary
+    assert finding.next_steps == ('GRANT pg_monitor TO "nopriv";',)
+
+
+def test_primary_checked_without_pg_monitor_says_standby_lag_is_hidden(
+    postgres_server: PostgresServer, postgres_standby: PostgresServer
+) -> None:
+    config = {"postgres": [{"name": "orders", "dsn": postgres_server.nopriv_dsn}]}
+
+    result = run_probe(ReplicationProbe, config=config)
+
+    [finding] = result.findings
+    assert finding.kind == "limited_visibility" and "pg_stat_replication" in finding.summary

@@ -16,18 +16,18 @@ from diagnostics import ErrorKind, ProbeContext, ProbeError, ProbeOptions, Statu
 from diagnostics.report.serialize import report_to_dict
 from diagnostics.report.text import render_text
 from diagnostics.testing import run_probe
-from probes.postgres.collect import open_session
 from probes.postgres.connections import ConnectionsProbe
 from probes.postgres.locks import LocksProbe
 from probes.postgres.queries import QueriesProbe
 from probes.postgres.replication import ReplicationProbe
+from probes.postgres.session import open_session
 from tests.support.postgres import (
     MONITOR_PASSWORD,
     MONITOR_USER,
     PgBouncer,
     PostgresServer,
     SessionPool,
-    free_port,
+    refusing_port,
 )
 
 pytestmark = pytest.mark.integration
@@ -108,19 +108,23 @@ def silent_port() -> Iterator[int]:
         yield int(server.getsockname()[1])
 
 
-@pytest.mark.parametrize(
-    ("dsn", "kind", "message"),
-    [
-        (
-            f"postgresql://diag:{MONITOR_PASSWORD}@127.0.0.1:{free_port()}/shop",
-            ErrorKind.CONNECT,
-            "Connection refused",
-        ),
-        (f"postgresql://diag:{MONITOR_PASSWORD}@orders-db.invalid:5432/shop", ErrorKind.DNS, "resolve host"),
-    ],
-    ids=["refused", "dns"],
-)
-def test_unreachable_host_is_a_clean_error(dsn: str, kind: ErrorKind, message: str) -> None:
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A port bound but not listening for the whole test: connections to it are refused."""
+    with refusing_port() as port:
+        yield port
+
+
+@pytest.mark.parametrize("case", ["refused", "dns"])
+def test_unreachable_host_is_a_clean_error(case: str, request: pytest.FixtureRequest) -> None:
+    if case == "refused":
+        port = request.getfixturevalue("closed_port")
+        dsn = f"postgresql://diag:{MONITOR_PASSWORD}@127.0.0.1:{port}/shop"
+        kind, message = ErrorKind.CONNECT, "Connection refused"
+    else:
+        dsn = f"postgresql://diag:{MONITOR_PASSWORD}@orders-db.invalid:5432/shop"
+        kind, message = ErrorKind.DNS, "resolve host"
+
     result = run_probe(ConnectionsProbe, config={"postgres": [{"name": "orders", "dsn": dsn}]})
 
     assert result.outcome.status is Status.ERROR
@@ -142,11 +146,13 @@ def test_silent_server_times_out_within_the_connect_timeout(silent_port: int) ->
     assert time.monotonic() - started < 4
 
 
-def test_one_unreachable_database_among_several_is_a_finding(postgres_server: PostgresServer) -> None:
+def test_one_unreachable_database_among_several_is_a_finding(
+    postgres_server: PostgresServer, closed_port: int
+) -> None:
     config = {
         "postgres": [
             {"name": "orders", "dsn": postgres_server.monitor_dsn},
-            {"name": "archive", "dsn": f"postgresql://diag:x@127.0.0.1:{free_port()}/archive"},
+            {"name": "archive", "dsn": f"postgresql://diag:x@127.0.0.1:{closed_port}/archive"},
         ]
     }
 
@@ -189,10 +195,10 @@ def test_target_from_libpq_variables(pg_sessions: SessionPool, postgres_server: 
     assert entity.attributes == {"host": f"127.0.0.1:{postgres_server.port}", "database": "shop"}
 
 
-def test_probe_error_never_repeats_the_dsn() -> None:
+def test_probe_error_never_repeats_the_dsn(closed_port: int) -> None:
     with (
         pytest.raises(ProbeError) as caught,
-        open_session("postgresql://u:Secret-123@127.0.0.1:1/x", "lbl", context()),
+        open_session(f"postgresql://u:Secret-123@127.0.0.1:{closed_port}/x", "lbl", context()),
     ):
         pass
     assert "Secret-123" not in str(caught.value)

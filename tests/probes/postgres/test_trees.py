@@ -61,6 +61,37 @@ def test_cycle_without_root_is_reported_once() -> None:
     assert tree.cycle and tree.root_pid == 7 and shape(tree.waiters) == {8: 1}
 
 
+def test_waiter_behind_a_cycle_with_a_lower_pid_is_a_waiter_not_a_root() -> None:
+    trees = blocking_trees(
+        [
+            session(10, blocked_by=(11,), wait_s=3),
+            session(11, blocked_by=(10,), wait_s=3),
+            session(5, blocked_by=(10,), wait_s=1),
+        ]
+    )
+
+    [tree] = trees
+    assert tree.cycle and tree.root_pid == 10
+    assert shape(tree.waiters) == {11: 1, 5: 1}
+
+
+def test_two_cycles_each_with_a_tail_make_two_trees() -> None:
+    trees = blocking_trees(
+        [
+            session(10, blocked_by=(11,), wait_s=3),
+            session(11, blocked_by=(10,), wait_s=3),
+            session(2, blocked_by=(10,), wait_s=1),
+            session(1, blocked_by=(2,), wait_s=1),
+            session(30, blocked_by=(31,), wait_s=2),
+            session(31, blocked_by=(30,), wait_s=2),
+            session(3, blocked_by=(31,), wait_s=1),
+        ]
+    )
+
+    assert {t.root_pid: shape(t.waiters) for t in trees} == {10: {11: 1, 2: 1, 1: 2}, 30: {31: 1, 3: 2}}
+    assert all(t.cycle for t in trees)
+
+
 def test_widest_tree_first_and_no_waits_no_trees() -> None:
     sessions = [
         session(1),
