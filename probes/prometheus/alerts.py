@@ -4,7 +4,9 @@ Signals: the ``ALERTS`` series at ``at`` (which alerts were pending or firing th
 labels) and ``ALERTS_FOR_STATE`` (since when each was active); annotations from
 ``/api/v1/alerts`` for alerts still active now, else the rule's annotations from
 ``/api/v1/rules`` (``{{ $labels.x }}`` expanded). With ``alertmanager_url``, Alertmanager's
-active alerts that began before ``at`` are added (silenced or inhibited ones as info).
+active alerts that began before ``at`` are added (silenced or inhibited ones as info); when
+Alertmanager cannot be read, the Prometheus alerts are still reported, plus one warning
+``alertmanager_unreachable`` saying why.
 
 Severity from the alert's ``severity`` label: critical/page/error/high -> critical,
 info/none/low -> info, anything else -> warning; a pending alert is one level lower.
@@ -28,6 +30,7 @@ from diagnostics import (
     Measurement,
     Probe,
     ProbeContext,
+    ProbeError,
     ProbeOptions,
     Severity,
 )
@@ -202,6 +205,21 @@ def alert_findings(alerts: Sequence[AlertState], ctx: ProbeContext, limit: int) 
     return findings[:limit]
 
 
+def alertmanager_failure(error: ProbeError, ctx: ProbeContext, url: str) -> Finding:
+    """Alertmanager could not be read: its alerts are missing from the report (a warning)."""
+    return ctx.finding(
+        kind="alertmanager_unreachable",
+        severity=Severity.WARNING,
+        title=f"Alertmanager alerts not read: {error}",
+        entity=Entity(kind="service", name="alertmanager", attributes={"url": url}),
+        summary="Only the alerts Prometheus holds are reported; silenced, inhibited or "
+        "externally sent alerts of Alertmanager are missing.",
+        queries=["GET /api/v2/alerts"],
+        details={"error": str(error), "error_kind": error.kind.value, "url": url},
+        next_steps=[f"curl -sS {url}/-/healthy"],
+    )
+
+
 class AlertsProbe(Probe):
     id = "metrics.alerts"
     checklist_item = ChecklistItem.METRICS
@@ -220,7 +238,12 @@ class AlertsProbe(Probe):
             for_state = client.query("ALERTS_FOR_STATE", ctx.at) if series else ()
             current = client.alerts() if series else ()
             rules = client.alerting_rules() if series else ()
-            managed = client.alertmanager_alerts()
+            failure: Finding | None = None
+            try:
+                managed = client.alertmanager_alerts()
+            except ProbeError as error:  # keep what Prometheus said; report the gap
+                managed = ()
+                failure = alertmanager_failure(error, ctx, client.alertmanager_where)
         alerts = merge_alerts(
             at=ctx.at,
             series=series,
@@ -230,4 +253,5 @@ class AlertsProbe(Probe):
             managed=managed,
             ignore=options.ignore_alerts,
         )
-        return alert_findings(alerts, ctx, options.max_findings)
+        findings = alert_findings(alerts, ctx, options.max_findings)
+        return [*findings, failure] if failure is not None else findings

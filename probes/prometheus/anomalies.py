@@ -5,17 +5,21 @@ the golden signals discovered by metric name per ``job`` (request rate, 5xx erro
 latency from histogram buckets; see :mod:`probes.prometheus.discovery`). Every series each query
 returns is judged against its own baseline (:mod:`probes.prometheus.anomaly`).
 
-Queries, per metric: two range queries as of ``--at``: the recent range ``[at - 2 x window, at]``
-(the window plus an equal lead-in to find the onset) at a step giving at most ``window_points``
-points, and the baseline (default the 7 days before) at a coarser step dividing a day (5 min for
-7 days), never more than Prometheus' 11,000 points per series.
+Queries, per metric: ``count(<query>)`` at ``at`` (one instant query: how many series), then two
+range queries as of ``--at``: the recent range ``[at - 2 x window, at]`` (the window plus an
+equal lead-in to find the onset) at a step giving at most ``window_points`` points, and the
+baseline (default the 7 days before) at a coarser step dividing a day (5 min for 7 days), never
+more than Prometheus' 11,000 points per series. A query counting more than ``max_series`` series
+is limited in Prometheus itself to the ``max_series`` with the largest latest value in the recent
+range (``topk``), so no more is transferred or decoded, and an info finding says so.
 
 Default thresholds (tuned on the NAB series, see benchmarks/eval_nab.py): robust z >= 5
 against the median/MAD baseline (or the daily profile for seasonal series), confirmed against
 the same time a day and a week earlier (or the last day's level), for at least 6 minutes (3 when
 10 robust deviations out and beyond anything in the baseline), at least 10 % of the series'
 typical magnitude away; error ratios must also rise by 0.5 percentage point and 50 %, p99
-latencies by 50 ms and 50 %. Ongoing departures more than 3 normal half-widths out are
+latencies by 50 ms and 50 %. Configured queries get an absolute floor from their ``unit``
+(:data:`UNIT_FLOORS`: ratio 0.005, s 0.05...), others the relative floor only. Ongoing departures more than 3 normal half-widths out are
 critical, others warnings; one ongoing for 15 minutes is a level shift. A series present in
 >= 90 % of the baseline with no sample for the last 6 minutes is reported as vanished
 (warning). Series present in < 30 % of the baseline (new, sparse) are not judged. At most
@@ -27,7 +31,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -52,6 +56,23 @@ if TYPE_CHECKING:
     from probes.prometheus.anomaly_findings import Candidate
     from probes.prometheus.client import PrometheusClient
     from probes.prometheus.discovery import MetricQuery
+
+
+UNIT_FLOORS = {"ratio": 0.005, "%": 0.5, "percent": 0.5, "s": 0.05, "seconds": 0.05, "ms": 50.0}
+"""Default absolute floor of a configured query by its ``unit``: half a percentage point of a
+ratio (0.01 % -> 0.05 % is no incident), 50 ms of a latency. Other units: relative floor only."""
+
+
+def default_min_deviation(unit: str | None) -> float | None:
+    """The absolute floor a configured query of ``unit`` gets unless it sets ``min_deviation``."""
+    return UNIT_FLOORS.get((unit or "").strip().lower())
+
+
+def limited(promql: str, max_series: int, span_s: float, step_s: float, at: float) -> str:
+    """``promql`` restricted to the ``max_series`` series with the largest last value in
+    ``[at - span_s, at]``; the ``@`` subquery is step-invariant, evaluated once per range query."""
+    top = f"topk({max_series}, last_over_time(({promql})[{span_s:.0f}s:{step_s:g}s] @ {at:.0f}))"
+    return f"({promql}) and ignoring(__name__) {top}"
 
 
 class QueryThresholds(BaseModel):
@@ -105,8 +126,10 @@ class AnomaliesOptions(ProbeOptions):
     group_by: str = Field("job", pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$")
     """Label the discovered golden signals are aggregated by."""
     max_queries: int = Field(12, ge=1, le=100)
-    max_series: int = Field(10_000, ge=1)
-    """Series judged per query at most (the first ones Prometheus returns)."""
+    max_series: int = Field(1_000, ge=1)
+    """Series judged per query at most: above it, the ones with the largest latest value. At
+    about 10 ms per series end to end (mostly Prometheus' own 7-day range query), 1,000 series
+    take about 10 s of the 20 s timeout (benchmarks/bench_anomalies.py)."""
     max_findings: int = Field(10, ge=1)
 
 
@@ -125,9 +148,12 @@ class AnomaliesProbe(Probe):
         with PrometheusClient.from_context(ctx) as client:
             queries = _queries(client, ctx, options)
             candidates: list[Candidate] = []
+            notes: list[Finding] = []
             for query in queries[: options.max_queries]:
-                candidates += _judge_query(client, ctx, options, query)
-        return _ranked(ctx, options, candidates)
+                judged, note = _judge_query(client, ctx, options, query)
+                candidates += judged
+                notes += [note] if note is not None else []
+        return _ranked(ctx, options, candidates) + notes
 
 
 def _queries(client: PrometheusClient, ctx: ProbeContext, options: AnomaliesOptions) -> list[MetricQuery]:
@@ -153,7 +179,9 @@ def _queries(client: PrometheusClient, ctx: ProbeContext, options: AnomaliesOpti
                 unit=spec.unit,
                 direction=spec.direction,
                 threshold=spec.thresholds.threshold,
-                min_deviation=spec.thresholds.min_deviation,
+                min_deviation=spec.thresholds.min_deviation
+                if spec.thresholds.min_deviation is not None
+                else default_min_deviation(spec.unit),
                 min_relative=spec.thresholds.min_relative,
                 judged_as=rewritten,
             )
@@ -161,9 +189,34 @@ def _queries(client: PrometheusClient, ctx: ProbeContext, options: AnomaliesOpti
     return queries
 
 
+def _series_count(client: PrometheusClient, query: MetricQuery, at: datetime) -> int | None:
+    """How many series ``query`` returns at ``at`` (one cheap instant query); None when unknown."""
+    try:
+        samples = client.query(f"count({query.promql})", at)
+    except ProbeError as exc:
+        if exc.kind is ErrorKind.QUERY:
+            return None  # e.g. a scalar query: the range queries say what is wrong, naming it
+        raise _named(exc, query) from None
+    return int(samples[0].value) if samples and math.isfinite(samples[0].value) else 0
+
+
+def _limited_note(ctx: ProbeContext, query: MetricQuery, count: int, max_series: int, promql: str) -> Finding:
+    return ctx.finding(
+        kind="metric_series_limited",
+        key=query.name,
+        severity=Severity.INFO,
+        title=f"{query.name} returns {count:,} series, over max_series {max_series:,}: "
+        f"only the {max_series:,} with the largest latest value were judged",
+        entity=Entity(kind="metric", name=query.name),
+        queries=[f"count({query.promql})", promql],
+        details={"query_name": query.name, "series_count": count, "max_series": max_series},
+        next_steps=["Aggregate the query (sum by a service label) or raise max_series"],
+    )
+
+
 def _judge_query(
     client: PrometheusClient, ctx: ProbeContext, options: AnomaliesOptions, query: MetricQuery
-) -> list[Candidate]:
+) -> tuple[list[Candidate], Finding | None]:
     from probes.prometheus.anomaly import DetectorSettings, judge, observations
     from probes.prometheus.anomaly_findings import anomaly_candidates
     from probes.prometheus.client import nice_step
@@ -176,9 +229,15 @@ def _judge_query(
     baseline_step = nice_step(baseline_span, options.baseline_points, minimum=recent_step)
     baseline_end = recent_start - timedelta(seconds=baseline_step)
     baseline_start = baseline_end - timedelta(seconds=baseline_span - baseline_step)
+    promql, note = query.promql, None
+    count = _series_count(client, query, at)
+    if count is not None and count > options.max_series:
+        span = (at - recent_start).total_seconds()
+        promql = limited(query.promql, options.max_series, span, recent_step, at.timestamp())
+        note = _limited_note(ctx, query, count, options.max_series, promql)
     try:
-        recent = client.query_range(query.promql, recent_start, at, recent_step)
-        baseline = client.query_range(query.promql, baseline_start, baseline_end, baseline_step)
+        recent = client.query_range(promql, recent_start, at, recent_step)
+        baseline = client.query_range(promql, baseline_start, baseline_end, baseline_step)
     except ProbeError as exc:
         raise _named(exc, query) from None
     recent_grid = recent.grid()
@@ -213,7 +272,7 @@ def _judge_query(
         "baseline_step_s": baseline_step,
         "series_judged": int(verdicts.judged.sum()),
         "series_returned": len(recent.series),
-        "series_not_judged_over_limit": truncated,
+        "series_not_judged_over_limit": truncated + max(0, (count or 0) - options.max_series),
     }
     return anomaly_candidates(
         query=query,
@@ -224,7 +283,7 @@ def _judge_query(
         at=at,
         span_seconds=max(2 * window, 3 * 3600),
         context=context,
-    )
+    ), note
 
 
 def _named(exc: ProbeError, query: MetricQuery) -> ProbeError:

@@ -51,8 +51,12 @@ sum by ({group}) (rate({metric}[{rate}]))
 
 P99_LATENCY = "histogram_quantile(0.99, sum by ({group}, le) (rate({metric}[{rate}])))"
 
-_BARE_SELECTOR = re.compile(r"^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(\{[^{}]*\})?\s*$")
 _COUNTER_SUFFIXES = ("_total", "_count", "_sum", "_bucket")
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
+_BRACES = re.compile(r"\{[^{}]*\}")
+_LABEL_LIST = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^()]*\)")
+_NAME = re.compile(r"(?<![\w:.])[a-zA-Z_:][a-zA-Z0-9_:]*")
+_AFTER_SELECTOR = re.compile(r"\s*(\{[^{}]*\})?")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,13 +76,52 @@ class MetricQuery:
     """Set when the configured query was rewritten (a raw counter judged through rate())."""
 
 
+def _masked(promql: str) -> str:
+    """``promql`` with string literals, label matchers and label lists blanked (same length),
+    so that only metric names, functions and keywords remain as identifiers."""
+
+    def blank(match: re.Match[str]) -> str:
+        text = match.group(0)
+        return text[0] + " " * (len(text) - 2) + text[-1]
+
+    masked = _BRACES.sub(blank, _STRING.sub(blank, promql))
+    return _LABEL_LIST.sub(lambda m: " " * len(m.group(0)), masked)
+
+
+def raw_counters(promql: str) -> list[tuple[int, int]]:
+    """Spans of the instant selectors of counters (``*_total``, ``*_count``, ``*_sum``,
+    ``*_bucket``) that no range function reads: judged raw, they only ever grow."""
+    masked = _masked(promql)
+    spans = []
+    for name in _NAME.finditer(masked):
+        if not name.group(0).endswith(_COUNTER_SUFFIXES):
+            continue
+        selector = _AFTER_SELECTOR.match(masked, name.end())
+        end = selector.end(1) if selector and selector.group(1) else name.end()
+        rest = masked[end:].lstrip()
+        if rest.startswith(("(", "[")):
+            continue  # a function call, or a range selector read by rate(), increase()...
+        spans.append((name.start(), end))
+    return spans
+
+
 def counter_safe(promql: str, rate_window: str) -> tuple[str, str | None]:
-    """A bare selector of a counter (``*_total``...) is judged through ``rate()``, never raw."""
-    match = _BARE_SELECTOR.match(promql)
-    if match and match.group(1).endswith(_COUNTER_SUFFIXES):
-        rewritten = f"rate({promql.strip()}[{rate_window}])"
-        return rewritten, rewritten
-    return promql, None
+    """Every counter read raw, bare (``x_total``) or inside an expression (``sum(x_total)``),
+    is judged through ``rate()``: ``sum(rate(x_total[5m]))``. Returns (PromQL, the rewritten
+    PromQL or None). A counter followed by ``offset`` or ``@`` is rewritten with it inside."""
+    spans = raw_counters(promql)
+    if not spans:
+        return promql, None
+    rewritten = promql
+    for start, end in reversed(spans):
+        selector = promql[start:end]
+        modifier = re.match(r"\s+offset\s+-?\w+|\s*@\s*[\w.()]+", promql[end:])
+        shift = modifier.group(0) if modifier else ""
+        rewritten = (
+            rewritten[:start] + f"rate({selector}[{rate_window}]{shift})" + rewritten[end + len(shift) :]
+        )
+    rewritten = rewritten.strip()
+    return rewritten, rewritten
 
 
 def compact(promql: str) -> str:

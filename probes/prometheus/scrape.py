@@ -4,7 +4,9 @@ Signals: the ``up`` series over the window (one range query, at most 240 points)
 last ``up`` at ``at`` is 0 is down, since the start of its trailing run of zeros; a target up at
 ``at`` that failed at least ``failing_ratio`` (default 10 %) of the window's evaluations scrapes
 intermittently. ``/api/v1/targets`` adds the current last error and scrape URL of the targets
-it still knows as unhealthy.
+it still knows as unhealthy, only when ``at`` is within 5 minutes of Prometheus' own clock
+(``time()``): those errors are today's, not those of a past ``--at`` (the findings then say the
+live errors were not used).
 
 Per job: all targets down -> critical ``target_down``, some -> warning; intermittent failures
 -> warning ``scrape_failing``.
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from pydantic import Field
@@ -35,6 +37,8 @@ if TYPE_CHECKING:
     from probes.prometheus.client import ScrapeTarget, SeriesGrid
 
 UP_QUERY = "up"
+LIVE_TOLERANCE = timedelta(minutes=5)
+"""``at`` this close to Prometheus' now: the targets' current last errors describe it."""
 
 
 class ScrapeOptions(ProbeOptions):
@@ -108,10 +112,31 @@ def with_errors(healths: Sequence[TargetHealth], targets: Sequence[ScrapeTarget]
     ]
 
 
+def live_errors_apply(at: datetime, server_now: datetime, tolerance: timedelta = LIVE_TOLERANCE) -> bool:
+    """Whether the targets' current last errors describe ``at`` (it is close to Prometheus' now)."""
+    return abs(server_now - at) <= tolerance
+
+
+def errors_not_used(at: datetime, server_now: datetime) -> str:
+    """Why a diagnosis of a past ``at`` shows no scrape error."""
+    hours = (server_now - at).total_seconds() / 3600
+    ago = f"{hours:.1f} h before" if hours >= 0 else f"{-hours:.1f} h after"
+    return (
+        f"live scrape errors not used: --at is {ago} Prometheus' now "
+        f"({server_now:%Y-%m-%d %H:%M}Z) and /api/v1/targets only knows the current errors"
+    )
+
+
 def scrape_findings(
-    healths: Sequence[TargetHealth], ctx: ProbeContext, failing_ratio: float, listed: int
+    healths: Sequence[TargetHealth],
+    ctx: ProbeContext,
+    failing_ratio: float,
+    listed: int,
+    errors_note: str | None = None,
 ) -> list[Finding]:
-    """One finding per job with down targets, one per job with intermittently failing ones."""
+    """One finding per job with down targets, one per job with intermittently failing ones.
+
+    ``errors_note`` says why no live scrape error is attached (a past ``at``)."""
     by_job: dict[str, list[TargetHealth]] = {}
     for health in healths:
         by_job.setdefault(health.job, []).append(health)
@@ -120,7 +145,7 @@ def scrape_findings(
         entity = Entity(kind="service", name=job, attributes={"job": job})
         down = sorted((h for h in members if h.down_now), key=lambda h: h.instance)
         if down:
-            findings.append(_down_finding(ctx, entity, job, down, len(members), listed))
+            findings.append(_down_finding(ctx, entity, job, down, len(members), listed, errors_note))
         flaky = [h for h in members if not h.down_now and h.failed_share >= failing_ratio]
         if flaky:
             worst = max(h.failed_share for h in flaky)
@@ -135,7 +160,10 @@ def scrape_findings(
                         Measurement(name="worst failed share", value=round(worst, 4), unit="ratio"),
                     ],
                     queries=[f'avg_over_time(up{{job="{job}"}}[{int(ctx.window.total_seconds())}s])'],
-                    details={"targets": [_describe(h) for h in flaky[:listed]]},
+                    details={
+                        "targets": [_describe(h) for h in flaky[:listed]],
+                        **({"errors_note": errors_note} if errors_note else {}),
+                    },
                     next_steps=[f'Check the targets of job "{job}" on the Prometheus /targets page'],
                 )
             )
@@ -143,7 +171,13 @@ def scrape_findings(
 
 
 def _down_finding(
-    ctx: ProbeContext, entity: Entity, job: str, down: list[TargetHealth], total: int, listed: int
+    ctx: ProbeContext,
+    entity: Entity,
+    job: str,
+    down: list[TargetHealth],
+    total: int,
+    listed: int,
+    errors_note: str | None,
 ) -> Finding:
     earliest = min((h.down_since for h in down if h.down_since), default=None)
     censored = any(h.down_since_before_window for h in down)
@@ -171,7 +205,11 @@ def _down_finding(
             Measurement(name="targets", value=total, unit="count"),
         ],
         queries=[f'up{{job="{job}"}} == 0'],
-        details={"targets": [_describe(h) for h in down[:listed]], "errors": errors[:listed]},
+        details={
+            "targets": [_describe(h) for h in down[:listed]],
+            "errors": errors[:listed],
+            **({"errors_note": errors_note} if errors_note else {}),
+        },
         onset=earliest,
         next_steps=[
             f"curl -sS {down[0].scrape_url or down[0].instance}  # the scrape itself",
@@ -207,6 +245,11 @@ class ScrapeProbe(Probe):
         with PrometheusClient.from_context(ctx) as client:
             grid = client.query_range(UP_QUERY, ctx.at - ctx.window, ctx.at, step).grid()
             healths = target_health(grid)
+            note = None
             if any(h.down_now or h.failed_share >= options.failing_ratio for h in healths):
-                healths = with_errors(healths, client.targets())
-        return scrape_findings(healths, ctx, options.failing_ratio, options.max_targets_listed)
+                server_now = client.now()
+                if live_errors_apply(ctx.at, server_now):
+                    healths = with_errors(healths, client.targets())
+                else:
+                    note = errors_not_used(ctx.at, server_now)
+        return scrape_findings(healths, ctx, options.failing_ratio, options.max_targets_listed, note)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from probes.prometheus.anomalies import default_min_deviation
 from probes.prometheus.anomaly import (
     DetectorSettings,
     Observations,
@@ -163,12 +164,41 @@ def test_direction_and_absolute_floor() -> None:
     drop = after(AT - 1200, noisy(100, 2), noisy(10, 2))
     assert not verdict(noisy(100, 2), drop, direction="up").anomalous[0]
     assert verdict(noisy(100, 2), drop, direction="down").anomalous[0]
+
+
+def test_configured_ratio_rising_from_001_to_005_percent_is_no_incident() -> None:
+    """The issue's example: an error ratio going from 0.01 % to 0.05 % must not alarm, a real
+    spike must; configured queries get the floor from their unit, as discovered ones do."""
+    floor = default_min_deviation("ratio")
+    assert floor == 0.005
     ratio = noisy(0.0001, 0.00001)
     small = after(AT - 1200, ratio, noisy(0.0005, 0.00001))
-    assert verdict(ratio, small).anomalous[0]
-    assert not verdict(ratio, small, min_deviation=0.005).anomalous[0]
+    assert not verdict(ratio, small, min_deviation=floor).anomalous[0]
     big = after(AT - 1200, ratio, noisy(0.05, 0.001))
-    assert verdict(ratio, big, min_deviation=0.005).anomalous[0]
+    assert verdict(ratio, big, min_deviation=floor).anomalous[0]
+    assert default_min_deviation("s") == 0.05
+    assert default_min_deviation("req/s") is None and default_min_deviation(None) is None
+
+
+def test_configured_queries_get_floors_by_unit() -> None:
+    from diagnostics import ProbeContext
+    from probes.prometheus.anomalies import AnomaliesOptions, _queries
+
+    options = AnomaliesOptions.model_validate(
+        {
+            "queries": [
+                {"name": "errors", "query": "a / b", "unit": "ratio"},
+                {"name": "latency", "query": "p99", "unit": "s"},
+                {"name": "traffic", "query": "sum(rate(x_total[5m]))", "unit": "req/s"},
+                {"name": "own", "query": "a / b", "unit": "ratio", "thresholds": {"min_deviation": 0}},
+            ]
+        }
+    )
+    ctx = ProbeContext(
+        probe_id="metrics.anomalies", at=datetime(2025, 3, 12, 19), window=timedelta(hours=1), options=options
+    )
+    floors = {q.name: q.min_deviation for q in _queries(None, ctx, options)}  # type: ignore[arg-type]
+    assert floors == {"errors": 0.005, "latency": 0.05, "traffic": None, "own": 0.0}
 
 
 def test_sparse_and_new_series_are_not_judged() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime
 
@@ -13,7 +14,7 @@ from responses import matchers
 
 from diagnostics import ErrorKind, ProbeError, ProbeTimeout
 from probes.prometheus.backend import PrometheusConfig
-from probes.prometheus.client import MAX_POINTS_PER_SERIES, PrometheusClient, nice_step
+from probes.prometheus.client import MAX_POINTS_PER_SERIES, PrometheusClient, decode_matrix, nice_step
 
 URL = "http://prometheus.test:9090"
 AT = datetime(2025, 3, 12, 19, 0, tzinfo=UTC)
@@ -317,3 +318,90 @@ def test_credentials_in_the_url_are_not_shown() -> None:
         PrometheusConfig(url="http://u:hunter2@prom.test:9090"), deadline=time.monotonic() + 5
     )
     assert prometheus.where == "http://prom.test:9090"
+
+
+@pytest.mark.parametrize(
+    ("answer", "kind", "text"),
+    [
+        (
+            requests.exceptions.ConnectionError(
+                "HTTPConnectionPool(host='am.test', port=9093): Max retries exceeded (Caused by NewConnectionError('[Errno 111] Connection refused'))"
+            ),
+            ErrorKind.CONNECT,
+            "cannot reach Alertmanager at http://am.test:9093: Connection refused",
+        ),
+        (
+            requests.exceptions.ReadTimeout("read timed out"),
+            ErrorKind.TIMEOUT,
+            "Alertmanager at http://am.test:9093",
+        ),
+        ({"status": 401}, ErrorKind.AUTH, "Alertmanager at http://am.test:9093 refused the credentials"),
+        ({"json": {"not": "a list"}}, ErrorKind.PROTOCOL, "Alertmanager at http://am.test:9093 answered"),
+    ],
+)
+@responses.activate
+def test_alertmanager_failures_name_alertmanager(answer: object, kind: ErrorKind, text: str) -> None:
+    url = "http://am.test:9093/api/v2/alerts"
+    if isinstance(answer, Exception):
+        responses.get(url, body=answer)
+    else:
+        responses.get(url, **answer)  # type: ignore[arg-type]
+    with pytest.raises(ProbeError) as raised:
+        client(alertmanager_url="http://am.test:9093").alertmanager_alerts()
+    assert raised.value.kind is kind
+    assert text in str(raised.value)
+    assert "Prometheus" not in str(raised.value) and "prometheus.test" not in str(raised.value)
+
+
+def _matrix_body(result: list[dict[str, object]]) -> str:
+    """A query_range answer written the way Prometheus writes it (compact JSON)."""
+    answer = {"status": "success", "data": {"resultType": "matrix", "result": result}}
+    return json.dumps(answer, separators=(",", ":"))
+
+
+def test_fast_matrix_decoding_equals_json_decoding() -> None:
+    rng = np.random.default_rng(3)
+    start = 1741802400
+    result: list[dict[str, object]] = [
+        {
+            "metric": {"job": "full", "x": 'quo"te ]]} "values":['},
+            "values": [[start + 30 * k, repr(float(v))] for k, v in enumerate(rng.normal(0, 1e6, 241))],
+        },
+        {"metric": {}, "values": [[start + 30, "NaN"], [start + 90, "+Inf"], [start + 95.5, "-1e-300"]]},
+        {"metric": {"job": "one"}, "values": [[start, "7"]]},
+    ]
+    body = _matrix_body(result)
+    fast = decode_matrix(body, 30)
+    assert fast is not None
+    general = [PrometheusClient._series(item) for item in json.loads(body)["data"]["result"]]
+    assert [s.labels for s in fast] == [s.labels for s in general]
+    for mine, reference in zip(fast, general, strict=True):
+        np.testing.assert_array_equal(mine.timestamps, reference.timestamps)
+        np.testing.assert_array_equal(mine.values, reference.values)
+    assert decode_matrix(_matrix_body([]), 30) == ()
+    # any other layout (spaces, key order, another backend) goes through json instead
+    assert decode_matrix(json.dumps(json.loads(body)), 30) is None
+    assert decode_matrix(body.replace('"values"', '"histograms"'), 30) is None
+
+
+@responses.activate
+def test_range_query_reads_prometheus_compact_answer() -> None:
+    start = 1741802400
+    body = _matrix_body([{"metric": {"job": "a"}, "values": [[start, "1"], [start + 120, "3"]]}])
+    responses.get(f"{URL}/api/v1/query_range", body=body, content_type="application/json")
+    result = client().query_range(
+        "x", datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(start + 120, UTC), 60
+    )
+    (series,) = result.series
+    assert series.timestamps.tolist() == [start, start + 120] and series.values.tolist() == [1.0, 3.0]
+
+
+@responses.activate
+def test_server_now() -> None:
+    responses.get(
+        f"{URL}/api/v1/query",
+        json=ok({"resultType": "scalar", "result": [1741806000.5, "1741806000.5"]}),
+        match=[matchers.query_param_matcher({"query": "time()"}, strict_match=False)],
+    )
+    assert client().now() == datetime(2025, 3, 12, 19, 0, 0, 500000, tzinfo=UTC)
+    assert "time=" not in (responses.calls[0].request.url or "")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import responses
 
 from probes.prometheus.backend import PrometheusConfig
@@ -55,6 +56,39 @@ def test_raw_counters_are_judged_through_rate() -> None:
     )
     assert counter_safe("queue_depth", "5m") == ("queue_depth", None)
     assert counter_safe("sum(rate(x_total[1m]))", "5m") == ("sum(rate(x_total[1m]))", None)
+
+
+@pytest.mark.parametrize(
+    ("query", "judged_as"),
+    [
+        ("sum(http_requests_total)", "sum(rate(http_requests_total[5m]))"),
+        (
+            'sum by (job) (http_requests_total{code=~"5.."})',
+            'sum by (job) (rate(http_requests_total{code=~"5.."}[5m]))',
+        ),
+        ("x_sum / x_count", "rate(x_sum[5m]) / rate(x_count[5m])"),
+        (
+            'histogram_quantile(0.99, sum by (le) (x_bucket{job="a_total"}))',
+            'histogram_quantile(0.99, sum by (le) (rate(x_bucket{job="a_total"}[5m])))',
+        ),
+        ("sum(x_total offset 1h)", "sum(rate(x_total[5m] offset 1h))"),
+    ],
+)
+def test_raw_counters_inside_expressions_are_judged_through_rate(query: str, judged_as: str) -> None:
+    assert counter_safe(query, "5m") == (judged_as, judged_as)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "sum by (job_count) (rate(http_requests_total[5m]))",  # a label named like a counter
+        'queue_depth{job="x_total"}',  # a label value
+        "sum(increase(x_total[1h])) / sum(rate(y_count[5m]))",
+        "sum_over_time(x_total[5m:1m])",
+    ],
+)
+def test_counters_already_read_by_a_range_function_are_left_alone(query: str) -> None:
+    assert counter_safe(query, "5m") == (query, None)
 
 
 @responses.activate

@@ -160,6 +160,45 @@ def test_raw_counter_query_is_judged_through_rate(shop: PrometheusServer) -> Non
     assert finding.evidence.details["change"] == "down"
 
 
+CHECKOUT_ERROR_RATIO = (
+    'sum by (job) (rate(http_requests_total{job="checkout", code="500"}[5m]))'
+    ' / sum by (job) (rate(http_requests_total{job="checkout"}[5m]))'
+)
+
+
+def test_configured_ratio_gets_the_absolute_floor_of_its_unit(shop: PrometheusServer) -> None:
+    # divided by 240, checkout's error ratio goes from ~0.001 % to 0.05 % (40x): no incident
+    tiny = {"name": "tiny ratio", "query": f"({CHECKOUT_ERROR_RATIO}) / 240", "unit": "ratio"}
+    run = run_probe(AnomaliesProbe, config={"prometheus": shop.config()}, options={"queries": [tiny]}, at=AT)
+    assert run.outcome.status is Status.OK and run.findings == ()
+    real = {"name": "checkout errors", "query": CHECKOUT_ERROR_RATIO, "unit": "ratio"}
+    run = run_probe(AnomaliesProbe, config={"prometheus": shop.config()}, options={"queries": [real]}, at=AT)
+    (finding,) = run.findings
+    assert finding.title.startswith("checkout errors of checkout rose to 12 %")
+
+
+def test_max_series_limits_what_prometheus_returns(shop: PrometheusServer) -> None:
+    errors = {"name": "error rate", "query": 'sum by (job) (rate(http_requests_total{code="500"}[5m]))'}
+    run = run_probe(
+        AnomaliesProbe,
+        config={"prometheus": shop.config()},
+        options={"queries": [errors], "max_series": 1},
+        at=AT,
+    )
+    assert [f.kind for f in run.findings] == ["metric_anomaly", "metric_series_limited"]
+    anomaly, limited = run.findings
+    # only checkout's series (the largest latest error rate) was fetched, decoded and judged;
+    # legacy, which vanished, is not among them
+    assert anomaly.entity.name == "checkout"
+    assert anomaly.evidence.details["series_returned"] == 1
+    assert anomaly.evidence.details["series_not_judged_over_limit"] == 4
+    assert limited.severity is Severity.INFO
+    assert limited.title == (
+        "error rate returns 5 series, over max_series 1: only the 1 with the largest latest value were judged"
+    )
+    assert limited.evidence.details["series_count"] == 5
+
+
 def test_credentials_never_reach_the_report(shop: PrometheusServer) -> None:
     from diagnostics import report_to_dict
 
@@ -226,6 +265,25 @@ def test_firing_and_pending_alerts(live: PrometheusServer) -> None:
     assert pending.severity is Severity.WARNING  # critical, one level lower while pending
     # Watchdog fires too, by design, and is ignored
     assert "Watchdog" not in {f.evidence.details["alertname"] for f in run.findings}
+
+
+def test_unreachable_alertmanager_keeps_the_prometheus_alerts(live: PrometheusServer) -> None:
+    alertmanager = f"http://127.0.0.1:{free_port()}"
+    run = run_probe(
+        AlertsProbe,
+        config={"prometheus": live.config(alertmanager_url=alertmanager)},
+        at=datetime.now(UTC),
+        window="5m",
+    )
+    assert run.outcome.status is Status.CRITICAL, run.outcome.error
+    assert [f.evidence.details["alertname"] for f in run.of_kind("alert_firing")] == ["PaymentsTargetDown"]
+    (unreachable,) = run.of_kind("alertmanager_unreachable")
+    assert unreachable.severity is Severity.WARNING
+    assert unreachable.title == (
+        f"Alertmanager alerts not read: cannot reach Alertmanager at {alertmanager}: Connection refused"
+    )
+    assert live.url not in unreachable.title
+    assert unreachable.evidence.details["error_kind"] == "connect"
 
 
 def test_no_alert_at_a_past_moment(live: PrometheusServer) -> None:

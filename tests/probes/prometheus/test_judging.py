@@ -5,14 +5,26 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import pytest
+import responses
 
 from diagnostics import Entity, ProbeContext, Severity
+from diagnostics.testing import run_probe
 from probes.prometheus.alerts import AlertsOptions, alert_findings, expand, merge_alerts, severity_of
 from probes.prometheus.anomaly import DetectorSettings, Observations, judge
 from probes.prometheus.anomaly_findings import anomaly_candidates, entity_for, graph_url, how_far, rank
 from probes.prometheus.client import ActiveAlert, AlertRule, ManagedAlert, Sample, SeriesGrid
 from probes.prometheus.discovery import MetricQuery
-from probes.prometheus.scrape import ScrapeOptions, TargetHealth, scrape_findings, target_health, with_errors
+from probes.prometheus.scrape import (
+    ScrapeOptions,
+    ScrapeProbe,
+    TargetHealth,
+    errors_not_used,
+    live_errors_apply,
+    scrape_findings,
+    target_health,
+    with_errors,
+)
 
 AT = datetime(2025, 3, 12, 19, 0, tzinfo=UTC)
 
@@ -265,3 +277,44 @@ def test_candidates_ranked_and_limited() -> None:
     assert top.severity is Severity.CRITICAL
     assert top.evidence.details["direction"] == "spike" and top.evidence.details["signal"] == "error_ratio"
     assert top.next_steps[0].startswith("Plot it: http://prom:9090/graph?")
+
+
+def test_live_scrape_errors_only_describe_a_moment_near_prometheus_now() -> None:
+    now = AT + timedelta(seconds=40)
+    assert live_errors_apply(AT, now) and live_errors_apply(AT + timedelta(minutes=4), now)
+    assert not live_errors_apply(AT - timedelta(hours=2), now)
+    note = errors_not_used(AT - timedelta(hours=2), now)
+    assert note.startswith("live scrape errors not used: --at is 2.0 h before Prometheus' now")
+    healths = target_health(grid({("api", "a:80"): [1, 1, 0, 0]}))
+    (finding,) = scrape_findings(healths, context("metrics.scrape", ScrapeOptions()), 0.1, 20, note)
+    assert finding.evidence.details["errors"] == [] and finding.evidence.details["errors_note"] == note
+
+
+def _up_answer(at: datetime) -> dict[str, object]:
+    start = (at - timedelta(hours=1)).timestamp()
+    values = [[start + 15 * k, "1" if k < 200 else "0"] for k in range(241)]
+    result = [{"metric": {"__name__": "up", "job": "api", "instance": "a:80"}, "values": values}]
+    return {"status": "success", "data": {"resultType": "matrix", "result": result}}
+
+
+@pytest.mark.parametrize(("hours_ago", "attached"), [(0, True), (3, False)])
+@responses.activate
+def test_scrape_probe_attaches_live_errors_only_near_now(hours_ago: int, attached: bool) -> None:
+    url = "http://prometheus.test:9090"
+    at = AT - timedelta(hours=hours_ago)
+    responses.get(f"{url}/api/v1/query_range", json=_up_answer(at))
+    now = {"resultType": "scalar", "result": [AT.timestamp(), str(AT.timestamp() + 30)]}
+    responses.get(f"{url}/api/v1/query", json={"status": "success", "data": now})
+    target = {
+        "labels": {"job": "api", "instance": "a:80"},
+        "scrapePool": "api",
+        "scrapeUrl": "http://a:80/metrics",
+        "health": "down",
+        "lastError": "connection refused",
+    }
+    responses.get(f"{url}/api/v1/targets", json={"status": "success", "data": {"activeTargets": [target]}})
+    run = run_probe(ScrapeProbe, config={"prometheus": {"url": url}}, at=at)
+    (finding,) = run.findings
+    assert ("connection refused" in finding.title) is attached
+    assert ("errors_note" in finding.evidence.details) is not attached
+    assert any("/api/v1/targets" in (c.request.url or "") for c in responses.calls) is attached
