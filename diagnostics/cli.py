@@ -6,7 +6,6 @@ Exit status: 0 nothing wrong, 1 worst finding is a warning, 2 worst is critical,
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -174,6 +173,8 @@ def _write(path: Path, text: str) -> None:
 
 def read_report(path: Path) -> Any:
     """A Report from a ``diag run --format json`` file; ReportFormatError when it is not one."""
+    import json
+
     from diagnostics.errors import ReportFormatError
     from diagnostics.report.serialize import report_from_dict
 
@@ -271,6 +272,8 @@ def probes_command(config_path: Path | None, fmt: str) -> None:
             }
         )
     if fmt == "json":
+        import json
+
         click.echo(json.dumps(rows, indent=2))
         return
     for row in rows:
@@ -321,6 +324,8 @@ def config_check(config_path: Path | None) -> None:
 @config_group.command("schema")
 def config_schema() -> None:
     """Print the JSON Schema of the configuration (all registered probes)."""
+    import json
+
     from diagnostics.config_schema import configuration_schema
     from diagnostics.registry import load_registry
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -155,6 +154,8 @@ class Entity:
 @functools.lru_cache(maxsize=65536)
 def fingerprint_of(probe: str, kind: str, entity_kind: str, entity_name: str, key: str = "") -> str:
     """16 hex digits identifying (probe, kind, entity, key) across runs."""
+    import hashlib  # here, not at the top: `diag --help` and `diag probes` never hash
+
     parts = (probe, kind, entity_kind, entity_name, key) if key else (probe, kind, entity_kind, entity_name)
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
 

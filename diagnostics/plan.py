@@ -6,7 +6,6 @@ misspelt one. Nothing here talks to a backend.
 
 from __future__ import annotations
 
-import difflib
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -77,6 +76,8 @@ class ProbePlan:
 
 def suggest(word: str, candidates: Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` when a candidate is close to ``word``."""
+    import difflib  # only when a key or id is wrong
+
     close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 

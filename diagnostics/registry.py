@@ -71,9 +71,14 @@ def validate_probe_class(name: str, candidate: object) -> type[Probe]:
     return candidate
 
 
-def _distribution_name(entry_point: EntryPoint) -> str | None:
+def _distribution_name(entry_point: EntryPoint, names: dict[int, str]) -> str | None:
     dist = getattr(entry_point, "dist", None)
-    return dist.name if dist is not None else None
+    if dist is None:
+        return None
+    # Distribution.name re-reads and parses METADATA on every access: once per distribution
+    if id(dist) not in names:
+        names[id(dist)] = dist.name
+    return names[id(dist)]
 
 
 def load_registry(extra: Iterable[type[Probe]] = ()) -> Registry:
@@ -81,9 +86,10 @@ def load_registry(extra: Iterable[type[Probe]] = ()) -> Registry:
     probes: dict[str, type[Probe]] = {}
     broken: dict[str, BrokenProbe] = {}
     seen: dict[str, str | None] = {}
+    names: dict[int, str] = {}
     for entry_point in entry_points(group=ENTRY_POINT_GROUP):
         name = entry_point.name
-        distribution = _distribution_name(entry_point)
+        distribution = _distribution_name(entry_point, names)
         if name in seen and seen[name] != distribution:
             probes.pop(name, None)
             broken[name] = BrokenProbe(

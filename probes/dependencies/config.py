@@ -32,7 +32,7 @@ NOT_FOR_STATUSPAGE = (*HTTP_ONLY, "attempts", "latency_warning", "latency_critic
 class Address(BaseModel):
     """A ``host:port`` pair; IPv6 literals are written ``[::1]:5432``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     host: str
     port: int
@@ -83,7 +83,7 @@ def display_url(url: str) -> str:
 class Dependency(BaseModel):
     """One upstream: exactly one of ``url`` (HTTP check), ``tcp`` (host:port) or ``statuspage``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     name: str = Field(min_length=1)
     url: str | None = None

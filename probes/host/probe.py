@@ -20,7 +20,6 @@ from datetime import timedelta
 from pydantic import Field
 
 from diagnostics import ChecklistItem, Duration, Finding, Probe, ProbeContext, ProbeOptions
-from probes.host.judge import HostThresholds, judge_host
 
 
 class HostOptions(ProbeOptions):
@@ -61,6 +60,7 @@ class HostProbe(Probe):
 
     def run(self, ctx: ProbeContext) -> Iterable[Finding]:
         from probes.host.collect import take_snapshot
+        from probes.host.judge import HostThresholds, judge_host
 
         options = ctx.options
         assert isinstance(options, HostOptions)

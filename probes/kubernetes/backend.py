@@ -35,7 +35,7 @@ _NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 class KubernetesSettings(BaseModel):
     """How to reach the cluster and which part of it to look at."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     context: str | None = None
     kubeconfig: str | None = None

@@ -61,7 +61,7 @@ def _check_dsn(value: str) -> str:
 class PostgresTarget(BaseModel):
     """One database to check."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     name: str = Field(pattern=NAME_PATTERN, description="The entity named in findings")
     dsn: str = Field(min_length=1, description="libpq URL or key=value string")

@@ -19,15 +19,16 @@ PostgreSQL keeps no history of sessions: the state judged is the present one.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 
 from diagnostics import Duration, Finding, ProbeContext, ProbeError, ProbeOptions
 from probes.postgres.backend import PostgresTarget, database_entity, server_label
 from probes.postgres.base import PostgresProbe
-from probes.postgres.judge_connections import ConnectionThresholds, judge_connections, judge_exhausted
-from probes.postgres.snapshot import ConnectionsSnapshot, PoolStats
-from probes.postgres.visibility import judge_visibility
+
+if TYPE_CHECKING:
+    from probes.postgres.snapshot import PoolStats
 
 
 class ConnectionsOptions(ProbeOptions):
@@ -52,7 +53,14 @@ class ConnectionsProbe(PostgresProbe):
 
     def check(self, ctx: ProbeContext, target: PostgresTarget, label: str) -> list[Finding]:
         from probes.postgres.collect import read_hidden_sessions, read_server, read_sessions
+        from probes.postgres.judge_connections import (
+            ConnectionThresholds,
+            judge_connections,
+            judge_exhausted,
+        )
         from probes.postgres.session import ConnectionsExhausted, open_session
+        from probes.postgres.snapshot import ConnectionsSnapshot
+        from probes.postgres.visibility import judge_visibility
 
         options = ctx.options
         assert isinstance(options, ConnectionsOptions)

@@ -26,8 +26,6 @@ from pydantic import Field
 from diagnostics import Duration, Finding, ProbeContext, ProbeOptions
 from probes.postgres.backend import PostgresTarget, database_entity
 from probes.postgres.base import PostgresProbe
-from probes.postgres.judge_locks import LockThresholds, judge_locks
-from probes.postgres.snapshot import LocksSnapshot
 
 
 class LocksOptions(ProbeOptions):
@@ -58,7 +56,9 @@ class LocksProbe(PostgresProbe):
             read_prepared,
             read_server,
         )
+        from probes.postgres.judge_locks import LockThresholds, judge_locks
         from probes.postgres.session import open_session, sample_pause
+        from probes.postgres.snapshot import LocksSnapshot
 
         options = ctx.options
         assert isinstance(options, LocksOptions)

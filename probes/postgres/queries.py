@@ -24,14 +24,16 @@ Without pg_stat_statements an info finding says so; the probe still checks runni
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 
 from diagnostics import Duration, Finding, ProbeContext, ProbeOptions
 from probes.postgres.backend import PostgresTarget, database_entity
 from probes.postgres.base import PostgresProbe
-from probes.postgres.judge_queries import QueryThresholds, judge_queries, statements_to_describe
-from probes.postgres.snapshot import QueriesSnapshot
+
+if TYPE_CHECKING:
+    from probes.postgres.judge_queries import QueryThresholds
 
 MAX_ACTIVE = 200
 
@@ -74,7 +76,9 @@ class QueriesProbe(PostgresProbe):
             read_oldest_xmin,
             read_server,
         )
+        from probes.postgres.judge_queries import judge_queries, statements_to_describe
         from probes.postgres.session import open_session
+        from probes.postgres.snapshot import QueriesSnapshot
         from probes.postgres.statements import fetch_statement_texts, read_statements
 
         options = ctx.options
@@ -107,6 +111,8 @@ class QueriesProbe(PostgresProbe):
     @staticmethod
     def thresholds(options: QueriesOptions) -> QueryThresholds:
         """The options as the plain thresholds the judging takes."""
+        from probes.postgres.judge_queries import QueryThresholds
+
         return QueryThresholds(
             long_running_warning_s=options.long_running_warning.total_seconds(),
             long_running_critical_s=options.long_running_critical.total_seconds(),

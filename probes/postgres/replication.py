@@ -23,8 +23,6 @@ from pydantic import Field
 from diagnostics import Duration, Finding, ProbeContext, ProbeOptions
 from probes.postgres.backend import PostgresTarget, database_entity
 from probes.postgres.base import PostgresProbe
-from probes.postgres.judge_replication import ReplicationThresholds, judge_replication
-from probes.postgres.snapshot import ReplicationSnapshot
 
 GIB = 1024**3
 
@@ -49,7 +47,9 @@ class ReplicationProbe(PostgresProbe):
 
     def check(self, ctx: ProbeContext, target: PostgresTarget, label: str) -> list[Finding]:
         from probes.postgres.collect import read_replicas, read_server, read_slots, read_standby
+        from probes.postgres.judge_replication import ReplicationThresholds, judge_replication
         from probes.postgres.session import open_session
+        from probes.postgres.snapshot import ReplicationSnapshot
 
         options = ctx.options
         assert isinstance(options, ReplicationOptions)

@@ -78,7 +78,7 @@ def limited(promql: str, max_series: int, span_s: float, step_s: float, at: floa
 class QueryThresholds(BaseModel):
     """Per-query overrides of the detection floors."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     threshold: float | None = Field(None, gt=0)
     """Robust z-score a point must reach."""
@@ -91,7 +91,7 @@ class QueryThresholds(BaseModel):
 class QuerySpec(BaseModel):
     """One key metric: ``{name, query}`` plus optional direction, unit and thresholds."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     name: str = Field(min_length=1)
     query: str = Field(min_length=1)

@@ -43,7 +43,7 @@ def display_url(url: str) -> str:
 class BasicAuth(BaseModel):
     """HTTP basic authentication towards Prometheus (and Alertmanager)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     username: str = Field(min_length=1)
     password: str
@@ -52,7 +52,7 @@ class BasicAuth(BaseModel):
 class PrometheusConfig(BaseModel):
     """How to reach Prometheus: validated value of the ``prometheus`` section."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     url: str
     headers: Mapping[str, str] = Field(default_factory=dict)

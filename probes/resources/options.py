@@ -15,9 +15,16 @@ from typing import Annotated, Any, ClassVar, Protocol, Self, TypeVar
 from pydantic import AfterValidator, model_validator
 
 from diagnostics import Duration, ProbeOptions
-from probes.resources.promql import check_matchers
 
-Matchers = Annotated[str, AfterValidator(check_matchers)]
+
+def _check_matchers(text: str) -> str:
+    # promql.py (its dataclasses) loads when a matcher setting is validated, not with the probe
+    from probes.resources.promql import check_matchers
+
+    return check_matchers(text)
+
+
+Matchers = Annotated[str, AfterValidator(_check_matchers)]
 """Comma-separated PromQL label matchers (``job="node",env!~"dev.*"``), refused otherwise."""
 
 

@@ -1,0 +1,90 @@
+"""Start-up stays cheap: loading the registry imports the probes' declarations, nothing more.
+
+``diag probes`` (and every command) loads all 16 built-in probes through their entry points.
+Their judging, collecting and snapshot modules and the client libraries load when a probe
+runs, inside ``run``/``check``; imported at the top of a probe module they would cost every
+invocation. A test on imports, not on timing (benchmarks/bench_startup.py measures that).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+CLIENT_LIBRARIES = (
+    "numpy",
+    "psycopg",
+    "kubernetes",
+    "requests",
+    "urllib3",
+    "prometheus_api_client",
+    "psutil",
+    "rich",
+    "cryptography",
+)
+
+# modules of the built-in probes that only their run needs
+PROBE_INTERNALS = (
+    "probes.postgres.judge_",
+    "probes.postgres.snapshot",
+    "probes.postgres.visibility",
+    "probes.postgres.session",
+    "probes.postgres.collect",
+    "probes.postgres.trees",
+    "probes.postgres.statements",
+    "probes.postgres.pgbouncer",
+    "probes.host.judge",
+    "probes.host.collect",
+    "probes.kubernetes.judge_",
+    "probes.kubernetes.collect",
+    "probes.kubernetes.snapshots",
+    "probes.prometheus.anomaly",
+    "probes.prometheus.client",
+    "probes.prometheus.discovery",
+    "probes.resources.promql",
+    "probes.resources.nodes_judge",
+    "probes.resources.containers_judge",
+    "probes.resources.nodes_collect",
+    "probes.resources.containers_collect",
+    "probes.resources.fetch",
+    "probes.dependencies.http_",
+    "probes.dependencies.tcp_",
+    "probes.dependencies.statuspage_",
+    "probes.dependencies.environment",
+)
+
+SCRIPT = """
+import json, sys
+from diagnostics.registry import load_registry
+registry = load_registry()
+print(json.dumps({"probes": sorted(registry.probes), "broken": sorted(registry.broken), "modules": sorted(sys.modules)}))
+"""
+
+
+def _load_registry_in_a_fresh_interpreter() -> dict[str, list[str]]:
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    loaded: dict[str, list[str]] = json.loads(done.stdout)
+    return loaded
+
+
+def test_loading_the_registry_imports_no_client_library_nor_probe_internals() -> None:
+    loaded = _load_registry_in_a_fresh_interpreter()
+    assert loaded["broken"] == []
+    assert "db.connections" in loaded["probes"] and "resources.host" in loaded["probes"]
+    modules = loaded["modules"]
+    clients = [m for m in modules if m.split(".")[0] in CLIENT_LIBRARIES]
+    assert clients == []
+    internals = [
+        m
+        for m in modules
+        if m.startswith(PROBE_INTERNALS)
+        or (
+            m.startswith("probes.")
+            and any(w in m.rsplit(".", 1)[-1] for w in ("judge", "collect", "snapshot"))
+        )
+    ]
+    assert internals == []
