@@ -55,6 +55,7 @@ class Config:
 
 
 def format_key_path(path: KeyPath) -> str:
+    """``probes.db.locks.wait_warning`` / ``postgres[0].dsn`` for a key path."""
     text = ""
     for part in path:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))

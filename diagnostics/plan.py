@@ -83,6 +83,7 @@ def suggest(word: str, candidates: Iterable[str]) -> str:
 
 
 def run_settings(config: Config) -> RunSettings:
+    """The validated ``run`` section."""
     settings: RunSettings = _validate(config, ("run",), RunSettings, config.section("run") or {})
     return settings
 
@@ -120,6 +121,7 @@ def check_top_level(config: Config, registry: Registry) -> None:
 
 
 def check_selection(selected: Iterable[str], registry: Registry) -> list[str]:
+    """The ``--probe`` ids, deduplicated; an unknown one is a ConfigError with a suggestion."""
     ids = list(dict.fromkeys(selected))
     for probe_id in ids:
         if probe_id not in registry.ids:

@@ -43,6 +43,8 @@ class ProgressListener(Protocol):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunResult:
+    """What a run produced: one outcome per plan, the findings, and what was left running."""
+
     outcomes: tuple[ProbeOutcome, ...]
     findings: tuple[Finding, ...]
     abandoned_threads: int

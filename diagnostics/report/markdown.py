@@ -14,6 +14,7 @@ def _cell(text: str) -> str:
 
 
 def render_markdown(report: Report) -> str:
+    """The report as Markdown: headline, summary, findings table and details, checklist, probes."""
     lines = [f"## diag: {headline(report)}", ""]
     lines.append(
         f"Diagnosed `{isoformat(report.at - report.window)}` → `{isoformat(report.at)}` "
@@ -78,6 +79,7 @@ def summary_lines(report: Report) -> list[str]:
 
 
 def timeline_lines(report: Report) -> list[str]:
+    """The timeline as a Markdown table."""
     assert report.summary is not None
     lines = ["| time (UTC) | severity | event | entity | probe |", "|---|---|---|---|---|"]
     for event in report.summary.timeline:
@@ -89,6 +91,7 @@ def timeline_lines(report: Report) -> list[str]:
 
 
 def comparison_lines(report: Report) -> list[str]:
+    """New, resolved and unchanged findings against the baseline run, as Markdown lines."""
     assert report.comparison is not None
     comparison = report.comparison
     titles = {f.fingerprint: f.title for f in report.findings}

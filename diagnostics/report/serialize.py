@@ -32,6 +32,7 @@ SCHEMA_ID = "diag.report/v1"
 
 
 def finding_to_dict(finding: Finding) -> dict[str, Any]:
+    """A finding as its ``findings[]`` JSON object."""
     return {
         "probe": finding.probe,
         "kind": finding.kind,
@@ -56,6 +57,7 @@ def _entity_to_dict(entity: Entity) -> dict[str, Any]:
 
 
 def summary_to_dict(summary: Summary | None) -> dict[str, Any] | None:
+    """The ``summary`` JSON object (None without a summary)."""
     if summary is None:
         return None
     return {
@@ -93,6 +95,7 @@ def summary_to_dict(summary: Summary | None) -> dict[str, Any] | None:
 
 
 def comparison_to_dict(comparison: Comparison | None) -> dict[str, Any] | None:
+    """The ``comparison`` JSON object (None without a baseline)."""
     if comparison is None:
         return None
     return {
@@ -105,6 +108,7 @@ def comparison_to_dict(comparison: Comparison | None) -> dict[str, Any] | None:
 
 
 def outcome_to_dict(outcome: ProbeOutcome) -> dict[str, Any]:
+    """A probe outcome as its ``probes[]`` JSON object."""
     return {
         "id": outcome.probe,
         "checklist_item": outcome.checklist_item.value,
@@ -175,6 +179,7 @@ def _time(value: Any) -> datetime | None:
 
 
 def finding_from_dict(data: dict[str, Any]) -> Finding:
+    """A Finding from its ``findings[]`` JSON object."""
     entity = data["entity"]
     evidence = data.get("evidence") or {}
     return Finding(
@@ -203,6 +208,7 @@ def _entity_from_dict(data: dict[str, Any]) -> Entity:
 
 
 def summary_from_dict(data: dict[str, Any] | None) -> Summary | None:
+    """A Summary from its JSON object (None when absent)."""
     if not data:
         return None
     severity = data["severity"]
@@ -240,6 +246,7 @@ def summary_from_dict(data: dict[str, Any] | None) -> Summary | None:
 
 
 def comparison_from_dict(data: dict[str, Any] | None) -> Comparison | None:
+    """A Comparison from its JSON object (None when absent)."""
     if not data:
         return None
     return Comparison(

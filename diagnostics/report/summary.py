@@ -30,6 +30,8 @@ class Coverage(StrEnum):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CoverageRow:
+    """One checklist item's state in a report, with the probes behind it."""
+
     item: ChecklistItem
     state: Coverage
     detail: str
@@ -46,6 +48,7 @@ def ordered_findings(findings: tuple[Finding, ...] | list[Finding]) -> list[Find
 
 
 def counts(report: Report) -> dict[str, int]:
+    """How many findings of each severity, worst first."""
     return {s.label: sum(1 for f in report.findings if f.severity is s) for s in reversed(Severity)}
 
 

@@ -51,6 +51,7 @@ def render_text(report: Report, *, color: bool | None = None, width: int | None 
 
 
 def write_report(console: Console, report: Report) -> None:
+    """Print the report on a rich console (used for files, pipes and terminals alike)."""
     console.print(Text(headline(report), style="bold"))
     start = report.at - report.window
     console.print(

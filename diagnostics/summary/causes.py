@@ -66,6 +66,8 @@ NODE_KINDS = frozenset({"node", "host"})
 
 @dataclass(frozen=True, slots=True)
 class Classified:
+    """A finding with the checklist item of the probe that produced it."""
+
     finding: Finding
     item: ChecklistItem | None
 

@@ -38,6 +38,8 @@ class Suspect:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SeverityAssessment:
+    """The incident's SEV level with the reasons for it and the services affected."""
+
     level: int
     """1 (worst) to 4."""
     reasons: tuple[str, ...]
@@ -50,6 +52,8 @@ class SeverityAssessment:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Summary:
+    """Severity, suspects (or why none), and the timeline of a report."""
+
     severity: SeverityAssessment
     suspects: tuple[Suspect, ...]
     no_cause_reason: str | None

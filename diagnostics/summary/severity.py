@@ -61,6 +61,7 @@ def signal_of(finding: Finding) -> str | None:
 
 
 def current_value(finding: Finding) -> float | None:
+    """The finding's current value, from details or a measurement named current/value."""
     details = finding.evidence.details
     for key in ("current", "value"):
         number = _number(details.get(key))
@@ -73,6 +74,7 @@ def current_value(finding: Finding) -> float | None:
 
 
 def normal_value(finding: Finding) -> float | None:
+    """The finding's normal value, from details or a measurement named normal/expected."""
     details = finding.evidence.details
     for key in ("normal", "expected", "baseline", "median"):
         number = _number(details.get(key))
@@ -116,6 +118,7 @@ def _user_impact(
 def assess_severity(
     findings: Sequence[Finding], index: EntityIndex, limits: SeverityThresholds
 ) -> SeverityAssessment:
+    """SEV1-SEV4 for these findings, with every reason that set the level."""
     problems = [f for f in findings if f.severity >= Severity.WARNING]
     affected = sorted({s for f in problems for s in index.services_of(f)})
     critical_services = sorted(
