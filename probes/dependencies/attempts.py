@@ -89,3 +89,13 @@ def not_checked(
             f"raise probes.{probe_id}.timeout or probes.{probe_id}.concurrency, or lower the entries' timeout"
         ],
     )
+
+
+def latency_values(median_s: float, worst_s: float, warning_s: float, critical_s: float) -> list[Measurement]:
+    """The measurements every latency finding carries: median, worst and both thresholds."""
+    return [
+        Measurement(name="latency (median)", value=round(median_s, 4), unit="s"),
+        Measurement(name="latency (worst)", value=round(worst_s, 4), unit="s"),
+        Measurement(name="latency warning", value=warning_s, unit="s"),
+        Measurement(name="latency critical", value=critical_s, unit="s"),
+    ]

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from diagnostics import BackendSection, Duration, Entity, ErrorKind, ProbeError, ProbeSkipped
+from diagnostics import BackendSection, Duration, Entity, ErrorKind, ProbeContext, ProbeError, ProbeSkipped
 
 KINDS = ("url", "tcp", "statuspage")
 HTTP_ONLY = ("expect_status", "expect_body", "max_redirects")
@@ -212,3 +212,12 @@ def describe_entries(entries: object, kind: str) -> str:
     if not names:
         return f"nothing (no {kind} entry)"
     return f"{len(names)} target{'s' if len(names) != 1 else ''}: {', '.join(names)}"
+
+
+def entries_to_check(ctx: ProbeContext, kind: str) -> list[Dependency]:
+    """The probe's entries of ``kind``; skipped when there is none, a timeout when no time is left."""
+    entries = entries_of_kind(ctx.backend, kind)
+    if not entries:
+        raise nothing_to_check(kind)
+    ctx.timeout_for_call(1.0)  # raises ProbeTimeout when no time is left at all
+    return entries

@@ -32,8 +32,7 @@ from probes.dependencies.config import (
     SECTION,
     Dependency,
     describe_entries,
-    entries_of_kind,
-    nothing_to_check,
+    entries_to_check,
 )
 
 if TYPE_CHECKING:
@@ -79,10 +78,7 @@ class HttpProbe(Probe):
 
         options = ctx.options
         assert isinstance(options, HttpOptions)
-        entries = entries_of_kind(ctx.backend, "url")
-        if not entries:
-            raise nothing_to_check("url")
-        ctx.timeout_for_call(1.0)  # raises ProbeTimeout when no time is left at all
+        entries = entries_to_check(ctx, "url")
         environment = read_environment()
         targets = [http_target(entry, options, environment) for entry in entries]
         prepared = {id(target): prepare_request(target) for target in targets}

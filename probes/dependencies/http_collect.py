@@ -306,19 +306,3 @@ def assemble(target: HttpTarget, attempts: list[HttpAttempt]) -> HttpCheck | Non
     return HttpCheck(
         target=target, attempts=tuple(attempts), proxy=proxy_display(target.url, dict(target.proxies))
     )
-
-
-def check_http(target: HttpTarget, *, deadline: float) -> HttpCheck | None:
-    """All of one target's attempts in a row, on a session of its own."""
-    from probes.dependencies.phases import open_session
-
-    request = prepare_request(target)
-    attempts = []
-    with open_session() as session:
-        for number in range(target.attempts):
-            attempt = attempt_http(
-                target, request, session, deadline=deadline, read_certificate_on_failure=number == 0
-            )
-            if attempt is not None:
-                attempts.append(attempt)
-    return assemble(target, attempts)

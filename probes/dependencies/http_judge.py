@@ -21,6 +21,7 @@ from probes.dependencies.attempts import (
     dominant,
     failure_severity,
     latency_severity,
+    latency_values,
     median,
     present_note,
     seconds,
@@ -279,10 +280,7 @@ def judge_latency(check: HttpCheck, *, at: datetime, make: MakeFinding) -> list[
             summary=f"At or above the {severity.label} threshold of {seconds(limit)}; most of the time is {slowest} ({seconds(phases[slowest])})."
             + present_note(at, check.observed_at),
             values=[
-                Measurement(name="latency (median)", value=round(typical, 4), unit="s"),
-                Measurement(name="latency (worst)", value=round(worst, 4), unit="s"),
-                Measurement(name="latency warning", value=target.latency_warning_s, unit="s"),
-                Measurement(name="latency critical", value=target.latency_critical_s, unit="s"),
+                *latency_values(typical, worst, target.latency_warning_s, target.latency_critical_s),
                 Measurement(name="attempts", value=len(passed), unit="count"),
                 *_phase_values(passed),
             ],

@@ -37,8 +37,7 @@ from probes.dependencies.config import (
     SECTION,
     Dependency,
     describe_entries,
-    entries_of_kind,
-    nothing_to_check,
+    entries_to_check,
 )
 
 if TYPE_CHECKING:
@@ -75,10 +74,7 @@ class StatuspageProbe(Probe):
 
         options = ctx.options
         assert isinstance(options, StatuspageOptions)
-        entries = entries_of_kind(ctx.backend, "statuspage")
-        if not entries:
-            raise nothing_to_check("statuspage")
-        ctx.timeout_for_call(1.0)
+        entries = entries_to_check(ctx, "statuspage")
         environment = read_environment()
         targets = [statuspage_target(entry, options, environment) for entry in entries]
         deadline, wait_until = checks_deadline(ctx)

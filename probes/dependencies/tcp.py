@@ -26,8 +26,7 @@ from probes.dependencies.config import (
     SECTION,
     Dependency,
     describe_entries,
-    entries_of_kind,
-    nothing_to_check,
+    entries_to_check,
     parse_address,
 )
 
@@ -65,10 +64,7 @@ class TcpProbe(Probe):
 
         options = ctx.options
         assert isinstance(options, TcpOptions)
-        entries = entries_of_kind(ctx.backend, "tcp")
-        if not entries:
-            raise nothing_to_check("tcp")
-        ctx.timeout_for_call(1.0)
+        entries = entries_to_check(ctx, "tcp")
         targets = [tcp_target(entry, options) for entry in entries]
         deadline, wait_until = checks_deadline(ctx)
         made = sweep_attempts(

@@ -13,6 +13,7 @@ from probes.dependencies.attempts import (
     dominant,
     failure_severity,
     latency_severity,
+    latency_values,
     median,
     present_note,
     seconds,
@@ -120,10 +121,7 @@ def judge_tcp_latency(check: TcpCheck, *, at: datetime, make: MakeFinding) -> li
             summary=f"Warning at {seconds(target.latency_warning_s)}, critical at {seconds(target.latency_critical_s)}."
             + present_note(at, check.observed_at),
             values=[
-                Measurement(name="latency (median)", value=round(typical, 4), unit="s"),
-                Measurement(name="latency (worst)", value=round(worst, 4), unit="s"),
-                Measurement(name="latency warning", value=target.latency_warning_s, unit="s"),
-                Measurement(name="latency critical", value=target.latency_critical_s, unit="s"),
+                *latency_values(typical, worst, target.latency_warning_s, target.latency_critical_s),
                 *_phase_values(passed),
             ],
             queries=[f"TCP connect {target.address}"],

@@ -44,6 +44,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.ports import free_port
+
 HOST = "127.0.0.1"
 PRIVATE_TOKEN = "diag-test-token-8c1f"
 OK_BODY = b'{"status":"ok"}'
@@ -275,12 +277,6 @@ class _FullBacklog:
         self.socket.close()
 
 
-def _closed_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TlsServers:
     ca_bundle: str
@@ -390,7 +386,7 @@ def http_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpServe
         yield HttpServers(
             base_url=f"http://{HOST}:{plain.server_address[1]}",
             hang_url=f"http://{HOST}:{silent.port}/healthz",
-            closed_port_url=f"http://{HOST}:{_closed_port()}/healthz",
+            closed_port_url=f"http://{HOST}:{free_port()}/healthz",
             connect_timeout_address=(HOST, backlog.port),
             proxy_url=f"http://{HOST}:{proxy.server_address[1]}",
             tls=tls,

@@ -23,7 +23,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import socket
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ import pytest
 import yaml
 
 from tests.support.kube_meta import SERVICE_ACCOUNT
+from tests.support.ports import free_port
 
 Obj = dict[str, Any]
 TOKEN = "kube-test-token-9f3b1c7d2e"
@@ -210,10 +210,7 @@ class KubeApiServer:
 
 def closed_port_url() -> str:
     """A URL nothing listens on (the port was bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{free_port()}"
 
 
 def write_kubeconfig(path: Path, server: str) -> Path:

@@ -25,7 +25,6 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -37,6 +36,8 @@ from typing import Any
 
 import psycopg
 import pytest
+
+from tests.support.ports import free_port
 
 MONITOR_USER = "diag_monitor"
 MONITOR_PASSWORD = "m0nitor-Secret-42"
@@ -75,22 +76,6 @@ def _binaries() -> Path:
     if initdb is None:
         raise RuntimeError("PostgreSQL server binaries not found (install postgresql: scripts/bootstrap)")
     return Path(initdb).parent
-
-
-def free_port() -> int:
-    """A port free now (for a server about to bind it; not for "nothing listens here")."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextlib.contextmanager
-def refusing_port() -> Iterator[int]:
-    """A loopback port bound but not listening, held for the block: connections to it are
-    refused, and no other process can take it meanwhile."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        yield int(sock.getsockname()[1])
 
 
 def _as_server_user(command: Sequence[str]) -> list[str]:

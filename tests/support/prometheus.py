@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -31,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.support.ports import free_port
 
 STARTUP_TIMEOUT_S = 30.0
 RETENTION = "100y"
@@ -116,14 +117,6 @@ def backfill(text: str, tsdb_dir: Path, promtool: str = "promtool") -> None:
     if result.returncode != 0:
         raise RuntimeError(f"promtool backfill failed: {result.stderr.strip()[-2000:]}")
     source.unlink()
-
-
-def free_port() -> int:
-    """A port nothing listens on right now (also usable as a closed port for a down target)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

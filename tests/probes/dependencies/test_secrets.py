@@ -13,8 +13,9 @@ from diagnostics.testing import run_probe
 from probes.dependencies.config import Dependency
 from probes.dependencies.environment import read_environment
 from probes.dependencies.http import HttpOptions, HttpProbe, http_target
-from probes.dependencies.http_collect import check_http
+from probes.dependencies.http_collect import HttpCheck, HttpTarget, assemble, attempt_http, prepare_request
 from probes.dependencies.http_judge import judge_http
+from probes.dependencies.phases import open_session
 from probes.dependencies.tls_judge import CertificateLimits
 from tests.support.http_servers import HttpServers
 
@@ -29,6 +30,20 @@ def private(http_servers: HttpServers) -> dict[str, object]:
         "url": http_servers.url("/private"),
         "headers": {"Authorization": "Bearer ${PAYMENTS_TOKEN}"},
     }
+
+
+def check_http(target: HttpTarget, *, deadline: float) -> HttpCheck | None:
+    """All of one target's attempts in a row, with the probe's own collect functions."""
+    request = prepare_request(target)
+    attempts = []
+    with open_session() as session:
+        for number in range(target.attempts):
+            attempt = attempt_http(
+                target, request, session, deadline=deadline, read_certificate_on_failure=number == 0
+            )
+            if attempt is not None:
+                attempts.append(attempt)
+    return assemble(target, attempts)
 
 
 def test_the_interpolated_header_is_sent(http_servers: HttpServers) -> None:

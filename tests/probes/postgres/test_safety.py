@@ -21,13 +21,13 @@ from probes.postgres.locks import LocksProbe
 from probes.postgres.queries import QueriesProbe
 from probes.postgres.replication import ReplicationProbe
 from probes.postgres.session import open_session
+from tests.support.ports import refusing_port
 from tests.support.postgres import (
     MONITOR_PASSWORD,
     MONITOR_USER,
     PgBouncer,
     PostgresServer,
     SessionPool,
-    refusing_port,
 )
 
 pytestmark = pytest.mark.integration

@@ -18,7 +18,8 @@ from probes.prometheus.anomalies import AnomaliesProbe
 from probes.prometheus.scrape import ScrapeProbe
 from tests.probes.prometheus import incidents
 from tests.probes.prometheus.incidents import AT, HEALTHY_AT, SHOP
-from tests.support.prometheus import PrometheusDataset, PrometheusServer, free_port
+from tests.support.ports import free_port
+from tests.support.prometheus import PrometheusDataset, PrometheusServer
 
 pytestmark = pytest.mark.integration
 STEP = timedelta(seconds=30)  # the recent grid of a 1h window (2h / 240 points)

@@ -321,7 +321,7 @@ def test_the_token_never_appears_in_the_report(prometheus_server: Servers) -> No
 
 
 def test_an_unreachable_prometheus_is_a_connect_error_without_the_password() -> None:
-    from tests.support.prometheus import free_port
+    from tests.support.ports import free_port
 
     password = "pw-Secret-41d9"
     config = {
