@@ -398,6 +398,154 @@ def probes_show(probe_id: str) -> None:
     click.echo(probe_text(probe_class), nl=False)
 
 
+@cli.command(
+    "serve",
+    epilog="""\b
+Examples:
+  diag serve                                   every probe each minute, on 127.0.0.1:9799
+  diag serve --listen 0.0.0.0:9799 --every 30s
+  curl -s localhost:9799/metrics               the series (cached; never runs a probe)
+  curl -s 'localhost:9799/probe?probe=db.locks'   run one probe now, its series
+  curl -s 'localhost:9799/report?format=text'  the newest report
+
+"""
+    + EXIT_STATUS_HELP,
+)
+@config_option
+@click.option("-l", "--listen", metavar="HOST:PORT", help="Address to bind (default 127.0.0.1:9799).")
+@click.option("-e", "--every", metavar="DURATION", help="Run every probe this often (default 1m).")
+@click.option("--tls-cert", metavar="FILE", help="Serve HTTPS with this certificate (PEM), with --tls-key.")
+@click.option("--tls-key", metavar="FILE", help="The certificate's private key (PEM).")
+def serve_command(
+    config_path: Path | None, listen: str | None, every: str | None, tls_cert: str | None, tls_key: str | None
+) -> None:
+    """Run the probes on a schedule and serve their results to Prometheus and people."""
+    import signal
+    import threading
+
+    from diagnostics.serve.service import build_service
+
+    if (tls_cert is None) != (tls_key is None):
+        _fail("--tls-cert and --tls-key go together")
+    overrides: dict[str, Any] = {"listen": listen, "every": every}
+    if tls_cert is not None:
+        overrides["tls"] = {"cert_file": tls_cert, "key_file": tls_key}
+    try:
+        service = build_service(config_path, overrides=overrides)
+    except DiagError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"cannot listen on {listen or 'the configured address'}: {exc.strerror or exc}")
+    host, port = service.address
+    scheme = "https" if service.settings.tls else "http"
+    click.echo(
+        f"diag serve: {len(service.probe_ids)} probes every {service.settings.every.total_seconds():g}s; "
+        f"{scheme}://{host}:{port}/metrics",
+        err=True,
+    )
+    stopping = threading.Event()
+
+    def stop(signum: int, frame: object) -> None:
+        if not stopping.is_set():
+            stopping.set()
+            threading.Thread(target=service.server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    service.start()
+    try:
+        service.server.serve_forever(poll_interval=0.5)
+    finally:
+        service.server.server_close()
+        service.sweeper.stop()
+    sys.exit(0)
+
+
+@cli.command(
+    "watch",
+    epilog="""\b
+Examples:
+  diag watch --every 5m --state /var/lib/diag/watch.json
+  diag watch --once --every 5m --state watch.json     one cycle (a CronJob every 5m)
+
+It prints only what changed (new, worsened, improved, resolved findings) and
+notifies the `notify` section's Alertmanager, Slack and webhooks of it.
+""",
+)
+@config_option
+@click.option("-e", "--every", metavar="DURATION", default="5m", show_default=True, help="How often to run.")
+@click.option(
+    "-s",
+    "--state",
+    "state_path",
+    metavar="FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Remember the findings here across restarts.",
+)
+@click.option("--once", is_flag=True, help="One cycle, then exit with the run's exit status.")
+@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def watch_command(
+    config_path: Path | None, every: str, state_path: Path | None, once: bool, fmt: str
+) -> None:
+    """Repeat runs and print (and notify) only what changed since the previous run."""
+    import json
+    import signal
+    import threading
+    from datetime import UTC, datetime
+
+    from diagnostics.api import diagnose
+    from diagnostics.config import resolve_config
+    from diagnostics.notify.messages import webhook_payload
+    from diagnostics.redaction import environment_secrets
+    from diagnostics.report.summary import exit_status, headline
+    from diagnostics.units import parse_duration
+    from diagnostics.watch.changes import change_line
+    from diagnostics.watch.loop import Cycle, Watcher, notifiers_of
+
+    try:
+        interval = parse_duration(every)
+        if interval.total_seconds() < 1:
+            raise ValueError("--every must be 1s or longer")
+        config = resolve_config(config_path, os.environ)
+        source = config.source if config.source else config_path
+        watcher = Watcher(
+            diagnose=lambda: diagnose(config=source).report,
+            notifiers=notifiers_of(config),
+            every=interval,
+            redactor=config.redactor.with_secrets(environment_secrets(os.environ)),
+            state_file=state_path,
+        )
+    except ValueError as exc:
+        _fail(f"--every: {exc}")
+    except DiagError as exc:
+        _fail(str(exc))
+
+    def show(cycle: Cycle) -> None:
+        if fmt == "json":
+            if cycle.changes:
+                payload = webhook_payload(
+                    cycle.changes, headline=headline(cycle.report), at=datetime.now(UTC)
+                )
+                click.echo(json.dumps(payload))
+            return
+        stamp = f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}"
+        for change in cycle.changes:
+            click.echo(f"{stamp} {change_line(change)}")
+
+    if once:
+        try:
+            cycle = watcher.cycle()
+        except DiagError as exc:
+            _fail(str(exc))
+        show(cycle)
+        sys.exit(int(exit_status(cycle.report)))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
+    watcher.run_forever(interval, show, stop)
+    sys.exit(0)
+
+
 @cli.group("config")
 def config_group() -> None:
     """Check the configuration or print its JSON Schema."""

@@ -19,7 +19,9 @@ from diagnostics.config import Config, KeyPath
 from diagnostics.contract import BackendSection, Duration, Probe, ProbeOptions
 from diagnostics.errors import ConfigError
 from diagnostics.model import ChecklistItem
+from diagnostics.notify.config import Notifiers
 from diagnostics.registry import BrokenProbe, Registry
+from diagnostics.serve.config import ServeSettings
 from diagnostics.summary.settings import ServiceLinks, SummarySettings
 
 
@@ -47,6 +49,8 @@ CORE_SECTIONS: dict[str, Any] = {
     "probes": dict[str, Any],
     "services": dict[str, ServiceLinks],
     "summary": SummarySettings,
+    "serve": ServeSettings,
+    "notify": Notifiers,
 }
 """Top-level sections the core itself reads; backend sections come from the probes."""
 
@@ -97,6 +101,11 @@ def summary_settings(config: Config) -> tuple[dict[str, ServiceLinks], SummarySe
         config, ("summary",), SummarySettings, config.section("summary") or {}
     )
     return services, settings
+
+
+def validate_section(config: Config, path: KeyPath, model: Any, raw: Any) -> Any:
+    """``raw`` validated against ``model``; a ConfigError naming the file, line and key."""
+    return _validate(config, path, model, raw)
 
 
 def check_top_level(config: Config, registry: Registry) -> None:
