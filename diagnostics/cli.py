@@ -571,6 +571,7 @@ def config_check(config_path: Path | None) -> None:
         registry = load_registry()
         plans = plan_probes(config, registry, env=os.environ)
         settings = run_settings(config)
+        _check_service_sections(config)
     except DiagError as exc:
         _fail(str(exc))
     click.echo(f"{config.source or 'no configuration file: embedded defaults'}: valid")
@@ -594,6 +595,18 @@ def config_check(config_path: Path | None) -> None:
             assert plan.probe_class is not None
             targets = config.redactor(plan.probe_class.targets(plan.backend))
             click.echo(f"  {plan.probe_id:<24} will check {targets}{origin}")
+
+
+def _check_service_sections(config: Any) -> None:
+    """Validate the sections only ``diag serve`` and ``diag watch`` read."""
+    from diagnostics.notify.config import Notifiers
+    from diagnostics.plan import validate_section
+    from diagnostics.serve.config import ServeSettings
+
+    if config.section("serve") is not None:
+        validate_section(config, ("serve",), ServeSettings, config.section("serve"))
+    if config.section("notify") is not None:
+        validate_section(config, ("notify",), Notifiers, config.section("notify"))
 
 
 @config_group.command("schema")

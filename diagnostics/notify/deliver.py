@@ -63,12 +63,24 @@ def deliver(
                         text = detail[:200].decode("utf-8", "replace").strip()
                         raise OSError(f"HTTP {response.status_code}: {text}")
             except (OSError, requests.RequestException) as exc:
-                deliveries.append(
-                    Delivery(notifier=notifier.name, sent=False, error=redact(f"{notifier.name}: {exc}"))
-                )
+                reason = redact(f"{notifier.name} ({notifier.kind}): {_reason(exc, timeout)}")
+                deliveries.append(Delivery(notifier=notifier.name, sent=False, error=reason))
                 continue
             deliveries.append(Delivery(notifier=notifier.name, sent=True))
     return deliveries
+
+
+def _reason(exc: BaseException, timeout: float) -> str:
+    """Why a delivery failed, without the URL (a Slack webhook's path is its credential)."""
+    import requests
+
+    if isinstance(exc, requests.Timeout):
+        return f"no answer within {timeout:g}s"
+    if isinstance(exc, requests.ConnectionError):
+        return "cannot connect"
+    if isinstance(exc, requests.RequestException):
+        return f"request failed ({type(exc).__name__})"
+    return str(exc)
 
 
 def _request(
