@@ -10,6 +10,7 @@ pytest_plugins = [
     "tests.support.kube_api",
     "tests.support.http_servers",
     "tests.support.alertmanager",
+    "tests.support.victoriametrics",
 ]
 
 # Probes honour proxy and CA variables from the environment: every test starts without the

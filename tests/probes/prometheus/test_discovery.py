@@ -33,7 +33,7 @@ def test_golden_signals_per_job() -> None:
     assert rate == "sum by (job) (rate(http_requests_total[5m]))"
     assert errors == (
         '(sum by (job) (rate(http_requests_total{status=~"5.."}[5m])) or 0 * sum by (job) '
-        "(rate(http_requests_total[5m]))) / sum by (job) (rate(http_requests_total[5m]))"
+        "(rate(http_requests_total[5m]))) / clamp_min(sum by (job) (rate(http_requests_total[5m])), 1e-9)"
     )
     assert (
         latency
