@@ -17,8 +17,8 @@ from probes.prometheus.anomalies import AnomaliesProbe
 from probes.prometheus.scrape import ScrapeProbe
 from probes.resources.containers import ContainerResourcesProbe
 from probes.resources.nodes import NodeResourcesProbe
-from tests.probes.resources import fleets
 from tests.probes.prometheus.incidents import AT, HEALTHY_AT, SHOP
+from tests.probes.resources import fleets
 from tests.support.prometheus import PrometheusDataset, PrometheusServer
 
 pytestmark = pytest.mark.integration
