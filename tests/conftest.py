@@ -9,6 +9,8 @@ pytest_plugins = [
     "tests.support.prometheus",
     "tests.support.kube_api",
     "tests.support.http_servers",
+    "tests.support.unleash",
+    "tests.support.launchdarkly_api",
 ]
 
 # Probes honour proxy and CA variables from the environment: every test starts without the
