@@ -67,7 +67,33 @@ def judge_changes(
         _finding(read, entry, flag, environment, sorted(changes, key=lambda c: c.at), window, make)
         for (flag, environment), changes in groups.items()
     ]
-    return sorted(findings, key=lambda f: (f.onset or window.at, f.entity.name))
+    findings.sort(key=lambda f: (f.onset or window.at, f.entity.name))
+    if read.truncated:
+        findings.append(_truncated(read, window, make))
+    return findings
+
+
+def _truncated(read: ProviderChanges, window: FlagWindow, make: MakeFinding) -> Finding:
+    oldest = min((c.at for c in read.changes), default=window.at)
+    return make(
+        kind="flag_changes_truncated",
+        severity=Severity.INFO,
+        title=f"Only the newest {len(read.changes)} flag changes of {read.source} were read (back to {isoformat(oldest)})",
+        summary=(
+            f"{read.source} has more changes since {isoformat(window.start - window.lead)} than "
+            "max_changes allows; older ones in the window are not judged."
+        ),
+        entity=Entity(kind="flag_source", name=read.source, attributes={"provider": read.provider}),
+        values=[Measurement(name="changes read", value=len(read.changes), unit="count")],
+        queries=read.queries,
+    )
+
+
+def _ago(lead: timedelta) -> str:
+    """Seconds under two minutes, whole minutes above: the title's precision."""
+    if lead < timedelta(minutes=2):
+        return format_duration(timedelta(seconds=round(lead.total_seconds())))
+    return format_duration(timedelta(minutes=int(lead.total_seconds() // 60)))
 
 
 def _is_production(read: ProviderChanges, environment: str | None) -> bool:
@@ -101,7 +127,7 @@ def _finding(
     where = environment or GLOBAL
     author = latest.author or "unknown author"
     lead = window.at - latest.at
-    title = f"Flag {flag_name} {_describe(latest)} in {where} {format_duration(lead)} ago by {author}"
+    title = f"Flag {flag_name} {_describe(latest)} in {where} {_ago(lead)} ago by {author}"
     if len(changes) > 1:
         title += f" (+{len(changes) - 1} earlier change{'s' if len(changes) > 2 else ''})"
     services = services_of(entry, flag)
