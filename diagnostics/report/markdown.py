@@ -77,7 +77,7 @@ def summary_lines(report: Report) -> list[str]:
         )
         if suspect.containment is not None:
             step = suspect.containment
-            lines.append(f"   - {step.step}: {step.note}: `{step.command}`")
+            lines.append(f"   - {step.step}: `{step.command}` — {step.note}")
     return lines
 
 

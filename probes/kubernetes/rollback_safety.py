@@ -37,7 +37,9 @@ class RollbackSafety:
     def details(self) -> dict[str, Any]:
         return {
             "safe": self.safe,
-            "previous_ran_for_s": round(self.previous_ran_for.total_seconds()) if self.previous_ran_for else None,
+            "previous_ran_for_s": round(self.previous_ran_for.total_seconds())
+            if self.previous_ran_for
+            else None,
             "other_changes": list(self.other_changes),
             "migrations": list(self.migrations),
             "summary": self.summary,

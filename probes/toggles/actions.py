@@ -29,7 +29,9 @@ def switch_command(
         return f'curl -fsS -X POST -H "Authorization: $UNLEASH_API_TOKEN" {shlex.quote(url)}'
     if entry.launchdarkly is not None:
         source = entry.launchdarkly
-        body = json.dumps({"environmentKey": environment, "instructions": [{"kind": "turnFlagOn" if on else "turnFlagOff"}]})
+        body = json.dumps(
+            {"environmentKey": environment, "instructions": [{"kind": "turnFlagOn" if on else "turnFlagOff"}]}
+        )
         url = f"{source.url}/api/v2/flags/{flag.project or source.project}/{flag.name}"
         return (
             f'curl -fsS -X PATCH -H "Authorization: $LD_API_TOKEN" '
@@ -60,5 +62,7 @@ def ui_link(entry: FlagProvider, flag: FlagInfo, environment: str) -> str | None
         base = source.ui_url or source.url
         if base == LAUNCHDARKLY_API or base.startswith(LAUNCHDARKLY_API):
             base = LAUNCHDARKLY_API
-        return f"{base}/projects/{flag.project or source.project}/flags/{flag.name}/targeting?env={environment}"
+        return (
+            f"{base}/projects/{flag.project or source.project}/flags/{flag.name}/targeting?env={environment}"
+        )
     return None

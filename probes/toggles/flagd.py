@@ -48,7 +48,10 @@ def read_flagd(entry: FlagProvider, *, state_dir: Path, now: datetime) -> Provid
         state = _load_state(state_path)
         kept = [c for c in state.get("changes", ()) if isinstance(c, Mapping)]
         if "flags" in state and state.get("flags") != current:
-            kept += [_to_state(c) for c in diff_flags(state["flags"], current, at=modified, environment=source.environment)]
+            kept += [
+                _to_state(c)
+                for c in diff_flags(state["flags"], current, at=modified, environment=source.environment)
+            ]
         horizon = now - STATE_RETENTION
         kept = [c for c in kept if _parse_time(c.get("at")) >= horizon]
         _save_state(state_path, {"file": str(path), "flags": current, "changes": kept})
@@ -84,10 +87,14 @@ def load_flags(path: Path) -> tuple[dict[str, Any], datetime]:
     except ValueError as exc:  # yaml.YAMLError is not a ValueError: caught below
         raise ProbeError(f"{path}: not valid JSON: {exc}", kind=ErrorKind.PROTOCOL) from None
     except Exception as exc:
-        raise ProbeError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}", kind=ErrorKind.PROTOCOL) from None
+        raise ProbeError(
+            f"{path}: not valid YAML: {str(exc).splitlines()[0]}", kind=ErrorKind.PROTOCOL
+        ) from None
     flags = document.get("flags") if isinstance(document, Mapping) else None
     if not isinstance(flags, Mapping):
-        raise ProbeError(f"{path}: expected a flagd definition with a 'flags' object", kind=ErrorKind.PROTOCOL)
+        raise ProbeError(
+            f"{path}: expected a flagd definition with a 'flags' object", kind=ErrorKind.PROTOCOL
+        )
     return {str(k): v for k, v in flags.items()}, datetime.fromtimestamp(stat.st_mtime, UTC)
 
 
@@ -123,11 +130,21 @@ def diff_flags(
             continue
         if old.get("state") != new.get("state"):
             on = new.get("state") == "ENABLED"
-            change(flag, ChangeKind.SWITCHED_ON if on else ChangeKind.SWITCHED_OFF, old.get("state"), new.get("state"), "state")
+            change(
+                flag,
+                ChangeKind.SWITCHED_ON if on else ChangeKind.SWITCHED_OFF,
+                old.get("state"),
+                new.get("state"),
+                "state",
+            )
         if old.get("defaultVariant") != new.get("defaultVariant"):
             values = new.get("variants") or {}
             value = values.get(new.get("defaultVariant")) if isinstance(values, Mapping) else None
-            kind = (ChangeKind.SWITCHED_ON if value else ChangeKind.SWITCHED_OFF) if isinstance(value, bool) else ChangeKind.VARIANTS
+            kind = (
+                (ChangeKind.SWITCHED_ON if value else ChangeKind.SWITCHED_OFF)
+                if isinstance(value, bool)
+                else ChangeKind.VARIANTS
+            )
             change(flag, kind, old.get("defaultVariant"), new.get("defaultVariant"), "defaultVariant")
         if old.get("variants") != new.get("variants"):
             change(flag, ChangeKind.VARIANTS, old.get("variants"), new.get("variants"), "variants")

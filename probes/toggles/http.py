@@ -97,13 +97,17 @@ class JsonApi:
                 f"{self.name}: {display(url)} did not answer in time", kind=ErrorKind.TIMEOUT
             ) from None
         except requests.exceptions.SSLError as exc:
-            raise ProbeError(f"{self.name}: TLS error at {display(url)}: {_first_line(exc)}", kind=ErrorKind.TLS) from None
+            raise ProbeError(
+                f"{self.name}: TLS error at {display(url)}: {_first_line(exc)}", kind=ErrorKind.TLS
+            ) from None
         except requests.ConnectionError as exc:
             raise ProbeError(
                 f"{self.name}: cannot connect to {display(url)}: {_first_line(exc)}", kind=ErrorKind.CONNECT
             ) from None
         except requests.RequestException as exc:
-            raise ProbeError(f"{self.name}: {display(url)}: {_first_line(exc)}", kind=ErrorKind.PROTOCOL) from None
+            raise ProbeError(
+                f"{self.name}: {display(url)}: {_first_line(exc)}", kind=ErrorKind.PROTOCOL
+            ) from None
 
 
 def _first_line(exc: Exception) -> str:
@@ -118,7 +122,9 @@ def _json(response: requests.Response, url: str) -> Any:
     for chunk in response.iter_content(64 * 1024):
         body += chunk
         if len(body) > MAX_BODY_BYTES:
-            raise ProbeError(f"{display(url)}: answer larger than {MAX_BODY_BYTES} bytes", kind=ErrorKind.PROTOCOL)
+            raise ProbeError(
+                f"{display(url)}: answer larger than {MAX_BODY_BYTES} bytes", kind=ErrorKind.PROTOCOL
+            )
     try:
         return json.loads(body)
     except ValueError:

@@ -89,6 +89,10 @@ def _truncated(read: ProviderChanges, window: FlagWindow, make: MakeFinding) -> 
     )
 
 
+def _origin(read: ProviderChanges) -> str:
+    return read.provider if read.source == read.provider else f"{read.provider} entry {read.source}"
+
+
 def _ago(lead: timedelta) -> str:
     """Seconds under two minutes, whole minutes above: the title's precision."""
     if lead < timedelta(minutes=2):
@@ -160,15 +164,14 @@ def _finding(
             },
         ),
         summary=(
-            f"{len(changes)} change{'s' if len(changes) != 1 else ''} to flag {flag_name} ({read.provider} "
-            f"{read.source}) in {where} since {isoformat(window.start - window.lead)}; the latest at "
+            f"{len(changes)} change{'s' if len(changes) != 1 else ''} to flag {flag_name} ({_origin(read)}) in {where} since {isoformat(window.start - window.lead)}; the latest at "
             f"{isoformat(latest.at)} by {author}. {production_note}{description}"
         ),
         values=[
             Measurement(name="changes", value=len(changes), unit="count"),
             Measurement(name="since latest change", value=round(lead.total_seconds()), unit="s"),
         ],
-        queries=read.queries,
+        queries=_queries_about(read, flag_name, changes),
         details={
             "provider": read.provider,
             "source": read.source,
@@ -189,6 +192,21 @@ def _finding(
         next_steps=steps,
         key=where,
     )
+
+
+def _queries_about(read: ProviderChanges, flag: str, changes: Sequence[FlagChange]) -> list[str]:
+    """The listing calls, and the per-flag or per-entry calls about this flag only."""
+    others = set(read.flags) - {flag}
+    own_entries = {c.event_id for c in changes if c.event_id}
+    kept = []
+    for query in read.queries:
+        segments = query.split("?")[0].split("/")
+        if "auditlog" in segments[:-1]:  # one audit entry: keep this flag's own
+            if segments[-1] in own_entries:
+                kept.append(query)
+        elif flag in segments or not others.intersection(segments):
+            kept.append(query)
+    return kept
 
 
 def _change_details(change: FlagChange) -> Mapping[str, object]:

@@ -63,11 +63,11 @@ def read_launchdarkly(
         for item in listed:
             detail = api.get(f"/api/v2/auditlog/{item['_id']}")
             if not isinstance(detail, Mapping):
-                raise ProbeError(f"{entry.name}: an audit log entry is not an object", kind=ErrorKind.PROTOCOL)
+                raise ProbeError(
+                    f"{entry.name}: an audit log entry is not an object", kind=ErrorKind.PROTOCOL
+                )
             changes += entry_changes(detail, source.project)
-        flags = {
-            key: _flag_info(api, source, key) for key in dict.fromkeys(c.flag for c in changes)
-        }
+        flags = {key: _flag_info(api, source, key) for key in dict.fromkeys(c.flag for c in changes)}
         queries = tuple(dict.fromkeys(api.queries))
     return ProviderChanges(
         source=entry.name,
@@ -191,7 +191,9 @@ def _fallthrough(env: Mapping[str, Any]) -> str | None:
         return None
     rollout = fallthrough.get("rollout")
     if isinstance(rollout, Mapping):
-        weights = [v.get("weight", 0) / 1000 for v in rollout.get("variations") or () if isinstance(v, Mapping)]
+        weights = [
+            v.get("weight", 0) / 1000 for v in rollout.get("variations") or () if isinstance(v, Mapping)
+        ]
         return "rollout " + "/".join(f"{w:g}%" for w in weights)
     if "variation" in fallthrough:
         return f"variation {fallthrough['variation']}"
@@ -209,7 +211,9 @@ def _rules(env: Mapping[str, Any]) -> str | None:
 def _author(entry: Mapping[str, Any]) -> str | None:
     member = entry.get("member")
     if isinstance(member, Mapping):
-        return str(member.get("email") or " ".join(str(member.get(k, "")) for k in ("firstName", "lastName")).strip())
+        return str(
+            member.get("email") or " ".join(str(member.get(k, "")) for k in ("firstName", "lastName")).strip()
+        )
     token = entry.get("token")
     if isinstance(token, Mapping) and token.get("name"):
         return f"token {token['name']}"

@@ -170,7 +170,9 @@ def _strategy_change(
         parameters[0].get(k) != parameters[1].get(k) for k in ("rollout", "stickiness", "groupId")
     ):
         return ChangeKind.ROLLOUT, _strategy(previous), _strategy(data), f"strategy {name}"
-    if previous.get("constraints") != data.get("constraints") or previous.get("segments") != data.get("segments"):
+    if previous.get("constraints") != data.get("constraints") or previous.get("segments") != data.get(
+        "segments"
+    ):
         return ChangeKind.TARGETING, _targeting(previous), _targeting(data), f"strategy {name}"
     return ChangeKind.VARIANTS, _variants(previous), _variants(data), f"strategy {name}"
 
@@ -225,14 +227,18 @@ def _flag_info(api: JsonApi, source: UnleashSource, name: str, project: str | No
     tags = api.get(f"/api/admin/features/{name}/tags", missing_ok=True)
     tag_list = tags.get("tags") if isinstance(tags, Mapping) else None
     production = [
-        e for e in feature.get("environments") or () if isinstance(e, Mapping) and e.get("name") == source.environment
+        e
+        for e in feature.get("environments") or ()
+        if isinstance(e, Mapping) and e.get("name") == source.environment
     ]
     return FlagInfo(
         name=name,
         project=project,
         description=str(feature.get("description") or ""),
         tags=tuple(
-            f"{t.get('type')}:{t.get('value')}" for t in tag_list or () if isinstance(t, Mapping) and t.get("value")
+            f"{t.get('type')}:{t.get('value')}"
+            for t in tag_list or ()
+            if isinstance(t, Mapping) and t.get("value")
         ),
         on_in_production=bool(production[0].get("enabled")) if production else None,
         archived=bool(feature.get("archivedAt") or feature.get("archived")),

@@ -16,22 +16,33 @@ ITEMS = {
     "toggles.changes": ChecklistItem.FEATURE_TOGGLES,
     "metrics.anomalies": ChecklistItem.METRICS,
 }
-SWITCH_OFF = "curl -fsS -X POST -H \"Authorization: $UNLEASH_API_TOKEN\" https://unleash.internal/api/admin/projects/default/features/{}/environments/production/off"
+SWITCH_OFF = 'curl -fsS -X POST -H "Authorization: $UNLEASH_API_TOKEN" https://unleash.internal/api/admin/projects/default/features/{}/environments/production/off'
 
 
-def flag_change(name: str, minutes_ago: float, *, severity: Severity = Severity.WARNING, environment: str = "production", **details: Any) -> Finding:
+def flag_change(
+    name: str,
+    minutes_ago: float,
+    *,
+    severity: Severity = Severity.WARNING,
+    environment: str = "production",
+    **details: Any,
+) -> Finding:
     return Finding(
         probe="toggles.changes",
         kind="flag_change",
         severity=severity,
         title=f"Flag {name} switched on in {environment} {minutes_ago:g}m ago by alice@example.com",
         summary="",
-        entity=Entity(kind="feature_flag", name=name, attributes={"provider": "unleash", "environment": environment}),
-        evidence=Evidence(details={
-            "changes": [{"kind": "switched_on"}],
-            "containment": {"switches": "off", "command": SWITCH_OFF.format(name)},
-            **details,
-        }),  # fmt: skip
+        entity=Entity(
+            kind="feature_flag", name=name, attributes={"provider": "unleash", "environment": environment}
+        ),
+        evidence=Evidence(
+            details={
+                "changes": [{"kind": "switched_on"}],
+                "containment": {"switches": "off", "command": SWITCH_OFF.format(name)},
+                **details,
+            }
+        ),
         onset=AT - timedelta(minutes=minutes_ago),
         key=environment,
     )
@@ -47,7 +58,10 @@ def rollout(minutes_ago: float, safety: dict[str, Any] | None = None) -> Finding
         entity=Entity(kind="workload", name="shop/checkout", attributes={"namespace": "shop"}),
         evidence=Evidence(details={"rollback_safety": safety}),
         onset=AT - timedelta(minutes=minutes_ago),
-        next_steps=("kubectl rollout undo deployment/checkout -n shop --to-revision=6", "kubectl rollout status deployment/checkout -n shop"),
+        next_steps=(
+            "kubectl rollout undo deployment/checkout -n shop --to-revision=6",
+            "kubectl rollout status deployment/checkout -n shop",
+        ),
     )
 
 
@@ -64,8 +78,12 @@ errors = Finding(
 
 
 def report_of(*findings: Finding) -> Report:
-    probes = tuple(ProbeOutcome(probe=p, checklist_item=i, status=Status.OK, duration_s=0.1) for p, i in ITEMS.items())
-    return Report(at=AT, window=timedelta(hours=1), started_at=AT, duration_s=1.0, probes=probes, findings=findings)
+    probes = tuple(
+        ProbeOutcome(probe=p, checklist_item=i, status=Status.OK, duration_s=0.1) for p, i in ITEMS.items()
+    )
+    return Report(
+        at=AT, window=timedelta(hours=1), started_at=AT, duration_s=1.0, probes=probes, findings=findings
+    )
 
 
 def test_a_flag_switched_just_before_an_error_spike_ranks_above_an_earlier_rollout() -> None:
@@ -113,7 +131,10 @@ def test_a_change_outside_production_or_long_before_is_no_suspect() -> None:
 
 
 def test_a_rollout_suspect_says_whether_its_rollback_is_safe_and_survives_json() -> None:
-    safety = {"safe": False, "summary": "Rollback needs care: revision 6 ran 3d before the change; it also reverts env DB_POOL."}
+    safety = {
+        "safe": False,
+        "summary": "Rollback needs care: revision 6 ran 3d before the change; it also reverts env DB_POOL.",
+    }
     summary = summarize(report_of(errors, rollout(12, safety)))
     (top,) = summary.suspects
     assert top.containment is not None

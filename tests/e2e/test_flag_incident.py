@@ -15,7 +15,15 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_incidents import V142, V150, ShopMetrics, anomalies_options, diagnose, finding, start_metrics
+from tests.e2e.test_incidents import (
+    V142,
+    V150,
+    ShopMetrics,
+    anomalies_options,
+    diagnose,
+    finding,
+    start_metrics,
+)
 from tests.support import kube_objects as k
 from tests.support.kube_api import Cluster, KubeApiServer
 from tests.support.unleash import UnleashServer
@@ -70,7 +78,9 @@ def test_a_flag_switched_just_before_an_error_spike_is_the_first_suspect(
     )
     assert second["rule"] == "rollout_before_symptom" and second["cause"] == rolled["fingerprint"]
     assert second["containment"]["step"] == "Consider rollback"
-    assert second["containment"]["command"] == "kubectl rollout undo deployment/checkout -n shop --to-revision=6"
+    assert (
+        second["containment"]["command"] == "kubectl rollout undo deployment/checkout -n shop --to-revision=6"
+    )
     assert second["containment"]["note"].startswith("Rollback looks safe: revision 6 ran 29d")
     checklist = {row["item"]: row["state"] for row in report["checklist"]}
     assert checklist["feature_toggles"] == "problem"

@@ -98,7 +98,12 @@ def audit_entry(
         "name": flag.replace("-", " ").title(),
         "description": f"- {title_verb}",
         "shortDescription": title_verb,
-        "member": {"_id": "60000000000000000000abcd", "email": email, "firstName": first.title(), "lastName": last.title()},
+        "member": {
+            "_id": "60000000000000000000abcd",
+            "email": email,
+            "firstName": first.title(),
+            "lastName": last.title(),
+        },
         "titleVerb": title_verb,
         "title": f"{email} {title_verb} {flag}",
         "target": {"name": flag, "resources": [resource]},

@@ -51,10 +51,20 @@ def unleash_package(version: str = UNLEASH_VERSION) -> Path:
     npm = shutil.which("npm")
     if npm is None:
         raise RuntimeError("npm not found: install Node.js 20 and npm (scripts/bootstrap)")
-    staging = Path(tempfile.mkdtemp(prefix=f"unleash-server-{version}.", dir=cache if cache.is_dir() else None))
+    staging = Path(
+        tempfile.mkdtemp(prefix=f"unleash-server-{version}.", dir=cache if cache.is_dir() else None)
+    )
     try:
         subprocess.run(
-            [npm, "install", "--no-audit", "--no-fund", "--omit=dev", "--loglevel=error", f"unleash-server@{version}"],
+            [
+                npm,
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--omit=dev",
+                "--loglevel=error",
+                f"unleash-server@{version}",
+            ],
             cwd=staging,
             check=True,
             capture_output=True,
@@ -76,14 +86,20 @@ class UnleashServer:
     token: str
     database: PostgresServer
 
-    def api(self, method: str, path: str, body: Any = None, *, session: requests.Session | None = None) -> Any:
+    def api(
+        self, method: str, path: str, body: Any = None, *, session: requests.Session | None = None
+    ) -> Any:
         """Call the admin API as the admin token (or ``session``); the decoded answer, if any."""
         client = session or requests
         headers = {} if session is not None else {"Authorization": self.token}
         response = client.request(method, self.url + path, json=body, headers=headers, timeout=15)
         if response.status_code >= 300:
             raise AssertionError(f"{method} {path}: {response.status_code} {response.text[:300]}")
-        return response.json() if response.content and "json" in response.headers.get("content-type", "") else None
+        return (
+            response.json()
+            if response.content and "json" in response.headers.get("content-type", "")
+            else None
+        )
 
     def as_user(self, email: str) -> requests.Session:
         """A logged-in session of a user with the Admin root role (created on first use)."""
@@ -92,7 +108,13 @@ class UnleashServer:
             self.api(
                 "POST",
                 "/api/admin/user-admin",
-                {"email": email, "name": email.split("@")[0], "rootRole": 1, "password": USER_PASSWORD, "sendEmail": False},
+                {
+                    "email": email,
+                    "name": email.split("@")[0],
+                    "rootRole": 1,
+                    "password": USER_PASSWORD,
+                    "sendEmail": False,
+                },
             )
         session = requests.Session()
         answer = session.post(
@@ -102,14 +124,35 @@ class UnleashServer:
             raise AssertionError(f"login as {email}: {answer.status_code} {answer.text[:200]}")
         return session
 
-    def create_flag(self, name: str, *, project: str = "default", description: str = "", tags: dict[str, str] | None = None) -> None:
-        self.api("POST", f"/api/admin/projects/{project}/features", {"name": name, "description": description})
+    def create_flag(
+        self,
+        name: str,
+        *,
+        project: str = "default",
+        description: str = "",
+        tags: dict[str, str] | None = None,
+    ) -> None:
+        self.api(
+            "POST", f"/api/admin/projects/{project}/features", {"name": name, "description": description}
+        )
         for kind, value in (tags or {}).items():
             self.api("POST", f"/api/admin/features/{name}/tags", {"type": kind, "value": value})
 
-    def switch(self, name: str, environment: str, on: bool, *, project: str = "default", session: requests.Session | None = None) -> None:
+    def switch(
+        self,
+        name: str,
+        environment: str,
+        on: bool,
+        *,
+        project: str = "default",
+        session: requests.Session | None = None,
+    ) -> None:
         state = "on" if on else "off"
-        self.api("POST", f"/api/admin/projects/{project}/features/{name}/environments/{environment}/{state}", session=session)
+        self.api(
+            "POST",
+            f"/api/admin/projects/{project}/features/{name}/environments/{environment}/{state}",
+            session=session,
+        )
 
     def backdate(self, flag: str, to: datetime, *, recorded_since: datetime | None = None) -> None:
         """Re-date the events of ``flag`` (those recorded since ``recorded_since``) to ``to``:
@@ -124,7 +167,9 @@ class UnleashServer:
     def ensure_tag_type(self, name: str) -> None:
         known = {t["name"] for t in self.api("GET", "/api/admin/tag-types")["tagTypes"]}
         if name not in known:
-            self.api("POST", "/api/admin/tag-types", {"name": name, "description": f"{name} a flag belongs to"})
+            self.api(
+                "POST", "/api/admin/tag-types", {"name": name, "description": f"{name} a flag belongs to"}
+            )
 
     def strategies(self, flag: str, environment: str, *, project: str = "default") -> list[dict[str, Any]]:
         path = f"/api/admin/projects/{project}/features/{flag}/environments/{environment}/strategies"
@@ -138,8 +183,19 @@ class UnleashServer:
                 "parameters": {"rollout": str(percent), "stickiness": "default", "groupId": flag}}  # fmt: skip
         return str(self.api("POST", path, body)["id"])
 
-    def set_rollout(self, flag: str, environment: str, strategy: str, percent: int, *, project: str = "default", session: requests.Session | None = None) -> None:
-        path = f"/api/admin/projects/{project}/features/{flag}/environments/{environment}/strategies/{strategy}"
+    def set_rollout(
+        self,
+        flag: str,
+        environment: str,
+        strategy: str,
+        percent: int,
+        *,
+        project: str = "default",
+        session: requests.Session | None = None,
+    ) -> None:
+        path = (
+            f"/api/admin/projects/{project}/features/{flag}/environments/{environment}/strategies/{strategy}"
+        )
         body = {"name": "flexibleRollout", "constraints": [],
                 "parameters": {"rollout": str(percent), "stickiness": "default", "groupId": flag}}  # fmt: skip
         self.api("PUT", path, body, session=session)

@@ -38,7 +38,9 @@ def judged(objects: Iterable[dict[str, Any]], at: datetime) -> Finding:
     return finding
 
 
-def two_revisions(now: datetime, *, old_ran: timedelta, old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, Any]]:
+def two_revisions(
+    now: datetime, *, old_ran: timedelta, old: dict[str, Any], new: dict[str, Any]
+) -> list[dict[str, Any]]:
     rolled_out_at = now - timedelta(minutes=15)
     deploy = deployment("orders", "shop", template=new, revision=4, created=now - timedelta(days=90))
     return [
@@ -56,7 +58,10 @@ def test_an_image_only_change_after_a_long_run_is_safe_to_roll_back(now: datetim
     finding = judged(staged.objects(), now)
     safety = finding.evidence.details["rollback_safety"]
     assert safety["safe"] is True
-    assert safety["summary"] == "Rollback looks safe: revision 6 ran 29d before the change; only the image changed."
+    assert (
+        safety["summary"]
+        == "Rollback looks safe: revision 6 ran 29d before the change; only the image changed."
+    )
     assert safety["summary"] in finding.summary
     assert finding.next_steps[0] == "kubectl rollout undo deployment/checkout -n shop --to-revision=6"
 
@@ -69,14 +74,18 @@ def test_an_environment_change_is_named_because_the_rollback_reverts_it(now: dat
     safety = judged(staged.objects(), now).evidence.details["rollback_safety"]
     assert safety["safe"] is False
     assert safety["other_changes"] == ["env DB_POOL"]
-    assert safety["summary"].startswith("Rollback needs care: revision 6 ran 29d before the change; it also reverts env DB_POOL")
+    assert safety["summary"].startswith(
+        "Rollback needs care: revision 6 ran 29d before the change; it also reverts env DB_POOL"
+    )
     assert "10" not in safety["summary"] and "40" not in safety["summary"]  # names only
 
 
 def test_a_migration_annotation_marks_a_schema_change_the_rollback_does_not_revert(now: datetime) -> None:
     old = pod_template("orders", [container("orders", "reg/orders:v7")], annotations={MIGRATION: "41"})
     new = pod_template("orders", [container("orders", "reg/orders:v8")], annotations={MIGRATION: "42"})
-    safety = judged(two_revisions(now, old_ran=timedelta(days=6), old=old, new=new), now).evidence.details["rollback_safety"]
+    safety = judged(two_revisions(now, old_ran=timedelta(days=6), old=old, new=new), now).evidence.details[
+        "rollback_safety"
+    ]
     assert safety["safe"] is False
     assert safety["migrations"] == [f"annotation {MIGRATION}"]
     assert "schema migration" in safety["summary"] and "does not revert" in safety["summary"]
@@ -85,7 +94,9 @@ def test_a_migration_annotation_marks_a_schema_change_the_rollback_does_not_reve
 def test_a_previous_revision_replaced_within_the_hour_is_not_proven(now: datetime) -> None:
     old = pod_template("orders", [container("orders", "reg/orders:v7")])
     new = pod_template("orders", [container("orders", "reg/orders:v8")])
-    safety = judged(two_revisions(now, old_ran=timedelta(minutes=20), old=old, new=new), now).evidence.details["rollback_safety"]
+    safety = judged(
+        two_revisions(now, old_ran=timedelta(minutes=20), old=old, new=new), now
+    ).evidence.details["rollback_safety"]
     assert safety["safe"] is False
     assert safety["previous_ran_for_s"] == 1200
     assert safety["summary"] == "Rollback is not proven safe: revision 3 ran only 20m before the change."

@@ -50,20 +50,39 @@ def test_diag_run_in_a_subprocess_reports_a_flagd_change(tmp_path: Path) -> None
     now = datetime.now(UTC)
 
     def write(default: str, modified: datetime) -> None:
-        document = {"flags": {"new-checkout": {"state": "ENABLED", "variants": {"on": True, "off": False}, "defaultVariant": default}}}
+        document = {
+            "flags": {
+                "new-checkout": {
+                    "state": "ENABLED",
+                    "variants": {"on": True, "off": False},
+                    "defaultVariant": default,
+                }
+            }
+        }
         flags.write_text(json.dumps(document))
         os.utime(flags, (modified.timestamp(), modified.timestamp()))
 
     config = tmp_path / "diag.yaml"
     config.write_text(f"feature_flags:\n  - name: flagd\n    flagd: {{files: ['{flags}']}}\n")
-    command = [sys.executable, "-m", "diagnostics", "run", "--config", str(config), "--probe", "toggles.changes"]
+    command = [
+        sys.executable,
+        "-m",
+        "diagnostics",
+        "run",
+        "--config",
+        str(config),
+        "--probe",
+        "toggles.changes",
+    ]
     environment = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_STATE_HOME": str(tmp_path / "state")}
     write("off", now - timedelta(days=1))
     first = subprocess.run(command, capture_output=True, text=True, timeout=60, env=environment)
     assert first.returncode == 0, first.stderr
     write("on", now - timedelta(minutes=3))
 
-    done = subprocess.run([*command, "--format", "json"], capture_output=True, text=True, timeout=60, env=environment)
+    done = subprocess.run(
+        [*command, "--format", "json"], capture_output=True, text=True, timeout=60, env=environment
+    )
 
     assert done.returncode == 1, done.stderr
     report = json.loads(done.stdout)

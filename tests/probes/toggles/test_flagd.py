@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from diagnostics import ErrorKind, Severity, Status
@@ -22,7 +21,9 @@ def flags_document(**flags: dict[str, Any]) -> dict[str, Any]:
     return {"$schema": "https://flagd.dev/schema/v0/flags.json", "flags": flags}
 
 
-def boolean_flag(default: str, *, state: str = "ENABLED", targeting: Any = None, **metadata: Any) -> dict[str, Any]:
+def boolean_flag(
+    default: str, *, state: str = "ENABLED", targeting: Any = None, **metadata: Any
+) -> dict[str, Any]:
     flag: dict[str, Any] = {"state": state, "variants": {"on": True, "off": False}, "defaultVariant": default}
     if targeting is not None:
         flag["targeting"] = targeting
@@ -40,7 +41,11 @@ def write(path: Path, document: dict[str, Any], *, modified: datetime) -> None:
 def sweep(files: list[Path], state: Path, *, at: datetime = NOW, environment: str = "production") -> ProbeRun:
     return run_probe(
         ChangesProbe,
-        config={"feature_flags": [{"name": "flagd", "flagd": {"files": [str(f) for f in files], "environment": environment}}]},
+        config={
+            "feature_flags": [
+                {"name": "flagd", "flagd": {"files": [str(f) for f in files], "environment": environment}}
+            ]
+        },
         options={"state_dir": str(state)},
         at=at,
         window="30m",
@@ -109,11 +114,18 @@ def test_a_staging_file_change_is_not_a_production_change(tmp_path: Path) -> Non
     flags, state = tmp_path / "staging.yaml", tmp_path / "state"
     write(flags, flags_document(search=boolean_flag("off")), modified=NOW - timedelta(days=1))
     sweep([flags], state, environment="staging")
-    write(flags, flags_document(search=boolean_flag("off", state="DISABLED"), fresh=boolean_flag("on")), modified=NOW - timedelta(minutes=2))
+    write(
+        flags,
+        flags_document(search=boolean_flag("off", state="DISABLED"), fresh=boolean_flag("on")),
+        modified=NOW - timedelta(minutes=2),
+    )
 
     run = sweep([flags], state, environment="staging")
 
-    assert {(f.entity.name, f.severity) for f in run.findings} == {("search", Severity.INFO), ("fresh", Severity.INFO)}
+    assert {(f.entity.name, f.severity) for f in run.findings} == {
+        ("search", Severity.INFO),
+        ("fresh", Severity.INFO),
+    }
     assert all(f.evidence.details["production"] is False for f in run.findings)
 
 
@@ -126,8 +138,8 @@ def test_an_unreadable_file_is_an_error_naming_it(tmp_path: Path) -> None:
     assert str(broken) in (run.outcome.error or "")
 
 
-@pytest.mark.parametrize("missing", ["absent.json"])
-def test_one_unreadable_provider_keeps_the_others_findings(tmp_path: Path, missing: str) -> None:
+def test_one_unreadable_provider_keeps_the_others_findings(tmp_path: Path) -> None:
+    missing = "absent.json"
     good, state = tmp_path / "flags.json", tmp_path / "state"
     write(good, flags_document(a=boolean_flag("off")), modified=NOW - timedelta(days=1))
     entries = [
@@ -136,7 +148,9 @@ def test_one_unreadable_provider_keeps_the_others_findings(tmp_path: Path, missi
     ]
     run_probe(ChangesProbe, config={"feature_flags": entries}, options={"state_dir": str(state)}, at=NOW)
     write(good, flags_document(a=boolean_flag("on")), modified=NOW - timedelta(minutes=1))
-    run = run_probe(ChangesProbe, config={"feature_flags": entries}, options={"state_dir": str(state)}, at=NOW)
+    run = run_probe(
+        ChangesProbe, config={"feature_flags": entries}, options={"state_dir": str(state)}, at=NOW
+    )
     assert {f.kind for f in run.findings} == {"flag_change", "flag_source_unreadable"}
     (unreadable,) = run.of_kind("flag_source_unreadable")
     assert unreadable.entity.name == "other" and missing in unreadable.summary

@@ -21,13 +21,19 @@ def unleash(**extra: Any) -> FlagProvider:
     )
 
 
-def change(flag: str, kind: ChangeKind, minutes_before: float, environment: str | None = "production", **extra: Any) -> FlagChange:
+def change(
+    flag: str, kind: ChangeKind, minutes_before: float, environment: str | None = "production", **extra: Any
+) -> FlagChange:
     return FlagChange(flag=flag, kind=kind, at=AT - timedelta(minutes=minutes_before), environment=environment,
                       author="alice@example.com", project="default", **extra)  # fmt: skip
 
 
-def judge(*changes: FlagChange, flags: dict[str, FlagInfo] | None = None, entry: FlagProvider | None = None) -> list[Any]:
-    read = ProviderChanges(source="unleash", provider="unleash", production="production", changes=changes, flags=flags or {})
+def judge(
+    *changes: FlagChange, flags: dict[str, FlagInfo] | None = None, entry: FlagProvider | None = None
+) -> list[Any]:
+    read = ProviderChanges(
+        source="unleash", provider="unleash", production="production", changes=changes, flags=flags or {}
+    )
     return judge_changes(read, entry or unleash(), window=WINDOW, make=CTX.finding)
 
 
@@ -51,7 +57,10 @@ def test_changes_of_one_flag_and_environment_make_one_finding_dated_by_the_lates
         "Flag pricing rollout changed: flexibleRollout 50% → flexibleRollout 100% in production 5m ago "
         "by alice@example.com (+1 earlier change)"
     )
-    assert [c["after"] for c in finding.evidence.details["changes"]] == ["flexibleRollout 50%", "flexibleRollout 100%"]
+    assert [c["after"] for c in finding.evidence.details["changes"]] == [
+        "flexibleRollout 50%",
+        "flexibleRollout 100%",
+    ]
 
 
 def test_production_other_environments_and_creation() -> None:
@@ -77,7 +86,9 @@ def test_services_come_from_the_mapping_and_service_tags() -> None:
 
 def test_a_flag_switched_off_gets_the_call_that_switches_it_back_on() -> None:
     (finding,) = judge(change("pricing", ChangeKind.SWITCHED_OFF, 3))
-    assert finding.next_steps[0].endswith("/api/admin/projects/default/features/pricing/environments/production/on")
+    assert finding.next_steps[0].endswith(
+        "/api/admin/projects/default/features/pricing/environments/production/on"
+    )
     assert finding.evidence.details["containment"]["switches"] == "on"
 
 

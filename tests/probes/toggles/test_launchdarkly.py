@@ -20,7 +20,13 @@ NOW = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)
 
 
 def diagnose(api: LaunchDarklyApi, token: str = LD_TOKEN, **extra: Any) -> ProbeRun:
-    source = {"token": "${LD_API_TOKEN}", "project": "shop", "environment": "production", "url": api.url, **extra}
+    source = {
+        "token": "${LD_API_TOKEN}",
+        "project": "shop",
+        "environment": "production",
+        "url": api.url,
+        **extra,
+    }
     return run_probe(
         ChangesProbe,
         config={"feature_flags": [{"name": "launchdarkly", "launchdarkly": source}]},
@@ -28,6 +34,23 @@ def diagnose(api: LaunchDarklyApi, token: str = LD_TOKEN, **extra: Any) -> Probe
         window="30m",
         env={"LD_API_TOKEN": token},
     )
+
+
+def change(
+    entry_id: str,
+    flag: str,
+    environment: str,
+    ago: timedelta,
+    email: str,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    *,
+    action: str = "updateOn",
+    verb: str = "turned on the flag",
+) -> dict[str, Any]:
+    """An audit entry of project ``shop``: ``email`` changed ``flag`` in ``environment`` ``ago``."""
+    return audit_entry(entry_id, at=NOW - ago, project="shop", environment=environment, flag=flag,
+                       action=action, email=email, title_verb=verb, before=before, after=after)  # fmt: skip
 
 
 def stage_incident(api: LaunchDarklyApi) -> None:
@@ -39,25 +62,35 @@ def stage_incident(api: LaunchDarklyApi) -> None:
     search_off = flag_rep("search-v2", project="shop", on={"production": False, "staging": False})
     search_on = flag_rep("search-v2", project="shop", on={"production": False, "staging": True})
     banner = flag_rep("old-banner", project="shop", on={"production": True})
-    split = {"rollout": {"variations": [{"variation": 0, "weight": 10000}, {"variation": 1, "weight": 90000}]}}
-    raised = {"rollout": {"variations": [{"variation": 0, "weight": 50000}, {"variation": 1, "weight": 50000}]}}
+    split = {
+        "rollout": {"variations": [{"variation": 0, "weight": 10000}, {"variation": 1, "weight": 90000}]}
+    }
+    raised = {
+        "rollout": {"variations": [{"variation": 0, "weight": 50000}, {"variation": 1, "weight": 50000}]}
+    }
     recs_before = flag_rep("recs-model", project="shop", on={"production": True}, fallthrough=split)
     recs_after = flag_rep("recs-model", project="shop", on={"production": True}, fallthrough=raised)
     api.stage(
         entries=[
-            audit_entry("a1", at=NOW - timedelta(minutes=5), project="shop", environment="production",
-                        flag="new-checkout", action="updateOn", email="carol.jones@example.com",
-                        title_verb="turned on the flag", before=off, after=on),
-            audit_entry("a2", at=NOW - timedelta(minutes=8), project="shop", environment="staging",
-                        flag="search-v2", action="updateOn", email="dan@example.com",
-                        title_verb="turned on the flag", before=search_off, after=search_on),
-            audit_entry("a3", at=NOW - timedelta(days=3), project="shop", environment="production",
-                        flag="old-banner", action="updateOn", email="erin@example.com",
-                        title_verb="turned on the flag", before=banner, after=banner),
-            audit_entry("a4", at=NOW - timedelta(minutes=20), project="shop", environment="production",
-                        flag="recs-model", action="updateFallthrough", email="carol.jones@example.com",
-                        title_verb="changed the default rule", before=recs_before, after=recs_after),
-        ],  # fmt: skip
+            change(
+                "a1", "new-checkout", "production", timedelta(minutes=5), "carol.jones@example.com", off, on
+            ),
+            change(
+                "a2", "search-v2", "staging", timedelta(minutes=8), "dan@example.com", search_off, search_on
+            ),
+            change("a3", "old-banner", "production", timedelta(days=3), "erin@example.com", banner, banner),
+            change(
+                "a4",
+                "recs-model",
+                "production",
+                timedelta(minutes=20),
+                "carol.jones@example.com",
+                recs_before,
+                recs_after,
+                action="updateFallthrough",
+                verb="changed the default rule",
+            ),
+        ],
         flags=[("shop", on), ("shop", search_on), ("shop", banner), ("shop", recs_after)],
     )
 
@@ -84,7 +117,16 @@ def test_a_flag_turned_on_in_production_is_found_like_in_unleash(launchdarkly_ap
         """-d '{"environmentKey": "production", "instructions": [{"kind": "turnFlagOff"}]}' """
         f"{launchdarkly_api.url}/api/v2/flags/shop/new-checkout"
     )
-    assert checkout.next_steps[1] == f"open {launchdarkly_api.url}/projects/shop/flags/new-checkout/targeting?env=production"
+    assert (
+        checkout.next_steps[1]
+        == f"open {launchdarkly_api.url}/projects/shop/flags/new-checkout/targeting?env=production"
+    )
+    base = launchdarkly_api.url
+    assert [q.split("?")[0] for q in checkout.evidence.queries] == [
+        f"GET {base}/api/v2/auditlog",
+        f"GET {base}/api/v2/auditlog/a1",
+        f"GET {base}/api/v2/flags/shop/new-checkout",
+    ]
     staging = by_flag["search-v2"]
     assert staging.severity is Severity.INFO
     assert staging.evidence.details["production"] is False
@@ -100,12 +142,17 @@ def test_the_audit_log_is_paged_and_bounded(launchdarkly_api: LaunchDarklyApi) -
     flags = [flag_rep(f"exp-{i}", project="shop", on={"production": True}) for i in range(45)]
     launchdarkly_api.stage(
         entries=[
-            audit_entry(f"e{i}", at=NOW - timedelta(minutes=1, seconds=i), project="shop",
-                        environment="production", flag=f"exp-{i}", action="updateOn",
-                        email="bot@example.com", title_verb="turned on the flag",
-                        before=flag_rep(f"exp-{i}", project="shop", on={"production": False}), after=flags[i])
+            change(
+                f"e{i}",
+                f"exp-{i}",
+                "production",
+                timedelta(minutes=1, seconds=i),
+                "bot@example.com",
+                flag_rep(f"exp-{i}", project="shop", on={"production": False}),
+                flags[i],
+            )
             for i in range(45)
-        ],  # fmt: skip
+        ],
         flags=[("shop", f) for f in flags],
     )
 
@@ -116,7 +163,14 @@ def test_the_audit_log_is_paged_and_bounded(launchdarkly_api: LaunchDarklyApi) -
 
     bounded = run_probe(
         ChangesProbe,
-        config={"feature_flags": [{"name": "ld", "launchdarkly": {"token": LD_TOKEN, "project": "shop", "url": launchdarkly_api.url}}]},
+        config={
+            "feature_flags": [
+                {
+                    "name": "ld",
+                    "launchdarkly": {"token": LD_TOKEN, "project": "shop", "url": launchdarkly_api.url},
+                }
+            ]
+        },
         options={"max_changes": 10},
         at=NOW,
         window="30m",

@@ -97,7 +97,9 @@ def test_a_flag_switched_on_in_production_minutes_ago_is_found_with_author_and_s
     assert ADMIN_TOKEN.split(".")[-1] not in json.dumps(report_to_dict(run.report))
 
 
-def test_a_flag_switched_in_development_only_is_not_a_production_change(unleash_server: UnleashServer) -> None:
+def test_a_flag_switched_in_development_only_is_not_a_production_change(
+    unleash_server: UnleashServer,
+) -> None:
     server = unleash_server
     flag = unique("search-fuzzy")
     staged = created_days_ago(server, flag, description="Fuzzy matching")
@@ -115,7 +117,9 @@ def test_a_flag_switched_in_development_only_is_not_a_production_change(unleash_
     assert finding.next_steps[0].endswith(f"/features/{flag}/environments/development/off")
 
 
-def test_a_rollout_raised_and_a_flag_archived_in_production_are_warnings(unleash_server: UnleashServer) -> None:
+def test_a_rollout_raised_and_a_flag_archived_in_production_are_warnings(
+    unleash_server: UnleashServer,
+) -> None:
     server = unleash_server
     raised, archived = unique("payments-3ds"), unique("cart-legacy-tax")
     for flag in (raised, archived):
@@ -164,7 +168,11 @@ def test_flags_untouched_for_days_are_silent(unleash_server: UnleashServer) -> N
 def test_a_wrong_token_is_an_auth_error_without_the_token(unleash_server: UnleashServer) -> None:
     run = run_probe(
         ChangesProbe,
-        config={"feature_flags": [{"name": "unleash", "unleash": {"url": unleash_server.url, "token": "${UNLEASH_TOKEN}"}}]},
+        config={
+            "feature_flags": [
+                {"name": "unleash", "unleash": {"url": unleash_server.url, "token": "${UNLEASH_TOKEN}"}}
+            ]
+        },
         env={"UNLEASH_TOKEN": "*:*.not-the-right-secret"},
     )
     assert run.outcome.status is Status.ERROR
