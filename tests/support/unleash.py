@@ -51,30 +51,19 @@ def unleash_package(version: str = UNLEASH_VERSION) -> Path:
     npm = shutil.which("npm")
     if npm is None:
         raise RuntimeError("npm not found: install Node.js 20 and npm (scripts/bootstrap)")
-    staging = Path(
-        tempfile.mkdtemp(prefix=f"unleash-server-{version}.", dir=cache if cache.is_dir() else None)
-    )
+    cache.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f"unleash-server-{version}.", dir=cache))
     try:
+        command = [npm, "install", "--no-audit", "--no-fund", "--omit=dev", "--loglevel=error"]
         subprocess.run(
-            [
-                npm,
-                "install",
-                "--no-audit",
-                "--no-fund",
-                "--omit=dev",
-                "--loglevel=error",
-                f"unleash-server@{version}",
-            ],
-            cwd=staging,
-            check=True,
-            capture_output=True,
-            timeout=900,
+            [*command, f"unleash-server@{version}"], cwd=staging, check=True, capture_output=True, timeout=900
         )
-        cache.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(OSError):  # another session finished first: keep its copy
             staging.rename(target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    if not (package / "package.json").is_file():
+        raise RuntimeError(f"npm install of unleash-server@{version} left no {package}")
     return package
 
 
