@@ -30,6 +30,7 @@ from diagnostics import (
     ChecklistItem,
     Duration,
     Entity,
+    ErrorKind,
     Finding,
     Probe,
     ProbeContext,
@@ -91,15 +92,12 @@ class ChangesProbe(Probe):
                 continue
             findings += judge_changes(read, entry, window=window, make=ctx.finding)
         if failures and len(failures) == len(entries):
-            entry, error = failures[0]
-            raise ProbeError("; ".join(str(e) for _, e in failures), kind=error.kind)
+            raise ProbeError("; ".join(str(e) for _, e in failures), kind=failures[0][1].kind)
         findings += [_unreadable(entry, error, ctx) for entry, error in failures]
         return findings
 
 
 def _check_unique_names(entries: list[FlagProvider]) -> None:
-    from diagnostics import ErrorKind
-
     seen: set[str] = set()
     for entry in entries:
         if entry.name in seen:

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from importlib.resources import files
 from typing import Any
 
+import jsonschema
+
 from diagnostics.model import ChecklistItem, Entity, Evidence, Finding, ProbeOutcome, Report, Severity, Status
+from diagnostics.report.markdown import render_markdown
 from diagnostics.report.serialize import report_from_dict, report_to_dict
+from diagnostics.report.text import render_text
 from diagnostics.summary.build import summarize
 from diagnostics.summary.settings import ServiceLinks
 
@@ -142,8 +149,22 @@ def test_a_rollout_suspect_says_whether_its_rollback_is_safe_and_survives_json()
     assert top.containment.command == "kubectl rollout undo deployment/checkout -n shop --to-revision=6"
     assert top.containment.note == safety["summary"]
     report = report_of(errors, rollout(12, safety))
-    from dataclasses import replace
-
     with_summary = replace(report, summary=summary)
-    again = report_from_dict(report_to_dict(with_summary))
+    document = report_to_dict(with_summary)
+    schema = json.loads(files("diagnostics").joinpath("schemas/report-v1.schema.json").read_text())
+    jsonschema.validate(document, schema, format_checker=jsonschema.FormatChecker())
+    again = report_from_dict(document)
     assert again.summary is not None and again.summary.suspects[0].containment == top.containment
+
+
+def test_text_and_markdown_show_the_containment_step_under_its_suspect() -> None:
+    report = report_of(errors, flag_change("checkout-new-pricing", 10))
+    report = replace(report, summary=summarize(report))
+    command = SWITCH_OFF.format("checkout-new-pricing")
+    text = render_text(report, color=False, width=400)
+    assert "Check feature toggles: switches flag checkout-new-pricing off in production" in text
+    assert command in text
+    assert (
+        f"   - Check feature toggles: `{command}` — switches flag checkout-new-pricing off in production"
+        in (render_markdown(report))
+    )
