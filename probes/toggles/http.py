@@ -47,7 +47,6 @@ class JsonApi:
         self._session.headers.update(
             {"Authorization": authorization, "Accept": "application/json", "User-Agent": "diag (toggles)"}
         )
-        self._session.trust_env = True
 
     def __enter__(self) -> JsonApi:
         return self

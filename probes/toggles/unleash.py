@@ -90,9 +90,10 @@ def _events(
     while True:
         page = api.get("/api/admin/search/events", {**params, "offset": offset}, missing_ok=True)
         if page is None:
-            return _legacy_events(api, source, since, max_changes)
+            return _legacy_events(api, source, since, until, max_changes)
         batch = _event_list(page, api.name)
-        events += batch
+        # whole days were asked for: only events in the range count towards max_changes
+        events += [e for e in batch if since <= _time(e) <= until]
         if len(events) >= max_changes:
             return events[:max_changes], True
         oldest = min((_time(e) for e in batch), default=None)
@@ -102,13 +103,13 @@ def _events(
 
 
 def _legacy_events(
-    api: JsonApi, source: UnleashSource, since: datetime, max_changes: int
+    api: JsonApi, source: UnleashSource, since: datetime, until: datetime, max_changes: int
 ) -> tuple[list[Mapping[str, Any]], bool]:
     events: list[Mapping[str, Any]] = []
     for project in source.projects:
         answer = api.get("/api/admin/events", {"project": project})
         events += [e for e in _event_list(answer, api.name) if e.get("type") in EVENT_TYPES]
-    events = [e for e in events if _time(e) >= since]
+    events = [e for e in events if since <= _time(e) <= until]
     events.sort(key=_time, reverse=True)
     return events[:max_changes], len(events) > max_changes
 

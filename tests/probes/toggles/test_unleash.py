@@ -6,17 +6,23 @@ Flags are created and switched through the admin API, as a user or the admin tok
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+import requests
 
 from diagnostics import ErrorKind, Severity, Status
 from diagnostics.report.serialize import report_to_dict
 from diagnostics.testing import ProbeRun, run_probe
 from probes.toggles.changes import ChangesProbe
+from tests.support.ports import free_port
 from tests.support.unleash import ADMIN_TOKEN, UnleashServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -178,3 +184,58 @@ def test_a_wrong_token_is_an_auth_error_without_the_token(unleash_server: Unleas
     assert run.outcome.status is Status.ERROR
     assert run.outcome.error_kind is ErrorKind.AUTH
     assert "not-the-right-secret" not in (run.outcome.error or "")
+
+
+@contextlib.contextmanager
+def without_event_search(server: UnleashServer) -> Iterator[str]:
+    """A proxy to ``server`` answering 404 for ``/api/admin/search/events``, as Unleash 5 does."""
+
+    class Proxy(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            if self.path.startswith("/api/admin/search/events"):
+                status, body, kind = 404, b'{"message": "Not found"}', "application/json"
+            else:
+                forwarded = requests.get(
+                    server.url + self.path,
+                    headers={"Authorization": self.headers["Authorization"]},
+                    timeout=10,
+                )
+                status, body = forwarded.status_code, forwarded.content
+                kind = forwarded.headers.get("Content-Type", "application/json")
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    proxy = ThreadingHTTPServer(("127.0.0.1", free_port()), Proxy)
+    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{proxy.server_address[1]}"
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+
+
+def test_a_server_without_event_search_is_read_through_the_events_api(unleash_server: UnleashServer) -> None:
+    server = unleash_server
+    flag = unique("orders-batching")
+    staged = created_days_ago(server, flag)
+    server.switch(flag, "production", True)
+    server.backdate(flag, datetime.now(UTC) - timedelta(minutes=2), recorded_since=staged)
+
+    with without_event_search(server) as url:
+        run = run_probe(
+            ChangesProbe,
+            config={"feature_flags": [{"name": "unleash", "unleash": {"url": url, "token": server.token}}]},
+            window="30m",
+        )
+
+    (finding,) = of_flag(run, flag)
+    assert finding.severity is Severity.WARNING
+    assert finding.title.startswith(f"Flag {flag} switched on in production 2m")
+    assert f"GET {url}/api/admin/events?project=default" in finding.evidence.queries
