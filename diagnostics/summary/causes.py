@@ -11,8 +11,8 @@ rule                           cause -> effects                                 
                                crashing pods of the same service
 ``flag_change_before_symptom`` a feature flag changed in production -> symptoms of   0.90
                                the service it belongs to (its ``services`` mapping,
-                               a ``service:`` tag, or a name starting with the
-                               service's name)
+                               a tag, or the service's name as whole words of the
+                               flag's name)
 ``database_before_symptom``    lock contention / exhausted connections / slow       0.85
                                queries on a database -> symptoms of a service that
                                uses it (``services.<s>.databases``)
@@ -132,9 +132,10 @@ def _flag_services(index: EntityIndex, finding: Finding) -> frozenset[str]:
     declared = [s for s in details.get("services") or () if isinstance(s, str)]
     # a tag's value (``simple:checkout`` in Unleash, ``checkout`` in LaunchDarkly) may name it
     tags = [t.rpartition(":")[2] for t in details.get("tags") or () if isinstance(t, str)]
+    # whole words of its name: new-checkout-flow belongs to checkout (and to checkout-flow)
     words = [w for w in FLAG_NAME_SEPARATORS.split(finding.entity.name) if w]
-    prefixes = ["-".join(words[:n]) for n in range(1, len(words) + 1)]
-    return frozenset(index.canonical(name) for name in (*declared, *tags, *prefixes))
+    runs = ["-".join(words[i:j]) for i in range(len(words)) for j in range(i + 1, len(words) + 1)]
+    return frozenset(index.canonical(name) for name in (*declared, *tags, *runs))
 
 
 def _flag_change(cause: Finding) -> str:

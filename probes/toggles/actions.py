@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import shlex
 
-from probes.toggles.config import LAUNCHDARKLY_API, FlagProvider
+from probes.toggles.config import FlagProvider
 from probes.toggles.flags import FlagInfo
 
 
@@ -60,8 +60,6 @@ def ui_link(entry: FlagProvider, flag: FlagInfo, environment: str) -> str | None
     if entry.launchdarkly is not None:
         source = entry.launchdarkly
         base = source.ui_url or source.url
-        if base == LAUNCHDARKLY_API or base.startswith(LAUNCHDARKLY_API):
-            base = LAUNCHDARKLY_API
         return (
             f"{base}/projects/{flag.project or source.project}/flags/{flag.name}/targeting?env={environment}"
         )

@@ -25,7 +25,7 @@ from probes.toggles.actions import switch_command, ui_link
 from probes.toggles.config import FlagProvider
 from probes.toggles.flags import ChangeKind, FlagChange, FlagInfo, ProviderChanges
 
-SERVICE_TAG_TYPES = ("service", "app", "component", "team-service")
+SERVICE_TAG_TYPES = ("service", "app", "component")
 """Tag types (``type:value``) whose value names the service a flag belongs to."""
 GLOBAL = "all environments"
 MakeFinding = Callable[..., Finding]

@@ -120,10 +120,11 @@ def test_the_closest_change_ranks_first_whichever_kind_it_is() -> None:
 def test_a_flag_belongs_to_a_service_by_mapping_tag_or_name_only() -> None:
     mapped = flag_change("np-2041", 10, services=["checkout"])
     tagged = flag_change("exp-7", 11, tags=["simple:checkout"])
-    aliased = flag_change("checkout-api-v2-cart", 12)
+    aliased = flag_change("enable-checkout-api-v2", 12)
     unrelated = flag_change("search-fuzzy", 10)
+    partial_word = flag_change("checkouts-report", 10)
     summary = summarize(
-        report_of(errors, mapped, tagged, aliased, unrelated),
+        report_of(errors, mapped, tagged, aliased, unrelated, partial_word),
         services={"checkout": ServiceLinks(aliases=("checkout-api",))},
     )
     causes = {s.cause for s in summary.suspects}
