@@ -11,6 +11,8 @@ pytest_plugins = [
     "tests.support.http_servers",
     "tests.support.alertmanager",
     "tests.support.victoriametrics",
+    "tests.support.unleash",
+    "tests.support.launchdarkly_api",
 ]
 
 # Probes honour proxy and CA variables from the environment: every test starts without the

@@ -75,6 +75,9 @@ def summary_lines(report: Report) -> list[str]:
         lines.append(
             f"{rank}. **{suspect.title}**{where}: {suspect.reasoning} _(rule `{suspect.rule}`, score {suspect.score:.2f})_"
         )
+        if suspect.containment is not None:
+            step = suspect.containment
+            lines.append(f"   - {step.step}: `{step.command}` — {step.note}")
     return lines
 
 

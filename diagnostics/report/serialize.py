@@ -25,7 +25,14 @@ from diagnostics.model import (
     Status,
 )
 from diagnostics.report.summary import counts, coverage, exit_status, headline, ordered_findings
-from diagnostics.summary.model import Comparison, SeverityAssessment, Summary, Suspect, TimelineEvent
+from diagnostics.summary.model import (
+    Comparison,
+    Containment,
+    SeverityAssessment,
+    Summary,
+    Suspect,
+    TimelineEvent,
+)
 from diagnostics.units import format_duration, isoformat, parse_time
 
 SCHEMA_ID = "diag.report/v1"
@@ -56,6 +63,18 @@ def _entity_to_dict(entity: Entity) -> dict[str, Any]:
     return {"kind": entity.kind, "name": entity.name, "attributes": dict(entity.attributes)}
 
 
+def _containment_to_dict(containment: Containment | None) -> dict[str, str] | None:
+    if containment is None:
+        return None
+    return {"step": containment.step, "command": containment.command, "note": containment.note}
+
+
+def _containment_from_dict(data: dict[str, Any] | None) -> Containment | None:
+    if not data:
+        return None
+    return Containment(step=data["step"], command=data["command"], note=data.get("note") or "")
+
+
 def summary_to_dict(summary: Summary | None) -> dict[str, Any] | None:
     """The ``summary`` JSON object (None without a summary)."""
     if summary is None:
@@ -75,6 +94,7 @@ def summary_to_dict(summary: Summary | None) -> dict[str, Any] | None:
                 "reasoning": s.reasoning,
                 "score": s.score,
                 "supports": list(s.supports),
+                "containment": _containment_to_dict(s.containment),
             }
             for s in summary.suspects
         ],
@@ -226,6 +246,7 @@ def summary_from_dict(data: dict[str, Any] | None) -> Summary | None:
                 reasoning=s["reasoning"],
                 score=float(s["score"]),
                 supports=tuple(s["supports"]),
+                containment=_containment_from_dict(s.get("containment")),
             )
             for s in data["suspects"]
         ),

@@ -150,6 +150,10 @@ def _write_summary(console: Console, report: Report) -> None:
         supports = [titles[fp].title for fp in suspect.supports if fp in titles]
         if supports:
             console.print(Text(f"    explains: {'; '.join(supports)}", style="dim"))
+        if suspect.containment is not None:
+            step = suspect.containment
+            console.print(Text.assemble(("    ", ""), (f"{step.step}: ", "bold"), f"{step.note}"))
+            console.print(Text(f"      {step.command}", style="cyan"))
 
 
 def _write_comparison(console: Console, report: Report) -> None:

@@ -9,6 +9,10 @@ rule                           cause -> effects                                 
 =============================  ===================================================  =====
 ``rollout_before_symptom``     a rollout of a workload -> metric anomalies, alerts,  0.90
                                crashing pods of the same service
+``flag_change_before_symptom`` a feature flag changed in production -> symptoms of   0.90
+                               the service it belongs to (its ``services`` mapping,
+                               a tag, or the service's name as whole words of the
+                               flag's name)
 ``database_before_symptom``    lock contention / exhausted connections / slow       0.85
                                queries on a database -> symptoms of a service that
                                uses it (``services.<s>.databases``)
@@ -22,18 +26,22 @@ pressure``                     lock contention or exhausted connections on the
 =============================  ===================================================  =====
 
 A cause explaining several effects ranks higher (+0.02 each, up to +0.08); a cause with an
-exact time order ranks higher than one linked by entity alone (x0.8). When no rule links two
+exact time order ranks higher than one linked by entity alone (x0.8). Among changes (rollouts
+and flag changes), the one closest before its symptom ranks first (up to +0.01, shrinking with
+the lead time over ``max_lag``). When no rule links two
 findings, no suspect is named.
 """
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
 from diagnostics.model import ChecklistItem, Finding, Severity
+from diagnostics.summary.containment import containment_for
 from diagnostics.summary.entities import EntityIndex
 from diagnostics.summary.model import Suspect
 from diagnostics.units import format_duration
@@ -113,6 +121,30 @@ def _hosts(index: EntityIndex, finding: Finding) -> frozenset[str]:
     return index.hosts_of(finding)
 
 
+FLAG_NAME_SEPARATORS = re.compile(r"[-_.:/ ]+")
+
+
+def _flag_services(index: EntityIndex, finding: Finding) -> frozenset[str]:
+    """Services a flag belongs to: declared (mapping, service tags), plain tags, name prefixes."""
+    if finding.entity.kind != "feature_flag":
+        return frozenset()
+    details = finding.evidence.details
+    declared = [s for s in details.get("services") or () if isinstance(s, str)]
+    # a tag's value (``simple:checkout`` in Unleash, ``checkout`` in LaunchDarkly) may name it
+    tags = [t.rpartition(":")[2] for t in details.get("tags") or () if isinstance(t, str)]
+    # whole words of its name: new-checkout-flow belongs to checkout (and to checkout-flow)
+    words = [w for w in FLAG_NAME_SEPARATORS.split(finding.entity.name) if w]
+    runs = ["-".join(words[i:j]) for i in range(len(words)) for j in range(i + 1, len(words) + 1)]
+    return frozenset(index.canonical(name) for name in (*declared, *tags, *runs))
+
+
+def _flag_change(cause: Finding) -> str:
+    changes = cause.evidence.details.get("changes")
+    latest = changes[-1] if isinstance(changes, list) and changes else {}
+    kind = str(latest.get("kind", "changed")).replace("_", " ") if isinstance(latest, dict) else "changed"
+    return kind if kind.startswith("switched") else f"changed ({kind})"
+
+
 def _lead(lag: timedelta | None) -> str:
     return f"{format_duration(lag)} before" if lag is not None else "alongside"
 
@@ -132,6 +164,19 @@ RULES: tuple[Rule, ...] = (
         effect_keys=_services,
         sentence=lambda index, cause, effect, via, lag: (
             f"The rollout of {cause.entity.name} came {_lead(lag)} '{effect.title}' on the same service ({via})."
+        ),
+    ),
+    Rule(
+        name="flag_change_before_symptom",
+        score=0.90,
+        is_cause=lambda c: c.item is ChecklistItem.FEATURE_TOGGLES and c.finding.kind == "flag_change",
+        is_effect=lambda c: c.is_symptom,
+        cause_keys=_flag_services,
+        effect_keys=_services,
+        sentence=lambda index, cause, effect, via, lag: (
+            f"Feature flag {cause.entity.name} was {_flag_change(cause)} in "
+            f"{cause.entity.attributes.get('environment', 'production')} {_lead(lag)} '{effect.title}' "
+            f"on the service it belongs to ({via})."
         ),
     ),
     Rule(
@@ -186,6 +231,8 @@ RULES: tuple[Rule, ...] = (
     ),
 )
 
+CHANGE_RULES = frozenset({"rollout_before_symptom", "flag_change_before_symptom"})
+"""Rules whose cause is a change someone made: the closest one before the symptom ranks first."""
 CO_OCCURRENCE_TOLERANCE = timedelta(minutes=2)
 """How far after its effect a cause may be first seen and still count as before it."""
 LIVE_CAUSE_RULES = frozenset(
@@ -209,11 +256,17 @@ def _time_relation(
 
 
 def _suspect_for(
-    rule: Rule, index: EntityIndex, cause: Finding, effects: list[tuple[Finding, str, timedelta | None]]
+    rule: Rule,
+    index: EntityIndex,
+    cause: Finding,
+    effects: list[tuple[Finding, str, timedelta | None]],
+    max_lag: timedelta,
 ) -> Suspect:
     timed = [e for e in effects if e[2] is not None]
     first_effect, via, lag = min(timed or effects, key=lambda e: e[2] or timedelta(0))
     score = rule.score * (1.0 if timed else 0.8) + min(0.08, 0.02 * (len(effects) - 1))
+    if rule.name in CHANGE_RULES and lag is not None and max_lag > timedelta(0):
+        score += 0.01 * max(0.0, 1.0 - lag / max_lag)
     return Suspect(
         rule=rule.name,
         cause=cause.fingerprint,
@@ -221,6 +274,7 @@ def _suspect_for(
         reasoning=rule.sentence(index, cause, first_effect, via, lag),
         score=round(score, 3),
         supports=tuple(dict.fromkeys(e[0].fingerprint for e in effects)),
+        containment=containment_for(rule.name, cause),
     )
 
 
@@ -255,7 +309,7 @@ def rank_causes(
                         seen.add(id(effect))
                         effects.append((effect, key, lag))
             if effects:
-                suspect = _suspect_for(rule, index, cause, effects)
+                suspect = _suspect_for(rule, index, cause, effects, max_lag)
                 previous = best.get(suspect.cause)
                 if previous is None or suspect.score > previous.score:
                     best[suspect.cause] = suspect

@@ -22,6 +22,18 @@ class TimelineEvent:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Containment:
+    """What undoes a suspected change before diagnosis ends: a flag switch or a rollback."""
+
+    step: str
+    """The checklist step it answers: "Check feature toggles" or "Consider rollback"."""
+    command: str
+    """The exact command; never run by diag."""
+    note: str
+    """What it does, and for a rollback whether it is safe."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Suspect:
     """A candidate cause: one finding that explains others, by a named rule."""
 
@@ -34,6 +46,8 @@ class Suspect:
     score: float
     supports: tuple[str, ...]
     """Fingerprints of the findings it explains."""
+    containment: Containment | None = None
+    """For a suspected change, the step that undoes it."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

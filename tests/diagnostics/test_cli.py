@@ -231,6 +231,8 @@ def test_the_example_configuration_is_valid_and_the_schema_file_is_current(
     root = Path(__file__).resolve().parents[2]
     monkeypatch.setenv("ORDERS_DB_PASSWORD", "example-password")
     monkeypatch.setenv("PAYMENTS_TOKEN", "example-token")
+    monkeypatch.setenv("UNLEASH_ADMIN_TOKEN", "example-unleash-token")
+    monkeypatch.setenv("LD_API_TOKEN", "example-ld-token")
     code, out, err = invoke("config", "check", "--config", str(root / "config" / "diag.yaml"))
     assert code == 0, err
     assert "will check 1 target: orders" in out
