@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from diagnostics.errors import (
         ConfigError,
         DiagError,
+        DuplicateFingerprints,
         PluginError,
         ProbeError,
         ProbeSkipped,
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
         ReportFormatError,
     )
     from diagnostics.model import (
+        SYMPTOM_OF,
         ChecklistItem,
         Entity,
         ErrorKind,
@@ -35,10 +37,12 @@ if TYPE_CHECKING:
     from diagnostics.report.serialize import report_from_dict, report_to_dict
 
 __all__ = [
+    "SYMPTOM_OF",
     "BackendSection",
     "ChecklistItem",
     "ConfigError",
     "DiagError",
+    "DuplicateFingerprints",
     "Duration",
     "Entity",
     "ErrorKind",
@@ -72,6 +76,7 @@ _LAZY = {
         for name in (
             "ConfigError",
             "DiagError",
+            "DuplicateFingerprints",
             "PluginError",
             "ProbeError",
             "ProbeSkipped",
@@ -90,6 +95,7 @@ _LAZY = {
             "Measurement",
             "ProbeOutcome",
             "Report",
+            "SYMPTOM_OF",
             "Severity",
             "Status",
         )

@@ -5,7 +5,8 @@
     ├── PluginError            a registered probe is broken (bad entry point, bad class)
     ├── ReportFormatError      a report file that is not a diag.report/v1 document
     ├── ProbeError             a probe could not check its backend; carries an ErrorKind
-    │   └── ProbeTimeout       ... because the backend did not answer in time
+    │   ├── ProbeTimeout       ... because the backend did not answer in time
+    │   └── DuplicateFingerprints  ... it returned two findings with one fingerprint
     └── ProbeSkipped           a probe found nothing to check (e.g. its exporter's metrics absent)
 
 Library code raises these; only ``diagnostics.cli`` turns them into exit statuses.
@@ -72,6 +73,10 @@ class ProbeTimeout(ProbeError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, kind=ErrorKind.TIMEOUT)
+
+
+class DuplicateFingerprints(ProbeError):
+    """A probe returned several findings with the same (kind, entity, key)."""
 
 
 class ProbeSkipped(DiagError):

@@ -130,6 +130,16 @@ class Measurement:
         return f"{self.name}: {format_value(self.value, self.unit)}"
 
 
+SYMPTOM_OF = "symptom_of"
+"""``Evidence.details`` key: the fingerprint of the finding this one is a symptom of.
+
+A probe sets it when it knows the cause (a statement slow only because it waits behind a lock
+tree points at that tree's finding); the summary then ranks and groups the symptom under its
+cause instead of treating it as a problem of its own. A link to a finding absent from the
+report (its probe not selected) is ignored.
+"""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Evidence:
     """What backs a finding: measured values, the queries or API calls, structured details."""

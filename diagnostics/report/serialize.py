@@ -24,8 +24,15 @@ from diagnostics.model import (
     Severity,
     Status,
 )
-from diagnostics.report.summary import counts, coverage, exit_status, headline, ordered_findings
-from diagnostics.summary.model import Comparison, SeverityAssessment, Summary, Suspect, TimelineEvent
+from diagnostics.report.summary import counts, coverage, exit_status, headline, ranked_findings
+from diagnostics.summary.model import (
+    Comparison,
+    RankedProblem,
+    SeverityAssessment,
+    Summary,
+    Suspect,
+    TimelineEvent,
+)
 from diagnostics.units import format_duration, isoformat, parse_time
 
 SCHEMA_ID = "diag.report/v1"
@@ -79,6 +86,18 @@ def summary_to_dict(summary: Summary | None) -> dict[str, Any] | None:
             for s in summary.suspects
         ],
         "no_cause": summary.no_cause_reason,
+        "ranking": [
+            {
+                "lead": p.lead,
+                "entity": p.entity,
+                "impact": p.impact,
+                "severity": p.severity.label,
+                "reach": p.reach,
+                "members": list(p.members),
+                "reason": p.reason,
+            }
+            for p in summary.ranking
+        ],
         "timeline": [
             {
                 "at": isoformat(e.at),
@@ -135,7 +154,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         "exit_status": int(exit_status(report)),
         "counts": counts(report),
         "probes": [outcome_to_dict(o) for o in report.probes],
-        "findings": [finding_to_dict(f) for f in ordered_findings(report.findings)],
+        "findings": [finding_to_dict(f) for f in ranked_findings(report)],
         "checklist": [
             {
                 "item": row.item.value,
@@ -230,6 +249,18 @@ def summary_from_dict(data: dict[str, Any] | None) -> Summary | None:
             for s in data["suspects"]
         ),
         no_cause_reason=data.get("no_cause"),
+        ranking=tuple(
+            RankedProblem(
+                lead=p["lead"],
+                entity=p["entity"],
+                impact=p["impact"],
+                severity=Severity.parse(p["severity"]),
+                reach=p.get("reach"),
+                members=tuple(p["members"]),
+                reason=p["reason"],
+            )
+            for p in data.get("ranking") or ()
+        ),
         timeline=tuple(
             TimelineEvent(
                 at=parse_time(e["at"]),

@@ -47,6 +47,22 @@ def ordered_findings(findings: tuple[Finding, ...] | list[Finding]) -> list[Find
     )
 
 
+def ranked_findings(report: Report) -> list[Finding]:
+    """The findings in the summary's rank order (lead, then its group), the rest worst first.
+
+    Without a summary (or a ranking) this is :func:`ordered_findings`.
+    """
+    ordered = ordered_findings(report.findings)
+    if report.summary is None or not report.summary.ranking:
+        return ordered
+    position: dict[str, int] = {}
+    for problem in report.summary.ranking:
+        for fingerprint in (problem.lead, *problem.members):
+            position.setdefault(fingerprint, len(position))
+    last = len(position)
+    return sorted(ordered, key=lambda f: position.get(f.fingerprint, last))
+
+
 def counts(report: Report) -> dict[str, int]:
     """How many findings of each severity, worst first."""
     return {s.label: sum(1 for f in report.findings if f.severity is s) for s in reversed(Severity)}
@@ -76,11 +92,15 @@ def headline(report: Report) -> str:
             return f"Nothing could be checked{failed_text}."
         return f"No problem found by {checked} probe{'s' if checked != 1 else ''}{failed_text}."
     parts = [f"{tally[s.label]} {s.label}" for s in (Severity.CRITICAL, Severity.WARNING) if tally[s.label]]
-    top = problems[0]
+    top, where = problems[0], problems[0].entity.display()
+    ranking = report.summary.ranking if report.summary is not None else ()
+    by_fingerprint = {f.fingerprint: f for f in problems}
+    if ranking and ranking[0].lead in by_fingerprint:
+        top, where = by_fingerprint[ranking[0].lead], ranking[0].entity
     since = f" since {top.onset.astimezone(UTC):%H:%M}Z" if top.onset else ""
     more = len(problems) - 1
     tail = f" (+{more} more)" if more else ""
-    return f"{', '.join(parts)}: {top.title} [{top.entity.display()}]{since}{tail}{failed_text}."
+    return f"{', '.join(parts)}: {top.title} [{where}]{since}{tail}{failed_text}."
 
 
 def coverage(report: Report, items: tuple[ChecklistItem, ...] = DIAGNOSIS_ITEMS) -> list[CoverageRow]:

@@ -11,7 +11,8 @@ from rich.markup import escape
 from rich.text import Text
 
 from diagnostics.model import Finding, ProbeOutcome, Report, Severity, Status
-from diagnostics.report.summary import Coverage, coverage, headline, ordered_findings
+from diagnostics.report.summary import Coverage, coverage, headline, ranked_findings
+from diagnostics.summary.ranking import ranking_reason
 from diagnostics.units import format_duration, format_value, isoformat
 
 SEVERITY_STYLE = {Severity.CRITICAL: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
@@ -63,7 +64,7 @@ def write_report(console: Console, report: Report) -> None:
         _write_summary(console, report)
     if report.comparison is not None:
         _write_comparison(console, report)
-    findings = ordered_findings(report.findings)
+    findings = ranked_findings(report)
     if findings:
         console.print()
         console.print(Text("Findings", style="bold underline"))
@@ -131,6 +132,9 @@ def _write_summary(console: Console, report: Report) -> None:
     )
     if severity.affected_services:
         console.print(Text(f"Affected services: {', '.join(severity.affected_services)}", style="dim"))
+    why_first = ranking_reason(summary.ranking, {fp: f.title for fp, f in titles.items()})
+    if why_first:
+        console.print(Text.assemble(("Ranking: ", "bold"), why_first))
     if not summary.suspects:
         console.print(Text.assemble(("Likely cause: ", "bold"), f"none named — {summary.no_cause_reason}"))
         return
