@@ -246,7 +246,7 @@ def judge_lock_waits(
                 details=details,
                 onset=min((s.query_start for s in sessions if s.query_start), default=None),
                 next_steps=[
-                    f"Resolve the lock tree {behind} (db.locks finding); no EXPLAIN needed for these statements."
+                    f"Resolve the lock tree {behind} (see db.locks): these statements finish once it is gone; their plans are not the problem."
                 ],
                 key=lock_tree_key(root) if root is not None else "pid unknown",
             )
