@@ -276,3 +276,30 @@ def test_fingerprints_are_stable_and_the_diff_shows_the_fix(
     result = CliRunner().invoke(cli, ["diff", str(tmp_path / "before.json"), str(tmp_path / "after.json")])
     assert result.exit_code == 0
     assert "0 new, 1 resolved, 0 unchanged" in result.stdout
+
+
+def test_statements_waiting_behind_a_lock_are_grouped_under_the_root_blocker(
+    tmp_path: Path, pg_sessions: SessionPool, postgres_config: dict[str, Any]
+) -> None:
+    root, waiters = hold_rows(pg_sessions)
+    options = {
+        "db.locks": {"wait_warning": "0.1s"},
+        "db.queries": {"long_running_warning": "0.2s", "slowdown_min_runtime": "0.1s"},
+    }
+    report = diagnose(
+        tmp_path, {**postgres_config, "probes": options}, "--probe", "db.locks", "--probe", "db.queries"
+    )
+    blocked = finding(report, "db.locks", "lock_blocking")
+    waiting = finding(report, "db.queries", "statement_lock_wait")
+    details = waiting["evidence"]["details"]
+    assert (details["symptom_of"], details["lock_root_pid"]) == (blocked["fingerprint"], root)
+    assert sorted(details["pids"]) == sorted(waiters)
+    assert waiting["title"].endswith(f"behind pid {root}")
+    assert not [f for f in report["findings"] if f["kind"] == "statement_slowdown"]
+    assert len({f["fingerprint"] for f in report["findings"]}) == len(report["findings"])
+    first = report["summary"]["ranking"][0]
+    assert first["lead"] == blocked["fingerprint"] and waiting["fingerprint"] in first["members"]
+    top = report["summary"]["suspects"][0]
+    assert (top["rule"], top["cause"]) == ("symptom_of_cause", blocked["fingerprint"])
+    assert waiting["fingerprint"] in top["supports"]
+    assert f"behind pid {root}" in report["headline"]
