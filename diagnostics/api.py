@@ -74,6 +74,7 @@ def diagnose(
         redactor=loaded.redactor.with_secrets(environment_secrets(environment)),
         listener=listener,
     )
+    planned = {p.probe_id for p in plans}
     report = Report(
         at=moment.astimezone(UTC),
         window=span,
@@ -81,6 +82,9 @@ def diagnose(
         duration_s=time.monotonic() - began,
         probes=result.outcomes,
         findings=result.findings,
+        not_selected=tuple(
+            (probe_id, cls.checklist_item) for probe_id, cls in reg.probes.items() if probe_id not in planned
+        ),
     )
     report = replace(
         report,

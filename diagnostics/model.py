@@ -39,6 +39,8 @@ class Status(StrEnum):
     WARNING = "warning"
     CRITICAL = "critical"
     SKIPPED = "skipped"
+    NOT_CHECKED = "not_checked"
+    """The backend answered but held nothing to judge (e.g. no configured query matched)."""
     ERROR = "error"
     TIMEOUT = "timeout"
 
@@ -221,6 +223,9 @@ class Report:
     """Timeline, suspects and severity (see diagnostics.summary)."""
     comparison: Comparison | None = None
     """Against a baseline run, when one was given."""
+    not_selected: tuple[tuple[str, ChecklistItem], ...] = ()
+    """Registered probes left out by ``--probe`` (id, checklist item): their items read
+    "not selected", never "no probe installed"."""
 
     @property
     def worst(self) -> Severity | None:

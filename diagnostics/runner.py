@@ -18,7 +18,13 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from diagnostics.contract import ProbeContext
-from diagnostics.errors import DuplicateFingerprints, ProbeError, ProbeSkipped, ProbeTimeout
+from diagnostics.errors import (
+    DuplicateFingerprints,
+    NothingToJudge,
+    ProbeError,
+    ProbeSkipped,
+    ProbeTimeout,
+)
 from diagnostics.fingerprints import distinct_fingerprints, strict_by_default
 from diagnostics.model import (
     ChecklistItem,
@@ -195,7 +201,7 @@ def _judge(
         skipped = ProbeOutcome(
             probe=plan.probe_id,
             checklist_item=item,
-            status=Status.SKIPPED,
+            status=Status.NOT_CHECKED if isinstance(done.error, NothingToJudge) else Status.SKIPPED,
             duration_s=duration,
             error=redact(str(done.error)),
             hint=redact(done.error.hint) if done.error.hint else None,

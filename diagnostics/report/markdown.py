@@ -7,7 +7,15 @@ from diagnostics.report.summary import coverage, headline, ranked_findings
 from diagnostics.summary.ranking import ranking_reason
 from diagnostics.units import format_duration, format_value, isoformat
 
-_MARK = {"problem": "✗", "clean": "✓", "not_configured": "–", "failed": "!", "no_probe": "·"}
+_MARK = {
+    "problem": "✗",
+    "clean": "✓",
+    "not_configured": "–",
+    "not_checked": "?",
+    "failed": "!",
+    "no_probe": "·",
+    "not_selected": "·",
+}
 
 
 def _cell(text: str) -> str:

@@ -167,6 +167,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         ],
         "summary": summary_to_dict(report.summary),
         "comparison": comparison_to_dict(report.comparison),
+        "not_selected": [{"id": probe, "checklist_item": item.value} for probe, item in report.not_selected],
     }
 
 
@@ -316,6 +317,9 @@ def report_from_dict(data: Any) -> Report:
             findings=tuple(finding_from_dict(f) for f in data["findings"]),
             summary=summary_from_dict(data.get("summary")),
             comparison=comparison_from_dict(data.get("comparison")),
+            not_selected=tuple(
+                (p["id"], ChecklistItem(p["checklist_item"])) for p in data.get("not_selected") or ()
+            ),
         )
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         raise ReportFormatError(f"malformed {SCHEMA_ID} document: {type(exc).__name__}: {exc}") from None

@@ -24,8 +24,12 @@ class Coverage(StrEnum):
     PROBLEM = "problem"
     CLEAN = "clean"
     NOT_CONFIGURED = "not_configured"
+    NOT_CHECKED = "not_checked"
+    """Its probes ran but had nothing to judge (no configured query matched...)."""
     FAILED = "failed"
     NO_PROBE = "no_probe"
+    NOT_SELECTED = "not_selected"
+    """Its probes exist but ``--probe`` left them out of this run."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -104,7 +108,8 @@ def headline(report: Report) -> str:
 
 
 def coverage(report: Report, items: tuple[ChecklistItem, ...] = DIAGNOSIS_ITEMS) -> list[CoverageRow]:
-    """For each checklist item: problem found, checked clean, not configured, failed, no probe."""
+    """For each checklist item: problem found, checked clean, not checked (nothing to judge),
+    not configured, failed, not selected (``--probe``), no probe."""
     rows = []
     for item in items:
         outcomes = [o for o in report.probes if o.checklist_item is item]
@@ -115,10 +120,13 @@ def coverage(report: Report, items: tuple[ChecklistItem, ...] = DIAGNOSIS_ITEMS)
         failed = [o for o in outcomes if o.status in (Status.ERROR, Status.TIMEOUT)]
         clean = [o for o in outcomes if o.status.checked]
         skipped = [o for o in outcomes if o.status is Status.SKIPPED]
+        unjudged = [o for o in outcomes if o.status is Status.NOT_CHECKED]
+        left_out = [probe for probe, its in report.not_selected if its is item]
         if flagged:
             rows.append(CoverageRow(item=item, state=Coverage.PROBLEM, detail=flagged[0].title, probes=ids))
         elif clean:
             partial = f"; {', '.join(o.probe for o in failed)} could not check" if failed else ""
+            partial += "".join(f"; {o.probe} not checked: {o.error}" for o in unjudged)
             names = ", ".join(o.probe for o in clean)
             rows.append(
                 CoverageRow(
@@ -128,10 +136,24 @@ def coverage(report: Report, items: tuple[ChecklistItem, ...] = DIAGNOSIS_ITEMS)
         elif failed:
             detail = "; ".join(f"{o.probe}: {o.error}" for o in failed)
             rows.append(CoverageRow(item=item, state=Coverage.FAILED, detail=detail, probes=ids))
+        elif unjudged:
+            detail = "; ".join(
+                f"{o.probe}: {o.error}" + (f" — add: {o.hint}" if o.hint else "") for o in unjudged
+            )
+            rows.append(CoverageRow(item=item, state=Coverage.NOT_CHECKED, detail=detail, probes=ids))
         elif skipped:
             hints = sorted({o.hint or o.error or "not configured" for o in skipped})
             rows.append(
                 CoverageRow(item=item, state=Coverage.NOT_CONFIGURED, detail="; ".join(hints), probes=ids)
+            )
+        elif left_out:
+            rows.append(
+                CoverageRow(
+                    item=item,
+                    state=Coverage.NOT_SELECTED,
+                    detail=f"not selected by --probe: {', '.join(left_out)}",
+                    probes=tuple(left_out),
+                )
             )
         else:
             rows.append(

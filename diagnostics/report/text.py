@@ -21,6 +21,7 @@ STATUS_STYLE = {
     Status.WARNING: "yellow",
     Status.CRITICAL: "bold red",
     Status.SKIPPED: "dim",
+    Status.NOT_CHECKED: "yellow",
     Status.ERROR: "magenta",
     Status.TIMEOUT: "magenta",
 }
@@ -30,6 +31,8 @@ COVERAGE_MARK = {
     Coverage.NOT_CONFIGURED: ("-", "dim"),
     Coverage.FAILED: ("!", "magenta"),
     Coverage.NO_PROBE: ("·", "dim"),
+    Coverage.NOT_CHECKED: ("?", "yellow"),
+    Coverage.NOT_SELECTED: ("·", "dim"),
 }
 MAX_EVIDENCE_VALUES = 8
 
@@ -208,7 +211,7 @@ def _write_finding(console: Console, finding: Finding) -> None:
 
 def _outcome_line(outcome: ProbeOutcome) -> Text:
     detail = ""
-    if outcome.status is Status.SKIPPED:
+    if outcome.status in (Status.SKIPPED, Status.NOT_CHECKED):
         detail = f"{outcome.error or 'skipped'}" + (f" — add: {outcome.hint}" if outcome.hint else "")
     elif outcome.error:
         detail = outcome.error
