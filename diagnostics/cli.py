@@ -256,6 +256,8 @@ def probes_command(config_path: Path | None, fmt: str) -> None:
     for plan in plans:
         if plan.broken:
             state = f"broken: {plan.broken.reason}"
+        elif plan.config_error:
+            state = f"cannot run: {plan.config_error}"
         elif plan.runnable:
             state = "enabled" + (f" (from {plan.backend_origin})" if plan.backend_origin else "")
         else:
@@ -311,6 +313,8 @@ def config_check(config_path: Path | None) -> None:
     for plan in plans:
         if plan.broken:
             click.echo(f"  {plan.probe_id:<24} broken: {plan.broken.reason}")
+        elif plan.config_error:
+            click.echo(f"  {plan.probe_id:<24} cannot run until set: {plan.config_error}")
         elif not plan.runnable:
             hint = f" — add: {plan.setup_hint}" if plan.setup_hint else ""
             click.echo(f"  {plan.probe_id:<24} skipped: {plan.skip_reason}{hint}")

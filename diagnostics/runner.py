@@ -271,6 +271,15 @@ def _item(plan: ProbePlan) -> ChecklistItem:
 
 
 def _not_run_outcome(plan: ProbePlan, redact: Redactor) -> ProbeOutcome:
+    if plan.config_error is not None:
+        return ProbeOutcome(
+            probe=plan.probe_id,
+            checklist_item=_item(plan),
+            status=Status.ERROR,
+            duration_s=0.0,
+            error=redact(plan.config_error),
+            error_kind=ErrorKind.CONFIG,
+        )
     if plan.broken is not None:
         return ProbeOutcome(
             probe=plan.probe_id,
