@@ -117,6 +117,8 @@ def run_command(
     from diagnostics.report.summary import exit_status
 
     show_progress = sys.stderr.isatty() if progress is None else progress
+    context = click.get_current_context()
+    console_script = bool((context.obj or {}).get("hard_exit"))
     listener: Any = None
     if show_progress:
         from diagnostics.progress import LiveProgress
@@ -131,6 +133,8 @@ def run_command(
             "window": window,
             "timeout": timeout,
             "baseline": previous,
+            # the console script's report counts its whole wall time, interpreter start-up included
+            "began": _process_start() if console_script else None,
         }
         if listener is not None:
             with listener:
@@ -154,14 +158,36 @@ def run_command(
     if diagnosis.interrupted:
         click.echo("diag: interrupted; the report shows what finished", err=True)
     code = int(exit_status(report))
-    context = click.get_current_context()
-    if diagnosis.abandoned_threads and (context.obj or {}).get("hard_exit"):
+    if diagnosis.abandoned_threads and console_script:
         # a hung backend (a thread pool joined at interpreter exit) must not keep the process
         # alive past the deadline; only the console script does this, never an embedding caller
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
     sys.exit(code)
+
+
+def _process_start() -> float | None:
+    """When this process started (Unix time), or None when the system does not say.
+
+    On Linux from /proc (process start and uptime, both to the clock tick): psutil's
+    create_time adds the boot time, which the kernel gives in whole seconds only.
+    """
+    import time
+
+    try:
+        stat = Path("/proc/self/stat").read_text()
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        ticks = int(stat.rsplit(")", 1)[1].split()[19])  # field 22, starttime
+        return time.time() - (uptime - ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        pass
+    import psutil
+
+    try:
+        return float(psutil.Process().create_time())
+    except (psutil.Error, OSError):
+        return None
 
 
 def _write(path: Path, text: str) -> None:

@@ -216,7 +216,10 @@ class Report:
     at: datetime
     window: timedelta
     started_at: datetime
+    """When the run began: ``diag``'s process start, or the ``diagnose()`` call."""
     duration_s: float
+    """Wall time from ``started_at`` to the finished summary (start-up included; only
+    rendering the report is not)."""
     probes: tuple[ProbeOutcome, ...]
     findings: tuple[Finding, ...]
     summary: Summary | None = None

@@ -27,7 +27,7 @@ def render_markdown(report: Report) -> str:
     lines = [f"## diag: {headline(report)}", ""]
     lines.append(
         f"Diagnosed `{isoformat(report.at - report.window)}` → `{isoformat(report.at)}` "
-        f"(window {format_duration(report.window)}), run took {report.duration_s:.2f}s."
+        f"(window {format_duration(report.window)}), run took {report.duration_s:.2f}s (start-up included)."
     )
     if report.summary is not None:
         lines += ["", *summary_lines(report)]

@@ -60,7 +60,7 @@ def write_report(console: Console, report: Report) -> None:
     start = report.at - report.window
     console.print(
         f"Diagnosed {isoformat(start)} → {isoformat(report.at)} "
-        f"(window {format_duration(report.window)}) in {report.duration_s:.2f}s",
+        f"(window {format_duration(report.window)}) in {report.duration_s:.2f}s, start-up included",
         style="dim",
     )
     if report.summary is not None:

@@ -149,6 +149,17 @@ def test_real_subprocess_run_of_the_zero_config_default(scripted_probes: Path) -
     assert time.monotonic() - began < 10
 
 
+def test_the_reported_run_time_includes_the_process_start_up(scripted_probes: Path) -> None:
+    # a second of start-up before the CLI is even imported, as a slow machine or a big import has
+    code = "import time; time.sleep(1.0); from diagnostics.cli import main; main(['run', '--probe', 'test.sleep', '--format', 'json'])"
+    began = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    wall = time.monotonic() - began
+    assert done.returncode == 0, done.stderr
+    reported = json.loads(done.stdout)["duration_s"]
+    assert 1.0 <= reported <= wall
+
+
 def test_a_hung_backend_does_not_keep_the_process_alive() -> None:
     began = time.monotonic()
     done = subprocess.run(
