@@ -107,12 +107,13 @@ def test_an_unset_variable_fails_only_the_probes_reading_its_section_and_command
 
 def test_other_checklist_items_read_not_selected_with_probe() -> None:
     code, out, _ = invoke("run", "--probe", "test.warn", "--format", "json")
+    assert code == 1
     rows = {row["item"]: row for row in json.loads(out)["checklist"]}
     assert rows["metrics"]["state"] == "not_selected"  # test.crit serves metrics
     assert rows["metrics"]["detail"].startswith("not selected by --probe: test.crit, ")
     assert rows["logs"]["state"] == "no_probe"
     assert "no_probe" not in {rows[item]["state"] for item in ("deployments", "dependencies", "resources")}
-    code, out, _ = invoke("run", "--probe", "test.warn")
+    _, out, _ = invoke("run", "--probe", "test.warn")
     assert "Check dashboards and metrics: not selected — not selected by --probe: test.crit" in out
 
 
