@@ -274,6 +274,9 @@ def rank_causes(
     ranked problem when only saturation would be suspected otherwise.
     """
     classified = [Classified(f, items.get(f.probe)) for f in findings if f.severity >= Severity.WARNING]
+    present = {c.finding.fingerprint for c in classified}
+    # a finding its probe marked as the symptom of another present one is no cause itself
+    symptoms = {c.finding.fingerprint for c in classified if _declared_cause(index, c.finding) & present}
     best: dict[str, Suspect] = {}
     for rule in RULES:
         effects_by_key: dict[str, list[Finding]] = defaultdict(list)
@@ -283,7 +286,9 @@ def rank_causes(
                     effects_by_key[key].append(candidate.finding)
         if not effects_by_key:
             continue
-        for cause in (c.finding for c in classified if rule.is_cause(c)):
+        for cause in (
+            c.finding for c in classified if rule.is_cause(c) and c.finding.fingerprint not in symptoms
+        ):
             effects: list[tuple[Finding, str, timedelta | None]] = []
             seen: set[int] = {id(cause)}
             for key in sorted(rule.cause_keys(index, cause)):

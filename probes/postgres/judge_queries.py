@@ -150,7 +150,9 @@ def judge_long_running(
             onset=min(starts, default=None),
             next_steps=[
                 f"SELECT pg_cancel_backend({longest.pid});  -- cancels the query, the session stays",
-                "EXPLAIN the query (without ANALYZE) to see its plan.",
+                f"Resolve the lock tree behind pid {root} (see db.locks): these queries wait on it."
+                if root is not None
+                else "EXPLAIN the query (without ANALYZE) to see its plan.",
             ],
         )
     ]

@@ -329,15 +329,19 @@ def test_statements_waiting_on_a_lock_are_grouped_under_the_root_blocker() -> No
         title="4 statements waiting on a lock for up to 1m11s behind pid 8123",
         details={"symptom_of": pile_up.fingerprint, "lock_root_pid": 8123},
     )  # fmt: skip
-    summary = summarize(report_of(waiting, pile_up, host_cpu))
+    long_running = make(
+        "db.queries", "long_running_queries", ORDERS_DB, 1.3, Severity.WARNING,
+        title="4 queries running longer than 30s, the longest 1m11s (pid 8124)",
+        details={"symptom_of": pile_up.fingerprint},
+    )  # fmt: skip
+    summary = summarize(report_of(waiting, long_running, pile_up, host_cpu))
     first = summary.ranking[0]
-    assert (first.lead, first.members) == (pile_up.fingerprint, (waiting.fingerprint,))
-    top = summary.suspects[0]
-    assert (top.rule, top.cause, top.supports) == (
-        "symptom_of_cause",
-        pile_up.fingerprint,
-        (waiting.fingerprint,),
-    )
+    assert first.lead == pile_up.fingerprint
+    assert set(first.members) == {waiting.fingerprint, long_running.fingerprint}
+    # the waiting queries are symptoms: never the cause of their own lock tree
+    [top] = summary.suspects
+    assert (top.rule, top.cause) == ("symptom_of_cause", pile_up.fingerprint)
+    assert set(top.supports) == {waiting.fingerprint, long_running.fingerprint}
     assert "is a symptom of it" in top.reasoning
     # a link to a finding absent from the report (db.locks not selected) is ignored
     alone = summarize(report_of(waiting))
