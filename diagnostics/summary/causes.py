@@ -150,7 +150,7 @@ RULES: tuple[Rule, ...] = (
         cause_keys=_fingerprint,
         effect_keys=_declared_cause,
         sentence=lambda index, cause, effect, via, lag: (
-            f"'{effect.title}' is a symptom of it ({effect.probe} found it waiting on this), not a problem of its own."
+            f"'{effect.title}' is a symptom of it, as {effect.probe} found, not a problem of its own."
         ),
     ),
     Rule(

@@ -89,44 +89,66 @@ def _group_key(finding: Finding, machines: MachineIndex) -> str:
     return f"finding {finding.fingerprint}"
 
 
+@dataclass(frozen=True, slots=True)
+class Group:
+    """A lead finding and every problem grouped with it, best ranked first."""
+
+    lead: Finding
+    members: tuple[Judged, ...]
+
+    @property
+    def impact(self) -> Impact:
+        return max(m.impact for m in self.members)
+
+    @property
+    def severity(self) -> Severity:
+        return self.members[0].finding.severity
+
+    @property
+    def reach(self) -> tuple[int, str] | None:
+        return max((m.reach for m in self.members if m.reach), default=None, key=lambda r: r[0])
+
+    def rank_key(self) -> tuple[bool, int, int, int, datetime, str]:
+        reach = self.reach
+        return (
+            self.impact is Impact.SATURATION,
+            -int(self.severity),
+            -int(self.impact),
+            -(reach[0] if reach else 0),
+            min(m.finding.onset or FAR_FUTURE for m in self.members),
+            self.lead.title,
+        )
+
+    def problem(self, machines: MachineIndex) -> RankedProblem:
+        reach = self.reach
+        return RankedProblem(
+            lead=self.lead.fingerprint,
+            entity=entity_label(self.lead, machines),
+            impact=self.impact.label,
+            severity=self.severity,
+            reach=reach[0] if reach else None,
+            members=tuple(m.finding.fingerprint for m in self.members if m.finding is not self.lead),
+            reason=_reason(self.severity, self.impact, reach, len(self.members) - 1),
+        )
+
+
 def rank_problems(
     findings: Sequence[Finding], items: Mapping[str, ChecklistItem], machines: MachineIndex
 ) -> tuple[RankedProblem, ...]:
     """Every warning or critical finding in a group, the groups best ranked first."""
     judged = judge_findings(findings, items)
     present = {j.finding.fingerprint: j.finding for j in judged}
-    groups: dict[str, list[Judged]] = {}
+    members: dict[str, list[Judged]] = {}
     leads: dict[str, Finding] = {}
     for item in judged:  # best ranked first: a group's first member is its best
         cause = cause_of(item.finding, present)
-        anchor = cause or item.finding
-        key = _group_key(anchor, machines)
-        groups.setdefault(key, []).append(item)
+        key = _group_key(cause or item.finding, machines)
+        members.setdefault(key, []).append(item)
+        leads.setdefault(key, cause or item.finding)
         if cause is not None:
             leads[key] = cause
-    ranked = []
-    for key, members in groups.items():
-        best = members[0]
-        lead = leads.get(key, best.finding)
-        reach = max((m.reach for m in members if m.reach), default=None, key=lambda r: r[0])
-        impact = max(m.impact for m in members)
-        ranked.append(
-            (
-                (impact is Impact.SATURATION, -int(best.finding.severity), -int(impact), -(reach[0] if reach else 0),
-                 min((m.finding.onset or FAR_FUTURE) for m in members), lead.title),
-                RankedProblem(
-                    lead=lead.fingerprint,
-                    entity=entity_label(lead, machines),
-                    impact=impact.label,
-                    severity=best.finding.severity,
-                    reach=reach[0] if reach else None,
-                    members=tuple(m.finding.fingerprint for m in members if m.finding is not lead),
-                    reason=_reason(best.finding.severity, impact, reach, len(members) - 1),
-                ),
-            )
-        )  # fmt: skip
-    ranked.sort(key=lambda pair: pair[0])
-    return tuple(problem for _, problem in ranked)
+    groups = [Group(lead=leads[key], members=tuple(found)) for key, found in members.items()]
+    return tuple(group.problem(machines) for group in sorted(groups, key=Group.rank_key))
 
 
 def _reason(severity: Severity, impact: Impact, reach: tuple[int, str] | None, grouped: int) -> str:
