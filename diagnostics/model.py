@@ -187,11 +187,17 @@ class Finding:
     next_steps: tuple[str, ...] = ()
     key: str = ""
     """Tells apart findings of one kind on one entity (the metric, the alert, the root blocker)."""
+    _fingerprint: str = field(default="", init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # computed once: the summary looks it up for every finding many times
+        fingerprint = fingerprint_of(self.probe, self.kind, self.entity.kind, self.entity.name, self.key)
+        object.__setattr__(self, "_fingerprint", fingerprint)
 
     @property
     def fingerprint(self) -> str:
         """Stable across runs for the same problem on the same entity."""
-        return fingerprint_of(self.probe, self.kind, self.entity.kind, self.entity.name, self.key)
+        return self._fingerprint
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -32,10 +32,12 @@ def summarize(
     machines = MachineIndex(report.findings)
     index = EntityIndex(services or {}, machines)
     items = {o.probe: o.checklist_item for o in report.probes}
-    ranking = rank_problems(report.findings, items, machines)
     judged = judge_findings(report.findings, items)
+    ranking = rank_problems(judged, machines)
     saturation = {j.finding.fingerprint for j in judged if j.impact is Impact.SATURATION}
-    suspects = rank_causes(report.findings, items, index, max_lag=options.max_lag, ranking=ranking)
+    suspects = rank_causes(
+        report.findings, items, index, max_lag=options.max_lag, ranking=ranking, judged=judged
+    )
     problems = [f for f in report.findings if f.severity > 0]
     if suspects:
         reason = None

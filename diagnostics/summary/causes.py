@@ -45,7 +45,7 @@ from diagnostics.model import SYMPTOM_OF, ChecklistItem, Finding, Severity
 from diagnostics.summary.entities import EntityIndex
 from diagnostics.summary.impact import Impact
 from diagnostics.summary.model import RankedProblem, Suspect
-from diagnostics.summary.ranking import judge_findings
+from diagnostics.summary.ranking import Judged, judge_findings
 from diagnostics.units import format_duration
 
 SYMPTOM_ITEMS = frozenset({ChecklistItem.METRICS})
@@ -267,6 +267,7 @@ def rank_causes(
     max_lag: timedelta,
     limit: int = 3,
     ranking: Sequence[RankedProblem] = (),
+    judged: Sequence[Judged] | None = None,
 ) -> tuple[Suspect, ...]:
     """The top suspects, best first; empty when no rule links any two findings.
 
@@ -304,7 +305,8 @@ def rank_causes(
                 previous = best.get(suspect.cause)
                 if previous is None or suspect.score > previous.score:
                     best[suspect.cause] = suspect
-    impacts = {j.finding.fingerprint: j.impact for j in judge_findings(findings, items)}
+    judged = judge_findings(findings, items) if judged is None else judged
+    impacts = {j.finding.fingerprint: j.impact for j in judged}
     ranked = sorted(
         best.values(), key=lambda s: (impacts.get(s.cause) is Impact.SATURATION, -s.score, s.title)
     )

@@ -23,6 +23,7 @@ checklist item and the count measurements.
 from __future__ import annotations
 
 from enum import IntEnum
+from functools import lru_cache
 
 from diagnostics.model import ChecklistItem, Finding
 from diagnostics.summary.severity import DATA_AT_RISK_WORDS, current_value, normal_value, signal_of
@@ -39,13 +40,14 @@ class Impact(IntEnum):
 
     @property
     def label(self) -> str:
-        return self.name.lower()
+        return IMPACT_LABELS[self]
 
     @property
     def phrase(self) -> str:
         return IMPACT_PHRASES[self]
 
 
+IMPACT_LABELS = {impact: impact.name.lower() for impact in Impact}
 IMPACT_PHRASES = {
     Impact.FAILING: "failing now",
     Impact.BLOCKED: "blocking work now",
@@ -80,24 +82,31 @@ def impact_of(finding: Finding, item: ChecklistItem | None) -> Impact:
     declared = finding.evidence.details.get("impact")
     if isinstance(declared, str) and declared.upper() in Impact.__members__:
         return Impact[declared.upper()]
-    kind = finding.kind
     signal = signal_of(finding)
     if signal == "error_ratio" or _traffic_lost(finding, signal):
         return Impact.FAILING
+    return _impact_of_kind(finding.kind, item, finding.entity.kind)
+
+
+@lru_cache(maxsize=1024)
+def _impact_of_kind(kind: str, item: ChecklistItem | None, entity_kind: str) -> Impact:
+    """The class a finding's kind, checklist item and entity kind give it (few distinct ones)."""
     if kind in FAILING_KINDS:
         return Impact.FAILING
     if kind in BLOCKED_KINDS or any(word in kind for word in BLOCKED_WORDS):
         return Impact.BLOCKED
     if kind in DATA_KINDS or any(word in kind for word in DATA_AT_RISK_WORDS):
         return Impact.DATA_AT_RISK
-    if item is ChecklistItem.RESOURCES or finding.entity.kind in SATURATION_ENTITIES:
+    if item is ChecklistItem.RESOURCES or entity_kind in SATURATION_ENTITIES:
         return Impact.SATURATION
     return Impact.DEGRADED
 
 
 def _traffic_lost(finding: Finding, signal: str | None) -> bool:
+    if signal != "traffic":
+        return False
     current, normal = current_value(finding), normal_value(finding)
-    return signal == "traffic" and current is not None and bool(normal) and current < (normal or 0)
+    return current is not None and bool(normal) and current < (normal or 0)
 
 
 def reach_of(finding: Finding) -> tuple[int, str] | None:

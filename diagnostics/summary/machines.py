@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
+from functools import lru_cache
 
 from diagnostics.model import Finding
 
@@ -32,6 +33,7 @@ def strip_port(value: str) -> str:
     return host if host and port.isdigit() and ":" not in host else value
 
 
+@lru_cache(maxsize=4096)
 def is_loopback(name: str) -> bool:
     """``localhost`` or a loopback address."""
     if name == "localhost" or name.endswith(".localhost"):
@@ -42,6 +44,7 @@ def is_loopback(name: str) -> bool:
         return False
 
 
+@lru_cache(maxsize=4096)
 def _is_address(name: str) -> bool:
     try:
         ipaddress.ip_address(name)
@@ -69,8 +72,9 @@ class MachineIndex:
 
     def __init__(self, findings: Iterable[Finding]) -> None:
         self._parent: dict[str, str] = {}
+        self._names: dict[int, tuple[Finding, frozenset[str]]] = {}
         for finding in findings:
-            names = sorted(machine_names(finding))
+            names = sorted(self.names_of(finding))
             for name in names:
                 self._parent.setdefault(name, name)
             for other in names[1:]:
@@ -79,6 +83,15 @@ class MachineIndex:
         for name in self._parent:
             groups.setdefault(self._find(name), []).append(name)
         self._canonical = {name: _preferred(members) for members in groups.values() for name in members}
+
+    def names_of(self, finding: Finding) -> frozenset[str]:
+        """:func:`machine_names` of ``finding``, computed once per finding."""
+        cached = self._names.get(id(finding))
+        if cached is not None and cached[0] is finding:
+            return cached[1]
+        names = machine_names(finding)
+        self._names[id(finding)] = (finding, names)
+        return names
 
     def _find(self, name: str) -> str:
         while self._parent[name] != name:
@@ -100,7 +113,7 @@ class MachineIndex:
         """The canonical name of the machine a host or node finding is about."""
         if finding.entity.kind not in HOST_KINDS:
             return None
-        names = machine_names(finding)
+        names = self.names_of(finding)
         return self.canonical(min(names)) if names else None
 
 

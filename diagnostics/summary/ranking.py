@@ -89,54 +89,54 @@ def _group_key(finding: Finding, machines: MachineIndex) -> str:
     return f"finding {finding.fingerprint}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Group:
-    """A lead finding and every problem grouped with it, best ranked first."""
+    """A lead finding and every problem grouped with it (best ranked first), with what ranks it."""
 
     lead: Finding
     members: tuple[Judged, ...]
+    impact: Impact
+    reach: tuple[int, str] | None
+    onset: datetime
 
-    @property
-    def impact(self) -> Impact:
-        return max(m.impact for m in self.members)
+    @classmethod
+    def of(cls, lead: Finding, members: Sequence[Judged]) -> Group:
+        return cls(
+            lead=lead,
+            members=tuple(members),
+            impact=max(m.impact for m in members),
+            reach=max((m.reach for m in members if m.reach), default=None, key=lambda r: r[0]),
+            onset=min(m.finding.onset or FAR_FUTURE for m in members),
+        )
 
     @property
     def severity(self) -> Severity:
         return self.members[0].finding.severity
 
-    @property
-    def reach(self) -> tuple[int, str] | None:
-        return max((m.reach for m in self.members if m.reach), default=None, key=lambda r: r[0])
-
     def rank_key(self) -> tuple[bool, int, int, int, datetime, str]:
-        reach = self.reach
         return (
             self.impact is Impact.SATURATION,
             -int(self.severity),
             -int(self.impact),
-            -(reach[0] if reach else 0),
-            min(m.finding.onset or FAR_FUTURE for m in self.members),
+            -(self.reach[0] if self.reach else 0),
+            self.onset,
             self.lead.title,
         )
 
     def problem(self, machines: MachineIndex) -> RankedProblem:
-        reach = self.reach
         return RankedProblem(
             lead=self.lead.fingerprint,
             entity=entity_label(self.lead, machines),
             impact=self.impact.label,
             severity=self.severity,
-            reach=reach[0] if reach else None,
+            reach=self.reach[0] if self.reach else None,
             members=tuple(m.finding.fingerprint for m in self.members if m.finding is not self.lead),
-            reason=_reason(self.severity, self.impact, reach, len(self.members) - 1),
+            reason=_reason(self.severity, self.impact, self.reach, len(self.members) - 1),
         )
 
 
-def rank_problems(
-    findings: Sequence[Finding], items: Mapping[str, ChecklistItem], machines: MachineIndex
-) -> tuple[RankedProblem, ...]:
-    """Every warning or critical finding in a group, the groups best ranked first."""
-    judged = judge_findings(findings, items)
+def rank_problems(judged: Sequence[Judged], machines: MachineIndex) -> tuple[RankedProblem, ...]:
+    """Every judged finding (see :func:`judge_findings`) in a group, the groups best ranked first."""
     present = {j.finding.fingerprint: j.finding for j in judged}
     members: dict[str, list[Judged]] = {}
     leads: dict[str, Finding] = {}
@@ -147,7 +147,7 @@ def rank_problems(
         leads.setdefault(key, cause or item.finding)
         if cause is not None:
             leads[key] = cause
-    groups = [Group(lead=leads[key], members=tuple(found)) for key, found in members.items()]
+    groups = [Group.of(leads[key], found) for key, found in members.items()]
     return tuple(group.problem(machines) for group in sorted(groups, key=Group.rank_key))
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from diagnostics.model import Finding, Severity
 from diagnostics.summary.entities import EntityIndex
@@ -33,6 +34,12 @@ DATA_AT_RISK_WORDS = (
     "slot",
     "inodes",
 )
+
+
+@lru_cache(maxsize=1024)
+def puts_data_at_risk(kind: str) -> bool:
+    """Whether findings of this kind are about data that can be lost or stop being written."""
+    return any(word in kind for word in DATA_AT_RISK_WORDS)
 
 
 SIGNAL_NAMES = {
@@ -93,15 +100,23 @@ def normal_value(finding: Finding) -> float | None:
 
 @dataclass(frozen=True, slots=True)
 class Reason:
-    """One finding's claim on a SEV level."""
+    """One finding's claim on a SEV level: ``text``, followed by the finding when one is given
+    (built only for the reasons cited)."""
 
     level: int
     severity: Severity
     text: str
+    finding: Finding | None = None
+
+    def line(self) -> str:
+        if self.finding is None:
+            return self.text
+        return f"{self.text}{self.finding.title} [{self.finding.entity.display()}]"
 
 
 def _user_impact(finding: Finding, index: EntityIndex, limits: SeverityThresholds) -> Reason | None:
-    facing = sorted(s for s in index.services_of(finding) if index.is_user_facing(s))
+    services = index.services_of(finding)
+    facing = sorted(s for s in services if index.is_user_facing(s)) if services else []
     if not facing:
         return None
     signal, current, normal = signal_of(finding), current_value(finding), normal_value(finding)
@@ -130,20 +145,19 @@ def _finding_reasons(
     finding: Finding, saturation: bool, index: EntityIndex, limits: SeverityThresholds
 ) -> list[Reason]:
     """Every level this finding alone calls for."""
-    where = f"{finding.title} [{finding.entity.display()}]"
     critical = finding.severity is Severity.CRITICAL
     reasons = [r for r in (_user_impact(finding, index, limits),) if r is not None]
-    if any(word in finding.kind for word in DATA_AT_RISK_WORDS):
-        reasons.append(Reason(1 if critical else 2, finding.severity, f"data at risk: {where}"))
+    if puts_data_at_risk(finding.kind):
+        reasons.append(Reason(1 if critical else 2, finding.severity, "data at risk: ", finding))
     if critical and not saturation:
-        reasons.append(Reason(2, finding.severity, f"critical: {where}"))
+        reasons.append(Reason(2, finding.severity, "critical: ", finding))
     elif critical:
         # a busy machine nobody is shown to suffer from is not an incident of its own
         reasons.append(
-            Reason(3, finding.severity, f"critical saturation, no user or data impact shown: {where}")
+            Reason(3, finding.severity, "critical saturation, no user or data impact shown: ", finding)
         )
     else:
-        reasons.append(Reason(3, finding.severity, f"warning: {where}"))
+        reasons.append(Reason(3, finding.severity, "warning: ", finding))
     return reasons
 
 
@@ -184,10 +198,9 @@ def assess_severity(
     level = min(c.level for c in claims)
     setting = [c for c in claims if c.level == level]
     worst = max(c.severity for c in setting)
-    # stable sort: worst first, then the findings' rank order
-    cited = sorted((c for c in setting if c.severity is worst), key=lambda c: -int(c.severity))
+    cited = [c for c in setting if c.severity is worst]  # in the findings' rank order
     return SeverityAssessment(
         level=level,
-        reasons=tuple(dict.fromkeys(c.text for c in cited)),
+        reasons=tuple(dict.fromkeys(c.line() for c in cited)),
         affected_services=tuple(affected),
     )
