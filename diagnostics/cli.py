@@ -169,6 +169,8 @@ def run_command(
     from diagnostics.report.summary import exit_status
 
     show_progress = sys.stderr.isatty() if progress is None else progress
+    context = click.get_current_context()
+    console_script = bool((context.obj or {}).get("hard_exit"))
     listener: Any = None
     if show_progress:
         from diagnostics.progress import LiveProgress
@@ -183,6 +185,8 @@ def run_command(
             "window": window,
             "timeout": timeout,
             "baseline": previous,
+            # the console script's report counts its whole wall time, interpreter start-up included
+            "began": _process_start() if console_script else None,
         }
         if listener is not None:
             with listener:
@@ -206,14 +210,36 @@ def run_command(
     if diagnosis.interrupted:
         click.echo("diag: interrupted; the report shows what finished", err=True)
     code = int(exit_status(report))
-    context = click.get_current_context()
-    if diagnosis.abandoned_threads and (context.obj or {}).get("hard_exit"):
+    if diagnosis.abandoned_threads and console_script:
         # a hung backend (a thread pool joined at interpreter exit) must not keep the process
         # alive past the deadline; only the console script does this, never an embedding caller
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
     sys.exit(code)
+
+
+def _process_start() -> float | None:
+    """When this process started (Unix time), or None when the system does not say.
+
+    On Linux from /proc (process start and uptime, both to the clock tick): psutil's
+    create_time adds the boot time, which the kernel gives in whole seconds only.
+    """
+    import time
+
+    try:
+        stat = Path("/proc/self/stat").read_text()
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        ticks = int(stat.rsplit(")", 1)[1].split()[19])  # field 22, starttime
+        return time.time() - (uptime - ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        pass
+    import psutil
+
+    try:
+        return float(psutil.Process().create_time())
+    except (psutil.Error, OSError):
+        return None
 
 
 def _write(path: Path, text: str) -> None:
@@ -340,6 +366,8 @@ def probes_command(context: click.Context, config_path: Path | None, fmt: str) -
     for plan in plans:
         if plan.broken:
             state = f"broken: {plan.broken.reason}"
+        elif plan.config_error:
+            state = f"cannot run: {plan.config_error}"
         elif plan.runnable:
             state = "enabled" + (f" (from {plan.backend_origin})" if plan.backend_origin else "")
         else:
@@ -583,6 +611,8 @@ def config_check(config_path: Path | None) -> None:
     for plan in plans:
         if plan.broken:
             click.echo(f"  {plan.probe_id:<24} broken: {plan.broken.reason}")
+        elif plan.config_error:
+            click.echo(f"  {plan.probe_id:<24} cannot run until set: {plan.config_error}")
         elif not plan.runnable:
             # one hint per backend section, on its first probe, not one per probe
             hint = ""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from diagnostics.fingerprints import STRICT_VARIABLE
+
 pytest_plugins = [
     "tests.support.postgres",
     "tests.support.prometheus",
@@ -35,3 +37,5 @@ TRANSPORT_VARIABLES = (
 def _no_transport_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in TRANSPORT_VARIABLES:
         monkeypatch.delenv(name, raising=False)
+    # a probe returning two findings with one fingerprint fails its outcome in every test
+    monkeypatch.setenv(STRICT_VARIABLE, "1")

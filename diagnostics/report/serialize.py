@@ -24,10 +24,11 @@ from diagnostics.model import (
     Severity,
     Status,
 )
-from diagnostics.report.summary import counts, coverage, exit_status, headline, ordered_findings
+from diagnostics.report.summary import counts, coverage, exit_status, headline, ranked_findings
 from diagnostics.summary.model import (
     Comparison,
     Containment,
+    RankedProblem,
     SeverityAssessment,
     Summary,
     Suspect,
@@ -99,6 +100,18 @@ def summary_to_dict(summary: Summary | None) -> dict[str, Any] | None:
             for s in summary.suspects
         ],
         "no_cause": summary.no_cause_reason,
+        "ranking": [
+            {
+                "lead": p.lead,
+                "entity": p.entity,
+                "impact": p.impact,
+                "severity": p.severity.label,
+                "reach": p.reach,
+                "members": list(p.members),
+                "reason": p.reason,
+            }
+            for p in summary.ranking
+        ],
         "timeline": [
             {
                 "at": isoformat(e.at),
@@ -155,7 +168,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         "exit_status": int(exit_status(report)),
         "counts": counts(report),
         "probes": [outcome_to_dict(o) for o in report.probes],
-        "findings": [finding_to_dict(f) for f in ordered_findings(report.findings)],
+        "findings": [finding_to_dict(f) for f in ranked_findings(report)],
         "checklist": [
             {
                 "item": row.item.value,
@@ -168,6 +181,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         ],
         "summary": summary_to_dict(report.summary),
         "comparison": comparison_to_dict(report.comparison),
+        "not_selected": [{"id": probe, "checklist_item": item.value} for probe, item in report.not_selected],
     }
 
 
@@ -251,6 +265,18 @@ def summary_from_dict(data: dict[str, Any] | None) -> Summary | None:
             for s in data["suspects"]
         ),
         no_cause_reason=data.get("no_cause"),
+        ranking=tuple(
+            RankedProblem(
+                lead=p["lead"],
+                entity=p["entity"],
+                impact=p["impact"],
+                severity=Severity.parse(p["severity"]),
+                reach=p.get("reach"),
+                members=tuple(p["members"]),
+                reason=p["reason"],
+            )
+            for p in data.get("ranking") or ()
+        ),
         timeline=tuple(
             TimelineEvent(
                 at=parse_time(e["at"]),
@@ -306,6 +332,9 @@ def report_from_dict(data: Any) -> Report:
             findings=tuple(finding_from_dict(f) for f in data["findings"]),
             summary=summary_from_dict(data.get("summary")),
             comparison=comparison_from_dict(data.get("comparison")),
+            not_selected=tuple(
+                (p["id"], ChecklistItem(p["checklist_item"])) for p in data.get("not_selected") or ()
+            ),
         )
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         raise ReportFormatError(f"malformed {SCHEMA_ID} document: {type(exc).__name__}: {exc}") from None

@@ -7,6 +7,9 @@ an onset can be linked by entity only, with a lower score. The rules, best first
 =============================  ===================================================  =====
 rule                           cause -> effects                                     score
 =============================  ===================================================  =====
+``symptom_of_cause``           a finding -> the findings its probe marked as its    0.95
+                               symptoms (``details["symptom_of"]``: statements
+                               waiting behind a lock tree)
 ``rollout_before_symptom``     a rollout of a workload -> metric anomalies, alerts,  0.90
                                crashing pods of the same service
 ``flag_change_before_symptom`` a feature flag changed in production -> symptoms of   0.90
@@ -30,6 +33,11 @@ exact time order ranks higher than one linked by entity alone (x0.8). Among chan
 and flag changes), the one closest before its symptom ranks first (up to +0.01, shrinking with
 the lead time over ``max_lag``). When no rule links two
 findings, no suspect is named.
+
+Suspects whose cause is generic saturation (see :mod:`diagnostics.summary.impact`) come after
+every other suspect. When every suspect is such saturation but the best ranked problem is not
+(a lock pile-up on a busy machine), that problem leads the suspects (rule ``highest_impact``,
+score 0.60): it touches users or data and nothing found explains it.
 """
 
 from __future__ import annotations
@@ -40,10 +48,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from diagnostics.model import ChecklistItem, Finding, Severity
+from diagnostics.model import SYMPTOM_OF, ChecklistItem, Finding, Severity
 from diagnostics.summary.containment import containment_for
 from diagnostics.summary.entities import EntityIndex
-from diagnostics.summary.model import Suspect
+from diagnostics.summary.impact import Impact
+from diagnostics.summary.model import RankedProblem, Suspect
+from diagnostics.summary.ranking import Judged, judge_findings
 from diagnostics.units import format_duration
 
 SYMPTOM_ITEMS = frozenset({ChecklistItem.METRICS})
@@ -145,6 +155,15 @@ def _flag_change(cause: Finding) -> str:
     return kind if kind.startswith("switched") else f"changed ({kind})"
 
 
+def _fingerprint(_index: EntityIndex, finding: Finding) -> frozenset[str]:
+    return frozenset({finding.fingerprint})
+
+
+def _declared_cause(_index: EntityIndex, finding: Finding) -> frozenset[str]:
+    target = finding.evidence.details.get(SYMPTOM_OF)
+    return frozenset({target}) if isinstance(target, str) else frozenset()
+
+
 def _lead(lag: timedelta | None) -> str:
     return f"{format_duration(lag)} before" if lag is not None else "alongside"
 
@@ -155,6 +174,17 @@ def _users_of(index: EntityIndex, effect: Finding, database: str) -> str:
 
 
 RULES: tuple[Rule, ...] = (
+    Rule(
+        name="symptom_of_cause",
+        score=0.95,
+        is_cause=lambda c: True,
+        is_effect=lambda c: isinstance(c.finding.evidence.details.get(SYMPTOM_OF), str),
+        cause_keys=_fingerprint,
+        effect_keys=_declared_cause,
+        sentence=lambda index, cause, effect, via, lag: (
+            f"'{effect.title}' is a symptom of it, as {effect.probe} found, not a problem of its own."
+        ),
+    ),
     Rule(
         name="rollout_before_symptom",
         score=0.90,
@@ -236,7 +266,12 @@ CHANGE_RULES = frozenset({"rollout_before_symptom", "flag_change_before_symptom"
 CO_OCCURRENCE_TOLERANCE = timedelta(minutes=2)
 """How far after its effect a cause may be first seen and still count as before it."""
 LIVE_CAUSE_RULES = frozenset(
-    {"dependency_before_callers", "database_before_symptom", "sessions_before_database_pressure"}
+    {
+        "symptom_of_cause",
+        "dependency_before_callers",
+        "database_before_symptom",
+        "sessions_before_database_pressure",
+    }
 )
 """Rules whose causes are observed live (at run time), possibly after the symptom began."""
 
@@ -285,9 +320,18 @@ def rank_causes(
     *,
     max_lag: timedelta,
     limit: int = 3,
+    ranking: Sequence[RankedProblem] = (),
+    judged: Sequence[Judged] | None = None,
 ) -> tuple[Suspect, ...]:
-    """The top suspects, best first; empty when no rule links any two findings."""
+    """The top suspects, best first; empty when no rule links any two findings.
+
+    ``ranking`` (the report's ranked problems) puts saturation causes last and names the best
+    ranked problem when only saturation would be suspected otherwise.
+    """
     classified = [Classified(f, items.get(f.probe)) for f in findings if f.severity >= Severity.WARNING]
+    present = {c.finding.fingerprint for c in classified}
+    # a finding its probe marked as the symptom of another present one is no cause itself
+    symptoms = {c.finding.fingerprint for c in classified if _declared_cause(index, c.finding) & present}
     best: dict[str, Suspect] = {}
     for rule in RULES:
         effects_by_key: dict[str, list[Finding]] = defaultdict(list)
@@ -297,7 +341,9 @@ def rank_causes(
                     effects_by_key[key].append(candidate.finding)
         if not effects_by_key:
             continue
-        for cause in (c.finding for c in classified if rule.is_cause(c)):
+        for cause in (
+            c.finding for c in classified if rule.is_cause(c) and c.finding.fingerprint not in symptoms
+        ):
             effects: list[tuple[Finding, str, timedelta | None]] = []
             seen: set[int] = {id(cause)}
             for key in sorted(rule.cause_keys(index, cause)):
@@ -313,5 +359,42 @@ def rank_causes(
                 previous = best.get(suspect.cause)
                 if previous is None or suspect.score > previous.score:
                     best[suspect.cause] = suspect
-    ranked = sorted(best.values(), key=lambda s: (-s.score, s.title))
-    return tuple(ranked[:limit])
+    judged = judge_findings(findings, items) if judged is None else judged
+    impacts = {j.finding.fingerprint: j.impact for j in judged}
+    ranked = sorted(
+        best.values(), key=lambda s: (impacts.get(s.cause) is Impact.SATURATION, -s.score, s.title)
+    )
+    leading = _highest_impact(ranked, ranking, {f.fingerprint: f for f in findings}, impacts)
+    return tuple(([leading] if leading else []) + ranked)[:limit]
+
+
+def _highest_impact(
+    suspects: Sequence[Suspect],
+    ranking: Sequence[RankedProblem],
+    by_fingerprint: Mapping[str, Finding],
+    impacts: Mapping[str, Impact],
+) -> Suspect | None:
+    """The best ranked problem as a suspect, when every suspect is mere saturation and it is not."""
+    if not suspects or not ranking or ranking[0].impact == Impact.SATURATION.label:
+        return None
+    first = ranking[0]
+    explained = {fp for s in suspects for fp in s.supports}
+    if first.lead in explained or first.lead not in by_fingerprint:
+        return None
+    if any(s.cause == first.lead for s in suspects):
+        return None
+    if any(impacts.get(s.cause) is not Impact.SATURATION for s in suspects):
+        return None
+    lead = by_fingerprint[first.lead]
+    reach = f", {first.reach} touched" if first.reach is not None else ""
+    return Suspect(
+        rule="highest_impact",
+        cause=lead.fingerprint,
+        title=lead.title,
+        reasoning=(
+            f"It is {first.impact.replace('_', ' ')} ({first.severity.label}{reach}) and no finding explains it; "
+            "the saturation suspected below explains only other symptoms."
+        ),
+        score=0.6,
+        supports=first.members,
+    )

@@ -65,14 +65,36 @@ class SeverityAssessment:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RankedProblem:
+    """One problem of the report in rank order: a lead finding and the findings grouped under
+    it (its symptoms, other findings about the same machine)."""
+
+    lead: str
+    """Fingerprint of the finding that leads the group."""
+    entity: str
+    """What the group is about, one machine being one entity (``host vm``)."""
+    impact: str
+    """failing, blocked, data_at_risk, degraded or saturation (see diagnostics.summary.impact)."""
+    severity: Severity
+    reach: int | None
+    """How many sessions, requests, pods or users it touches, when known."""
+    members: tuple[str, ...]
+    """Fingerprints of the other findings grouped under the lead."""
+    reason: str
+    """Why it ranks where it does, in one line."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Summary:
-    """Severity, suspects (or why none), and the timeline of a report."""
+    """Severity, suspects (or why none), the ranked problems and the timeline of a report."""
 
     severity: SeverityAssessment
     suspects: tuple[Suspect, ...]
     no_cause_reason: str | None
     """Why no suspect is named, when none is."""
     timeline: tuple[TimelineEvent, ...]
+    ranking: tuple[RankedProblem, ...] = ()
+    """Every warning or critical finding, grouped, most impact on users and data first."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

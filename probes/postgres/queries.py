@@ -10,7 +10,8 @@ Default thresholds:
 
 - an active query running >= 30 s: warning; >= 5 min: critical;
 - a statement running now >= 10x its cumulative mean (and >= 1 s, mean over >= 20 calls):
-  warning. With ``sample_interval`` > 0 (default 0: off) pg_stat_statements is sampled twice:
+  warning. Executions that wait on a lock are not slowdowns: they are reported once per root
+  blocker (``statement_lock_wait``) and linked to db.locks' finding on that tree. With ``sample_interval`` > 0 (default 0: off) pg_stat_statements is sampled twice:
   a statement whose mean over the sample is >= 10x its mean before (and >= 10 ms), or whose call
   rate is >= 5x its usual rate since the pg_stat_statements reset (14+; and >= 10/s), is a warning;
 - buffer cache hit ratio < 90 % over the sample (``sample_interval`` > 0 only, >= 1 000 blocks
@@ -73,6 +74,7 @@ class QueriesProbe(PostgresProbe):
             read_active_queries,
             read_database_counters,
             read_hidden_sessions,
+            read_lock_waits,
             read_oldest_xmin,
             read_server,
         )
@@ -80,6 +82,7 @@ class QueriesProbe(PostgresProbe):
         from probes.postgres.session import open_session
         from probes.postgres.snapshot import QueriesSnapshot
         from probes.postgres.statements import fetch_statement_texts, read_statements
+        from probes.postgres.trees import root_blockers
 
         options = ctx.options
         assert isinstance(options, QueriesOptions)
@@ -95,6 +98,9 @@ class QueriesProbe(PostgresProbe):
                 conn, ctx, active_ids=active_ids, top=options.top_statements, sample_s=sample_s
             )
             second = read_database_counters(conn) if statements.sample_s else None
+            # statements slow only because they wait on a lock belong to that lock's tree
+            waiting = any(s.wait_event_type == "Lock" for s in active)
+            roots = root_blockers(read_lock_waits(conn, server)) if waiting else {}
             oldest = read_oldest_xmin(conn)
             hidden = 0 if server.can_read_all_stats else read_hidden_sessions(conn)
             snapshot = QueriesSnapshot(
@@ -103,6 +109,7 @@ class QueriesProbe(PostgresProbe):
                 statements=statements,
                 database=database_stats(first, second, oldest),
                 hidden_sessions=hidden,
+                lock_roots=roots,
             )
             described = statements_to_describe(snapshot, limits) if statements.available else set()
             texts = fetch_statement_texts(conn, described) if described else {}
