@@ -129,7 +129,7 @@ def _abnormal_conditions(node: Node, at: datetime) -> list[Condition]:
             and condition.type not in PRESSURE_CONDITIONS
         ):
             found.append(condition)
-    return found
+    return sorted(found, key=lambda c: (c.type not in CRITICAL_CONDITIONS, c.type))
 
 
 def _condition_finding(
