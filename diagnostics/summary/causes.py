@@ -19,6 +19,14 @@ rule                           cause -> effects                                 
 ``sessions_before_database_    idle-in-transaction or long-running sessions ->      0.70
 pressure``                     lock contention or exhausted connections on the
                                same database
+``webhook_blocks_creations``   an admission webhook without a ready Service ->      0.85
+                               the creations it refuses (``failed calling webhook
+                               "NAME"`` in a ReplicaSet's condition or an event)
+``failing_pods_behind_         a workload's failing pods -> a Service whose         0.80
+service``                      endpoints are those pods, with none ready
+``autoscaler_at_max_under_     an HPA at maxReplicas with load above target ->      0.70
+load``                         throttling, latency, errors of the workload it
+                               scales
 =============================  ===================================================  =====
 
 A cause explaining several effects ranks higher (+0.02 each, up to +0.08); a cause with an
@@ -34,7 +42,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from diagnostics.model import ChecklistItem, Finding, Severity
-from diagnostics.summary.entities import EntityIndex
+from diagnostics.summary.entities import EntityIndex, webhooks_named, workloads_behind
 from diagnostics.summary.model import Suspect
 from diagnostics.units import format_duration
 
@@ -62,6 +70,13 @@ DATABASE_PRESSURE_WORDS = (
     "clients_waiting",
 )
 NODE_KINDS = frozenset({"node", "host"})
+WEBHOOK_CAUSE_KINDS = frozenset({"webhook_no_endpoints", "webhook_service_missing"})
+POD_FAILURE_KINDS = frozenset(
+    {"crash_loop", "oom_killed", "image_pull", "container_error", "pending", "pull_secret_missing",
+     "replicas_unavailable", "replica_failure", "progress_deadline_exceeded"}
+)  # fmt: skip
+SERVICE_EFFECT_KINDS = frozenset({"service_no_ready_endpoints"})
+AUTOSCALER_CAUSE_KINDS = frozenset({"hpa_at_max"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +126,14 @@ def _dependencies_called(index: EntityIndex, finding: Finding) -> frozenset[str]
 
 def _hosts(index: EntityIndex, finding: Finding) -> frozenset[str]:
     return index.hosts_of(finding)
+
+
+def _webhooks(_index: EntityIndex, finding: Finding) -> frozenset[str]:
+    return webhooks_named(finding)
+
+
+def _workloads_behind(_index: EntityIndex, finding: Finding) -> frozenset[str]:
+    return workloads_behind(finding)
 
 
 def _lead(lag: timedelta | None) -> str:
@@ -184,12 +207,51 @@ RULES: tuple[Rule, ...] = (
             f"Node {via} is under pressure ({cause.title}) {_lead(lag)} '{effect.title}' running on it."
         ),
     ),
+    Rule(
+        name="webhook_blocks_creations",
+        score=0.85,
+        is_cause=lambda c: c.finding.kind in WEBHOOK_CAUSE_KINDS,
+        is_effect=lambda c: c.finding.entity.kind != "webhook",
+        cause_keys=_webhooks,
+        effect_keys=_webhooks,
+        sentence=lambda index, cause, effect, via, lag: (
+            f"Webhook {via} has no ready Service ({cause.title}) and refuses requests: '{effect.title}'."
+        ),
+    ),
+    Rule(
+        name="failing_pods_behind_service",
+        score=0.80,
+        is_cause=lambda c: c.finding.entity.kind == "workload" and c.finding.kind in POD_FAILURE_KINDS,
+        is_effect=lambda c: c.finding.kind in SERVICE_EFFECT_KINDS,
+        cause_keys=_own_name("workload"),
+        effect_keys=_workloads_behind,
+        sentence=lambda index, cause, effect, via, lag: (
+            f"'{effect.title}' because the pods of {via} behind it fail: '{cause.title}'."
+        ),
+    ),
+    Rule(
+        name="autoscaler_at_max_under_load",
+        score=0.70,
+        is_cause=lambda c: c.finding.kind in AUTOSCALER_CAUSE_KINDS,
+        is_effect=lambda c: c.is_symptom and c.finding.kind not in AUTOSCALER_CAUSE_KINDS,
+        cause_keys=_services,
+        effect_keys=_services,
+        sentence=lambda index, cause, effect, via, lag: (
+            f"{cause.title} {_lead(lag)} '{effect.title}' of {via}: it cannot add replicas."
+        ),
+    ),
 )
 
 CO_OCCURRENCE_TOLERANCE = timedelta(minutes=2)
 """How far after its effect a cause may be first seen and still count as before it."""
 LIVE_CAUSE_RULES = frozenset(
-    {"dependency_before_callers", "database_before_symptom", "sessions_before_database_pressure"}
+    {
+        "dependency_before_callers",
+        "database_before_symptom",
+        "sessions_before_database_pressure",
+        "webhook_blocks_creations",
+        "autoscaler_at_max_under_load",
+    }
 )
 """Rules whose causes are observed live (at run time), possibly after the symptom began."""
 

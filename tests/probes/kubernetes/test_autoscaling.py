@@ -23,7 +23,10 @@ def test_an_autoscaler_whose_target_is_missing(kube_cluster: KubeApiServer, now:
     kube_cluster.load(Cluster.of(shop.all()))
     [finding] = run_probe(AutoscalingProbe, config=kube_config(kube_cluster)).findings
     assert (finding.kind, finding.severity) == ("hpa_target_missing", Severity.WARNING)
-    assert finding.title == "HorizontalPodAutoscaler shop/web scales Deployment shop/web-v2, which does not exist"
+    assert (
+        finding.title
+        == "HorizontalPodAutoscaler shop/web scales Deployment shop/web-v2, which does not exist"
+    )
 
 
 def test_an_autoscaler_of_pods_without_cpu_requests(kube_cluster: KubeApiServer, now: datetime) -> None:
@@ -47,7 +50,9 @@ def test_an_autoscaler_of_pods_without_cpu_requests(kube_cluster: KubeApiServer,
     assert "missing request for cpu" in finding.summary
 
 
-def test_an_autoscaler_at_its_maximum_with_cpu_above_target(kube_cluster: KubeApiServer, now: datetime) -> None:
+def test_an_autoscaler_at_its_maximum_with_cpu_above_target(
+    kube_cluster: KubeApiServer, now: datetime
+) -> None:
     shop = healthy_shop(now)
     limited = now - timedelta(minutes=22)
     shop.objects["api-hpa"] = a.autoscaler(
@@ -59,17 +64,26 @@ def test_an_autoscaler_at_its_maximum_with_cpu_above_target(kube_cluster: KubeAp
         current_replicas=4,
         cpu_current=163,
         conditions=[
-            a.hpa_condition("AbleToScale", "True", "ReadyForNewScale", "recommended size matches", since=limited),
+            a.hpa_condition(
+                "AbleToScale", "True", "ReadyForNewScale", "recommended size matches", since=limited
+            ),
             a.hpa_condition("ScalingActive", "True", "ValidMetricFound", "valid metric", since=limited),
             a.hpa_condition(
-                "ScalingLimited", "True", "TooManyReplicas", "the desired replica count is more than the maximum", since=limited
+                "ScalingLimited",
+                "True",
+                "TooManyReplicas",
+                "the desired replica count is more than the maximum",
+                since=limited,
             ),
         ],
     )
     kube_cluster.load(Cluster.of(shop.all()))
     [finding] = run_probe(AutoscalingProbe, config=kube_config(kube_cluster)).findings
     assert (finding.kind, finding.severity) == ("hpa_at_max", Severity.WARNING)
-    assert finding.title == "HorizontalPodAutoscaler shop/api at its maximum of 4 replicas with cpu at 163% (target 70%)"
+    assert (
+        finding.title
+        == "HorizontalPodAutoscaler shop/api at its maximum of 4 replicas with cpu at 163% (target 70%)"
+    )
     assert finding.onset == limited
     assert (finding.entity.kind, finding.entity.name) == ("workload", "shop/api")
 

@@ -32,10 +32,16 @@ pytestmark = pytest.mark.integration
         ("InvalidImageName", "image_pull"),
     ],
 )
-def test_every_blocking_waiting_reason(kube_cluster: KubeApiServer, now: datetime, reason: str, kind: str) -> None:
+def test_every_blocking_waiting_reason(
+    kube_cluster: KubeApiServer, now: datetime, reason: str, kind: str
+) -> None:
     shop = healthy_shop(now)
     staged = k.steady_deployment(
-        "search", "shop", container_name="search", image="registry.example.com/shop/search:4.0", created=now - timedelta(days=2)
+        "search",
+        "shop",
+        container_name="search",
+        image="registry.example.com/shop/search:4.0",
+        created=now - timedelta(days=2),
     )
     blocked = k.pod(
         staged.replica_set,
@@ -80,7 +86,10 @@ def test_job_pods_that_failed_with_a_non_zero_exit(kube_cluster: KubeApiServer, 
             phase="Failed",
             statuses=[
                 k.container_status(
-                    spec, state=k.terminated("Error", 3, ended - timedelta(minutes=1), ended + timedelta(seconds=i))
+                    spec,
+                    state=k.terminated(
+                        "Error", 3, ended - timedelta(minutes=1), ended + timedelta(seconds=i)
+                    ),
                 )
             ],
         )
@@ -93,10 +102,16 @@ def test_job_pods_that_failed_with_a_non_zero_exit(kube_cluster: KubeApiServer, 
     assert finding.onset == ended
 
 
-def test_a_missing_image_pull_secret_behind_a_failing_pull(kube_cluster: KubeApiServer, now: datetime) -> None:
+def test_a_missing_image_pull_secret_behind_a_failing_pull(
+    kube_cluster: KubeApiServer, now: datetime
+) -> None:
     shop = healthy_shop(now)
     staged = k.steady_deployment(
-        "billing", "shop", container_name="billing", image="private.example.com/billing:1.2", created=now - timedelta(hours=1)
+        "billing",
+        "shop",
+        container_name="billing",
+        image="private.example.com/billing:1.2",
+        created=now - timedelta(hours=1),
     )
     stuck = k.pod(
         staged.replica_set,
@@ -106,7 +121,9 @@ def test_a_missing_image_pull_secret_behind_a_failing_pull(kube_cluster: KubeApi
         statuses=[
             k.container_status(
                 staged.spec,
-                state=k.waiting("ImagePullBackOff", 'Back-off pulling image "private.example.com/billing:1.2"'),
+                state=k.waiting(
+                    "ImagePullBackOff", 'Back-off pulling image "private.example.com/billing:1.2"'
+                ),
                 ready=False,
             )
         ],

@@ -27,7 +27,11 @@ def test_replicas_unavailable_long_after_the_last_rollout(kube_cluster: KubeApiS
         pod["status"]["containerStatuses"][0]["ready"] = False
         for condition in pod["status"]["conditions"]:
             if condition["type"] in ("Ready", "ContainersReady"):
-                condition |= {"status": "False", "reason": "ContainersNotReady", "lastTransitionTime": ts(went_down)}
+                condition |= {
+                    "status": "False",
+                    "reason": "ContainersNotReady",
+                    "lastTransitionTime": ts(went_down),
+                }
     kube_cluster.load(Cluster.of(shop.all()))
     [finding] = run_probe(ReplicasProbe, config=kube_config(kube_cluster)).findings
     assert (finding.kind, finding.severity) == ("replicas_unavailable", Severity.WARNING)
@@ -89,7 +93,9 @@ def test_a_replica_set_that_cannot_create_pods_over_quota(kube_cluster: KubeApiS
 def test_a_daemon_set_with_no_pod_available_is_critical(kube_cluster: KubeApiServer, now: datetime) -> None:
     shop = healthy_shop(now)
     template = k.pod_template("log-agent", [k.container("agent", "registry.example.com/ops/agent:3.2")])
-    ds = k.daemon_set("log-agent", "ops", template=template, created=now - timedelta(days=30), desired=2, available=0)
+    ds = k.daemon_set(
+        "log-agent", "ops", template=template, created=now - timedelta(days=30), desired=2, available=0
+    )
     crashed = now - timedelta(minutes=25)
     pods = [
         k.restarted_pod(

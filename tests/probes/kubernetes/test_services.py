@@ -24,9 +24,14 @@ def test_a_service_whose_selector_matches_no_pod(kube_cluster: KubeApiServer, no
     del shop.objects["web-slice"]
     kube_cluster.load(Cluster.of(shop.all()))
     [finding] = run_probe(ServicesProbe, config=kube_config(kube_cluster)).findings
-    assert (finding.kind, finding.severity) == ("service_no_pods", Severity.CRITICAL)  # the Ingress routes to it
+    assert (finding.kind, finding.severity) == (
+        "service_no_pods",
+        Severity.CRITICAL,
+    )  # the Ingress routes to it
     assert finding.title == "Service shop/web selects no pod (app.kubernetes.io/name=web-frontend)"
-    assert finding.evidence.details["similar_pods"][0].startswith("Deployment shop/api (app.kubernetes.io/name=api)")
+    assert finding.evidence.details["similar_pods"][0].startswith(
+        "Deployment shop/api (app.kubernetes.io/name=api)"
+    )
     assert "Deployment shop/web (app.kubernetes.io/name=web)" in finding.evidence.details["similar_pods"]
     assert finding.evidence.details["ingresses"] == ["web (shop.example.com/)"]
 
@@ -39,13 +44,20 @@ def test_a_service_whose_pods_are_all_unready(kube_cluster: KubeApiServer, now: 
     kube_cluster.load(Cluster.of(shop.all()))
     [finding] = run_probe(ServicesProbe, config=kube_config(kube_cluster)).findings
     assert (finding.kind, finding.severity) == ("service_no_ready_endpoints", Severity.CRITICAL)
-    assert finding.title == "Service shop/web has no ready endpoint: 3 pods of Deployment shop/web selected, none ready"
+    assert (
+        finding.title
+        == "Service shop/web has no ready endpoint: 3 pods of Deployment shop/web selected, none ready"
+    )
     assert finding.evidence.details["workloads"] == ["shop/web"]
-    assert sorted(finding.evidence.details["not_ready_pods"]) == sorted(p["metadata"]["name"] for p in shop.pods["web"])
+    assert sorted(finding.evidence.details["not_ready_pods"]) == sorted(
+        p["metadata"]["name"] for p in shop.pods["web"]
+    )
     assert finding.entity.attributes["workload"] == "shop/web"
 
 
-def test_an_ingress_with_a_missing_backend_class_and_secret(kube_cluster: KubeApiServer, now: datetime) -> None:
+def test_an_ingress_with_a_missing_backend_class_and_secret(
+    kube_cluster: KubeApiServer, now: datetime
+) -> None:
     shop = healthy_shop(now)
     shop.objects["admin-ingress"] = a.ingress(
         "admin",
@@ -57,9 +69,16 @@ def test_an_ingress_with_a_missing_backend_class_and_secret(kube_cluster: KubeAp
     )
     kube_cluster.load(Cluster.of(shop.all()))
     findings = {f.kind: f for f in run_probe(ServicesProbe, config=kube_config(kube_cluster)).findings}
-    assert sorted(findings) == ["ingress_backend_missing", "ingress_class_missing", "ingress_tls_secret_missing"]
+    assert sorted(findings) == [
+        "ingress_backend_missing",
+        "ingress_class_missing",
+        "ingress_tls_secret_missing",
+    ]
     backend = findings["ingress_backend_missing"]
-    assert (backend.severity, backend.title) == (Severity.CRITICAL, "Ingress shop/admin routes to missing Service admin")
+    assert (backend.severity, backend.title) == (
+        Severity.CRITICAL,
+        "Ingress shop/admin routes to missing Service admin",
+    )
     assert backend.evidence.details["missing"] == [
         {"service": "admin", "port": "80", "host": "admin.example.com", "path": "/"}
     ]
@@ -81,12 +100,12 @@ def test_forbidden_ingresses_are_reported_while_services_are_checked(
     assert findings["forbidden"].title.startswith("Not allowed to list ingresses")
 
 
-def test_nothing_is_called_missing_in_a_namespace_rbac_refuses(kube_cluster: KubeApiServer, now: datetime) -> None:
+def test_nothing_is_called_missing_in_a_namespace_rbac_refuses(
+    kube_cluster: KubeApiServer, now: datetime
+) -> None:
     shop = healthy_shop(now)
     kube_cluster.load(Cluster.of(shop.all(), forbidden_namespaces={"policy-system"}))
-    run = run_probe(
-        AdmissionProbe, config=kube_config(kube_cluster, namespaces=["shop", "policy-system"])
-    )
+    run = run_probe(AdmissionProbe, config=kube_config(kube_cluster, namespaces=["shop", "policy-system"]))
     assert [f.kind for f in run.findings] == ["forbidden"]
 
 

@@ -39,7 +39,9 @@ def test_a_pending_claim_with_the_provisioners_event(kube_cluster: KubeApiServer
     kube_cluster.load(Cluster.of(shop.all(), pvc, failed))
     [finding] = run_probe(StorageProbe, config=kube_config(kube_cluster)).findings
     assert (finding.kind, finding.severity) == ("pvc_pending", Severity.WARNING)
-    assert finding.title == f"PersistentVolumeClaim shop/uploads Pending for 9m: ProvisioningFailed: {message}"
+    assert (
+        finding.title == f"PersistentVolumeClaim shop/uploads Pending for 9m: ProvisioningFailed: {message}"
+    )
     assert finding.onset == created
     assert finding.evidence.details["event"]["count"] == 11
     assert "Provisioner: ebs.csi.aws.com." in finding.summary
@@ -47,7 +49,9 @@ def test_a_pending_claim_with_the_provisioners_event(kube_cluster: KubeApiServer
 
 def test_a_claim_of_a_missing_storage_class_is_critical(kube_cluster: KubeApiServer, now: datetime) -> None:
     shop = healthy_shop(now)
-    pvc = a.claim("cache", "shop", created=now - timedelta(minutes=30), storage_class="fast-ssd", phase="Pending")
+    pvc = a.claim(
+        "cache", "shop", created=now - timedelta(minutes=30), storage_class="fast-ssd", phase="Pending"
+    )
     kube_cluster.load(Cluster.of(shop.all(), pvc))
     [finding] = run_probe(StorageProbe, config=kube_config(kube_cluster)).findings
     assert (finding.kind, finding.severity) == ("pvc_pending", Severity.CRITICAL)
@@ -70,10 +74,14 @@ def test_a_lost_claim_and_a_failed_volume(kube_cluster: KubeApiServer, now: date
     assert sorted(findings) == ["pv_failed", "pvc_lost"]
     assert findings["pvc_lost"].severity is Severity.CRITICAL
     assert findings["pvc_lost"].title.startswith("PersistentVolumeClaim shop/data-orders-db-2 is Lost")
-    assert findings["pv_failed"].title.endswith("error deleting EBS volume: VolumeInUse: vol-0a1b2c is attached to i-0f9e8d")
+    assert findings["pv_failed"].title.endswith(
+        "error deleting EBS volume: VolumeInUse: vol-0a1b2c is attached to i-0f9e8d"
+    )
 
 
-def test_a_stateful_set_missing_its_storage_class_and_service(kube_cluster: KubeApiServer, now: datetime) -> None:
+def test_a_stateful_set_missing_its_storage_class_and_service(
+    kube_cluster: KubeApiServer, now: datetime
+) -> None:
     shop = healthy_shop(now)
     template = k.pod_template("events-db", [k.container("postgres", "postgres:16.3")])
     revision = k.revision_name("events-db", template)
@@ -92,7 +100,10 @@ def test_a_stateful_set_missing_its_storage_class_and_service(kube_cluster: Kube
     findings = {f.kind: f for f in run_probe(StorageProbe, config=kube_config(kube_cluster)).findings}
     assert sorted(findings) == ["statefulset_service_missing", "statefulset_storage_class_missing"]
     missing_class = findings["statefulset_storage_class_missing"]
-    assert missing_class.title == "StatefulSet shop/events-db claims storage from missing StorageClass premium-rwo"
+    assert (
+        missing_class.title
+        == "StatefulSet shop/events-db claims storage from missing StorageClass premium-rwo"
+    )
     assert missing_class.evidence.details["claim_templates"] == ["data"]
     assert findings["statefulset_service_missing"].entity.name == "shop/events-db"
 
@@ -100,7 +111,9 @@ def test_a_stateful_set_missing_its_storage_class_and_service(kube_cluster: Kube
 def test_a_failed_job_in_the_window(kube_cluster: KubeApiServer, now: datetime) -> None:
     shop = healthy_shop(now)
     failed_at = now - timedelta(minutes=14)
-    job = a.job("reindex-9f2", "shop", started=failed_at - timedelta(minutes=5), finished=failed_at, failed=True)
+    job = a.job(
+        "reindex-9f2", "shop", started=failed_at - timedelta(minutes=5), finished=failed_at, failed=True
+    )
     kube_cluster.load(Cluster.of(shop.all(), job))
     [finding] = run_probe(BatchProbe, config=kube_config(kube_cluster)).findings
     assert (finding.kind, finding.severity) == ("job_failed", Severity.WARNING)
@@ -114,8 +127,15 @@ def test_a_failed_job_in_the_window(kube_cluster: KubeApiServer, now: datetime) 
 def test_a_cron_job_whose_last_runs_failed(kube_cluster: KubeApiServer, now: datetime) -> None:
     shop = healthy_shop(now)
     last = now.replace(second=0) - timedelta(minutes=now.minute % 15)
-    cron = a.cron_job("sync", "shop", schedule="*/15 * * * *", created=now - timedelta(days=20), last_schedule=last)
-    runs = a.cron_runs(cron, every=timedelta(minutes=15), last=last - timedelta(minutes=15), outcomes=[True, False, False, False])
+    cron = a.cron_job(
+        "sync", "shop", schedule="*/15 * * * *", created=now - timedelta(days=20), last_schedule=last
+    )
+    runs = a.cron_runs(
+        cron,
+        every=timedelta(minutes=15),
+        last=last - timedelta(minutes=15),
+        outcomes=[True, False, False, False],
+    )
     kube_cluster.load(Cluster.of(shop.all(), cron, runs))
     [finding] = run_probe(BatchProbe, config=kube_config(kube_cluster)).findings
     assert (finding.kind, finding.severity) == ("cronjob_failing", Severity.CRITICAL)
