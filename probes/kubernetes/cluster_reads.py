@@ -133,19 +133,26 @@ class ReplicaData:
 
 
 def collect_replicas(api: KubeApi, settings: KubernetesSettings) -> ReplicaData:
-    """Deployments, StatefulSets, DaemonSets, ReplicaSets and pods: five list calls."""
+    """Deployments, StatefulSets, DaemonSets and ReplicaSets; pods when a workload is short."""
     selector = settings.label_selector
     kinds = ((DEPLOYMENTS, "Deployment"), (STATEFUL_SETS, "StatefulSet"), (DAEMON_SETS, "DaemonSet"))
     listings = [(api.list_objects(resource, label_selector=selector), kind) for resource, kind in kinds]
     _require_any(listing for listing, _ in listings)
     workloads = [parse_workload(o, kind) for listing, kind in listings for o in listing.items]
     replica_sets = api.list_objects(REPLICA_SETS, label_selector=selector)
-    pods = api.list_objects(PODS, label_selector=selector)
+    read = [*(listing for listing, _ in listings), replica_sets]
+    pods: tuple[PodReadiness, ...] = ()
+    # the pods date a shortfall: on a cluster where every workload has its replicas (the usual
+    # case) the biggest list call is not needed
+    if any(w.available < w.desired for w in workloads):
+        pod_listing = api.list_objects(PODS, label_selector=selector)
+        read.append(pod_listing)
+        pods = tuple(parse_pod_readiness(o) for o in pod_listing.items)
     return ReplicaData(
         workloads=tuple(workloads),
         replica_sets=tuple(parse_replica_set_state(o) for o in replica_sets.items),
-        pods=tuple(parse_pod_readiness(o) for o in pods.items),
-        observed=_observed(api, [*(listing for listing, _ in listings), replica_sets, pods]),
+        pods=pods,
+        observed=_observed(api, read),
     )
 
 

@@ -37,6 +37,26 @@ def selects(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
     return all(labels.get(k) == v for k, v in selector.items())
 
 
+class PodIndex:
+    """Pods by namespace and label, so each selector is matched without scanning every pod."""
+
+    def __init__(self, pods: Iterable[PodLabels]) -> None:
+        self._by_label: dict[tuple[str, str, str], list[PodLabels]] = defaultdict(list)
+        self.by_namespace: dict[str, list[PodLabels]] = defaultdict(list)
+        for pod in pods:
+            self.by_namespace[pod.meta.namespace].append(pod)
+            for key, value in pod.meta.labels.items():
+                self._by_label[(pod.meta.namespace, key, value)].append(pod)
+
+    def selected(self, namespace: str, selector: Mapping[str, str]) -> list[PodLabels]:
+        """The pods of ``namespace`` that carry every label of ``selector``."""
+        candidates = [self._by_label.get((namespace, k, v), []) for k, v in selector.items()]
+        if not candidates:
+            return []
+        smallest = min(candidates, key=len)
+        return [p for p in smallest if selects(selector, p.meta.labels)]
+
+
 def service_entity(service: Service, workloads: Iterable[str] = ()) -> Entity:
     """The ``service`` entity ``namespace/name``, with the first workload behind it."""
     attributes = {"namespace": service.meta.namespace}
@@ -63,9 +83,7 @@ def judge_services(
     data: ServiceData, *, at: datetime, server_time: datetime | None, kubectl_suffix: str, make: MakeFinding
 ) -> list[Finding]:
     """A finding per Service with no pod or no ready endpoint, per broken Ingress."""
-    pods_by_namespace: dict[str, list[PodLabels]] = defaultdict(list)
-    for pod in data.pods:
-        pods_by_namespace[pod.meta.namespace].append(pod)
+    pods = PodIndex(data.pods)
     routed: dict[tuple[str, str], list[str]] = defaultdict(list)
     for ingress in data.ingresses:
         for backend in ingress.backends:
@@ -82,12 +100,12 @@ def judge_services(
             continue
         if not data.pods_listing.covers(namespace):
             continue
-        matching = [p for p in pods_by_namespace[namespace] if selects(service.selector, p.meta.labels)]
+        matching = pods.selected(namespace, service.selector)
         ingresses = routed.get((namespace, service.meta.name), [])
         if not matching:
             findings.append(
                 _no_pods(
-                    service, pods_by_namespace[namespace], ingresses, note, queries, kubectl_suffix, make
+                    service, pods.by_namespace[namespace], ingresses, note, queries, kubectl_suffix, make
                 )
             )
             continue

@@ -1,7 +1,7 @@
 """``workloads.replicas``: workloads short of replicas, whether or not anything was rolled out.
 
-Signals (five list calls: Deployments, StatefulSets, DaemonSets, ReplicaSets and pods, with the
-label selector): a Deployment whose ``Progressing`` condition is ``ProgressDeadlineExceeded``
+Signals (four list calls: Deployments, StatefulSets, DaemonSets and ReplicaSets, with the label
+selector; a fifth, pods, only when a workload has fewer replicas available than desired): a Deployment whose ``Progressing`` condition is ``ProgressDeadlineExceeded``
 (critical, dated from the condition's transition); a ReplicaSet whose ``ReplicaFailure``
 condition says the controller cannot create pods (critical, with the message: quota exceeded,
 a webhook refusing); fewer replicas available than desired for longer than ``grace`` (5 min),
