@@ -89,12 +89,13 @@ def judge_storage(
         )
         storage_class = classes.get(class_name) if class_name else None
         event = events.get((namespace, name))
-        if (
-            storage_class is not None
-            and storage_class.binding_mode == WAITING_FOR_CONSUMER
-            and (event is None or event.reason == WAITING_FOR_CONSUMER)
-        ):
-            continue  # binds when a pod uses it: not a problem by itself
+        # binds when a pod uses it: not a problem by itself (the event says so even when the
+        # StorageClass could not be read)
+        waits_for_consumer = (event is not None and event.reason == WAITING_FOR_CONSUMER) or (
+            event is None and storage_class is not None and storage_class.binding_mode == WAITING_FOR_CONSUMER
+        )
+        if waits_for_consumer:
+            continue
         if waited < pending_after_s:
             continue
         class_missing = bool(claim.storage_class) and data.class_names.missing("", claim.storage_class or "")
