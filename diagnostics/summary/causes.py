@@ -215,7 +215,7 @@ RULES: tuple[Rule, ...] = (
         cause_keys=_webhooks,
         effect_keys=_webhooks,
         sentence=lambda index, cause, effect, via, lag: (
-            f"Webhook {via} has no ready Service ({cause.title}) and refuses requests: '{effect.title}'."
+            f"Webhook {via} has no ready endpoint behind it and refuses requests: '{effect.title}'."
         ),
     ),
     Rule(

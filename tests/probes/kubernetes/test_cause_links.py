@@ -71,7 +71,7 @@ def test_a_webhook_without_endpoints_explains_the_pod_creations_it_refuses(
         webhook.fingerprint,
         (blocked.fingerprint,),
     )
-    assert "Webhook pods.policy.example.com has no ready Service" in suspect.reasoning
+    assert "Webhook pods.policy.example.com has no ready endpoint behind it" in suspect.reasoning
 
 
 def test_a_service_without_ready_endpoints_is_explained_by_its_crashing_pods(
