@@ -66,7 +66,7 @@ def judge_replicas(
     failures: dict[str, list[ReplicaSetState]] = {}
     for rs in replica_sets:
         failure = rs.condition("ReplicaFailure")
-        if failure is not None and failure.status == "True" and rs.meta.owner_uid:
+        if failure is not None and failure.status == "True" and rs.meta.owner_uid and rs.desired > 0:
             failures.setdefault(rs.meta.owner_uid, []).append(rs)
     pods_of: dict[tuple[str, str, str], list[PodReadiness]] = {}
     for pod in pods:
