@@ -111,12 +111,12 @@ class Listing:
     """The configured namespaces listed (empty: cluster-wide)."""
 
     def covers(self, namespace: str | None) -> bool:
-        """Whether the objects of ``namespace`` (of the cluster, for None) were read.
+        """Whether the objects of ``namespace`` (of the cluster, for None) were all read.
 
-        Judging "X does not exist" needs it: an object in a namespace RBAC refused is unknown,
-        not missing.
+        Judging "X does not exist" needs it: an object in a namespace RBAC refused, or beyond a
+        list cut short, is unknown, not missing.
         """
-        if self.readable_scopes == 0:
+        if self.readable_scopes == 0 or self.truncated:
             return False
         if not self.resource.namespaced:
             return True

@@ -24,13 +24,16 @@ from tests.support.kube_api import TOKEN, Cluster, KubeApiServer
 pytestmark = pytest.mark.integration
 
 
-def listing(*forbidden: Forbidden, namespaces: tuple[str, ...] = (), readable: int = 1) -> Listing:
+def listing(
+    *forbidden: Forbidden, namespaces: tuple[str, ...] = (), readable: int = 1, truncated: bool = False
+) -> Listing:
     return Listing(
         resource=SERVICES,
         items=({"metadata": {"namespace": "shop", "name": "web"}},),
         forbidden=forbidden,
         readable_scopes=readable,
         namespaces=namespaces,
+        truncated=truncated,
     )
 
 
@@ -44,6 +47,7 @@ def test_missing_means_looked_for_where_it_could_be_seen() -> None:
     fell_back = Catalog.of(listing(cluster_wide))
     assert fell_back.missing("shop", "api") and not fell_back.missing("ops", "api")
     assert not Catalog.of(listing(readable=0)).missing("shop", "api")
+    assert not Catalog.of(listing(truncated=True)).missing("shop", "api")
 
 
 def test_refused_storage_classes_are_reported_and_not_called_missing(
