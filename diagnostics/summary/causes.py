@@ -25,8 +25,8 @@ pressure``                     lock contention or exhausted connections on the
 ``failing_pods_behind_         a workload's failing pods -> a Service whose         0.80
 service``                      endpoints are those pods, with none ready
 ``autoscaler_at_max_under_     an HPA at maxReplicas with load above target ->      0.70
-load``                         throttling, latency, errors of the workload it
-                               scales
+load``                         CPU throttling, memory near its limit, metric
+                               anomalies of the service it scales
 =============================  ===================================================  =====
 
 A cause explaining several effects ranks higher (+0.02 each, up to +0.08); a cause with an
@@ -77,6 +77,8 @@ POD_FAILURE_KINDS = frozenset(
 )  # fmt: skip
 SERVICE_EFFECT_KINDS = frozenset({"service_no_ready_endpoints"})
 AUTOSCALER_CAUSE_KINDS = frozenset({"hpa_at_max"})
+LOAD_SYMPTOM_KINDS = frozenset({"cpu_throttling", "memory_limit"})
+"""Symptoms of pods running above what they were sized for (with metric anomalies)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,7 +235,7 @@ RULES: tuple[Rule, ...] = (
         name="autoscaler_at_max_under_load",
         score=0.70,
         is_cause=lambda c: c.finding.kind in AUTOSCALER_CAUSE_KINDS,
-        is_effect=lambda c: c.is_symptom and c.finding.kind not in AUTOSCALER_CAUSE_KINDS,
+        is_effect=lambda c: c.item in SYMPTOM_ITEMS or c.finding.kind in LOAD_SYMPTOM_KINDS,
         cause_keys=_services,
         effect_keys=_services,
         sentence=lambda index, cause, effect, via, lag: (
