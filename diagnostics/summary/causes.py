@@ -72,7 +72,7 @@ DATABASE_PRESSURE_WORDS = (
 NODE_KINDS = frozenset({"node", "host"})
 WEBHOOK_CAUSE_KINDS = frozenset({"webhook_no_endpoints", "webhook_service_missing"})
 POD_FAILURE_KINDS = frozenset(
-    {"crash_loop", "oom_killed", "image_pull", "container_error", "pending", "pull_secret_missing",
+    {"crash_loop", "oom_killed", "image_pull", "container_error", "pending", "pull_secret_missing", "failed",
      "replicas_unavailable", "replica_failure", "progress_deadline_exceeded"}
 )  # fmt: skip
 SERVICE_EFFECT_KINDS = frozenset({"service_no_ready_endpoints"})
