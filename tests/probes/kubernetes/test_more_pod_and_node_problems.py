@@ -183,3 +183,23 @@ def test_a_custom_condition_in_unknown_state_is_a_warning(kube_cluster: KubeApiS
     [finding] = run_probe(NodesProbe, config=kube_config(kube_cluster)).findings
     assert (finding.kind, finding.severity) == ("node_condition", Severity.WARNING)
     assert finding.title == "Node node-0 reports GPUHealthy (status Unknown)"
+
+
+def test_a_missing_pull_secret_of_an_image_that_still_pulls_is_a_warning(
+    kube_cluster: KubeApiServer, now: datetime
+) -> None:
+    shop = healthy_shop(now)
+    pod = shop.pods["web"][0]
+    secret_event = k.event(
+        pod,
+        reason="FailedToRetrieveImagePullSecret",
+        message="Unable to retrieve some image pull secrets (old-registry, mirror-creds); attempting to pull "
+        "the image may not succeed.",
+        first=now - timedelta(minutes=30),
+        last=now - timedelta(minutes=2),
+        count=12,
+    )
+    kube_cluster.load(Cluster.of(shop.all(), secret_event))
+    [finding] = run_probe(PodsProbe, config=kube_config(kube_cluster)).findings
+    assert (finding.kind, finding.severity) == ("pull_secret_missing", Severity.WARNING)
+    assert finding.evidence.details["secrets"] == ["old-registry", "mirror-creds"]

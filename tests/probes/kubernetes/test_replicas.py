@@ -135,3 +135,23 @@ def test_a_deployment_not_ready_for_less_than_the_grace_period_is_silent(
     assert run_probe(ReplicasProbe, config=kube_config(kube_cluster)).findings == ()
     late = run_probe(ReplicasProbe, config=kube_config(kube_cluster), options={"grace": "1m"}).findings
     assert [f.kind for f in late] == ["replicas_unavailable"]
+
+
+def test_diagnosing_the_past_says_the_state_is_as_of_now(kube_cluster: KubeApiServer, now: datetime) -> None:
+    shop = healthy_shop(now)
+    shop.objects["web"]["status"]["conditions"] = [
+        k.condition(
+            "Progressing",
+            "False",
+            "ProgressDeadlineExceeded",
+            'ReplicaSet "web-7d9f" has timed out progressing.',
+            since=now - timedelta(days=2),
+        )
+    ]
+    kube_cluster.load(Cluster.of(shop.all()))
+    [finding] = run_probe(
+        ReplicasProbe, config=kube_config(kube_cluster), at=now - timedelta(hours=3)
+    ).findings
+    assert finding.kind == "progress_deadline_exceeded"
+    assert "Workload state is as of now" in finding.summary
+    assert "not as of --at" in finding.summary
