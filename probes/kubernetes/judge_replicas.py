@@ -37,6 +37,21 @@ class ReplicaLimits:
     kubectl_suffix: str = ""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Run:
+    """What every finding of one judging shares."""
+
+    at: datetime
+    server_time: datetime | None
+    limits: ReplicaLimits
+    queries: list[str]
+    make: MakeFinding
+
+    @property
+    def note(self) -> str:
+        return live_state_note(self.at, self.server_time, "Workload state")
+
+
 def workload_ref(workload: Workload) -> WorkloadRef:
     """The reference of a Deployment, StatefulSet or DaemonSet (what pod findings group by)."""
     meta = workload.meta
@@ -72,7 +87,7 @@ def judge_replicas(
     for pod in pods:
         ref = pod.workload
         pods_of.setdefault((ref.kind, ref.namespace, ref.name), []).append(pod)
-    shown = list(queries)
+    run = _Run(at=at, server_time=server_time, limits=limits, queries=list(queries), make=make)
     findings = []
     for workload in sorted(workloads, key=lambda w: (w.meta.namespace, w.meta.name, w.kind)):
         if workload.desired == 0 or (workload.meta.created is not None and workload.meta.created > at):
@@ -80,11 +95,9 @@ def judge_replicas(
         ref = workload_ref(workload)
         members = pods_of.get((ref.kind, ref.namespace, ref.name), [])
         finding = (
-            _stuck(workload, ref, at, server_time, limits, shown, make)
-            or _cannot_create(
-                workload, ref, failures.get(workload.meta.uid, []), at, server_time, limits, shown, make
-            )
-            or _short(workload, ref, members, at, server_time, limits, shown, make)
+            _stuck(workload, ref, run)
+            or _cannot_create(workload, ref, failures.get(workload.meta.uid, []), run)
+            or _short(workload, ref, members, run)
         )
         if finding is not None:
             findings.append(finding)
@@ -102,11 +115,7 @@ def _counts(workload: Workload) -> list[Measurement]:
 def _stuck(
     workload: Workload,
     ref: WorkloadRef,
-    at: datetime,
-    server_time: datetime | None,
-    limits: ReplicaLimits,
-    queries: list[str],
-    make: MakeFinding,
+    run: _Run,
 ) -> Finding | None:
     progressing = workload.condition("Progressing")
     if (
@@ -116,22 +125,26 @@ def _stuck(
     ):
         return None
     since = progressing.last_transition
-    held = f" {format_duration((observed_now(at, server_time) - since).total_seconds())} ago" if since else ""
-    return make(
+    held = (
+        f" {format_duration((observed_now(run.at, run.server_time) - since).total_seconds())} ago"
+        if since
+        else ""
+    )
+    return run.make(
         kind="progress_deadline_exceeded",
         severity=Severity.CRITICAL,
         title=f"{ref.kind} {ref.key} exceeded its progress deadline{held}: "
         f"{workload.available} of {workload.desired} replicas available",
         entity=workload_entity(ref),
         summary=(progressing.message or "The rollout made no progress within progressDeadlineSeconds.")
-        + live_state_note(at, server_time, "Workload state"),
+        + run.note,
         values=_counts(workload),
-        queries=queries,
+        queries=run.queries,
         details={"condition": condition_details(progressing), "revision": workload.revision},
         onset=since,
         next_steps=[
-            f"kubectl rollout status deployment/{ref.name} -n {ref.namespace}{limits.kubectl_suffix}",
-            *_steps(ref, limits.kubectl_suffix),
+            f"kubectl rollout status deployment/{ref.name} -n {ref.namespace}{run.limits.kubectl_suffix}",
+            *_steps(ref, run.limits.kubectl_suffix),
         ],
     )
 
@@ -140,26 +153,22 @@ def _cannot_create(
     workload: Workload,
     ref: WorkloadRef,
     failing: list[ReplicaSetState],
-    at: datetime,
-    server_time: datetime | None,
-    limits: ReplicaLimits,
-    queries: list[str],
-    make: MakeFinding,
+    run: _Run,
 ) -> Finding | None:
     if not failing:
         return None
     conditions = [(rs, c) for rs in failing if (c := rs.condition("ReplicaFailure")) is not None]
-    rs, first = min(conditions, key=lambda item: item[1].last_transition or at)
+    rs, first = min(conditions, key=lambda item: item[1].last_transition or run.at)
     message = first.message or first.reason or "no message"
-    return make(
+    return run.make(
         kind="replica_failure",
         severity=Severity.CRITICAL,
         title=f"{ref.kind} {ref.key} cannot create pods ({first.reason or 'ReplicaFailure'}): {message}",
         entity=workload_entity(ref),
         summary=f"ReplicaSet {rs.meta.name} wants {rs.desired} pods and has {rs.ready} ready: "
-        "the controller's pod creations are refused." + live_state_note(at, server_time, "Workload state"),
+        "the controller's pod creations are refused." + run.note,
         values=_counts(workload),
-        queries=queries,
+        queries=run.queries,
         details={
             "replica_sets": [
                 {
@@ -173,8 +182,8 @@ def _cannot_create(
         },
         onset=min((c.last_transition for _, c in conditions if c.last_transition), default=None),
         next_steps=[
-            f"kubectl describe replicaset {rs.meta.name} -n {ref.namespace}{limits.kubectl_suffix}",
-            f"kubectl describe resourcequota -n {ref.namespace}{limits.kubectl_suffix}",
+            f"kubectl describe replicaset {rs.meta.name} -n {ref.namespace}{run.limits.kubectl_suffix}",
+            f"kubectl describe resourcequota -n {ref.namespace}{run.limits.kubectl_suffix}",
         ],
     )
 
@@ -183,15 +192,11 @@ def _short(
     workload: Workload,
     ref: WorkloadRef,
     members: list[PodReadiness],
-    at: datetime,
-    server_time: datetime | None,
-    limits: ReplicaLimits,
-    queries: list[str],
-    make: MakeFinding,
+    run: _Run,
 ) -> Finding | None:
     if workload.available >= workload.desired:
         return None
-    now = observed_now(at, server_time)
+    now = observed_now(run.at, run.server_time)
     live = [p for p in members if p.phase not in ("Succeeded", "Failed")]
     unready = [p for p in live if not p.ready]
     dates = [p.ready_since or p.created for p in unready]
@@ -201,7 +206,7 @@ def _short(
     known = [d for d in dates if d is not None]
     onset = min(known) if known else None
     reference = onset or workload.meta.created
-    if reference is None or (now - reference).total_seconds() < limits.grace_s:
+    if reference is None or (now - reference).total_seconds() < run.limits.grace_s:
         return None  # still starting: a scale-up or a restart within the grace period
     lasting = f" for {format_duration((now - onset).total_seconds())}" if onset else ""
     missing = max(workload.desired - len(live), 0)
@@ -212,16 +217,14 @@ def _short(
         parts.append(f"{missing} pod(s) not created")
     if available is not None and available.message and available.status == "False":
         parts.append(available.message)
-    return make(
+    return run.make(
         kind="replicas_unavailable",
         severity=Severity.CRITICAL if workload.available == 0 else Severity.WARNING,
         title=f"{ref.kind} {ref.key} has {workload.available} of {workload.desired} replicas available{lasting}",
         entity=workload_entity(ref),
-        summary=("; ".join(parts) or "Replicas are missing.")
-        + "."
-        + live_state_note(at, server_time, "Workload state"),
+        summary=("; ".join(parts) or "Replicas are missing.") + "." + run.note,
         values=_counts(workload),
-        queries=queries,
+        queries=run.queries,
         details={
             "unready_pods": [
                 {"pod": p.name, "phase": p.phase, "not_ready_since": isoformat(p.ready_since)}
@@ -231,5 +234,5 @@ def _short(
             "conditions": [condition_details(c) for c in workload.conditions],
         },
         onset=onset,
-        next_steps=_steps(ref, limits.kubectl_suffix),
+        next_steps=_steps(ref, run.limits.kubectl_suffix),
     )

@@ -114,40 +114,56 @@ def judge_services(
         ready, not_ready, waiting = totals.get((namespace, service.meta.name), (0, 0, []))
         if ready > 0:
             continue
-        workloads = sorted({p.workload.key for p in matching})
-        kinds = sorted({f"{p.workload.kind} {p.workload.key}" for p in matching})
         findings.append(
-            make(
-                kind="service_no_ready_endpoints",
-                severity=Severity.CRITICAL,
-                title=f"Service {service.key} has no ready endpoint: "
-                f"{plural(len(matching), 'pod')} of {', '.join(kinds[:3])} selected, none ready",
-                entity=service_entity(service, workloads),
-                summary=f"Requests to {service.meta.name} fail or hang: its EndpointSlices hold "
-                f"{not_ready} address(es), none ready."
-                + (f" Routed to by Ingress {', '.join(ingresses[:3])}." if ingresses else "")
-                + note,
-                values=[
-                    Measurement(name="ready addresses", value=0, unit="count"),
-                    Measurement(name="not ready addresses", value=not_ready, unit="count"),
-                    Measurement(name="selected pods", value=len(matching), unit="count"),
-                ],
-                queries=queries,
-                details={
-                    "selector": selector_text(service.selector),
-                    "workloads": workloads,
-                    "not_ready_pods": waiting[:MAX_LISTED],
-                    "ingresses": ingresses,
-                },
-                next_steps=[
-                    f"kubectl get endpointslices -n {namespace} -l kubernetes.io/service-name={service.meta.name}"
-                    f"{kubectl_suffix}",
-                    f"kubectl get pods -n {namespace} -l {selector_text(service.selector)}{kubectl_suffix}",
-                ],
+            _no_ready_endpoints(
+                service, matching, not_ready, waiting, ingresses, note, queries, kubectl_suffix, make
             )
         )
     findings += judge_ingresses(data, queries=queries, kubectl_suffix=kubectl_suffix, make=make)
     return findings
+
+
+def _no_ready_endpoints(
+    service: Service,
+    matching: list[PodLabels],
+    not_ready: int,
+    waiting: list[str],
+    ingresses: list[str],
+    note: str,
+    queries: list[str],
+    suffix: str,
+    make: MakeFinding,
+) -> Finding:
+    namespace, selector = service.meta.namespace, service.selector or {}
+    workloads = sorted({p.workload.key for p in matching})
+    kinds = sorted({f"{p.workload.kind} {p.workload.key}" for p in matching})
+    return make(
+        kind="service_no_ready_endpoints",
+        severity=Severity.CRITICAL,
+        title=f"Service {service.key} has no ready endpoint: "
+        f"{plural(len(matching), 'pod')} of {', '.join(kinds[:3])} selected, none ready",
+        entity=service_entity(service, workloads),
+        summary=f"Requests to {service.meta.name} fail or hang: its EndpointSlices hold "
+        f"{not_ready} address(es), none ready."
+        + (f" Routed to by Ingress {', '.join(ingresses[:3])}." if ingresses else "")
+        + note,
+        values=[
+            Measurement(name="ready addresses", value=0, unit="count"),
+            Measurement(name="not ready addresses", value=not_ready, unit="count"),
+            Measurement(name="selected pods", value=len(matching), unit="count"),
+        ],
+        queries=queries,
+        details={
+            "selector": selector_text(selector),
+            "workloads": workloads,
+            "not_ready_pods": waiting[:MAX_LISTED],
+            "ingresses": ingresses,
+        },
+        next_steps=[
+            f"kubectl get endpointslices -n {namespace} -l kubernetes.io/service-name={service.meta.name}{suffix}",
+            f"kubectl get pods -n {namespace} -l {selector_text(selector)}{suffix}",
+        ],
+    )
 
 
 def _no_pods(
