@@ -26,6 +26,14 @@ rule                           cause -> effects                                 
 ``sessions_before_database_    idle-in-transaction or long-running sessions ->      0.70
 pressure``                     lock contention or exhausted connections on the
                                same database
+``webhook_blocks_creations``   an admission webhook without a ready Service ->      0.85
+                               the creations it refuses (``failed calling webhook
+                               "NAME"`` in a ReplicaSet's condition or an event)
+``failing_pods_behind_         a workload's failing pods -> a Service whose         0.80
+service``                      endpoints are those pods, with none ready
+``autoscaler_at_max_under_     an HPA at maxReplicas with load above target ->      0.70
+load``                         CPU throttling, memory near its limit, metric
+                               anomalies of the service it scales
 =============================  ===================================================  =====
 
 A cause explaining several effects ranks higher (+0.02 each, up to +0.08); a cause with an
@@ -50,7 +58,7 @@ from datetime import timedelta
 
 from diagnostics.model import SYMPTOM_OF, ChecklistItem, Finding, Severity
 from diagnostics.summary.containment import containment_for
-from diagnostics.summary.entities import EntityIndex
+from diagnostics.summary.entities import EntityIndex, webhooks_named, workloads_behind
 from diagnostics.summary.impact import Impact
 from diagnostics.summary.model import RankedProblem, Suspect
 from diagnostics.summary.ranking import Judged, judge_findings
@@ -80,6 +88,15 @@ DATABASE_PRESSURE_WORDS = (
     "clients_waiting",
 )
 NODE_KINDS = frozenset({"node", "host"})
+WEBHOOK_CAUSE_KINDS = frozenset({"webhook_no_endpoints", "webhook_service_missing"})
+POD_FAILURE_KINDS = frozenset(
+    {"crash_loop", "oom_killed", "image_pull", "container_error", "pending", "pull_secret_missing", "failed",
+     "replicas_unavailable", "replica_failure", "progress_deadline_exceeded"}
+)  # fmt: skip
+SERVICE_EFFECT_KINDS = frozenset({"service_no_ready_endpoints"})
+AUTOSCALER_CAUSE_KINDS = frozenset({"hpa_at_max"})
+LOAD_SYMPTOM_KINDS = frozenset({"cpu_throttling", "memory_limit"})
+"""Symptoms of pods running above what they were sized for (with metric anomalies)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +179,14 @@ def _fingerprint(_index: EntityIndex, finding: Finding) -> frozenset[str]:
 def _declared_cause(_index: EntityIndex, finding: Finding) -> frozenset[str]:
     target = finding.evidence.details.get(SYMPTOM_OF)
     return frozenset({target}) if isinstance(target, str) else frozenset()
+
+
+def _webhooks(_index: EntityIndex, finding: Finding) -> frozenset[str]:
+    return webhooks_named(finding)
+
+
+def _workloads_behind(_index: EntityIndex, finding: Finding) -> frozenset[str]:
+    return workloads_behind(finding)
 
 
 def _lead(lag: timedelta | None) -> str:
@@ -259,6 +284,39 @@ RULES: tuple[Rule, ...] = (
             f"Node {via} is under pressure ({cause.title}) {_lead(lag)} '{effect.title}' running on it."
         ),
     ),
+    Rule(
+        name="webhook_blocks_creations",
+        score=0.85,
+        is_cause=lambda c: c.finding.kind in WEBHOOK_CAUSE_KINDS,
+        is_effect=lambda c: c.finding.entity.kind != "webhook",
+        cause_keys=_webhooks,
+        effect_keys=_webhooks,
+        sentence=lambda index, cause, effect, via, lag: (
+            f"Webhook {via} has no ready endpoint behind it and refuses requests: '{effect.title}'."
+        ),
+    ),
+    Rule(
+        name="failing_pods_behind_service",
+        score=0.80,
+        is_cause=lambda c: c.finding.entity.kind == "workload" and c.finding.kind in POD_FAILURE_KINDS,
+        is_effect=lambda c: c.finding.kind in SERVICE_EFFECT_KINDS,
+        cause_keys=_own_name("workload"),
+        effect_keys=_workloads_behind,
+        sentence=lambda index, cause, effect, via, lag: (
+            f"'{effect.title}' because the pods of {via} behind it fail: '{cause.title}'."
+        ),
+    ),
+    Rule(
+        name="autoscaler_at_max_under_load",
+        score=0.70,
+        is_cause=lambda c: c.finding.kind in AUTOSCALER_CAUSE_KINDS,
+        is_effect=lambda c: c.item in SYMPTOM_ITEMS or c.finding.kind in LOAD_SYMPTOM_KINDS,
+        cause_keys=_services,
+        effect_keys=_services,
+        sentence=lambda index, cause, effect, via, lag: (
+            f"{cause.title} {_lead(lag)} '{effect.title}' of {via}: it cannot add replicas."
+        ),
+    ),
 )
 
 CHANGE_RULES = frozenset({"rollout_before_symptom", "flag_change_before_symptom"})
@@ -271,6 +329,8 @@ LIVE_CAUSE_RULES = frozenset(
         "dependency_before_callers",
         "database_before_symptom",
         "sessions_before_database_pressure",
+        "webhook_blocks_creations",
+        "autoscaler_at_max_under_load",
     }
 )
 """Rules whose causes are observed live (at run time), possibly after the symptom began."""

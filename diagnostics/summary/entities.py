@@ -8,6 +8,7 @@ entity's name are all taken as service names.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Mapping
 from functools import cached_property
@@ -19,6 +20,27 @@ from diagnostics.summary.settings import ServiceLinks
 SERVICE_ATTRIBUTES = ("service", "job", "app", "workload")
 HOST_ATTRIBUTES = ("host", "node", "instance", "hostname")
 NO_LINKS = ServiceLinks()
+WEBHOOK_MENTION = re.compile(r'(?:calling|call) webhook \\?"([^"\\]+)\\?"')
+"""How the API server names a webhook that refused a request: ``failed calling webhook "NAME"``."""
+
+
+def workloads_behind(finding: Finding) -> frozenset[str]:
+    """The workloads (``namespace/name``) a finding about a Service or webhook says serve it."""
+    listed = finding.evidence.details.get("workloads")
+    if isinstance(listed, list):
+        return frozenset(w for w in listed if isinstance(w, str))
+    return frozenset()
+
+
+def webhooks_named(finding: Finding) -> frozenset[str]:
+    """Webhooks a finding is about (a webhook entity's ``details.webhooks``), or that its text
+    says refused a request (the API server's ``failed calling webhook "NAME"``)."""
+    details = finding.evidence.details
+    if finding.entity.kind == "webhook":
+        listed = details.get("webhooks")
+        return frozenset(w for w in listed if isinstance(w, str)) if isinstance(listed, list) else frozenset()
+    texts = [finding.title, finding.summary, repr(dict(details))]
+    return frozenset(m for text in texts for m in WEBHOOK_MENTION.findall(text))
 
 
 def _bare(name: str) -> str:

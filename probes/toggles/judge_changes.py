@@ -55,6 +55,12 @@ def services_of(entry: FlagProvider, flag: FlagInfo) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+def _recorded_order(change: FlagChange) -> tuple[datetime, int, str]:
+    """Time, then the provider's event id: changes recorded in the same second keep their order."""
+    number = int(change.event_id) if change.event_id.isdigit() else 0
+    return change.at, number, change.event_id
+
+
 def judge_changes(
     read: ProviderChanges, entry: FlagProvider, *, window: FlagWindow, make: MakeFinding
 ) -> list[Finding]:
@@ -64,7 +70,7 @@ def judge_changes(
         if window.covers(change.at):
             groups[(change.flag, change.environment)].append(change)
     findings = [
-        _finding(read, entry, flag, environment, sorted(changes, key=lambda c: c.at), window, make)
+        _finding(read, entry, flag, environment, sorted(changes, key=_recorded_order), window, make)
         for (flag, environment), changes in groups.items()
     ]
     findings.sort(key=lambda f: (f.onset or window.at, f.entity.name))

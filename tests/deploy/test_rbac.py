@@ -18,6 +18,7 @@ import yaml
 from diagnostics.registry import load_registry
 from diagnostics.testing import run_probe
 from tests.probes.kubernetes.conftest import crashing_rollout, kube_config
+from tests.support import kube_around
 from tests.support import kube_objects as k
 from tests.support.kube_api import Cluster, KubeApiServer
 
@@ -91,7 +92,21 @@ def test_the_role_grants_exactly_what_the_probes_read(kube_cluster: KubeApiServe
         k.controller_revision(database, template=old, revision=4, created=now - timedelta(days=20)),
         k.controller_revision(database, template=new, revision=5, created=now - timedelta(minutes=3)),
     ]
-    kube_cluster.load(Cluster.of([*staged.objects(), *helm, database, *revisions], logs=staged.logs))
+    # an Ingress with a TLS secret makes workloads.services read IngressClasses and secret names
+    around = [
+        kube_around.service(
+            "checkout", "shop", selector={"app": "checkout"}, created=now - timedelta(days=30)
+        ),
+        kube_around.ingress(
+            "shop",
+            "shop",
+            backends={"shop.example.com/": "checkout"},
+            created=now - timedelta(days=30),
+            tls_secret="shop-tls",
+        ),
+        kube_around.ingress_class("nginx", created=now - timedelta(days=90)),
+    ]
+    kube_cluster.load(Cluster.of([*staged.objects(), *helm, database, *revisions, *around], logs=staged.logs))
     registry = load_registry()
     kubernetes_probes = [
         probe_class

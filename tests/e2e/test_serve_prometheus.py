@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import threading
+import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -85,11 +86,14 @@ def test_alert_rule_fires_for_a_failing_dependency_and_stops_when_fixed(
 
 
 def test_promtool_accepts_the_metrics(diag_serve: tuple[Service, str], payments: SwitchableService) -> None:
-    service, target = diag_serve
+    _, target = diag_serve
     payments.failing.set()
-    service.runs.run(["deps.http"])
-    with urllib.request.urlopen(f"http://{target}/metrics", timeout=10) as answer:
-        text = answer.read()
+    deadline = time.monotonic() + 30
+    text = b""
+    while b"diag_finding{" not in text and time.monotonic() < deadline:  # the next scheduled run
+        time.sleep(0.2)
+        with urllib.request.urlopen(f"http://{target}/metrics", timeout=10) as answer:
+            text = answer.read()
     _, promtool = ensure_prometheus()
     result = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, timeout=30)
     assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()

@@ -4,8 +4,9 @@ No real API server runs on this machine, so the probes' real ``kubernetes`` clie
 real HTTP to this one (a thread on 127.0.0.1). It serves, from the objects of the loaded
 :class:`Cluster`, the endpoints the probes call:
 
-- lists, cluster-wide and per namespace: ``/api/v1/{pods,events,secrets,nodes}``,
-  ``/apis/apps/v1/{deployments,replicasets,statefulsets,daemonsets,controllerrevisions}``,
+- lists, cluster-wide and per namespace, of every kind in :data:`RESOURCES` (core v1, apps,
+  discovery.k8s.io, networking.k8s.io, storage.k8s.io, batch, autoscaling/v2, policy,
+  admissionregistration.k8s.io), at the version each group is served at (404 otherwise),
   honouring ``labelSelector``, ``fieldSelector``, ``limit``/``continue`` and the
   ``as=PartialObjectMetadataList`` Accept header;
 - single reads ``.../namespaces/{ns}/{resource}/{name}`` and ``.../pods/{name}/log``
@@ -52,10 +53,29 @@ RESOURCES: Mapping[str, tuple[str, str, bool]] = {
     "StatefulSet": ("statefulsets", "apps", True),
     "DaemonSet": ("daemonsets", "apps", True),
     "ControllerRevision": ("controllerrevisions", "apps", True),
+    "Service": ("services", "", True),
+    "EndpointSlice": ("endpointslices", "discovery.k8s.io", True),
+    "Ingress": ("ingresses", "networking.k8s.io", True),
+    "IngressClass": ("ingressclasses", "networking.k8s.io", False),
+    "PersistentVolumeClaim": ("persistentvolumeclaims", "", True),
+    "PersistentVolume": ("persistentvolumes", "", False),
+    "StorageClass": ("storageclasses", "storage.k8s.io", False),
+    "Job": ("jobs", "batch", True),
+    "CronJob": ("cronjobs", "batch", True),
+    "HorizontalPodAutoscaler": ("horizontalpodautoscalers", "autoscaling", True),
+    "PodDisruptionBudget": ("poddisruptionbudgets", "policy", True),
+    "MutatingWebhookConfiguration": ("mutatingwebhookconfigurations", "admissionregistration.k8s.io", False),
+    "ValidatingWebhookConfiguration": (
+        "validatingwebhookconfigurations",
+        "admissionregistration.k8s.io",
+        False,
+    ),
 }
+GROUP_VERSIONS: Mapping[str, str] = {"": "v1", "autoscaling": "v2"}
+"""The version each group is served at (v1 unless listed)."""
 PLURALS = {plural: (kind, group, namespaced) for kind, (plural, group, namespaced) in RESOURCES.items()}
 _PATH = re.compile(
-    r"^/(?:api/v1|apis/(?P<group>apps)/v1)"
+    r"^/(?:api/(?P<core>v1)|apis/(?P<group>[a-z0-9.]+)/(?P<version>v[0-9a-z]+))"
     r"(?:/namespaces/(?P<namespace>[^/]+))?/(?P<plural>[a-z]+)(?:/(?P<name>[^/]+))?(?:/(?P<sub>log))?$"
 )
 
@@ -282,7 +302,12 @@ def _handler_for(api: KubeApiServer) -> type[BaseHTTPRequestHandler]:
                 self._send(404, _status(404, "NotFound", "the server could not find the requested resource"))
                 return
             kind, group, namespaced = PLURALS[match["plural"]]
-            if (match["group"] or "") != group or (match["namespace"] and not namespaced):
+            version = match["core"] or match["version"]
+            if (
+                (match["group"] or "") != group
+                or version != GROUP_VERSIONS.get(group, "v1")
+                or (match["namespace"] and not namespaced)
+            ):
                 self._send(404, _status(404, "NotFound", "the server could not find the requested resource"))
                 return
             cluster = api.cluster
@@ -384,7 +409,7 @@ def _handler_for(api: KubeApiServer) -> type[BaseHTTPRequestHandler]:
                 # list items carry no kind/apiVersion, like the real API server's
                 body = {
                     "kind": f"{kind}List",
-                    "apiVersion": f"{group}/v1" if group else "v1",
+                    "apiVersion": f"{group}/{GROUP_VERSIONS.get(group, 'v1')}" if group else "v1",
                     "metadata": list_meta,
                     "items": [{k: v for k, v in o.items() if k not in ("kind", "apiVersion")} for o in page],
                 }
