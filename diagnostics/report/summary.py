@@ -142,10 +142,14 @@ def coverage(report: Report, items: tuple[ChecklistItem, ...] = DIAGNOSIS_ITEMS)
             )
             rows.append(CoverageRow(item=item, state=Coverage.NOT_CHECKED, detail=detail, probes=ids))
         elif skipped:
-            hints = sorted({o.hint or o.error or "not configured" for o in skipped})
-            rows.append(
-                CoverageRow(item=item, state=Coverage.NOT_CONFIGURED, detail="; ".join(hints), probes=ids)
+            # one line to add, the first probe's (in id order); the others' are in `diag probes`
+            hints = list(
+                dict.fromkeys(
+                    o.hint or o.error or "not configured" for o in sorted(skipped, key=lambda o: o.probe)
+                )
             )
+            detail = hints[0] + (f"  (+{len(hints) - 1} more: diag probes)" if len(hints) > 1 else "")
+            rows.append(CoverageRow(item=item, state=Coverage.NOT_CONFIGURED, detail=detail, probes=ids))
         elif left_out:
             rows.append(
                 CoverageRow(

@@ -21,7 +21,8 @@ pytestmark = pytest.mark.integration
 
 def test_a_pending_claim_with_the_provisioners_event(kube_cluster: KubeApiServer, now: datetime) -> None:
     shop = healthy_shop(now)
-    created = now - timedelta(minutes=9)
+    # over 10 minutes: whole minutes, so the second the probe runs in does not show
+    created = now - timedelta(minutes=19)
     pvc = a.claim("uploads", "shop", created=created, storage_class="io2", phase="Pending")
     message = (
         'failed to provision volume with StorageClass "io2": rpc error: code = Internal desc = '
@@ -40,7 +41,7 @@ def test_a_pending_claim_with_the_provisioners_event(kube_cluster: KubeApiServer
     [finding] = run_probe(StorageProbe, config=kube_config(kube_cluster)).findings
     assert (finding.kind, finding.severity) == ("pvc_pending", Severity.WARNING)
     assert (
-        finding.title == f"PersistentVolumeClaim shop/uploads Pending for 9m: ProvisioningFailed: {message}"
+        finding.title == f"PersistentVolumeClaim shop/uploads Pending for 19m: ProvisioningFailed: {message}"
     )
     assert finding.onset == created
     assert finding.evidence.details["event"]["count"] == 11
