@@ -37,8 +37,8 @@ from probes.dependencies.config import (
 )
 
 if TYPE_CHECKING:
+    from probes.dependencies.client_http import HttpTarget
     from probes.dependencies.environment import TransportEnvironment
-    from probes.dependencies.http_collect import HttpTarget
 
 
 class HttpOptions(ProbeOptions):
@@ -72,12 +72,12 @@ class HttpProbe(Probe):
 
     def run(self, ctx: ProbeContext) -> Iterable[Finding]:
         from probes.dependencies.attempts import not_checked
+        from probes.dependencies.client_http import assemble, attempt_http, prepare_request
         from probes.dependencies.environment import read_environment
-        from probes.dependencies.http_collect import assemble, attempt_http, prepare_request
-        from probes.dependencies.http_judge import judge_http
+        from probes.dependencies.judge_http import judge_http
+        from probes.dependencies.judge_tls import CertificateLimits
         from probes.dependencies.phases import ThreadSessions
         from probes.dependencies.pool import checks_deadline, sweep_attempts
-        from probes.dependencies.tls_judge import CertificateLimits
 
         options = ctx.options
         assert isinstance(options, HttpOptions)
@@ -133,8 +133,8 @@ class HttpProbe(Probe):
 
 def http_target(entry: Dependency, options: HttpOptions, environment: TransportEnvironment) -> HttpTarget:
     """The entry with every default filled in from the options and the environment."""
+    from probes.dependencies.client_http import BodyExpectation, HttpTarget
     from probes.dependencies.environment import proxies_for, verify_setting
-    from probes.dependencies.http_collect import BodyExpectation, HttpTarget
 
     assert entry.url is not None
     return HttpTarget(

@@ -42,8 +42,8 @@ from probes.dependencies.config import (
 )
 
 if TYPE_CHECKING:
+    from probes.dependencies.client_statuspage import StatuspageTarget
     from probes.dependencies.environment import TransportEnvironment
-    from probes.dependencies.statuspage_collect import StatuspageTarget
 
 
 class StatuspageOptions(ProbeOptions):
@@ -70,10 +70,10 @@ class StatuspageProbe(Probe):
         return describe_entries(backend, "statuspage")
 
     def run(self, ctx: ProbeContext) -> Iterable[Finding]:
+        from probes.dependencies.client_statuspage import fetch_statuspage
         from probes.dependencies.environment import read_environment
+        from probes.dependencies.judge_statuspage import judge_statuspage, judge_unreadable
         from probes.dependencies.pool import checks_deadline, run_bounded
-        from probes.dependencies.statuspage_collect import fetch_statuspage
-        from probes.dependencies.statuspage_judge import judge_statuspage, judge_unreadable
 
         options = ctx.options
         assert isinstance(options, StatuspageOptions)
@@ -120,8 +120,8 @@ class StatuspageProbe(Probe):
 def statuspage_target(
     entry: Dependency, options: StatuspageOptions, environment: TransportEnvironment
 ) -> StatuspageTarget:
+    from probes.dependencies.client_statuspage import StatuspageTarget
     from probes.dependencies.environment import proxies_for, verify_setting
-    from probes.dependencies.statuspage_collect import StatuspageTarget
 
     assert entry.statuspage is not None
     return StatuspageTarget(

@@ -32,7 +32,7 @@ from probes.dependencies.config import (
 )
 
 if TYPE_CHECKING:
-    from probes.dependencies.tcp_collect import TcpTarget
+    from probes.dependencies.client_tcp import TcpTarget
 
 
 class TcpOptions(ProbeOptions):
@@ -61,9 +61,9 @@ class TcpProbe(Probe):
 
     def run(self, ctx: ProbeContext) -> Iterable[Finding]:
         from probes.dependencies.attempts import not_checked
+        from probes.dependencies.client_tcp import TcpCheck, attempt_tcp
+        from probes.dependencies.judge_tcp import judge_tcp
         from probes.dependencies.pool import checks_deadline, sweep_attempts
-        from probes.dependencies.tcp_collect import TcpCheck, attempt_tcp
-        from probes.dependencies.tcp_judge import judge_tcp
 
         options = ctx.options
         assert isinstance(options, TcpOptions)
@@ -102,7 +102,7 @@ class TcpProbe(Probe):
 
 
 def tcp_target(entry: Dependency, options: TcpOptions) -> TcpTarget:
-    from probes.dependencies.tcp_collect import TcpTarget
+    from probes.dependencies.client_tcp import TcpTarget
 
     assert entry.tcp is not None
     address = parse_address(entry.tcp)
