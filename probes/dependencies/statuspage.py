@@ -50,10 +50,15 @@ class StatuspageOptions(ProbeOptions):
     """Settings of ``deps.statuspage``."""
 
     timeout: Duration = timedelta(seconds=15)
+    """The whole probe's deadline."""
     concurrency: int = Field(8, ge=1, le=64)
+    """Status pages fetched at once at most."""
     request_timeout: Duration = timedelta(seconds=5)
+    """One request's time limit."""
     max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024)
+    """Bytes of a summary.json read at most; a larger one is an error."""
     user_agent: str = "diag (deps.statuspage)"
+    """The User-Agent header sent."""
 
 
 class StatuspageProbe(Probe):

@@ -39,11 +39,17 @@ class TcpOptions(ProbeOptions):
     """Defaults of ``deps.tcp``; each entry may override attempts, timeout and latency."""
 
     timeout: Duration = timedelta(seconds=15)
+    """The whole probe's deadline (every attempt of every entry)."""
     concurrency: int = Field(32, ge=1, le=256)
+    """Connections attempted at once at most."""
     attempts: int = Field(3, ge=1, le=10)
+    """Connects per dependency; the findings say how many failed."""
     connect_timeout: Duration = timedelta(seconds=3)
+    """One connect's time limit."""
     latency_warning: Duration = timedelta(milliseconds=300)
+    """A median connect time this slow is a warning."""
     latency_critical: Duration = timedelta(seconds=1)
+    """A median connect time this slow is critical."""
 
 
 class TcpProbe(Probe):

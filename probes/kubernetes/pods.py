@@ -44,11 +44,15 @@ class PodsOptions(ProbeOptions):
     """Settings of ``workloads.pods``."""
 
     pending_warning: Duration = timedelta(minutes=2)
+    """A pod Pending this long is a warning."""
     pending_critical: Duration = timedelta(minutes=10)
+    """A pod Pending this long is critical."""
     log_tail_lines: int = Field(20, ge=1, le=200)
+    """Lines of a crashed container's previous log shown."""
     max_log_reads: int = Field(5, ge=0, le=20)
     """Crashing workloads whose previous container log is read (one container each)."""
     max_event_groups: int = Field(15, ge=0, le=100)
+    """Warning-event groups (by reason and object) reported at most."""
 
 
 class PodsProbe(Probe):

@@ -50,6 +50,7 @@ class ChangesOptions(ProbeOptions):
     """Settings of ``toggles.changes``."""
 
     timeout: Duration = timedelta(seconds=20)
+    """The whole probe's deadline (every provider)."""
     lead: Duration = timedelta(minutes=15)
     """Changes this long before the window still count: a flag switched just before it."""
     max_changes: int = Field(500, ge=1, le=10_000)
