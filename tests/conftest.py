@@ -9,6 +9,9 @@ pytest_plugins = [
     "tests.support.prometheus",
     "tests.support.kube_api",
     "tests.support.http_servers",
+    "tests.support.victorialogs",
+    "tests.support.loki_api",
+    "tests.support.elasticsearch_api",
 ]
 
 # Probes honour proxy and CA variables from the environment: every test starts without the
