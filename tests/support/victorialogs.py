@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -62,15 +63,30 @@ class VictoriaLogs:
     process: subprocess.Popen[bytes]
 
     def ingest(self, records: Iterable[dict[str, Any]], *, stream_fields: str = "service") -> None:
-        """Send JSON records (``_time``, ``_msg``, fields) and make them searchable at once."""
-        body = "\n".join(json.dumps(r) for r in records).encode()
+        """Send JSON records (``_time``, ``_msg``, fields) and wait until all are searchable."""
+        lines = [json.dumps(r) for r in records]
+        expected = self.count() + len(lines)
         request = urllib.request.Request(
-            f"{self.url}/insert/jsonline?_stream_fields={stream_fields}", data=body, method="POST"
+            f"{self.url}/insert/jsonline?_stream_fields={stream_fields}", data="\n".join(lines).encode(), method="POST",
+            headers={"Content-Type": "application/stream+json"},  # a form body would be read as parameters
         )
         with urllib.request.urlopen(request, timeout=60) as answer:
             answer.read()
-        with urllib.request.urlopen(f"{self.url}/internal/force_flush", timeout=60) as answer:
-            answer.read()
+        # the insert path buffers rows for about a second before storage sees them
+        for _ in range(300):
+            with urllib.request.urlopen(f"{self.url}/internal/force_flush", timeout=60) as answer:
+                answer.read()
+            if self.count() >= expected:
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"VictoriaLogs holds {self.count()} rows, expected {expected}")
+
+    def count(self) -> int:
+        """How many rows the server can search."""
+        form = urllib.parse.urlencode({"query": "* | stats count() as rows"}).encode()
+        with urllib.request.urlopen(f"{self.url}/select/logsql/query", data=form, timeout=60) as answer:
+            text = answer.read().decode().strip()
+        return int(json.loads(text)["rows"]) if text else 0
 
 
 @pytest.fixture(scope="session")
