@@ -66,7 +66,9 @@ def write_log(path: Path, lines: int, seed: int = 1) -> None:
                 level, logger, text = PROBLEMS[int(roll * 1000) % len(PROBLEMS)]
             else:
                 level, logger, text = MESSAGES[int(roll * 1000) % len(MESSAGES)]
-            stamp = datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S,") + f"{int(t * 1000) % 1000:03d}"
+            stamp = (
+                datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S,") + f"{int(t * 1000) % 1000:03d}"
+            )
             message = text.format(
                 n=rng.randint(1, 250), ms=rng.randint(3, 4000), user=rng.randint(1000, 9999),
                 order=rng.randint(10_000, 99_999), amount=f"{rng.uniform(1, 500):.2f}", hex=f"{rng.getrandbits(48):012x}",
@@ -98,7 +100,11 @@ def measure(path: Path, probe_name: str) -> None:
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     began = time.perf_counter()
     run = run_probe(
-        probe, config={"logs": [{"name": "shop", "file": {"paths": [str(path)]}}]}, at=AT, window="30m", timeout=120
+        probe,
+        config={"logs": [{"name": "shop", "file": {"paths": [str(path)]}}]},
+        at=AT,
+        window="30m",
+        timeout=120,
     )
     elapsed = time.perf_counter() - began
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -111,7 +117,10 @@ def child(path: Path, probe: str) -> dict[str, float]:
     import json
 
     result = subprocess.run(
-        [sys.executable, __file__, "--measure", str(path), "--probe", probe], capture_output=True, text=True, check=True
+        [sys.executable, __file__, "--measure", str(path), "--probe", probe],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return dict(json.loads(result.stdout.strip().splitlines()[-1]))
 

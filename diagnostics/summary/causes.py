@@ -127,7 +127,9 @@ def _names_in_log_finding(_index: EntityIndex, finding: Finding) -> frozenset[st
     texts = [str(details.get("template") or ""), str(details.get("example") or "")]
     top = details.get("top_templates")
     if isinstance(top, list):
-        texts += [str(t.get("template", "")) + " " + str(t.get("example", "")) for t in top if isinstance(t, dict)]
+        texts += [
+            str(t.get("template", "")) + " " + str(t.get("example", "")) for t in top if isinstance(t, dict)
+        ]
     return frozenset(word for text in texts for word in _NAME_TOKEN.findall(text))
 
 
@@ -221,7 +223,12 @@ RULES: tuple[Rule, ...] = (
 CO_OCCURRENCE_TOLERANCE = timedelta(minutes=2)
 """How far after its effect a cause may be first seen and still count as before it."""
 LIVE_CAUSE_RULES = frozenset(
-    {"dependency_before_callers", "database_before_symptom", "sessions_before_database_pressure", "log_names_cause"}
+    {
+        "dependency_before_callers",
+        "database_before_symptom",
+        "sessions_before_database_pressure",
+        "log_names_cause",
+    }
 )
 """Rules whose causes are observed live (at run time), possibly after the symptom began."""
 

@@ -54,19 +54,14 @@ def read_source(source: LogSource, plan: ReadPlan, ctx: ProbeContext) -> Collect
     """One source over ``plan``, through its kind's client."""
     deadline = clock.monotonic() + ctx.remaining()
     if source.file is not None:
-
         return read_files(source.file, plan, deadline)
     if source.journald is not None:
-
         return read_journal(source.journald, plan, deadline)
     if source.kubernetes is not None:
-
         return read_pod_logs(source.kubernetes, plan, ctx)
     if source.loki is not None:
-
         return read_loki(source.loki, plan, deadline, name=source.name)
     if source.elasticsearch is not None:
-
         return read_elasticsearch(source.elasticsearch, plan, deadline, name=source.name)
     assert source.victorialogs is not None
     return read_victorialogs(source.victorialogs, plan, deadline, name=source.name)
@@ -86,5 +81,7 @@ def read_all(
     run: Callable[[LogSource], Collected | SourceFailure] = one
     if len(sources) == 1:
         return [(sources[0], run(sources[0]))]
-    with ThreadPoolExecutor(max_workers=min(concurrency, len(sources)), thread_name_prefix="diag-logs") as pool:
+    with ThreadPoolExecutor(
+        max_workers=min(concurrency, len(sources)), thread_name_prefix="diag-logs"
+    ) as pool:
         return list(zip(sources, pool.map(run, sources), strict=True))

@@ -50,12 +50,18 @@ def level_filter(source: ElasticsearchSource, words: tuple[str, ...], plain: str
 
 def _scope(source: ElasticsearchSource, start: float, end: float) -> list[dict[str, Any]]:
     return [
-        {"range": {source.time_field: {"gte": int(start * 1000), "lt": int(end * 1000), "format": "epoch_millis"}}},
+        {
+            "range": {
+                source.time_field: {"gte": int(start * 1000), "lt": int(end * 1000), "format": "epoch_millis"}
+            }
+        },
         {"query_string": {"query": source.query}},
     ]
 
 
-def read_elasticsearch(source: ElasticsearchSource, plan: ReadPlan, deadline: float, *, name: str) -> Collected:
+def read_elasticsearch(
+    source: ElasticsearchSource, plan: ReadPlan, deadline: float, *, name: str
+) -> Collected:
     """Per-minute counts and capped error lines of ``source`` over ``plan``."""
     errors = level_filter(source, ERROR_WORDS, PLAIN_ERRORS)
     problems = level_filter(source, ERROR_WORDS + WARNING_WORDS, PLAIN_ERRORS + " OR WARN OR WARNING")
@@ -102,7 +108,7 @@ def _histograms(
     }
     answer = http.post(f"/{source.index}/_search", body=body, what="date_histogram search")
     buckets = ((answer.get("aggregations") or {}).get("per_minute") or {}).get("buckets") or []
-    minutes = int(round((end - start) / 60))
+    minutes = round((end - start) / 60)
     totals = histogram(((b["key"] / 1000, b["doc_count"]) for b in buckets), start, minutes)
     errors_found = histogram(((b["key"] / 1000, b["errors"]["doc_count"]) for b in buckets), start, minutes)
     return totals, errors_found

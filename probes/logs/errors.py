@@ -49,7 +49,9 @@ class ErrorsProbe(Probe):
         return findings
 
 
-def _judged(ctx: ProbeContext, options: ErrorsOptions, source: LogSource, collected: Collected) -> Finding | None:
+def _judged(
+    ctx: ProbeContext, options: ErrorsOptions, source: LogSource, collected: Collected
+) -> Finding | None:
     from probes.logs.findings import hhmm, utc
     from probes.logs.judge_errors import judge_error_rate, top_templates
 
@@ -106,7 +108,12 @@ def _judged(ctx: ProbeContext, options: ErrorsOptions, source: LogSource, collec
             "robust_z": round(rise.score, 1),
             "day_ago": None if rise.day_ago is None else round(rise.day_ago, 4),
             "top_templates": [
-                {"template": t.template, "count": t.count, "example": t.example, "first_seen": utc(t.first_seen).isoformat()}
+                {
+                    "template": t.template,
+                    "count": t.count,
+                    "example": t.example,
+                    "first_seen": utc(t.first_seen).isoformat(),
+                }
                 for t in templates
             ],
             "templates_from_sample": not collected.samples_complete,

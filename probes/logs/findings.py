@@ -55,5 +55,3 @@ def bookkeeping(
                 )
             )
     return read, notes
-
-

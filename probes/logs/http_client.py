@@ -16,7 +16,7 @@ from diagnostics import ErrorKind, ProbeError, ProbeTimeout
 from probes.logs.config import HttpBackend, auth_headers
 
 if TYPE_CHECKING:
-    import requests
+    pass
 
 CONNECT_TIMEOUT_S = 3.0
 MAX_BODY = 64 * 1024 * 1024
@@ -77,7 +77,9 @@ class LogHttp:
     ) -> str:
         import requests
 
-        self.queries.append(f"{method} {path} {json.dumps(json_body or form or params or {}, sort_keys=True)}")
+        self.queries.append(
+            f"{method} {path} {json.dumps(json_body or form or params or {}, sort_keys=True)}"
+        )
         url = self.backend.url + path
         try:
             response = self.session.request(
@@ -86,23 +88,32 @@ class LogHttp:
             body = response.raw.read(MAX_BODY + 1, decode_content=True)
             response.close()
         except requests.exceptions.SSLError:
-            raise ProbeError(f"{self.name}: TLS handshake with {self.backend.url} failed", kind=ErrorKind.TLS) from None
+            raise ProbeError(
+                f"{self.name}: TLS handshake with {self.backend.url} failed", kind=ErrorKind.TLS
+            ) from None
         except requests.exceptions.Timeout:
             raise ProbeTimeout(f"{self.name}: {self.backend.url} did not answer in time ({what})") from None
         except requests.exceptions.ConnectionError as exc:
             dns = "resolution" in str(exc).lower() or "not known" in str(exc)
             raise ProbeError(
-                f"{self.name}: cannot reach {self.backend.url}" + (" (DNS)" if dns else " (connection refused or reset)"),
+                f"{self.name}: cannot reach {self.backend.url}"
+                + (" (DNS)" if dns else " (connection refused or reset)"),
                 kind=ErrorKind.DNS if dns else ErrorKind.CONNECT,
             ) from None
         if len(body) > MAX_BODY:
-            raise ProbeError(f"{self.name}: the answer to {what} exceeds {MAX_BODY} bytes", kind=ErrorKind.QUERY)
+            raise ProbeError(
+                f"{self.name}: the answer to {what} exceeds {MAX_BODY} bytes", kind=ErrorKind.QUERY
+            )
         text = body.decode("utf-8", "replace")
         status = response.status_code
         if status == 401:
-            raise ProbeError(f"{self.name}: {self.backend.url} refused the credentials (HTTP 401)", kind=ErrorKind.AUTH)
+            raise ProbeError(
+                f"{self.name}: {self.backend.url} refused the credentials (HTTP 401)", kind=ErrorKind.AUTH
+            )
         if status == 403:
-            raise ProbeError(f"{self.name}: {self.backend.url} forbids {what} (HTTP 403)", kind=ErrorKind.PERMISSION)
+            raise ProbeError(
+                f"{self.name}: {self.backend.url} forbids {what} (HTTP 403)", kind=ErrorKind.PERMISSION
+            )
         if status >= 400:
             kind = ErrorKind.QUERY if status in (400, 404, 422) else ErrorKind.PROTOCOL
             raise ProbeError(f"{self.name}: {what} answered HTTP {status}: {text.strip()[:200]}", kind=kind)
@@ -112,4 +123,6 @@ class LogHttp:
         try:
             return json.loads(text)
         except ValueError:
-            raise ProbeError(f"{self.name}: the answer to {what} is not JSON", kind=ErrorKind.PROTOCOL) from None
+            raise ProbeError(
+                f"{self.name}: the answer to {what} is not JSON", kind=ErrorKind.PROTOCOL
+            ) from None

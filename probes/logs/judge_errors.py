@@ -76,7 +76,7 @@ def judge_error_rate(
     """The latest persistent rise of the error series reaching into the window, or None."""
     plan = collected.plan
     signal, series = error_series(collected)
-    window = int(round((plan.at - plan.window_start) / STEP))
+    window = round((plan.at - plan.window_start) / STEP)
     recent_from = max(len(series) - 2 * window, persistence_minutes)
     if recent_from < 30:  # fewer than 30 baseline minutes: no normal to compare against
         return None
@@ -113,7 +113,7 @@ def judge_error_rate(
     day_ago = _day_ago_level(collected, signal, first, last)
     if day_ago is not None and run_level - day_ago < band:
         return None  # as high a day earlier: a daily habit
-    start = int(round((plan.window_start - plan.start) / STEP))
+    start = round((plan.window_start - plan.start) / STEP)
     baseline = series[:recent_from]
     return ErrorRise(
         signal=signal,
@@ -151,7 +151,7 @@ def _day_ago_level(collected: Collected, signal: str, first: int, last: int) -> 
     errors, totals = collected.day_ago_errors, collected.day_ago_totals
     if errors is None or totals is None:
         return None
-    offset = int(round((collected.plan.window_start - collected.plan.start) / STEP))
+    offset = round((collected.plan.window_start - collected.plan.start) / STEP)
     low, high = max(first - offset, 0), max(last - offset, 0)
     if high <= low or totals[low:high].sum() == 0:
         return None

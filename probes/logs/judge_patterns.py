@@ -101,7 +101,7 @@ def judge_templates(
 ) -> list[PatternChange]:
     """The new and risen templates, worst (most occurrences in the window) first."""
     plan = collected.plan
-    split = int(round((plan.window_start - plan.start) / STEP))
+    split = round((plan.window_start - plan.start) / STEP)
     window_minutes = max(1, len(collected.totals) - split)
     lead_in = max(0, split - window_minutes)
     changes = []
@@ -123,7 +123,17 @@ def judge_templates(
         if factor >= rise_factor and window_count >= expected + 3 * math.sqrt(expected) + 1:
             onset = plan.start + (lead_in + change_point(item.counts[lead_in:], baseline_rate)) * STEP
             changes.append(
-                _change(item, "risen", onset, window_count, base_count, window_rate, baseline_rate, factor, ongoing)
+                _change(
+                    item,
+                    "risen",
+                    onset,
+                    window_count,
+                    base_count,
+                    window_rate,
+                    baseline_rate,
+                    factor,
+                    ongoing,
+                )
             )
     return sorted(changes, key=lambda c: (-int(c.level), -c.window_count, c.template))
 

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from diagnostics import ProbeContext
 from probes.kubernetes.backend import KubernetesSettings
 from probes.logs.config import KubernetesSource
-from probes.logs.lines import LineParser, RawEvent, detect_format, events
 from probes.logs.levels import level_of_text
+from probes.logs.lines import LineParser, RawEvent, detect_format, events
 from probes.logs.model import Collected, ReadPlan
 from probes.logs.tally import Tally
 from probes.logs.timestamps import TimestampParser
@@ -42,7 +42,9 @@ def read_pod_logs(source: KubernetesSource, plan: ReadPlan, ctx: ProbeContext) -
     """Count the events of the selected pods' containers over ``plan``."""
     from probes.kubernetes.collect import PODS, KubeApi
 
-    settings = KubernetesSettings(namespaces=(source.namespace,), context=source.context, kubeconfig=source.kubeconfig)
+    settings = KubernetesSettings(
+        namespaces=(source.namespace,), context=source.context, kubeconfig=source.kubeconfig
+    )
     tally = Tally(plan)
     since = datetime.fromtimestamp(plan.start, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     with KubeApi(settings, ctx) as api:
@@ -58,13 +60,18 @@ def read_pod_logs(source: KubernetesSource, plan: ReadPlan, ctx: ProbeContext) -
         share_lines = max(1000, plan.max_lines // max(1, len(containers)))
         for pod, container in containers:
             text = api.pod_log(
-                source.namespace, pod, container, since_time=since, tail_lines=share_lines, limit_bytes=share_bytes
+                source.namespace,
+                pod,
+                container,
+                since_time=since,
+                tail_lines=share_lines,
+                limit_bytes=share_bytes,
             )
             if text is None:
                 continue
             lines = text.splitlines()
             timestamps = TimestampParser(reference=plan.at)
-            line_format = source.format
+            line_format: str = source.format
             if line_format == "auto":
                 line_format = detect_format(line.partition(" ")[2] for line in lines[:50])
             for event in events(lines, StampedParser(line_format, timestamps)):

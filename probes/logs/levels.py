@@ -24,7 +24,9 @@ _WORDS = {
     **dict.fromkeys(("warn", "warning"), Level.WARNING),
 }  # fmt: skip
 _PLAIN_LEVEL = re.compile(r"\b(FATAL|CRITICAL|CRIT|ERROR|ERR|PANIC|SEVERE|EMERG|ALERT|WARN|WARNING)\b")
-_PLAIN_ERROR = re.compile(r"Traceback \(most recent call last\)|^panic: |\b[A-Z]\w*(?:Exception|Error)\b[:\s]")
+_PLAIN_ERROR = re.compile(
+    r"Traceback \(most recent call last\)|^panic: |\b[A-Z]\w*(?:Exception|Error)\b[:\s]"
+)
 PLAIN_ERROR_MARKERS = ("ERROR", "FATAL", "CRITICAL", "PANIC", "SEVERE", "Traceback", "Exception", "panic:")
 """What a backend's server-side filter looks for in plain text (see the clients)."""
 

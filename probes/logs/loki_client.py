@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
 from diagnostics import ErrorKind, ProbeError
 from probes.logs.config import LokiSource
 from probes.logs.http_client import LogHttp
@@ -23,7 +22,7 @@ from probes.logs.remote import histogram, keep_sorted, ranges
 
 LEVEL_WORDS = "err|error|fatal|crit|critical|panic|emerg|alert|severe"
 ERROR_FILTER = (
-    r'(?i:(?:level|severity|lvl)"?\s*[=:]\s*"?(?:' + LEVEL_WORDS + r')\b)'
+    r'(?i:(?:level|severity|lvl)"?\s*[=:]\s*"?(?:' + LEVEL_WORDS + r")\b)"
     r"|\b(?:ERROR|FATAL|CRITICAL|PANIC|SEVERE)\b|Traceback \(most recent call last\)|\w+Exception\b"
 )
 PROBLEM_FILTER = ERROR_FILTER + r'|(?i:(?:level|severity|lvl)"?\s*[=:]\s*"?warn(?:ing)?\b)|\bWARN(?:ING)?\b'
@@ -72,7 +71,7 @@ def _ns(unix: float) -> str:
 
 
 def _counts(http: LogHttp, query: str, start: float, end: float) -> Any:
-    minutes = int(round((end - start) / STEP))
+    minutes = round((end - start) / STEP)
     # a sample at t counts the minute before it: evaluate at each minute's end
     answer = http.get(
         "/loki/api/v1/query_range",
@@ -94,7 +93,13 @@ def _counts(http: LogHttp, query: str, start: float, end: float) -> Any:
 def _lines(http: LogHttp, query: str, start: float, end: float, limit: int) -> list[LogEvent]:
     answer = http.get(
         "/loki/api/v1/query_range",
-        {"query": query, "start": _ns(start), "end": _ns(end - 1e-9), "limit": str(limit), "direction": "forward"},
+        {
+            "query": query,
+            "start": _ns(start),
+            "end": _ns(end - 1e-9),
+            "limit": str(limit),
+            "direction": "forward",
+        },
         what="LogQL line query",
     )
     events = []
@@ -139,5 +144,3 @@ def _result(answer: Any, kind: str) -> list[Any]:
     if not isinstance(data, dict) or data.get("resultType") != kind:
         raise ProbeError(f"Loki answered no {kind} result", kind=ErrorKind.PROTOCOL)
     return list(data.get("result") or [])
-
-

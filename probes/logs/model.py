@@ -54,7 +54,7 @@ class ReadPlan:
 
     @property
     def minutes(self) -> int:
-        return int(round((self.at - self.start) / STEP))
+        return round((self.at - self.start) / STEP)
 
     @property
     def day_ago(self) -> tuple[float, float]:

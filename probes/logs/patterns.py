@@ -21,7 +21,6 @@ from probes.logs.config import SECTION, LogSource, PatternsOptions, describe_sou
 from probes.logs.model import Level
 
 
-
 class PatternsProbe(Probe):
     id = "logs.patterns"
     checklist_item = ChecklistItem.LOGS

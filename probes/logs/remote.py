@@ -13,7 +13,7 @@ def histogram(points: Iterable[tuple[float, float]], start: float, minutes: int)
     """Per-minute counts from (unix time of the bucket's start, count) pairs."""
     counts = np.zeros(minutes, dtype=np.float64)
     for time, value in points:
-        minute = int(round((time - start) / STEP))
+        minute = round((time - start) / STEP)
         if 0 <= minute < minutes:
             counts[minute] += value
     return counts

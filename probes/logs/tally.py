@@ -18,7 +18,7 @@ class Tally:
         minutes = plan.minutes
         self.totals = [0] * minutes
         self.errors = [0] * minutes
-        self.day_totals = [0] * int(round((plan.at - plan.window_start) / STEP))
+        self.day_totals = [0] * round((plan.at - plan.window_start) / STEP)
         self.day_errors = [0] * len(self.day_totals)
         self.saw_day_ago = False
         self.requests = 0

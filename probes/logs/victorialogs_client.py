@@ -46,7 +46,9 @@ def _rfc3339(unix: float) -> str:
 def read_victorialogs(source: VictoriaLogsSource, plan: ReadPlan, deadline: float, *, name: str) -> Collected:
     """Per-minute counts and capped error lines of ``source.query`` over ``plan``."""
     errors = _level_filter(source.level_field, ERROR_WORDS, PLAIN_ERRORS)
-    problems = _level_filter(source.level_field, f"{ERROR_WORDS}|{WARNING_WORDS}", PLAIN_ERRORS + r"|\bWARN(ING)?\b")
+    problems = _level_filter(
+        source.level_field, f"{ERROR_WORDS}|{WARNING_WORDS}", PLAIN_ERRORS + r"|\bWARN(ING)?\b"
+    )
     with LogHttp(source, name=name, deadline=deadline) as http:
         totals = _hits(http, f"({source.query})", plan.start, plan.at)
         error_counts = _hits(http, f"({source.query}) {errors}", plan.start, plan.at)
@@ -80,7 +82,7 @@ def read_victorialogs(source: VictoriaLogsSource, plan: ReadPlan, deadline: floa
 
 
 def _hits(http: LogHttp, query: str, start: float, end: float) -> Any:
-    minutes = int(round((end - start) / STEP))
+    minutes = round((end - start) / STEP)
     answer = http.post(
         "/select/logsql/hits",
         form={"query": query, "start": _rfc3339(start), "end": _rfc3339(end - 1), "step": "1m"},

@@ -229,9 +229,13 @@ def test_the_example_configuration_is_valid_and_the_schema_file_is_current(
     root = Path(__file__).resolve().parents[2]
     monkeypatch.setenv("ORDERS_DB_PASSWORD", "example-password")
     monkeypatch.setenv("PAYMENTS_TOKEN", "example-token")
+    monkeypatch.setenv("ES_PASSWORD", "example-es-password")
+    monkeypatch.setenv("VLOGS_TOKEN", "example-vlogs-token")
     code, out, err = invoke("config", "check", "--config", str(root / "config" / "diag.yaml"))
     assert code == 0, err
     assert "will check 1 target: orders" in out
+    assert "6 sources: checkout (file), nginx (journald), cart (kubernetes)" in out
+    assert "example-es-password" not in out and "example-vlogs-token" not in out
     assert "example-password" not in out
     from diagnostics.config_schema import configuration_schema
     from diagnostics.registry import Registry, load_registry

@@ -234,9 +234,12 @@ LOG_ITEMS = {**ITEMS, "logs.patterns": ChecklistItem.LOGS, "logs.errors": Checkl
 
 def log_report(*findings: Finding) -> Report:
     probes = tuple(
-        ProbeOutcome(probe=p, checklist_item=i, status=Status.OK, duration_s=0.1) for p, i in LOG_ITEMS.items()
+        ProbeOutcome(probe=p, checklist_item=i, status=Status.OK, duration_s=0.1)
+        for p, i in LOG_ITEMS.items()
     )
-    return Report(at=AT, window=timedelta(hours=1), started_at=AT, duration_s=1.0, probes=probes, findings=findings)
+    return Report(
+        at=AT, window=timedelta(hours=1), started_at=AT, duration_s=1.0, probes=probes, findings=findings
+    )
 
 
 new_log_error = make(
@@ -258,7 +261,9 @@ def test_a_new_log_error_naming_a_database_supports_the_database_cause() -> None
     top = summary.suspects[0]
     assert top.rule == "log_names_cause" and top.cause == blocker.fingerprint
     assert top.supports == (new_log_error.fingerprint,)
-    assert top.reasoning.startswith("Database orders showed '3 sessions blocked for 41 s behind pid 8123' 12m before")
+    assert top.reasoning.startswith(
+        "Database orders showed '3 sessions blocked for 41 s behind pid 8123' 12m before"
+    )
 
 
 def test_a_log_error_naming_nothing_known_links_nothing() -> None:

@@ -77,7 +77,7 @@ def _string_query(query: str, doc: Doc, default_field: str | None) -> bool:
 
 def matches(query: dict[str, Any], doc: Doc) -> bool:
     """Whether ``doc`` matches the query DSL clause ``query``."""
-    (kind, body), = query.items()
+    ((kind, body),) = query.items()
     if kind == "match_all":
         return True
     if kind == "bool":
@@ -92,7 +92,7 @@ def matches(query: dict[str, Any], doc: Doc) -> bool:
             return sum(matches(q, doc) for q in should) >= needed
         return True
     if kind == "range":
-        (name, bounds), = body.items()
+        ((name, bounds),) = body.items()
         value = _get(doc, name)
         if value is None:
             return False
@@ -100,11 +100,11 @@ def matches(query: dict[str, Any], doc: Doc) -> bool:
         checks = {"gte": at.__ge__, "gt": at.__gt__, "lte": at.__le__, "lt": at.__lt__}
         return all(checks[op](_millis(bound)) for op, bound in bounds.items() if op in checks)
     if kind == "term":
-        (name, value), = body.items()
+        ((name, value),) = body.items()
         value = value.get("value") if isinstance(value, dict) else value
         return _get(doc, name) == value
     if kind == "terms":
-        (name, values), = body.items()
+        ((name, values),) = body.items()
         return _get(doc, name) in values
     if kind == "exists":
         return _get(doc, body["field"]) is not None
@@ -186,14 +186,18 @@ class ElasticsearchServer:
         for part in pattern.split(","):
             found = [n for n in self.state.indices if fnmatch.fnmatchcase(n, part)]
             if not found and "*" not in part:
-                error = {"type": "index_not_found_exception", "reason": f"no such index [{part}]", "index": part}
+                error = {
+                    "type": "index_not_found_exception",
+                    "reason": f"no such index [{part}]",
+                    "index": part,
+                }
                 return 404, {"error": {"root_cause": [error], **error}, "status": 404}
             names += found
         docs = [(n, i, d) for n in names for i, d in enumerate(self.state.indices[n])]
         query = body.get("query", {"match_all": {}})
         hits = [(n, i, d) for n, i, d in docs if matches(query, d)]
         for sort in reversed(body.get("sort", [])):
-            (name, order), = sort.items()
+            ((name, order),) = sort.items()
             order = order.get("order", "asc") if isinstance(order, dict) else order
             hits.sort(key=lambda h: _millis(_get(h[2], name)), reverse=order == "desc")
         size = int(body.get("size", 10))
@@ -204,7 +208,12 @@ class ElasticsearchServer:
             "hits": {
                 "max_score": None,
                 "hits": [
-                    {"_index": n, "_id": f"{n}-{i}", "_score": None, "_source": _source(d, body.get("_source"))}
+                    {
+                        "_index": n,
+                        "_id": f"{n}-{i}",
+                        "_score": None,
+                        "_source": _source(d, body.get("_source")),
+                    }
                     for n, i, d in hits[:size]
                 ],
             },

@@ -56,7 +56,9 @@ def _fill(rng: random.Random, template: str) -> str:
     )
 
 
-def _poisson_times(rng: random.Random, start: datetime, end: datetime, per_minute: float) -> Iterator[datetime]:
+def _poisson_times(
+    rng: random.Random, start: datetime, end: datetime, per_minute: float
+) -> Iterator[datetime]:
     if per_minute <= 0:
         return
     t = start
@@ -136,14 +138,18 @@ def json_text(lines: list[Line]) -> str:
     return "\n".join(out) + "\n"
 
 
-def access_text(*, at: datetime, span: timedelta, seed: int, spike_at: datetime | None, per_minute: float = 120.0) -> str:
+def access_text(
+    *, at: datetime, span: timedelta, seed: int, spike_at: datetime | None, per_minute: float = 120.0
+) -> str:
     """nginx combined log lines: ~1 % 5xx, ~30 % from ``spike_at`` on."""
     rng = random.Random(seed)
     out = []
     paths = ("/api/cart", "/api/orders", "/api/products/42", "/static/app.js", "/api/checkout")
     for t in _poisson_times(rng, at - span, at, per_minute):
         share = 0.30 if spike_at is not None and t >= spike_at else 0.01
-        status = rng.choice((500, 502, 503)) if rng.random() < share else rng.choice((200, 200, 200, 304, 404))
+        status = (
+            rng.choice((500, 502, 503)) if rng.random() < share else rng.choice((200, 200, 200, 304, 404))
+        )
         stamp = t.strftime("%d/%b/%Y:%H:%M:%S +0000")
         ip = f"10.1.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
         out.append(

@@ -61,7 +61,7 @@ def parse_log_query(query: str) -> tuple[list[tuple[str, str, str]], list[tuple[
     while position < len(rest):
         match = _FILTER.match(rest, position)
         if match is None:
-            raise ValueError(f"parse error : syntax error: unexpected {rest[position:position + 20]!r}")
+            raise ValueError(f"parse error : syntax error: unexpected {rest[position : position + 20]!r}")
         text = match.group(2) if match.group(2) is not None else match.group(3).replace("\\\\", "\\")
         filters.append((match.group(1), text))
         position = match.end()
@@ -71,9 +71,9 @@ def parse_log_query(query: str) -> tuple[list[tuple[str, str, str]], list[tuple[
 def _labels_match(labels: Mapping[str, str], matchers: list[tuple[str, str, str]]) -> bool:
     for name, op, value in matchers:
         actual = labels.get(name, "")
-        if op == "=" and actual != value or op == "!=" and actual == value:
+        if (op == "=" and actual != value) or (op == "!=" and actual == value):
             return False
-        if op == "=~" and not re.fullmatch(value, actual) or op == "!~" and re.fullmatch(value, actual):
+        if (op == "=~" and not re.fullmatch(value, actual)) or (op == "!~" and re.fullmatch(value, actual)):
             return False
     return True
 
@@ -112,7 +112,9 @@ class LokiServer:
         chosen = []
         for stream in self.state.streams:
             if _labels_match(stream.labels, matchers):
-                entries = [(t, line) for t, line in stream.entries if start <= t < end and _line_match(line, filters)]
+                entries = [
+                    (t, line) for t, line in stream.entries if start <= t < end and _line_match(line, filters)
+                ]
                 if entries:
                     chosen.append((stream, entries))
         return chosen
@@ -130,12 +132,16 @@ class LokiServer:
             flat = flat[:limit]
             streams: dict[int, dict[str, Any]] = {}
             for t, line, stream in flat:
-                streams.setdefault(id(stream), {"stream": stream.labels, "values": []})["values"].append([str(t), line])
+                streams.setdefault(id(stream), {"stream": stream.labels, "values": []})["values"].append(
+                    [str(t), line]
+                )
             return {"status": "success", "data": {"resultType": "streams", "result": list(streams.values())}}
         unit = {"s": 1, "m": 60, "h": 3600}[metric.group(3)]
         width = int(metric.group("range")) * unit * 10**9
         step = int(float(params.get("step", "60").rstrip("s")) * 10**9)
-        times = [t for _s, entries in self.select(metric.group("log"), start - width, end + 1) for t, _ in entries]
+        times = [
+            t for _s, entries in self.select(metric.group("log"), start - width, end + 1) for t, _ in entries
+        ]
         times.sort()
         values = []
         import bisect
@@ -190,7 +196,9 @@ def _handler(server: LokiServer) -> type[BaseHTTPRequestHandler]:
         def _send(self, code: int, body: Any) -> None:
             data = (json.dumps(body) if not isinstance(body, str) else body).encode()
             self.send_response(code)
-            self.send_header("Content-Type", "application/json" if not isinstance(body, str) else "text/plain")
+            self.send_header(
+                "Content-Type", "application/json" if not isinstance(body, str) else "text/plain"
+            )
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)

@@ -67,7 +67,9 @@ class VictoriaLogs:
         lines = [json.dumps(r) for r in records]
         expected = self.count() + len(lines)
         request = urllib.request.Request(
-            f"{self.url}/insert/jsonline?_stream_fields={stream_fields}", data="\n".join(lines).encode(), method="POST",
+            f"{self.url}/insert/jsonline?_stream_fields={stream_fields}",
+            data="\n".join(lines).encode(),
+            method="POST",
             headers={"Content-Type": "application/stream+json"},  # a form body would be read as parameters
         )
         with urllib.request.urlopen(request, timeout=60) as answer:
@@ -111,7 +113,9 @@ def victorialogs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VictoriaL
                         break
             except OSError:
                 if process.poll() is not None:
-                    raise RuntimeError(f"victoria-logs exited: {(data / 'server.log').read_text()[-2000:]}") from None
+                    raise RuntimeError(
+                        f"victoria-logs exited: {(data / 'server.log').read_text()[-2000:]}"
+                    ) from None
                 time.sleep(0.1)
         yield VictoriaLogs(url=url, process=process)
     finally:

@@ -21,9 +21,9 @@ PASSWORD = "es-secret-pass-77"
 def documents(service: str, seed: int, **incident: object) -> list[dict[str, object]]:
     lines = app_lines(at=AT, span=SPAN, seed=seed, info_per_minute=15.0, **incident)  # type: ignore[arg-type]
     return [
-        {"@timestamp": l.time.isoformat().replace("+00:00", "Z"), "log": {"level": l.level.lower(), "logger": l.logger},
-         "message": l.message, "service": {"name": service}}
-        for l in lines
+        {"@timestamp": line.time.isoformat().replace("+00:00", "Z"), "log": {"level": line.level.lower(), "logger": line.logger},
+         "message": line.message, "service": {"name": service}}
+        for line in lines
     ]  # fmt: skip
 
 
@@ -89,5 +89,3 @@ def test_missing_index_is_a_query_error(es: ElasticsearchServer) -> None:
     result = run(ErrorsProbe, es, "api", index="nothing-here")
     assert result.outcome.status is Status.ERROR
     assert "index_not_found_exception" in str(result.outcome.error)
-
-

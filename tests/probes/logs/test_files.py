@@ -124,19 +124,25 @@ def test_daily_habit_seen_a_day_earlier_is_not_news(tmp_path: Path) -> None:
 
     onset = AT - RISE_AFTER
     day = timedelta(days=1)
-    earlier = app_lines(at=AT - day + timedelta(minutes=5), span=timedelta(hours=1), seed=12, rise_at=onset - day)
+    earlier = app_lines(
+        at=AT - day + timedelta(minutes=5), span=timedelta(hours=1), seed=12, rise_at=onset - day
+    )
     today = app_lines(at=AT, span=SPAN, seed=13, rise_at=onset)
     log = tmp_path / "shop.log"
     log.write_text(python_text(earlier) + python_text(today))
     assert silent(run_probe(ErrorsProbe, config=file_config(log), at=AT, window=WINDOW))
-    without = run_probe(ErrorsProbe, config=file_config(log), options={"day_earlier": False}, at=AT, window=WINDOW)
+    without = run_probe(
+        ErrorsProbe, config=file_config(log), options={"day_earlier": False}, at=AT, window=WINDOW
+    )
     assert close_to(one(without, "log_error_rate").onset, onset)
 
 
 def test_reading_is_bounded(tmp_path: Path) -> None:
     log = tmp_path / "shop.log"
     log.write_text(python_text(app_lines(at=AT, span=SPAN, seed=14)))
-    run = run_probe(ErrorsProbe, config=file_config(log), options={"max_bytes": 100_000}, at=AT, window=WINDOW)
+    run = run_probe(
+        ErrorsProbe, config=file_config(log), options={"max_bytes": 100_000}, at=AT, window=WINDOW
+    )
     bounded = one(run, "log_reading_bounded")
     assert bounded.evidence.details["bound"] == "max_bytes"
     assert int(str(bounded.evidence.details["bytes"])) <= 101_000

@@ -23,7 +23,12 @@ def journal_config(directory: Path, unit: str = "shop.service") -> dict[str, obj
 
 def stage(directory: Path, seed: int, **incident: object) -> None:
     lines = app_lines(at=AT, span=SPAN, seed=seed, info_per_minute=20.0, **incident)  # type: ignore[arg-type]
-    write_journal(directory, ((l.time, l.level, l.message) for l in lines), unit="shop.service", identifier="shop")
+    write_journal(
+        directory,
+        ((line.time, line.level, line.message) for line in lines),
+        unit="shop.service",
+        identifier="shop",
+    )
 
 
 def test_new_error_in_the_journal(tmp_path: Path) -> None:

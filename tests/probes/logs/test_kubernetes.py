@@ -19,9 +19,14 @@ pytestmark = pytest.mark.integration
 
 def stage(kube: KubeApiServer, *, incident: bool) -> None:
     template = k.pod_template("cart", [k.container("cart", "shop/cart:1.4.2")])
-    deploy = k.deployment("cart", "shop", template=template, revision=3, created=AT - timedelta(days=3), replicas=2)
+    deploy = k.deployment(
+        "cart", "shop", template=template, revision=3, created=AT - timedelta(days=3), replicas=2
+    )
     rs = k.replica_set(deploy, template=template, revision=3, created=AT - timedelta(days=3), replicas=2)
-    pods = [k.pod(rs, template=template, created=AT - timedelta(days=1), node="node-a", name=f"cart-{i}") for i in range(2)]
+    pods = [
+        k.pod(rs, template=template, created=AT - timedelta(days=1), node="node-a", name=f"cart-{i}")
+        for i in range(2)
+    ]
     logs = {}
     for index, pod in enumerate(pods):
         lines = app_lines(
@@ -36,7 +41,11 @@ def stage(kube: KubeApiServer, *, incident: bool) -> None:
 
 
 def run(probe: type, kube: KubeApiServer) -> ProbeRun:
-    source = {"namespace": "shop", "selector": "app.kubernetes.io/name=cart", "kubeconfig": str(kube.kubeconfig)}
+    source = {
+        "namespace": "shop",
+        "selector": "app.kubernetes.io/name=cart",
+        "kubeconfig": str(kube.kubeconfig),
+    }
     return run_probe(probe, config={"logs": [{"name": "cart", "kubernetes": source}]}, at=AT, window=WINDOW)
 
 

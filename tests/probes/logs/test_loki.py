@@ -25,7 +25,10 @@ def logfmt(line: Line) -> str:
 
 def stream(app: str, seed: int, **incident: object) -> Stream:
     lines = app_lines(at=AT, span=SPAN, seed=seed, info_per_minute=20.0, **incident)  # type: ignore[arg-type]
-    return Stream(labels={"app": app, "env": "prod"}, entries=[(int(l.time.timestamp() * 1e9), logfmt(l)) for l in lines])
+    return Stream(
+        labels={"app": app, "env": "prod"},
+        entries=[(int(line.time.timestamp() * 1e9), logfmt(line)) for line in lines],
+    )
 
 
 @pytest.fixture
@@ -52,7 +55,11 @@ def stage(loki: LokiServer, *, retain_for_s: float = 3 * 3600, patterns: bool = 
 def run(probe: type, loki: LokiServer, app: str) -> ProbeRun:
     source = {"url": loki.url, "query": f'{{app="{app}"}}', "bearer_token": "${LOKI_TOKEN}"}
     return run_probe(
-        probe, config={"logs": [{"name": app, "loki": source}]}, at=AT, window=WINDOW, env={"LOKI_TOKEN": TOKEN}
+        probe,
+        config={"logs": [{"name": app, "loki": source}]},
+        at=AT,
+        window=WINDOW,
+        env={"LOKI_TOKEN": TOKEN},
     )
 
 
@@ -96,7 +103,9 @@ def test_without_pattern_ingester_templates_are_mined_locally(loki: LokiServer) 
 def test_wrong_token_is_an_auth_error(loki: LokiServer) -> None:
     stage(loki)
     source = {"url": loki.url, "query": '{app="payments"}', "bearer_token": "wrong-token-1234"}
-    result = run_probe(ErrorsProbe, config={"logs": [{"name": "payments", "loki": source}]}, at=AT, window=WINDOW)
+    result = run_probe(
+        ErrorsProbe, config={"logs": [{"name": "payments", "loki": source}]}, at=AT, window=WINDOW
+    )
     assert result.outcome.status is Status.ERROR
     assert result.outcome.error_kind is not None and result.outcome.error_kind.value == "auth"
     assert "wrong-token-1234" not in str(result.outcome.error)

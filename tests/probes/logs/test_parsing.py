@@ -90,7 +90,9 @@ def test_pattern_levels() -> None:
 
 def test_format_detection() -> None:
     assert detect_format(['{"a":1}', '{"b":2}', "  at x"]) == "json"
-    assert detect_format(['1.2.3.4 - - [07/Dec/2026:01:02:03 +0000] "GET / HTTP/1.1" 200 5 "-" "x"']) == "access"
+    assert (
+        detect_format(['1.2.3.4 - - [07/Dec/2026:01:02:03 +0000] "GET / HTTP/1.1" 200 5 "-" "x"']) == "access"
+    )
     assert detect_format(["ts=2026-12-07T01:02:03Z level=info msg=hi a=1"]) == "logfmt"
     assert detect_format(["2026-12-07 01:02:03 INFO hi"]) == "plain"
 
@@ -113,7 +115,9 @@ def test_multi_line_traceback_stays_with_its_first_line() -> None:
 
 def test_traceback_under_an_info_line_makes_an_error() -> None:
     parser = LineParser("plain", TimestampParser(reference=AT))
-    found = list(events(["2026-12-07 01:02:03 INFO [x] handled", "Traceback (most recent call last):"], parser))
+    found = list(
+        events(["2026-12-07 01:02:03 INFO [x] handled", "Traceback (most recent call last):"], parser)
+    )
     assert found[0][1] is Level.ERROR
 
 
@@ -125,7 +129,9 @@ def test_json_and_logfmt_records() -> None:
     assert json_event == (T, Level.ERROR, "boom error=EOF", None)
     nested = LineParser("json", timestamps).parse('{"time":1796605323,"log":{"level":"warn"},"msg":"slow"}')
     assert nested is not None and nested[1] is Level.WARNING
-    logfmt = LineParser("logfmt", timestamps).parse('ts=2026-12-07T01:02:03Z level=error msg="db down" host=a')
+    logfmt = LineParser("logfmt", timestamps).parse(
+        'ts=2026-12-07T01:02:03Z level=error msg="db down" host=a'
+    )
     assert logfmt == (T, Level.ERROR, "db down", None)
 
 
@@ -159,6 +165,13 @@ def test_examples_are_redacted() -> None:
         "login failed for alice@example.com password=hunter22 card 4111 1111 1111 1111 "
         "token=abcd1234efgh Authorization: Bearer eyJhbGciOi.eyJzdWIiOiIx.c2lnbmF0dXJl key AKIAABCDEFGHIJKLMNOP"
     )
-    for secret in ("alice@example.com", "hunter22", "4111 1111 1111 1111", "abcd1234efgh", "eyJhbGciOi", "AKIAABCDEFGHIJKLMNOP"):
+    for secret in (
+        "alice@example.com",
+        "hunter22",
+        "4111 1111 1111 1111",
+        "abcd1234efgh",
+        "eyJhbGciOi",
+        "AKIAABCDEFGHIJKLMNOP",
+    ):
         assert secret not in text
     assert "order 1234567890123" in scrub("order 1234567890123")  # not a Luhn-valid card number
