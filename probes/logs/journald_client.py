@@ -69,7 +69,7 @@ def _entries(command: list[str], budget: Budget) -> Iterator[RawEvent]:
     assert process.stdout is not None and process.stderr is not None
     try:
         for line in process.stdout:
-            if not budget.spend(len(line)):
+            if not budget.spend(len(line), 1):
                 break
             event = entry_event(line)
             if event is not None:

@@ -26,10 +26,12 @@ class StampedParser(LineParser):
 
     def __init__(self, line_format: str, timestamps: TimestampParser) -> None:
         super().__init__(line_format, timestamps)
+        self._own = self.parse
+        self.parse = self._stamped
 
-    def parse(self, line: str) -> RawEvent | None:
+    def _stamped(self, line: str) -> RawEvent | None:
         stamp, _, rest = line.partition(" ")
-        own = super().parse(rest)
+        own = self._own(rest)
         if own is not None:
             return own
         if not rest or rest[:1].isspace() or rest.startswith(("at ", "Caused by", "...")):

@@ -24,11 +24,9 @@ _WORDS = {
     **dict.fromkeys(("warn", "warning"), Level.WARNING),
 }  # fmt: skip
 _PLAIN_LEVEL = re.compile(r"\b(FATAL|CRITICAL|CRIT|ERROR|ERR|PANIC|SEVERE|EMERG|ALERT|WARN|WARNING)\b")
-_PLAIN_ERROR = re.compile(
-    r"Traceback \(most recent call last\)|^panic: |\b[A-Z]\w*(?:Exception|Error)\b[:\s]"
-)
-PLAIN_ERROR_MARKERS = ("ERROR", "FATAL", "CRITICAL", "PANIC", "SEVERE", "Traceback", "Exception", "panic:")
-"""What a backend's server-side filter looks for in plain text (see the clients)."""
+_PLAIN_ERROR = re.compile(r"Traceback \(most recent call last\)|^panic: |[a-z](?:Exception|Error)\b(?::|\s|$)")
+MARKERS = re.compile("ERR|FATAL|CRIT|PANIC|SEVERE|EMERG|ALERT|WARN|Traceback|panic: |Exception|Error")
+"""Substrings one of which every line of a level above OTHER holds: one cheap search first."""
 
 
 def level_of_value(value: object) -> Level:
@@ -50,6 +48,8 @@ def level_of_value(value: object) -> Level:
 
 def level_of_text(text: str) -> Level:
     """The level plain text shows: a level word in its first 80 characters, else error markers."""
+    if MARKERS.search(text) is None:
+        return Level.OTHER  # most lines: decided without a regular expression
     match = _PLAIN_LEVEL.search(text, 0, 80)
     if match is not None:
         return Level.WARNING if match.group(1).startswith("WARN") else Level.ERROR

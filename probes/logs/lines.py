@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from probes.logs.levels import LEVEL_FIELDS, level_of_text, level_of_value
+from probes.logs.levels import MARKERS, LEVEL_FIELDS, level_of_text, level_of_value
 from probes.logs.model import Level
 from probes.logs.timestamps import TimestampParser
 
@@ -33,6 +33,7 @@ ACCESS = re.compile(
 )
 LOGFMT_PAIR = re.compile(r'([\w.@-]+)=("(?:[^"\\]|\\.)*"|\S*)')
 DETECT_LINES = 50
+OTHER = Level.OTHER
 
 
 def detect_format(sample: Iterable[str]) -> str:
@@ -76,18 +77,20 @@ class LineParser:
             "access": self._access,
             "plain": self._plain,
         }[line_format]
+        # an attribute, not a method: a million lines are a million calls, one level saved each
+        self.parse: Callable[[str], RawEvent | None] = (
+            self._plain if line_format == "plain" else self._with_fallback
+        )
 
-    def parse(self, line: str) -> RawEvent | None:
+    def _with_fallback(self, line: str) -> RawEvent | None:
         event = self._read(line)
-        if event is None and self.format != "plain":
-            return self._plain(line)
-        return event
+        return self._plain(line) if event is None else event
 
     def _plain(self, line: str) -> RawEvent | None:
         time = self.timestamps.line_start(line)
         if time is None:
             return None
-        return time, level_of_text(line), line, None
+        return time, OTHER if MARKERS.search(line) is None else level_of_text(line), line, None
 
     def _access(self, line: str) -> RawEvent | None:
         match = ACCESS.match(line)
@@ -136,8 +139,9 @@ def events(lines: Iterable[str], parser: LineParser) -> Iterator[RawEvent]:
     """Events of ``lines`` (without line ends) in order, continuation lines joined to their event."""
     pending: RawEvent | None = None
     extra: list[str] = []
+    parse = parser.parse
     for line in lines:
-        event = parser.parse(line) if line else None
+        event = parse(line) if line else None
         if event is None:
             if pending is not None and line.strip() and len(extra) < MAX_CONTINUATION:
                 extra.append(line)

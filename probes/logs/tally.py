@@ -27,21 +27,23 @@ class Tally:
         self.complete = True
         self.lines = 0
         self._recent_from = plan.window_start - (plan.at - plan.window_start)
+        self._start = plan.start
+        self._minutes = minutes
 
     def add(self, event: RawEvent) -> bool:
         """Count one event; False once it is past the plan's end (reading may stop)."""
         time, level, message, status = event
-        minute = int((time - self.plan.start) // STEP)
+        minute = int((time - self._start) // STEP)
         if minute < 0:
             return True
-        if minute >= len(self.totals):
+        if minute >= self._minutes:
             return time < self.plan.at + 300  # a little disorder between writers is normal
         self.totals[minute] += 1
         if status is not None:
             self.requests += 1
-        if level is Level.ERROR:
-            self.errors[minute] += 1
-        if level >= Level.WARNING:
+        if level:  # warnings and errors (Level.OTHER is 0)
+            if level is Level.ERROR:
+                self.errors[minute] += 1
             self._sample(LogEvent(time=time, level=level, message=message, status=status))
         return True
 

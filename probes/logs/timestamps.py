@@ -8,7 +8,8 @@
   microseconds or nanoseconds.
 
 Parsing a prefix is cached per second of text, so a million lines cost a million dict look-ups,
-not a million datetime constructions.
+not a million datetime constructions. Times at the start of a line are kept to the second (they
+are counted per minute); field values keep their fraction.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import re
 
 MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}  # fmt: skip
 ISO = re.compile(
-    r"(?P<second>(?P<y>\d{4})-(?P<mo>\d\d)-(?P<d>\d\d)[T ](?P<h>\d\d):(?P<mi>\d\d):(?P<s>\d\d))"
+    r"(?P<second>\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d)"
     r"(?:[.,](?P<frac>\d{1,9}))?\s?(?P<zone>Z|z|[+-]\d\d:?\d\d|UTC)?"
 )
 SYSLOG = re.compile(r"(?P<mon>[A-Z][a-z]{2}) {1,2}(?P<d>\d{1,2}) (?P<h>\d\d):(?P<mi>\d\d):(?P<s>\d\d)")
@@ -56,10 +57,15 @@ class TimestampParser:
 
     def line_start(self, line: str) -> float | None:
         """The timestamp a line starts with (after an optional ``[``), or None."""
+        match = ISO.match(line)
+        if match is not None:  # the common case first, with as little work as possible
+            second, zone = match.group("second", "zone")
+            base = self._seconds.get(second if zone is None else second + zone)
+            return self._iso(match, fraction=False) if base is None else base
         head = line[1:40] if line[:1] == "[" else line[:40]
         if head[:1].isdigit():
             match = ISO.match(head)
-            return self._iso(match) if match else None
+            return self._iso(match, fraction=False) if match else None
         if head[:1].isalpha():
             match = SYSLOG.match(head)
             return self._syslog(match) if match else None
@@ -88,18 +94,17 @@ class TimestampParser:
                 return None
         return self.line_start(value) or self.anywhere(value)
 
-    def _iso(self, match: re.Match[str]) -> float:
-        zone = match.group("zone")
-        key = match.group("second") + (zone or "")
+    def _iso(self, match: re.Match[str], *, fraction: bool = True) -> float:
+        second, frac, zone = match.group("second", "frac", "zone")
+        key = second if zone is None else second + zone
         base = self._seconds.get(key)
         if base is None:
-            y, mo, d = int(match.group("y")), int(match.group("mo")), int(match.group("d"))
-            h, mi, s = int(match.group("h")), int(match.group("mi")), int(match.group("s"))
+            y, mo, d = int(second[0:4]), int(second[5:7]), int(second[8:10])
+            h, mi, s = int(second[11:13]), int(second[14:16]), int(second[17:19])
             base = self._remember(
                 key, calendar.timegm((y, mo, d, h, mi, s, 0, 0, 0)) - _zone_seconds(zone, self.offset_s)
             )
-        frac = match.group("frac")
-        return base + (int(frac) / 10 ** len(frac) if frac else 0.0)
+        return base + int(frac) / 10 ** len(frac) if frac and fraction else base
 
     def _syslog(self, match: re.Match[str]) -> float | None:
         key = match.group(0)
