@@ -148,7 +148,9 @@ def main() -> int:
         size_mb = full.stat().st_size / 1e6
         reference = bare_pass(full)
         load = os.getloadavg()[0]
-        print(f"{args.lines:,} lines, {size_mb:.0f} MB; bare Python pass over the file: {reference:.2f} s CPU")
+        print(
+            f"{args.lines:,} lines, {size_mb:.0f} MB; bare Python pass over the file: {reference:.2f} s CPU"
+        )
         print(f"load average {load:.1f} on {os.cpu_count()} CPUs: wall times include waiting for a CPU")
         for probe in ("logs.errors", "logs.patterns"):
             result = child(full, probe)

@@ -24,7 +24,9 @@ _WORDS = {
     **dict.fromkeys(("warn", "warning"), Level.WARNING),
 }  # fmt: skip
 _PLAIN_LEVEL = re.compile(r"\b(FATAL|CRITICAL|CRIT|ERROR|ERR|PANIC|SEVERE|EMERG|ALERT|WARN|WARNING)\b")
-_PLAIN_ERROR = re.compile(r"Traceback \(most recent call last\)|^panic: |[a-z](?:Exception|Error)\b(?::|\s|$)")
+_PLAIN_ERROR = re.compile(
+    r"Traceback \(most recent call last\)|^panic: |[a-z](?:Exception|Error)\b(?::|\s|$)"
+)
 MARKERS = re.compile("ERR|FATAL|CRIT|PANIC|SEVERE|EMERG|ALERT|WARN|Traceback|panic: |Exception|Error")
 """Substrings one of which every line of a level above OTHER holds: one cheap search first."""
 

@@ -1,7 +1,9 @@
 """Message templates: Drain3's miner over masked messages.
 
 Before mining, the variable parts are masked: UUIDs, IPv4/IPv6 addresses (with ports), e-mail
-addresses, hex ids (``0x...`` or 8+ hex digits with a digit), file and URL paths, and numbers,
+addresses, hex ids (``0x...`` or 8+ hex digits with a digit), file paths (under ``/var``,
+``/srv``, ``/home``, ``/tmp``...: a route like ``/api/cart`` stays, its numeric parts masked)
+and URLs, and numbers,
 so ``timeout after 3000 ms to 10.0.0.7:5432`` and ``timeout after 2800 ms to 10.0.0.9:5432``
 are one template ``timeout after <NUM> ms to <IP>``. The leading timestamp and the continuation
 lines of a multi-line event (its stack frames) are left out of the template.
@@ -20,7 +22,10 @@ MASKS = (
     (r"(?<![\w:])(?:[0-9a-fA-F]{1,4}:){2,7}[0-9a-fA-F]{1,4}(?![\w:])", "IP"),
     (r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}", "EMAIL"),
     (r"\b0x[0-9a-fA-F]+\b|\b(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{8,}\b", "HEX"),
-    (r"(?:[a-z]+://[^\s\"']+)|(?<![\w/])(?:/[\w.@%+~-]+){2,}/?", "PATH"),
+    (
+        r"[a-z]+://[^\s\"']+|(?<![\w/])/(?:var|srv|home|tmp|etc|usr|opt|data|proc|dev|mnt|run|root|lib|app|sys)(?:/[\w.@%+~-]+)+/?",
+        "PATH",
+    ),
     (r"(?<![A-Za-z])[-+]?\d+(?:\.\d+)?(?:ms|s|m|h|us|ns|[KMG]i?B)?(?![A-Za-z])", "NUM"),
 )
 LEADING_TIME = re.compile(
