@@ -128,7 +128,11 @@ BLOCK = 1 << 20
 def _lines(raw: io.BufferedReader, budget: Budget) -> Iterator[str]:
     """Lines without their ends, read and decoded a block (about 1 MiB, whole lines) at a time."""
     while True:
-        block = raw.read(BLOCK)
+        if budget.bytes_left <= 0:
+            if raw.read(1):
+                budget.stopped = "max_bytes"
+            return
+        block = raw.read(min(BLOCK, budget.bytes_left))  # the bound holds to within one line
         if not block:
             return
         if not block.endswith(b"\n"):

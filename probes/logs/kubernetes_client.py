@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from diagnostics import ProbeContext
 from probes.kubernetes.backend import KubernetesSettings
+from probes.kubernetes.collect import PODS, KubeApi
 from probes.logs.config import KubernetesSource
 from probes.logs.levels import level_of_text
 from probes.logs.lines import LineParser, RawEvent, detect_format, events
@@ -42,8 +43,6 @@ class StampedParser(LineParser):
 
 def read_pod_logs(source: KubernetesSource, plan: ReadPlan, ctx: ProbeContext) -> Collected:
     """Count the events of the selected pods' containers over ``plan``."""
-    from probes.kubernetes.collect import PODS, KubeApi
-
     settings = KubernetesSettings(
         namespaces=(source.namespace,), context=source.context, kubeconfig=source.kubeconfig
     )

@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from probes.logs.levels import MARKERS, LEVEL_FIELDS, level_of_text, level_of_value
+from probes.logs.levels import LEVEL_FIELDS, MARKERS, level_of_text, level_of_value
 from probes.logs.model import Level
 from probes.logs.timestamps import TimestampParser
 
