@@ -24,7 +24,7 @@ def hhmm(unix: float) -> str:
 def bookkeeping(
     results: list[tuple[LogSource, Collected | SourceFailure]], make: MakeFinding
 ) -> tuple[list[tuple[LogSource, Collected]], list[Finding]]:
-    """The sources read, and info findings for those that failed or were read in part.
+    """The sources read, and info findings for those that failed, were empty or read in part.
 
     When every source failed the probe could check nothing: the first failure is raised.
     """
@@ -43,6 +43,18 @@ def bookkeeping(
         for f in failures
     ]
     for source, collected in read:
+        if not collected.totals.any():
+            notes.append(
+                make(
+                    kind="log_source_empty",
+                    severity=Severity.INFO,
+                    title=f"log source {source.name}: no event with a readable timestamp in the baseline or window",
+                    entity=source.entity(),
+                    queries=collected.queries,
+                    details=dict(collected.details or {}),
+                    next_steps=["Check the source's query or paths, and its timestamp format (docs/logs.md)"],
+                )
+            )
         if collected.stopped:
             notes.append(
                 make(

@@ -158,3 +158,12 @@ def test_no_source_skips_with_a_hint() -> None:
     run = run_probe(ErrorsProbe, config={}, at=AT, window=WINDOW)
     assert run.outcome.status is Status.SKIPPED
     assert run.outcome.hint is not None and "logs:" in run.outcome.hint
+
+
+def test_a_file_without_timestamps_says_so(tmp_path: Path) -> None:
+    log = tmp_path / "shop.log"
+    log.write_bytes(b"no timestamp here\n\x00\xff\xfe binary garbage\n" * 1000)
+    run = run_probe(ErrorsProbe, config=file_config(log), at=AT, window=WINDOW)
+    assert run.outcome.status is Status.OK
+    empty = one(run, "log_source_empty")
+    assert empty.severity is Severity.INFO
