@@ -103,7 +103,9 @@ class KubernetesSource(_Strict):
     container: str | None = None
     context: str | None = None
     kubeconfig: str | None = None
-    """Default: the ``kubernetes`` section's way in: ``$KUBECONFIG``, ``~/.kube/config``."""
+    """Default: the client's own: ``$KUBECONFIG``, then ``~/.kube/config``."""
+    in_cluster: bool = False
+    """True: the pod's service account (diag running inside the cluster)."""
     format: LineFormat = "auto"
     max_pods: int = Field(20, ge=1, le=500)
 

@@ -124,7 +124,8 @@ def judge_error_rate(
         expected=expected,
         normal_high=float(verdicts.normal_high[0]),
         current=float(verdicts.current_value[0]),
-        ongoing=bool(verdicts.ongoing[0]),
+        # a quiet last minute does not end a rise of counts: the last 3 minutes' mean decides too
+        ongoing=bool(verdicts.ongoing[0]) or float(np.nanmean(series[-3:])) - expected >= band / 2,
         score=float(verdicts.score[0]),
         window_errors=int(collected.errors[start:].sum()),
         window_events=int(collected.totals[start:].sum()),

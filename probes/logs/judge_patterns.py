@@ -74,20 +74,20 @@ def template_series(collected: Collected) -> list[TemplateSeries]:
     ids, texts = mine([e.message for e in samples])
     minutes = plan.minutes
     grouped: dict[int, list[int]] = {}
-    for template, event in zip(ids, samples, strict=True):
-        grouped.setdefault(template, []).append(plan.minute_of(event.time))
     first: dict[int, int] = {}
-    for index, template in enumerate(ids):
+    worst: dict[int, Level] = {}
+    for index, (template, event) in enumerate(zip(ids, samples, strict=True)):
+        grouped.setdefault(template, []).append(plan.minute_of(event.time))
         first.setdefault(template, index)
+        worst[template] = max(worst.get(template, Level.OTHER), event.level)
     series = []
     for template, indexes in grouped.items():
         inside = np.clip(np.array(indexes), 0, minutes - 1)
         event = samples[first[template]]
-        level = max(samples[i].level for i, t in enumerate(ids) if t == template)
         series.append(
             TemplateSeries(
                 template=texts[template],
-                level=level,
+                level=worst[template],
                 counts=np.bincount(inside, minlength=minutes).astype(np.float64),
                 example=example_text(event.message),
                 first_seen=event.time,

@@ -44,7 +44,10 @@ class StampedParser(LineParser):
 def read_pod_logs(source: KubernetesSource, plan: ReadPlan, ctx: ProbeContext) -> Collected:
     """Count the events of the selected pods' containers over ``plan``."""
     settings = KubernetesSettings(
-        namespaces=(source.namespace,), context=source.context, kubeconfig=source.kubeconfig
+        namespaces=(source.namespace,),
+        context=source.context,
+        kubeconfig=source.kubeconfig,
+        in_cluster=source.in_cluster,
     )
     tally = Tally(plan)
     since = datetime.fromtimestamp(plan.start, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
