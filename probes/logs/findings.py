@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from diagnostics import Finding, ProbeError, Severity
 from probes.logs.collect import SourceFailure
 from probes.logs.config import LogSource
+from probes.logs.judge_patterns import MIN_COVERAGE, baseline_coverage
 from probes.logs.model import Collected
 
 MakeFinding = Callable[..., Finding]
@@ -53,6 +54,18 @@ def bookkeeping(
                     queries=collected.queries,
                     details=dict(collected.details or {}),
                     next_steps=["Check the source's query or paths, and its timestamp format (docs/logs.md)"],
+                )
+            )
+        elif (coverage := baseline_coverage(collected)) < MIN_COVERAGE:
+            notes.append(
+                make(
+                    kind="log_baseline_short",
+                    severity=Severity.INFO,
+                    title=f"log source {source.name}: lines in only {coverage:.0%} of the baseline's minutes, "
+                    "too little to compare the window with",
+                    entity=source.entity(),
+                    details={"baseline_coverage": round(coverage, 3)},
+                    next_steps=["Read a source that keeps the hours before the window (pod logs end with the pod)"],
                 )
             )
         if collected.stopped:

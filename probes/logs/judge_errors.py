@@ -57,12 +57,15 @@ class TemplateCount:
 
 
 def error_series(collected: Collected) -> tuple[str, np.ndarray]:
-    """The judged series: errors per minute, or the share of requests answered 5xx."""
+    """The judged series: errors per minute, or the share of requests answered 5xx; NaN in
+    minutes without any line."""
     if collected.requests:
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio = np.where(collected.totals > 0, collected.errors / collected.totals, np.nan)
         return "5xx_ratio", ratio
-    return "errors_per_minute", collected.errors
+    # a minute without any line is a minute without data (the service was down, or not yet
+    # deployed), not a minute without errors
+    return "errors_per_minute", np.where(collected.totals > 0, collected.errors, np.nan)
 
 
 def judge_error_rate(

@@ -29,6 +29,10 @@ if TYPE_CHECKING:
     from probes.logs.model import FloatArray
 
 
+MIN_COVERAGE = 0.3
+"""As ``metrics.anomalies``' ``min_coverage``: less baseline than this is no baseline."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TemplateSeries:
     """One template's per-minute counts over the plan, with its level and an example."""
@@ -96,11 +100,23 @@ def template_series(collected: Collected) -> list[TemplateSeries]:
     return series
 
 
+def baseline_coverage(collected: Collected) -> float:
+    """The share of the baseline's minutes (lead-in included) holding at least one line."""
+    split = round((collected.plan.window_start - collected.plan.start) / STEP)
+    return float((collected.totals[:split] > 0).mean()) if split else 0.0
+
+
 def judge_templates(
     collected: Collected, series: list[TemplateSeries], *, min_count: int, rise_factor: float
 ) -> list[PatternChange]:
-    """The new and risen templates, worst (most occurrences in the window) first."""
+    """The new and risen templates, worst (most occurrences in the window) first.
+
+    Nothing is new against a baseline that holds lines in less than :data:`MIN_COVERAGE` of
+    its minutes (pods deployed in the window, a source kept for less than the baseline).
+    """
     plan = collected.plan
+    if baseline_coverage(collected) < MIN_COVERAGE:
+        return []
     split = round((plan.window_start - plan.start) / STEP)
     window_minutes = max(1, len(collected.totals) - split)
     lead_in = max(0, split - window_minutes)

@@ -46,7 +46,9 @@ def run(probe: type, kube: KubeApiServer) -> ProbeRun:
         "selector": "app.kubernetes.io/name=cart",
         "kubeconfig": str(kube.kubeconfig),
     }
-    return run_probe(probe, config={"logs": [{"name": "cart", "kubernetes": source}]}, at=AT, window=WINDOW)
+    result = run_probe(probe, config={"logs": [{"name": "cart", "kubernetes": source}]}, at=AT, window=WINDOW)
+    assert result.outcome.status.checked, result.outcome.error
+    return result
 
 
 def test_new_error_in_pod_logs(kube_cluster: KubeApiServer) -> None:
