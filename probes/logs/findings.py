@@ -65,7 +65,9 @@ def bookkeeping(
                     "too little to compare the window with",
                     entity=source.entity(),
                     details={"baseline_coverage": round(coverage, 3)},
-                    next_steps=["Read a source that keeps the hours before the window (pod logs end with the pod)"],
+                    next_steps=[
+                        "Read a source that keeps the hours before the window (pod logs end with the pod)"
+                    ],
                 )
             )
         if collected.stopped:

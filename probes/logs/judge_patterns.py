@@ -14,6 +14,7 @@ patterns), else from Drain3 over the error and warning lines read (:mod:`probes.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -21,7 +22,7 @@ import numpy as np
 
 from probes.logs.judge_errors import example_text
 from probes.logs.levels import level_of_pattern
-from probes.logs.model import STEP, Collected, Level
+from probes.logs.model import STEP, Collected, Level, ServerPattern
 from probes.logs.onset import change_point
 from probes.logs.templates import mine
 
@@ -67,7 +68,7 @@ def template_series(collected: Collected) -> list[TemplateSeries]:
     """Per-template counts: the backend's own patterns where it mined them, else Drain3's."""
     if collected.server_patterns is not None:
         return [
-            TemplateSeries(template=p.pattern, level=level_of_pattern(p.pattern), counts=p.counts)
+            _with_example(p, collected)
             for p in collected.server_patterns
             if level_of_pattern(p.pattern) >= Level.WARNING
         ]
@@ -98,6 +99,20 @@ def template_series(collected: Collected) -> list[TemplateSeries]:
             )
         )
     return series
+
+
+def _with_example(pattern: ServerPattern, collected: Collected) -> TemplateSeries:
+    """A backend-mined pattern with the first sampled line it matches (``<_>`` is any text)."""
+    parts = [re.escape(part) for part in pattern.pattern.split("<_>")]
+    matcher = re.compile(".*?".join(parts))
+    example = next((e for e in collected.samples if matcher.search(e.message)), None)
+    return TemplateSeries(
+        template=pattern.pattern,
+        level=level_of_pattern(pattern.pattern),
+        counts=pattern.counts,
+        example=example_text(example.message) if example else "",
+        first_seen=example.time if example else None,
+    )
 
 
 def baseline_coverage(collected: Collected) -> float:

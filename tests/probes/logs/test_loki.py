@@ -90,6 +90,7 @@ def test_lokis_own_patterns_used_when_they_cover_the_baseline(loki: LokiServer) 
     stage(loki, retain_for_s=8 * 3600)
     new = one(run(PatternsProbe, loki, "payments"), "log_new_pattern", "orders-db")
     assert "<_>" in str(new.evidence.details["template"])  # Loki's pattern syntax: mined by the server
+    assert "could not connect to database orders-db at 10.0.4." in str(new.evidence.details["example"])
     assert close_to(new.onset, AT - NEW_PATTERN_AFTER), new.onset
     assert any("/loki/api/v1/patterns" in path for path, _ in loki.requests)
 
