@@ -14,11 +14,14 @@ are counted in one info finding.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from diagnostics import ChecklistItem, Entity, Finding, Measurement, Probe, ProbeContext, Severity
 from probes.logs.config import SECTION, LogSource, PatternsOptions, describe_sources, sources_to_read
 from probes.logs.model import Level
+
+if TYPE_CHECKING:
+    from probes.logs.judge_patterns import PatternChange
 
 
 class PatternsProbe(Probe):
@@ -66,7 +69,9 @@ class PatternsProbe(Probe):
         return shown + notes
 
 
-def _finding(ctx: ProbeContext, source: LogSource, change: Any, queries: tuple[str, ...]) -> Finding:
+def _finding(
+    ctx: ProbeContext, source: LogSource, change: PatternChange, queries: tuple[str, ...]
+) -> Finding:
     from probes.logs.findings import hhmm, utc
 
     level = "error" if change.level is Level.ERROR else "warning"
