@@ -76,9 +76,7 @@ def incidents(directory: Path, count: int) -> tuple[int, int, timedelta]:
                 found += 1
                 worst = max(worst, abs(onsets[0] - onset))
             else:
-                print(
-                    f"missed, seed {seed}, {kind}: staged {onset:%H:%M}, got {[(f.kind, f.onset) for f in hits]}"
-                )
+                print(f"missed, seed {seed}, {kind}: staged {onset:%H:%M}, got {onsets}")
         path.unlink()
     return found, expected, worst
 
