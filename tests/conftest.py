@@ -15,6 +15,9 @@ pytest_plugins = [
     "tests.support.victoriametrics",
     "tests.support.unleash",
     "tests.support.launchdarkly_api",
+    "tests.support.victorialogs",
+    "tests.support.loki_api",
+    "tests.support.elasticsearch_api",
 ]
 
 # Probes honour proxy and CA variables from the environment: every test starts without the

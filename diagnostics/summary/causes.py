@@ -11,11 +11,15 @@ rule                           cause -> effects                                 
                                symptoms (``details["symptom_of"]``: statements
                                waiting behind a lock tree)
 ``rollout_before_symptom``     a rollout of a workload -> metric anomalies, alerts,  0.90
-                               crashing pods of the same service
+                               log error rises and new log patterns, crashing pods
+                               of the same service
 ``flag_change_before_symptom`` a feature flag changed in production -> symptoms of   0.90
                                the service it belongs to (its ``services`` mapping,
                                a tag, or the service's name as whole words of the
                                flag's name)
+``log_names_cause``            a database or dependency finding -> log error rises   0.85
+                               and new log patterns whose templates or examples
+                               name that database or dependency
 ``database_before_symptom``    lock contention / exhausted connections / slow       0.85
                                queries on a database -> symptoms of a service that
                                uses it (``services.<s>.databases``)
@@ -64,7 +68,7 @@ from diagnostics.summary.model import RankedProblem, Suspect
 from diagnostics.summary.ranking import Judged, judge_findings
 from diagnostics.units import format_duration
 
-SYMPTOM_ITEMS = frozenset({ChecklistItem.METRICS})
+SYMPTOM_ITEMS = frozenset({ChecklistItem.METRICS, ChecklistItem.LOGS})
 WORKLOAD_SYMPTOM_KINDS = frozenset(
     {"crash_loop", "oom_killed", "restarts", "image_pull", "evicted", "container_oom", "container_error",
      "container_restarts", "cpu_throttling", "memory_limit", "pending"}
@@ -189,6 +193,21 @@ def _workloads_behind(_index: EntityIndex, finding: Finding) -> frozenset[str]:
     return workloads_behind(finding)
 
 
+_NAME_TOKEN = re.compile(r"[\w][\w.-]*[\w]|\w")
+
+
+def _names_in_log_finding(_index: EntityIndex, finding: Finding) -> frozenset[str]:
+    """The words of a log finding's template, example and top templates (names like ``orders-db``)."""
+    details = finding.evidence.details
+    texts = [str(details.get("template") or ""), str(details.get("example") or "")]
+    top = details.get("top_templates")
+    if isinstance(top, list):
+        texts += [
+            str(t.get("template", "")) + " " + str(t.get("example", "")) for t in top if isinstance(t, dict)
+        ]
+    return frozenset(word for text in texts for word in _NAME_TOKEN.findall(text))
+
+
 def _lead(lag: timedelta | None) -> str:
     return f"{format_duration(lag)} before" if lag is not None else "alongside"
 
@@ -245,6 +264,20 @@ RULES: tuple[Rule, ...] = (
         effect_keys=_databases_used,
         sentence=lambda index, cause, effect, via, lag: (
             f"'{cause.title}' on database {via} began {_lead(lag)} '{effect.title}' of {_users_of(index, effect, via)}, which uses it."
+        ),
+    ),
+    Rule(
+        name="log_names_cause",
+        score=0.85,
+        is_cause=lambda c: (
+            c.item in (ChecklistItem.DATABASE, ChecklistItem.DEPENDENCIES)
+            and c.finding.entity.kind in ("database", "dependency")
+        ),
+        is_effect=lambda c: c.item is ChecklistItem.LOGS,
+        cause_keys=lambda _index, f: frozenset({f.entity.name}),
+        effect_keys=_names_in_log_finding,
+        sentence=lambda index, cause, effect, via, lag: (
+            f"{cause.entity.kind.capitalize()} {via} showed '{cause.title}' {_lead(lag)} the logs named it in '{effect.title}'."
         ),
     ),
     Rule(
@@ -331,6 +364,7 @@ LIVE_CAUSE_RULES = frozenset(
         "sessions_before_database_pressure",
         "webhook_blocks_creations",
         "autoscaler_at_max_under_load",
+        "log_names_cause",
     }
 )
 """Rules whose causes are observed live (at run time), possibly after the symptom began."""

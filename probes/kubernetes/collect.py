@@ -257,6 +257,24 @@ class KubeApi:
             return None  # a slow kubelet behind one log must not cost the whole diagnosis
         return data.decode("utf-8", errors="replace")
 
+    def pod_log(
+        self, namespace: str, pod: str, container: str, *, since_time: str, tail_lines: int, limit_bytes: int
+    ) -> str | None:
+        """A container's log lines since ``since_time``, each prefixed with its kubelet timestamp;
+        None when the container has no log (not started) or reading it is not allowed."""
+        query = [
+            ("container", container),
+            ("timestamps", "true"),
+            ("sinceTime", since_time),
+            ("tailLines", str(tail_lines)),
+            ("limitBytes", str(limit_bytes)),
+        ]
+        try:
+            data = self._request(f"{PODS.path(namespace)}/{pod}/log", query, "text/plain, */*")
+        except (_Failed, _Refused):
+            return None
+        return data.decode("utf-8", errors="replace")
+
     # -- transport --------------------------------------------------------------------------
 
     def _json(self, path: str, query: list[tuple[str, str]], accept: str) -> JSONObject:

@@ -115,7 +115,7 @@ def test_other_checklist_items_read_not_selected_with_probe() -> None:
     rows = {row["item"]: row for row in json.loads(out)["checklist"]}
     assert rows["metrics"]["state"] == "not_selected"  # test.crit serves metrics
     assert rows["metrics"]["detail"].startswith("not selected by --probe: test.crit, ")
-    assert rows["logs"]["state"] == "no_probe"
+    assert rows["logs"]["state"] == "not_selected"  # logs.* exist but were left out
     assert "no_probe" not in {rows[item]["state"] for item in ("deployments", "dependencies", "resources")}
     _, out, _ = invoke("run", "--probe", "test.warn")
     assert "Check dashboards and metrics: not selected — not selected by --probe: test.crit" in out
@@ -288,9 +288,13 @@ def test_the_example_configuration_is_valid_and_the_schema_file_is_current(
     monkeypatch.setenv("PAYMENTS_TOKEN", "example-token")
     monkeypatch.setenv("UNLEASH_ADMIN_TOKEN", "example-unleash-token")
     monkeypatch.setenv("LD_API_TOKEN", "example-ld-token")
+    monkeypatch.setenv("ES_PASSWORD", "example-es-password")
+    monkeypatch.setenv("VLOGS_TOKEN", "example-vlogs-token")
     code, out, err = invoke("config", "check", "--config", str(root / "config" / "diag.yaml"))
     assert code == 0, err
     assert "will check 1 target: orders" in out
+    assert "6 sources: checkout (file), nginx (journald), cart (kubernetes)" in out
+    assert "example-es-password" not in out and "example-vlogs-token" not in out
     assert "example-password" not in out
     from diagnostics.config_schema import configuration_schema
     from diagnostics.registry import Registry, load_registry

@@ -346,3 +346,48 @@ def test_statements_waiting_on_a_lock_are_grouped_under_the_root_blocker() -> No
     # a link to a finding absent from the report (db.locks not selected) is ignored
     alone = summarize(report_of(waiting))
     assert alone.ranking[0].lead == waiting.fingerprint and alone.suspects == ()
+
+
+LOG_ITEMS = {**ITEMS, "logs.patterns": ChecklistItem.LOGS, "logs.errors": ChecklistItem.LOGS}
+
+
+def log_report(*findings: Finding) -> Report:
+    probes = tuple(
+        ProbeOutcome(probe=p, checklist_item=i, status=Status.OK, duration_s=0.1)
+        for p, i in LOG_ITEMS.items()
+    )
+    return Report(
+        at=AT, window=timedelta(hours=1), started_at=AT, duration_s=1.0, probes=probes, findings=findings
+    )
+
+
+new_log_error = make(
+    "logs.patterns", "log_new_pattern", Entity(kind="service", name="checkout"), 8, Severity.WARNING,
+    title="checkout: new error 'could not connect to database orders at <IP>', 48 times since 10:22 UTC",
+    details={"template": "could not connect to database orders at <IP>", "example": "could not connect to database orders at 10.0.4.7"},
+)  # fmt: skip
+
+
+def test_a_new_log_error_right_after_a_rollout_supports_the_rollout() -> None:
+    summary = summarize(log_report(new_log_error, rollout))
+    top = summary.suspects[0]
+    assert top.rule == "rollout_before_symptom" and top.cause == rollout.fingerprint
+    assert top.supports == (new_log_error.fingerprint,)
+
+
+def test_a_new_log_error_naming_a_database_supports_the_database_cause() -> None:
+    summary = summarize(log_report(new_log_error, blocker))  # no services mapping needed: the log names it
+    top = summary.suspects[0]
+    assert top.rule == "log_names_cause" and top.cause == blocker.fingerprint
+    assert top.supports == (new_log_error.fingerprint,)
+    assert top.reasoning.startswith(
+        "Database orders showed '3 sessions blocked for 41 s behind pid 8123' 12m before"
+    )
+
+
+def test_a_log_error_naming_nothing_known_links_nothing() -> None:
+    unrelated = make(
+        "logs.patterns", "log_new_pattern", Entity(kind="service", name="search"), 8, Severity.WARNING,
+        details={"template": "index shard <NUM> unavailable"},
+    )  # fmt: skip
+    assert summarize(log_report(unrelated, blocker)).suspects == ()

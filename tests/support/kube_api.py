@@ -10,7 +10,9 @@ real HTTP to this one (a thread on 127.0.0.1). It serves, from the objects of th
   honouring ``labelSelector``, ``fieldSelector``, ``limit``/``continue`` and the
   ``as=PartialObjectMetadataList`` Accept header;
 - single reads ``.../namespaces/{ns}/{resource}/{name}`` and ``.../pods/{name}/log``
-  (``container``, ``previous``, ``tailLines``, ``limitBytes``);
+  (``container``, ``previous``, ``tailLines``, ``limitBytes``; for the cluster's timed logs also
+  ``sinceTime``, ``sinceSeconds`` and ``timestamps``, the RFC 3339 prefix the kubelet writes,
+  with ``limitBytes`` cutting the end of the answer as the kubelet does);
 - bearer-token authentication (401 Status otherwise) and RBAC-like 403 Status objects for the
   cluster's forbidden namespaces and resources (a cluster-wide list is refused when any
   namespace is, as RBAC does for namespace-scoped roles).
@@ -27,6 +29,7 @@ import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -87,6 +90,8 @@ class Cluster:
     objects: dict[str, list[Obj]] = field(default_factory=dict)
     logs: dict[tuple[str, str, str, bool], str] = field(default_factory=dict)
     """(namespace, pod, container, previous) -> log text."""
+    timed_logs: dict[tuple[str, str, str], list[tuple[datetime, str]]] = field(default_factory=dict)
+    """(namespace, pod, container) -> the current container's lines with the kubelet's times."""
     forbidden_namespaces: frozenset[str] = frozenset()
     forbidden_resources: frozenset[str] = frozenset()
     """Plurals refused everywhere (``secrets``, ``nodes``...)."""
@@ -96,12 +101,14 @@ class Cluster:
         cls,
         *objects: Obj | Iterable[Obj],
         logs: Mapping[tuple[str, str, str, bool], str] | None = None,
+        timed_logs: Mapping[tuple[str, str, str], list[tuple[datetime, str]]] | None = None,
         forbidden_namespaces: Iterable[str] = (),
         forbidden_resources: Iterable[str] = (),
     ) -> Cluster:
         """A cluster holding ``objects`` (single objects or iterables of them), sorted by kind."""
         cluster = cls(
             logs=dict(logs or {}),
+            timed_logs=dict(timed_logs or {}),
             forbidden_namespaces=frozenset(forbidden_namespaces),
             forbidden_resources=frozenset(forbidden_resources),
         )
@@ -440,6 +447,10 @@ def _handler_for(api: KubeApiServer) -> type[BaseHTTPRequestHandler]:
                 return
             container = query.get("container") or found["spec"]["containers"][0]["name"]
             previous = query.get("previous") == "true"
+            timed = cluster.timed_logs.get((namespace or "", pod or "", container))
+            if timed is not None and not previous:
+                self._send(200, _timed_log(timed, query), "text/plain")
+                return
             text = cluster.logs.get((namespace or "", pod or "", container, previous))
             if text is None:
                 which = "previous terminated" if previous else "current"
@@ -456,6 +467,26 @@ def _handler_for(api: KubeApiServer) -> type[BaseHTTPRequestHandler]:
             self._send(200, text, "text/plain")
 
     return Handler
+
+
+def _timed_log(lines: list[tuple[datetime, str]], query: Mapping[str, str]) -> str:
+    """What the kubelet answers for a container's log: since, tail, timestamps, then the byte limit."""
+    if query.get("sinceTime"):
+        since = datetime.fromisoformat(query["sinceTime"].replace("Z", "+00:00"))
+        lines = [(t, line) for t, line in lines if t >= since]
+    elif query.get("sinceSeconds"):
+        since = datetime.now(UTC) - timedelta(seconds=int(query["sinceSeconds"]))
+        lines = [(t, line) for t, line in lines if t >= since]
+    if query.get("tailLines"):
+        lines = lines[-int(query["tailLines"]) :] if int(query["tailLines"]) else []
+    stamped = query.get("timestamps") == "true"
+    text = "".join(
+        (t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond:06d}000Z " if stamped else "") + line + "\n"
+        for t, line in lines
+    )
+    if query.get("limitBytes"):
+        text = text.encode()[: int(query["limitBytes"])].decode(errors="ignore")
+    return text
 
 
 @pytest.fixture(scope="session")
