@@ -13,6 +13,7 @@ pytest_plugins = [
     "tests.support.http_servers",
     "tests.support.alertmanager",
     "tests.support.victoriametrics",
+    "tests.support.thanos",
     "tests.support.unleash",
     "tests.support.launchdarkly_api",
     "tests.support.victorialogs",

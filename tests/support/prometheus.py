@@ -133,6 +133,8 @@ class PrometheusDataset:
     """A job scraping a closed port every second (a down target)."""
     scrape_targets: Mapping[str, str] = field(default_factory=dict)
     """More jobs scraped every second: job name -> ``host:port`` (e.g. a running ``diag serve``)."""
+    external_labels: Mapping[str, str] = field(default_factory=dict)
+    """The server's external labels (a Thanos sidecar needs some)."""
 
 
 @dataclass(slots=True, kw_only=True)
@@ -175,6 +177,8 @@ class PrometheusServer:
 
 def _config_text(dataset: PrometheusDataset, port: int, rule_file: Path | None, down_port: int | None) -> str:
     config: dict[str, Any] = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s"}}
+    if dataset.external_labels:
+        config["global"]["external_labels"] = dict(dataset.external_labels)
     if rule_file is not None:
         config["rule_files"] = [str(rule_file)]
     jobs = []

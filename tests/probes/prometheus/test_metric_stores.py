@@ -1,5 +1,5 @@
-"""The Prometheus-backed probes against VictoriaMetrics: the same staged history gives the same
-findings as a real Prometheus (PromQL and MetricsQL differ in corner cases: NaN results are
+"""The Prometheus-backed probes against VictoriaMetrics and Thanos Query (over a sidecar): the
+same staged history gives the same findings as a real Prometheus (PromQL and MetricsQL differ in corner cases: NaN results are
 dropped by VictoriaMetrics, lookback and staleness differ), live scrape health comes from its
 own scraper, and alerts from a real vmalert writing ``ALERTS`` back."""
 
@@ -35,9 +35,18 @@ def signature(run: ProbeRun) -> set[tuple[str, str, str, str]]:
     }
 
 
+OTHER_STORES = ("victoriametrics", "thanos")
+
+
 @pytest.fixture(scope="module")
-def stores(prometheus_server: Server, victoriametrics_server: Server) -> dict[str, PrometheusServer]:
-    return {"prometheus": prometheus_server(SHOP), "victoriametrics": victoriametrics_server(SHOP)}
+def stores(
+    prometheus_server: Server, victoriametrics_server: Server, thanos_query: Server
+) -> dict[str, PrometheusServer]:
+    return {
+        "prometheus": prometheus_server(SHOP),
+        "victoriametrics": victoriametrics_server(SHOP),
+        "thanos": thanos_query(SHOP),
+    }
 
 
 @pytest.mark.parametrize("at", [AT, HEALTHY_AT], ids=["incident", "healthy"])
@@ -46,27 +55,29 @@ def test_anomalies_are_the_same_on_both_stores(stores: dict[str, PrometheusServe
         name: run_probe(AnomaliesProbe, config={"prometheus": server.config()}, at=at)
         for name, server in stores.items()
     }
-    assert runs["victoriametrics"].outcome.status is runs["prometheus"].outcome.status
-    assert signature(runs["victoriametrics"]) == signature(runs["prometheus"])
-    if at == AT:
-        assert ("metric_anomaly", "checkout", "error ratio", "critical") in signature(runs["victoriametrics"])
+    for store in OTHER_STORES:
+        assert runs[store].outcome.status is runs["prometheus"].outcome.status, store
+        assert signature(runs[store]) == signature(runs["prometheus"]), store
+        if at == AT:
+            assert ("metric_anomaly", "checkout", "error ratio", "critical") in signature(runs[store])
 
 
 def test_onsets_and_values_agree(stores: dict[str, PrometheusServer]) -> None:
     def by_key(run: ProbeRun) -> dict[tuple[str, str], Finding]:
         return {(f.entity.name, str(f.evidence.details.get("query_name"))): f for f in run.findings}
 
-    prometheus, victoria = (
-        by_key(run_probe(AnomaliesProbe, config={"prometheus": stores[name].config()}, at=AT))
-        for name in ("prometheus", "victoriametrics")
+    prometheus = by_key(
+        run_probe(AnomaliesProbe, config={"prometheus": stores["prometheus"].config()}, at=AT)
     )
-    assert set(victoria) == set(prometheus)
-    for key, finding in prometheus.items():
-        other = victoria[key]
-        assert finding.onset is not None and other.onset is not None
-        # lookback differs (PromQL: 5 minutes; MetricsQL: from the sampling interval): one step
-        assert abs(other.onset - finding.onset) <= STEP, key
-        assert other.severity is finding.severity, key
+    for store in OTHER_STORES:
+        other_run = by_key(run_probe(AnomaliesProbe, config={"prometheus": stores[store].config()}, at=AT))
+        assert set(other_run) == set(prometheus), store
+        for key, finding in prometheus.items():
+            other = other_run[key]
+            assert finding.onset is not None and other.onset is not None
+            # lookback differs (PromQL: 5 minutes; MetricsQL: from the sampling interval): one step
+            assert abs(other.onset - finding.onset) <= STEP, (store, key)
+            assert other.severity is finding.severity, (store, key)
 
 
 def test_staged_down_target_on_both_stores(stores: dict[str, PrometheusServer]) -> None:
