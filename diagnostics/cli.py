@@ -22,7 +22,11 @@ logger = logging.getLogger("diag")
 
 
 def _fail(message: str) -> NoReturn:
-    click.echo(f"diag: error: {message}", err=True)
+    from diagnostics.redaction import Redactor, environment_secrets
+
+    # the second line of defence: messages quoting a value were redacted where they were made
+    redact = Redactor().with_secrets(environment_secrets(os.environ))
+    click.echo(f"diag: error: {redact(message)}", err=True)
     sys.exit(EXIT_UNKNOWN)
 
 

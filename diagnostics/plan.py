@@ -260,8 +260,10 @@ def _allowed_keys(model: Any, loc: tuple[Any, ...]) -> list[str]:
 
 
 def _unwrap(annotation: Any) -> Any:
-    """Strip Optional/Union down to the model inside, if any."""
+    """Strip Annotated and Optional/Union down to the model inside, if any."""
     origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
     if origin in (typing.Union, types.UnionType):
         for arg in typing.get_args(annotation):
             if isinstance(arg, type) and issubclass(arg, BaseModel):

@@ -3,7 +3,9 @@
 Every probe runs in its own daemon thread; the main thread schedules at most ``concurrency``
 at a time and waits on a queue of results. A probe that raises becomes an ``error`` outcome,
 one that overstays its timeout a ``timeout`` outcome; its thread is abandoned (daemon threads
-never keep the process alive) and its slot is given to the next probe.
+never keep the process alive) and its slot is given to the next probe. When every plan has its
+outcome the runner closes the run's resources (:class:`RunResources`): connections and sessions
+a hung probe is blocked on are shut, so its thread ends instead of outliving the run.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from diagnostics.contract import ProbeContext
+from diagnostics.contract import ProbeContext, RunResources
 from diagnostics.errors import ProbeError, ProbeSkipped, ProbeTimeout
 from diagnostics.model import (
     ChecklistItem,
@@ -92,6 +94,7 @@ def run_plans(
             listener.finished(outcome)
 
     threads: list[threading.Thread] = []
+    resources = RunResources()
     try:
         while pending or running:
             while pending and len(running) < max(1, concurrency):
@@ -105,7 +108,7 @@ def run_plans(
                 running[plan.probe_id] = (plan, started, deadline)
                 if listener:
                     listener.started(plan.probe_id)
-                threads.append(_start_thread(plan, at, window, deadline, results, clock))
+                threads.append(_start_thread(plan, at, window, deadline, resources, results, clock))
             if not running:
                 continue
             next_deadline = min(d for _, _, d in running.values())
@@ -132,6 +135,8 @@ def run_plans(
         for plan in pending:
             finish(plan, _interrupted_outcome(plan, 0.0))
         running.clear()
+    finally:
+        resources.close()
 
     ordered = tuple(outcomes[p.probe_id] for p in plans)
     all_findings = tuple(f for p in plans for f in findings.get(p.probe_id, []))
@@ -146,6 +151,7 @@ def _start_thread(
     at: datetime,
     window: timedelta,
     deadline: float,
+    resources: RunResources,
     results: queue.Queue[_Done],
     clock: Callable[[], float],
 ) -> threading.Thread:
@@ -158,6 +164,7 @@ def _start_thread(
         backend=plan.backend,
         deadline=deadline,
         logger=logging.getLogger(f"diag.probe.{plan.probe_id}"),
+        resources=resources,
     )
     probe_class = plan.probe_class
 

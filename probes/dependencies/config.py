@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from diagnostics import BackendSection, Duration, Entity, ErrorKind, ProbeContext, ProbeError, ProbeSkipped
+from diagnostics.config_values import check_headers, existing_file
 
 KINDS = ("url", "tcp", "statuspage")
 HTTP_ONLY = ("expect_status", "expect_body", "max_redirects")
@@ -118,9 +118,13 @@ class Dependency(BaseModel):
     @field_validator("ca_bundle")
     @classmethod
     def _check_bundle(cls, value: str | None) -> str | None:
-        if value is not None and not Path(value).expanduser().is_file():
-            raise ValueError(f"no such CA bundle file: {value}")
-        return None if value is None else str(Path(value).expanduser())
+        return None if value is None else existing_file(value, "CA bundle")
+
+    @field_validator("headers")
+    @classmethod
+    def _check_headers(cls, value: dict[str, str]) -> dict[str, str]:
+        check_headers(value)
+        return value
 
     @field_validator("timeout")
     @classmethod

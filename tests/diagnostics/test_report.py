@@ -94,7 +94,7 @@ def test_findings_are_ordered_by_severity_then_onset() -> None:
 def test_headline_names_the_counts_and_the_worst_finding() -> None:
     assert headline(REPORT) == (
         "2 critical, 1 warning: 3 sessions blocked for 41 s behind pid 8123 [database orders] since 10:02Z"
-        " (+2 more); 1 probe could not check."
+        " (+2 more); 1 probe could not check: deps.http."
     )
 
 
@@ -115,7 +115,12 @@ def test_coverage_covers_every_diagnosis_item() -> None:
         ((Severity.CRITICAL, Severity.WARNING), (Status.CRITICAL,), ExitStatus.CRITICAL),
         ((Severity.WARNING, Severity.INFO), (Status.WARNING,), ExitStatus.WARNING),
         ((Severity.INFO,), (Status.OK,), ExitStatus.OK),
-        ((), (Status.OK, Status.ERROR), ExitStatus.OK),
+        # a probe that could not check outranks ok, never a warning or critical finding
+        ((), (Status.OK, Status.ERROR), ExitStatus.UNKNOWN),
+        ((), (Status.OK, Status.TIMEOUT, Status.SKIPPED), ExitStatus.UNKNOWN),
+        ((Severity.WARNING,), (Status.WARNING, Status.TIMEOUT), ExitStatus.WARNING),
+        ((Severity.CRITICAL,), (Status.CRITICAL, Status.ERROR), ExitStatus.CRITICAL),
+        ((), (Status.OK, Status.SKIPPED), ExitStatus.OK),
         ((), (Status.ERROR, Status.SKIPPED, Status.TIMEOUT), ExitStatus.UNKNOWN),
         ((), (), ExitStatus.UNKNOWN),
     ],
@@ -183,3 +188,24 @@ def test_markdown_has_the_headline_a_findings_table_and_the_checklist() -> None:
     )
     assert "| ! | Check external dependencies | failed | deps.http: connection refused |" in markdown
     assert "1. `SELECT pg_cancel_backend(8123);`" in markdown
+
+
+def test_headline_names_the_probes_that_could_not_check() -> None:
+    # Prometheus silent, PostgreSQL stopped: no finding, yet the run must not read as healthy
+    report = Report(
+        at=AT,
+        window=timedelta(hours=1),
+        started_at=AT,
+        duration_s=10.0,
+        probes=(
+            outcome("resources.host", ChecklistItem.RESOURCES, Status.OK),
+            outcome("metrics.scrape", ChecklistItem.METRICS, Status.TIMEOUT, error_kind=ErrorKind.TIMEOUT),
+            outcome("db.locks", ChecklistItem.DATABASE, Status.ERROR, error_kind=ErrorKind.CONNECT),
+        ),
+        findings=(),
+    )
+
+    assert headline(report) == (
+        "No problem found by 1 probe; 2 probes could not check: metrics.scrape, db.locks."
+    )
+    assert exit_status(report) is ExitStatus.UNKNOWN
