@@ -60,13 +60,17 @@ def one_free_slot(pg_sessions: SessionPool, postgres_server: PostgresServer) -> 
     return taken
 
 
-def test_closed_session_has_left_the_server_when_open_session_returns(
+def test_the_session_has_left_the_server_when_the_run_closes_its_resources(
     postgres_server: PostgresServer,
 ) -> None:
     with postgres_server.connect(application_name="tests-watch") as watcher:
         for _ in range(20):
-            with open_session(postgres_server.monitor_dsn, "label", context()) as conn:
+            ctx = context()
+            with open_session(postgres_server.monitor_dsn, "label", ctx) as conn:
                 pid = conn.info.backend_pid
+            with open_session(postgres_server.monitor_dsn, "label", ctx) as again:
+                assert again.info.backend_pid == pid  # one session for the whole run
+            ctx.resources.close()
             # no pause: the backend (and its connection slot) is gone already
             [(left,)] = watcher.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pid,))
             assert left == 0
