@@ -142,3 +142,19 @@ def test_a_handed_over_session_starts_a_fresh_read_only_transaction(
         "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'diag'"
     )
     assert count == 0  # closed once the last probe of the run finished
+
+
+def test_a_failing_connect_is_attempted_once_per_database_per_run(connects: list[str]) -> None:
+    from tests.support.ports import refusing_port
+
+    with refusing_port() as port:
+        dsn = f"postgresql://diag@127.0.0.1:{port}/shop"
+        report = diagnose(
+            probes=[p.id for p in ALL_PROBES],
+            config={"postgres": [{"name": "orders", "dsn": dsn}]},
+            env={},
+            registry=Registry(probes={p.id: p for p in ALL_PROBES}, broken={}),
+        ).report
+
+    assert {o.status for o in report.probes} == {Status.ERROR}
+    assert len(connects) == 1, f"{len(connects)} connection attempts for one database in one run"
