@@ -101,6 +101,10 @@ class BackendSection:
     from_environment: Callable[[Mapping[str, str]], Any | None] | None = None
     """Builds the section's raw value from environment variables when it is not configured."""
     description: str = ""
+    client_modules: tuple[str, ...] = ()
+    """The client libraries the section's probes import lazily (``psycopg``, ``requests``...).
+    The runner imports them once, before those probes' threads start: one module imported by
+    two threads at once can be seen half-initialised by one of them."""
 
 
 _Resource = TypeVar("_Resource")

@@ -10,8 +10,10 @@ a hung probe is blocked on are shut, so its thread ends instead of outliving the
 
 from __future__ import annotations
 
+import importlib
 import logging
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -84,6 +86,7 @@ def run_plans(
             if listener:
                 listener.finished(outcomes[plan.probe_id])
     pending = [p for p in plans if p.runnable]
+    import_client_modules(pending)
     running: dict[str, tuple[ProbePlan, float, float]] = {}  # id -> (plan, started, deadline)
     results: queue.Queue[_Done] = queue.Queue()
     interrupted = False
@@ -144,6 +147,23 @@ def run_plans(
     return RunResult(
         outcomes=ordered, findings=all_findings, abandoned_threads=alive, interrupted=interrupted
     )
+
+
+def import_client_modules(plans: Sequence[ProbePlan]) -> None:
+    """Import the client libraries the plans' backend sections declare, in this thread, once.
+
+    Lazy imports keep ``diag --help`` fast; done here, before any probe thread starts, no
+    thread can see a library another one is still importing. A library that fails to import
+    is left to the probe, whose outcome then says so.
+    """
+    for plan in plans:
+        section = plan.probe_class.backend_section if plan.probe_class is not None else None
+        for module in section.client_modules if section is not None else ():
+            if module not in sys.modules:
+                try:
+                    importlib.import_module(module)
+                except Exception:
+                    logger.debug("importing %s failed", module, exc_info=True)
 
 
 def _start_thread(

@@ -100,7 +100,9 @@ def parse_time(text: str, *, now: datetime | None = None) -> datetime:
         try:
             return _after_epoch(datetime.fromtimestamp(seconds, tz=UTC), text)
         except (OverflowError, OSError, ValueError):
-            raise ValueError(f"{text!s:.40} is not a time diag can diagnose (unix seconds since 1970)") from None
+            raise ValueError(
+                f"{text!s:.40} is not a time diag can diagnose (unix seconds since 1970)"
+            ) from None
     try:
         parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:

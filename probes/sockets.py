@@ -39,9 +39,11 @@ class TrackedSockets:
                 continue
             # on a duplicate of the descriptor: an SSLSocket's own shutdown() would pull its
             # TLS state from under the thread reading it
-            with contextlib.suppress(OSError, ValueError):
-                with socket.socket(fileno=os.dup(sock.fileno())) as duplicate:
-                    duplicate.shutdown(socket.SHUT_RDWR)
+            with (
+                contextlib.suppress(OSError, ValueError),
+                socket.socket(fileno=os.dup(sock.fileno())) as duplicate,
+            ):
+                duplicate.shutdown(socket.SHUT_RDWR)
 
 
 def track(manager: Any) -> TrackedSockets:
@@ -57,7 +59,7 @@ def track(manager: Any) -> TrackedSockets:
 def _tracking_pool(base: type[Any], tracked: TrackedSockets) -> type[Any]:
     from urllib3.exceptions import ClosedPoolError
 
-    class TrackingPool(base):  # type: ignore[misc,valid-type]
+    class TrackingPool(base):  # type: ignore[misc]
         def _new_conn(self) -> Any:
             if tracked.closed:
                 raise ClosedPoolError(self, "the run has ended")

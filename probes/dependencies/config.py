@@ -172,6 +172,7 @@ SECTION = BackendSection(
     model=list[Dependency],
     setup_hint="dependencies: [{name: payments-api, url: https://payments.internal/healthz}]",
     description="Upstreams to check: each entry has exactly one of url (HTTP), tcp (host:port) or statuspage.",
+    client_modules=("requests", "urllib3"),
 )
 
 

@@ -112,4 +112,5 @@ SECTION = BackendSection(
     setup_hint="kubernetes: {context: prod-eu}  # or kubeconfig: PATH, or in_cluster: true",
     from_environment=from_environment,
     description="The Kubernetes API server: rollouts, pods and nodes",
+    client_modules=("urllib3", "kubernetes.client", "kubernetes.config"),
 )

@@ -135,4 +135,5 @@ SECTION = BackendSection(
     setup_hint="postgres: [{name: orders, dsn: 'postgresql://diag@orders-db:5432/orders'}]",
     from_environment=from_environment,
     description="PostgreSQL databases checked by the db.* probes (a list of name, dsn, pgbouncer_dsn)",
+    client_modules=("psycopg", "psycopg.rows", "psycopg.conninfo"),
 )

@@ -231,7 +231,7 @@ def _open(dsn: str, ctx: ProbeContext, *, options: str | None) -> Connection:
     import psycopg
     from psycopg.rows import dict_row
 
-    extra = {"options": options} if options else {}
+    extra: dict[str, Any] = {"options": options} if options else {}
     return psycopg.connect(
         dsn,
         autocommit=False,

@@ -124,4 +124,5 @@ SECTION = BackendSection(
     setup_hint="prometheus: {url: http://127.0.0.1:9090}  (or set $PROMETHEUS_URL)",
     from_environment=_from_environment,
     description="The Prometheus server (HTTP API) that metrics.* and resources.* probes query",
+    client_modules=("requests", "urllib3", "numpy"),
 )

@@ -271,7 +271,9 @@ class PrometheusClient:
     def now(self) -> datetime:
         """Prometheus' own current time (``time()`` evaluated without a time parameter)."""
         timeout = self._timeout()
-        data = self._api("/api/v1/query", {"query": "time()", "timeout": f"{timeout[1]:.3f}"}, what="query time()")
+        data = self._api(
+            "/api/v1/query", {"query": "time()", "timeout": f"{timeout[1]:.3f}"}, what="query time()"
+        )
         with self._errors("query time()"):
             (sample,) = self._instant(data.get("result") if isinstance(data, Mapping) else None)
         return datetime.fromtimestamp(sample.value, UTC)
@@ -535,7 +537,11 @@ class PrometheusClient:
             raise ProbeError(
                 f"request to {server} at {where} failed: {_reason(exc)}", kind=ErrorKind.CONNECT
             ) from None
-        except (urllib3.exceptions.ProtocolError, urllib3.exceptions.HTTPError, OSError) as exc:  # reading the body
+        except (
+            urllib3.exceptions.ProtocolError,
+            urllib3.exceptions.HTTPError,
+            OSError,
+        ) as exc:  # reading the body
             raise ProbeError(
                 f"{server} at {where} broke off its answer to {what:.120}: {_reason(exc)}",
                 kind=ErrorKind.CONNECT,

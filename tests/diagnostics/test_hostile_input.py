@@ -110,7 +110,10 @@ def _fifo(path: Path) -> Path:
     ("args", "message"),
     [
         (("--window", "99999999999w"), "--window: 99999999999w is longer than the 400 days diag accepts"),
-        (("--window", "9" * 5000), "--window: expected a duration like 90s, 30m, 2h or 1d, got 5000 characters"),
+        (
+            ("--window", "9" * 5000),
+            "--window: expected a duration like 90s, 30m, 2h or 1d, got 5000 characters",
+        ),
         (("--window", "401d"), "--window: 401d is longer than the 400 days diag accepts"),
         (("--timeout", "1e400"), "--timeout: expected a duration like 90s"),
         (("--at", "1e20"), "--at: 1e20 is not a time diag can diagnose (unix seconds since 1970)"),
@@ -133,8 +136,14 @@ def test_a_minute_of_clock_skew_is_accepted() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("run:\n  window: [1, 2]\n", "diag.yaml:2: run.window: expected a duration like 90s, 30m, 2h or 1d, got list [1, 2]"),
-        ("run:\n  timeout: 500d\n", "diag.yaml:2: run.timeout: 500d is longer than the 400 days diag accepts"),
+        (
+            "run:\n  window: [1, 2]\n",
+            "diag.yaml:2: run.window: expected a duration like 90s, 30m, 2h or 1d, got list [1, 2]",
+        ),
+        (
+            "run:\n  timeout: 500d\n",
+            "diag.yaml:2: run.timeout: 500d is longer than the 400 days diag accepts",
+        ),
         ("run:\n  window: {a: 1}\n", "diag.yaml:2: run.window: expected a duration"),
         (f"run:\n  window: {'1' * 5000}s\n", "diag.yaml:2: run.window: expected a duration"),
     ],
@@ -228,6 +237,8 @@ def test_values_that_can_never_work_are_refused_at_load(section: str, message: s
 
 
 def test_every_message_quoting_a_value_goes_through_the_redactor() -> None:
-    config = parse_config("widgets: ['${W}']\n", source="diag.yaml", env={"W": "ftp://user:PASSWORD-1234@host/x"})
+    config = parse_config(
+        "widgets: ['${W}']\n", source="diag.yaml", env={"W": "ftp://user:PASSWORD-1234@host/x"}
+    )
     error = config.error(("widgets", 0), "cannot use 'ftp://user:PASSWORD-1234@host/x'")
     assert str(error) == "diag.yaml:1: widgets[0]: cannot use 'ftp://user:***@host/x'"

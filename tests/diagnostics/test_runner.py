@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import sys
+import threading
 import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
+
 from diagnostics.api import diagnose
-from diagnostics.model import ErrorKind, ProbeOutcome, Status
+from diagnostics.contract import BackendSection, ProbeContext, ProbeOptions
+from diagnostics.model import ErrorKind, Finding, ProbeOutcome, Status
+from diagnostics.plan import ProbePlan
 from diagnostics.registry import Registry
+from diagnostics.runner import run_plans
 from tests.fixtures import diag_testprobes as tp
 
 ALL = (
@@ -120,3 +129,43 @@ def test_a_probe_can_skip_itself_with_a_hint() -> None:
     assert outcome.status is Status.SKIPPED
     assert outcome.error == "no node_exporter metrics in Prometheus"
     assert outcome.hint == "install node_exporter"
+
+
+def test_client_libraries_are_imported_once_before_the_probe_threads_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a library whose import takes a while: imported from two probe threads at once, one of
+    # them could see it half-initialised (issue 12: requests.utils, 'requests' has no Session)
+    (tmp_path / "slow_client_lib.py").write_text(
+        "import threading, time\nIMPORTED_IN = threading.current_thread().name\ntime.sleep(0.3)\nREADY = True\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "slow_client_lib", raising=False)
+    section = BackendSection(
+        key="slow", model=Any, setup_hint="slow: {}", client_modules=("slow_client_lib",)
+    )
+    seen: list[bool] = []
+
+    class UsesSlowLib(tp.SleepProbe):
+        backend_section = section
+
+        def run(self, ctx: ProbeContext) -> list[Finding]:
+            import slow_client_lib  # type: ignore[import-not-found]
+
+            seen.append(slow_client_lib.READY)
+            return []
+
+    plans = [
+        ProbePlan(
+            probe_id=f"test.slow{i}",
+            checklist_item=None,
+            probe_class=UsesSlowLib,
+            options=ProbeOptions(),
+            backend={},
+        )
+        for i in range(4)
+    ]
+    run_plans(plans, at=datetime.now(UTC), window=timedelta(hours=1), timeout=10)
+
+    assert seen == [True] * 4
+    assert threading.current_thread().name == sys.modules["slow_client_lib"].IMPORTED_IN

@@ -27,7 +27,9 @@ PROMETHEUS_PROBES = ["metrics.alerts", "metrics.anomalies", "metrics.scrape", "r
 
 def query_once(url: str, deadline_s: float = 4.0) -> ProbeError:
     with (
-        PrometheusClient(PrometheusConfig(url=url, timeout="2s"), deadline=time.monotonic() + deadline_s) as client,
+        PrometheusClient(
+            PrometheusConfig(url=url, timeout="2s"), deadline=time.monotonic() + deadline_s
+        ) as client,
         pytest.raises(ProbeError) as raised,
     ):
         client.query("up", datetime.now(UTC))
@@ -38,7 +40,7 @@ def test_malformed_json_is_a_bad_response_quoting_its_first_bytes() -> None:
     with hung_server("malformed") as server:
         error = query_once(server.url)
     assert error.kind is ErrorKind.PROTOCOL
-    assert "not JSON; it began '{\"status\":\"success\",\"data\":{\"resultType\":<html>oops</html>'" in str(error)
+    assert 'not JSON; it began \'{"status":"success","data":{"resultType":<html>oops</html>\'' in str(error)
 
 
 def test_a_server_that_accepts_and_never_answers_is_a_read_timeout() -> None:
