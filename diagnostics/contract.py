@@ -25,9 +25,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Annotated, Any, ClassVar, Self, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer
 
 from diagnostics.errors import ProbeTimeout
 from diagnostics.model import (
@@ -58,35 +58,6 @@ class ProbeOptions(BaseModel):
 
     enabled: bool = True
     timeout: Duration = DEFAULT_PROBE_TIMEOUT
-
-    @model_validator(mode="after")
-    def _warning_before_critical(self) -> Self:
-        """Every ``X_warning`` must be reached before its ``X_critical``, in the direction their
-        defaults give: a warning at 2 min behind a critical at 1 min could never be reported."""
-        fields = type(self).model_fields
-        for name, spec in fields.items():
-            partner = name.removesuffix("_warning") + "_critical"
-            if not name.endswith("_warning") or partner not in fields:
-                continue
-            warning, critical = getattr(self, name), getattr(self, partner)
-            default_warning, default_critical = spec.default, fields[partner].default
-            try:
-                rising = default_warning < default_critical  # e.g. a wait: higher is worse
-                falling = default_warning > default_critical  # e.g. free memory: lower is worse
-                wrong = (rising and warning > critical) or (falling and warning < critical)
-            except TypeError:  # no comparable defaults (None): nothing to go by
-                continue
-            if wrong:
-                relation = "above" if rising else "below"
-                raise ValueError(
-                    f"{name} ({_shown(warning)}) is {relation} {partner} ({_shown(critical)}): "
-                    "the warning would never come first"
-                )
-        return self
-
-
-def _shown(value: Any) -> str:
-    return format_duration(value) if isinstance(value, timedelta) else str(value)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -136,7 +136,7 @@ def _check_response(response: requests.Response, *args: Any, **kwargs: Any) -> N
         return
     error_type, message = "", response.reason or ""
     try:
-        body = json.loads(response.raw.read(QUOTED_BYTES * 100) or b"null")
+        body = json.loads(response.raw.read(QUOTED_BYTES * 100, decode_content=True) or b"null")
         if isinstance(body, Mapping):
             error_type = str(body.get("errorType", ""))
             message = str(body.get("error") or message)
@@ -443,7 +443,8 @@ class PrometheusClient:
             if declared.isdigit() and int(declared) > MAX_RESPONSE_BYTES:
                 raise _TooLarge(int(declared))
             body = bytearray()
-            while chunk := response.raw.read1(READ_CHUNK_BYTES):  # one recv: returns what came
+            # one recv at most per read: returns what came; decoded, so the bound holds for a gzip bomb
+            while chunk := response.raw.read1(READ_CHUNK_BYTES, decode_content=True):
                 body += chunk
                 if len(body) > MAX_RESPONSE_BYTES:
                     raise _TooLarge(len(body))

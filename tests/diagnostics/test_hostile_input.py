@@ -160,11 +160,11 @@ def test_bad_durations_in_the_file_name_the_key(text: str, message: str) -> None
     [
         (
             "db.locks: {wait_warning: 2m, wait_critical: 1m}",
-            "probes.db.locks: wait_warning (2m) is above wait_critical (1m)",
+            "probes.db.locks.wait_warning: 2m is above wait_critical (1m)",
         ),
         (  # lower is worse: the defaults (10 % then 5 %) give the direction
             "resources.host: {memory_available_warning: 0.05, memory_available_critical: 0.2}",
-            "probes.resources.host: memory_available_warning (0.05) is below memory_available_critical (0.2)",
+            "probes.resources.host.memory_available_warning: 0.05 is below memory_available_critical (0.2)",
         ),
     ],
 )
