@@ -7,15 +7,19 @@ server sending one byte a second left 12 threads and 12 sockets behind.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import psutil
 import pytest
+from click.testing import CliRunner
 
 import diagnostics
 from diagnostics import ErrorKind, ProbeError, ProbeTimeout
+from diagnostics.cli import cli
 from probes.prometheus.backend import PrometheusConfig
 from probes.prometheus.client import MAX_RESPONSE_BYTES, PrometheusClient
 from tests.support.hung_http import hung_server
@@ -94,3 +98,25 @@ def test_repeated_runs_against_a_trickling_prometheus_leave_no_thread_or_socket(
             time.sleep(0.1)
         assert probe_threads() == before, "probe threads outlived their runs"
         assert sockets_to(server.port) == 0, "sockets to the hung server outlived their runs"
+
+
+def test_a_silent_prometheus_is_unknown_never_healthy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # every metrics probe ends `timeout`, deps.tcp is fine (the port accepts): this exited 0
+    monkeypatch.chdir(tmp_path)
+    with hung_server("silent") as server:
+        Path("diag.yaml").write_text(
+            f"prometheus: {{url: '{server.url}', timeout: 1s}}\n"
+            f"dependencies: [{{name: prometheus-port, tcp: '127.0.0.1:{server.port}'}}]\n"
+        )
+        result = CliRunner().invoke(
+            cli,
+            ["run", "--config", "diag.yaml", "--probe", "deps.tcp", "--probe", "metrics.scrape",
+             "--probe", "metrics.alerts", "--format", "json", "--timeout", "5"],
+        )  # fmt: skip
+    report = json.loads(result.stdout)
+    statuses = {p["id"]: p["status"] for p in report["probes"]}
+    assert statuses == {"deps.tcp": "ok", "metrics.scrape": "timeout", "metrics.alerts": "timeout"}
+    assert result.exit_code == 3
+    assert report["headline"].endswith("2 probes could not check: metrics.scrape, metrics.alerts.")
