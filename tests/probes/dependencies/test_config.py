@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from diagnostics import ConfigError, ErrorKind, Status
+from diagnostics import ConfigError
 from diagnostics.testing import run_probe
 from probes.dependencies.config import Dependency, display_url, parse_address
 from probes.dependencies.http import HttpProbe
