@@ -21,6 +21,8 @@ from diagnostics.config import MAX_CONFIG_BYTES, parse_config
 
 pytestmark = pytest.mark.usefixtures("scripted_probes", "no_config")
 
+ROOT = Path(__file__).resolve().parents[2]
+
 ALIAS_BOMB = "a: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(
     f"{chr(c)}: &{chr(c)} [{','.join([f'*{chr(c - 1)}'] * 9)}]\n" for c in range(ord("b"), ord("j") + 1)
 )
@@ -43,8 +45,13 @@ def test_an_alias_bomb_is_refused_before_anything_is_expanded() -> None:
     assert len(ALIAS_BOMB) < 500
     # a real process with a memory ceiling: the unbounded expansion needs gigabytes
     began = time.monotonic()
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
     done = subprocess.run(
-        [sys.executable, "-c", _LIMITED_CONFIG_CHECK, "diag.yaml"], capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", _LIMITED_CONFIG_CHECK, "diag.yaml"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": path},  # this checkout's diag, whatever is installed
     )
     assert done.returncode == 3, done.stderr[-500:]
     assert done.stderr.startswith("diag: error: diag.yaml: YAML aliases would expand to ")

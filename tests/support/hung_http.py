@@ -55,8 +55,8 @@ class HungServer:
                 body = b'{"status":"success","data":{"resultType":<html>oops</html>'
                 conn.sendall(JSON_HEAD + b"Content-Length: %d\r\n\r\n" % len(body) + body)
             elif self.mode == "huge":
-                conn.sendall(JSON_HEAD + b"\r\n")
-                chunk = b"[" + b"1," * 32768
+                conn.sendall(JSON_HEAD + b'\r\n{"status":"success","data":{"resultType":"vector","result":[')
+                chunk = b'{"metric":{},"value":[1,"1"]},' * 2048
                 for _ in range(200 * 1024 * 1024 // len(chunk)):
                     if self.stopped.is_set():
                         return
