@@ -1,7 +1,7 @@
 """The ``diag`` command line. Only this module exits; everything else raises.
 
 Exit status: 0 nothing wrong, 1 worst finding is a warning, 2 worst is critical, 3 unknown
-(bad usage or configuration, or no selected probe could check anything).
+(bad usage or configuration, or a probe could not check); critical > warning > unknown > ok.
 """
 
 from __future__ import annotations
