@@ -3,6 +3,7 @@ server with one free slot never refuses diag because of diag."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -11,7 +12,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from diagnostics import ProbeContext, ProbeOptions, Status
+from diagnostics import ProbeContext, ProbeError, ProbeOptions, Status
 from diagnostics.api import diagnose
 from diagnostics.registry import Registry
 from diagnostics.testing import run_probe
@@ -158,3 +159,35 @@ def test_a_failing_connect_is_attempted_once_per_database_per_run(connects: list
 
     assert {o.status for o in report.probes} == {Status.ERROR}
     assert len(connects) == 1, f"{len(connects)} connection attempts for one database in one run"
+
+
+def test_closing_the_run_cancels_a_running_statement_and_ends_the_backend(
+    postgres_server: PostgresServer,
+) -> None:
+    ctx = context()
+    errors: list[BaseException] = []
+    pids: list[int] = []
+
+    def probe() -> None:
+        try:
+            with open_session(postgres_server.monitor_dsn, "label", ctx) as conn:
+                pids.append(conn.info.backend_pid)
+                conn.execute("SELECT pg_sleep(4)")
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=probe)
+    thread.start()
+    postgres_server.wait_until(
+        "SELECT count(*) = 1 FROM pg_stat_activity WHERE application_name = 'diag' AND query LIKE '%%pg_sleep%%'"
+    )
+    began = time.monotonic()
+    ctx.resources.close()  # what the runner does at the run's end
+    closed_after = time.monotonic() - began
+    thread.join(timeout=5)
+
+    assert closed_after < 0.8, "the statement was not cancelled (the socket had to be shut down)"
+    assert not thread.is_alive()
+    assert [type(e) for e in errors] == [ProbeError]
+    [(left,)] = postgres_server.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pids[0],))
+    assert left == 0
