@@ -169,3 +169,36 @@ def test_client_libraries_are_imported_once_before_the_probe_threads_start(
 
     assert seen == [True] * 4
     assert threading.current_thread().name == sys.modules["slow_client_lib"].IMPORTED_IN
+
+
+def test_run_resources_open_once_share_errors_and_close_everything() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from diagnostics.contract import RunResources
+    from diagnostics.errors import ProbeError, ProbeTimeout
+
+    resources = RunResources()
+    opened: list[str] = []
+    closed: list[str] = []
+
+    def open_slowly(name: str) -> str:
+        opened.append(name)
+        time.sleep(0.1)
+        return name
+
+    def refuse() -> str:
+        opened.append("refused")
+        raise ProbeError("connection refused", kind=ErrorKind.CONNECT)
+
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(lambda _: resources.get("a", lambda: open_slowly("a"), closed.append), range(8)))
+    assert got == ["a"] * 8 and opened == ["a"]
+    for _ in range(3):  # one attempt per run: the others get the same error, no retry
+        with pytest.raises(ProbeError, match="connection refused"):
+            resources.get("b", refuse, closed.append)
+    assert opened == ["a", "refused"]
+
+    resources.close()
+    assert closed == ["a"]
+    with pytest.raises(ProbeTimeout):
+        resources.get("c", lambda: "c", closed.append)
