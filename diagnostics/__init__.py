@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from diagnostics.api import run
-    from diagnostics.contract import BackendSection, Duration, Probe, ProbeContext, ProbeOptions
+    from diagnostics.contract import (
+        BackendSection,
+        Duration,
+        Probe,
+        ProbeContext,
+        ProbeOptions,
+        RunResources,
+    )
     from diagnostics.errors import (
         ConfigError,
         DiagError,
@@ -61,6 +68,7 @@ __all__ = [
     "ProbeTimeout",
     "Report",
     "ReportFormatError",
+    "RunResources",
     "Severity",
     "Status",
     "report_from_dict",
@@ -71,7 +79,7 @@ __all__ = [
 _LAZY = {
     **{
         name: ("diagnostics.contract", name)
-        for name in ("BackendSection", "Duration", "Probe", "ProbeContext", "ProbeOptions")
+        for name in ("BackendSection", "Duration", "Probe", "ProbeContext", "ProbeOptions", "RunResources")
     },
     **{
         name: ("diagnostics.errors", name)

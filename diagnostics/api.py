@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from diagnostics.config import ConfigInput, resolve_config
+from diagnostics.config import Config, ConfigInput, resolve_config
 from diagnostics.errors import ConfigError
 from diagnostics.model import Report
 from diagnostics.plan import ProbePlan, plan_probes, run_settings, summary_settings
@@ -17,7 +18,7 @@ from diagnostics.registry import Registry, load_registry
 from diagnostics.runner import ProgressListener, RunResult, run_plans
 from diagnostics.summary.build import summarize
 from diagnostics.summary.compare import compare_reports
-from diagnostics.units import parse_duration, parse_time
+from diagnostics.units import check_diagnosed_time, parse_duration, parse_time
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -57,12 +58,12 @@ def diagnose(
     settings = run_settings(loaded)
     services, summary_options = summary_settings(loaded)
     now = datetime.now(UTC)
-    try:
-        moment = parse_time(at, now=now) if isinstance(at, str) else (at or now)
+    with _argument("--at", loaded):
+        moment = check_diagnosed_time(parse_time(at, now=now) if isinstance(at, str) else (at or now), now)
+    with _argument("--window", loaded):
         span = parse_duration(window) if window is not None else settings.window
+    with _argument("--timeout", loaded):
         deadline = parse_duration(timeout) if timeout is not None else settings.timeout
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
     if span.total_seconds() <= 0:
         raise ConfigError("the window must be longer than zero", key="--window")
     if deadline.total_seconds() <= 0:
@@ -70,7 +71,7 @@ def diagnose(
     plans = plan_probes(loaded, reg, selected=probes, env=environment)
     result: RunResult = run_plans(
         plans,
-        at=moment.astimezone(UTC),
+        at=moment,
         window=span,
         timeout=deadline.total_seconds(),
         concurrency=settings.concurrency,
@@ -79,7 +80,7 @@ def diagnose(
     )
     planned = {p.probe_id for p in plans}
     report = Report(
-        at=moment.astimezone(UTC),
+        at=moment,
         window=span,
         started_at=datetime.fromtimestamp(began, UTC),
         duration_s=0.0,
@@ -101,6 +102,15 @@ def diagnose(
         abandoned_threads=result.abandoned_threads,
         interrupted=result.interrupted,
     )
+
+
+@contextmanager
+def _argument(key: str, config: Config) -> Iterator[None]:
+    """A ValueError parsing the argument ``key`` as a one-line ConfigError naming it."""
+    try:
+        yield
+    except ValueError as exc:
+        raise ConfigError(config.redactor(str(exc)), key=key) from None
 
 
 def run(

@@ -1,7 +1,7 @@
 """The ``diag`` command line. Only this module exits; everything else raises.
 
 Exit status: 0 nothing wrong, 1 worst finding is a warning, 2 worst is critical, 3 unknown
-(bad usage or configuration, or no selected probe could check anything).
+(bad usage or configuration, or a probe could not check); critical > warning > unknown > ok.
 """
 
 from __future__ import annotations
@@ -22,7 +22,11 @@ logger = logging.getLogger("diag")
 
 
 def _fail(message: str) -> NoReturn:
-    click.echo(f"diag: error: {message}", err=True)
+    from diagnostics.redaction import Redactor, environment_secrets
+
+    # the second line of defence: messages quoting a value were redacted where they were made
+    redact = Redactor().with_secrets(environment_secrets(os.environ))
+    click.echo(f"diag: error: {redact(message)}", err=True)
     sys.exit(EXIT_UNKNOWN)
 
 

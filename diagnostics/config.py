@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,10 @@ from diagnostics.redaction import SECRET_KEY, Redactor
 
 KeyPath = tuple[str | int, ...]
 CONFIG_FILE_NAME = "diag.yaml"
+MAX_CONFIG_BYTES = 1024 * 1024
+"""Configuration files larger than this (1 MiB) are refused unread."""
+MAX_ALIAS_NODES = 10_000
+"""YAML aliases may add at most this many nodes to the document (an alias bomb adds billions)."""
 _VARIABLE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -59,7 +64,9 @@ class Config:
 
     def error(self, path: KeyPath, message: str) -> ConfigError:
         """A ConfigError pointing at ``path`` in this file."""
-        return ConfigError(message, source=self.source, line=self.line_of(path), key=format_key_path(path))
+        return ConfigError(
+            self.redactor(message), source=self.source, line=self.line_of(path), key=format_key_path(path)
+        )
 
     def section(self, key: str) -> Any:
         return self.data.get(key)
@@ -81,16 +88,10 @@ def format_key_path(path: KeyPath) -> str:
 def find_config_file(explicit: str | os.PathLike[str] | None, env: Mapping[str, str]) -> Path | None:
     """The configuration file to use, or None for the embedded default."""
     if explicit is not None:
-        path = Path(explicit)
-        if not path.is_file():
-            raise ConfigError("no such configuration file", source=str(path))
-        return path
+        return _existing(Path(explicit), "")
     from_env = env.get("DIAG_CONFIG")
     if from_env:
-        path = Path(from_env)
-        if not path.is_file():
-            raise ConfigError("no such configuration file (from $DIAG_CONFIG)", source=str(path))
-        return path
+        return _existing(Path(from_env), " (from $DIAG_CONFIG)")
     local = Path.cwd() / CONFIG_FILE_NAME
     if local.is_file():
         return local
@@ -100,17 +101,58 @@ def find_config_file(explicit: str | os.PathLike[str] | None, env: Mapping[str, 
     return user if user.is_file() else None
 
 
+def _existing(path: Path, origin: str) -> Path:
+    if path.is_file():
+        return path
+    if path.exists():
+        return path  # a directory, device or FIFO: read_config_text says which
+    raise ConfigError(f"no such configuration file{origin}", source=str(path))
+
+
 def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Config:
     """Find and read the configuration (an empty one when there is no file)."""
     environment = os.environ if env is None else env
     found = find_config_file(path, environment)
     if found is None:
         return Config()
+    return parse_config(read_config_text(found), source=str(found), env=environment)
+
+
+def read_config_text(path: Path) -> str:
+    """The text of a regular file of at most :data:`MAX_CONFIG_BYTES`; never opens anything else."""
     try:
-        text = found.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read: {exc}", source=str(found)) from None
-    return parse_config(text, source=str(found), env=environment)
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError(
+                f"not a regular file (a {_file_type(info.st_mode)}): expected a YAML file", source=str(path)
+            )
+        if info.st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(_too_large(info.st_size), source=str(path))
+        with path.open("rb") as stream:
+            data = stream.read(MAX_CONFIG_BYTES + 1)  # the file may have grown since stat()
+        if len(data) > MAX_CONFIG_BYTES:
+            raise ConfigError(_too_large(len(data)), source=str(path))
+        return data.decode("utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror or exc}", source=str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text (byte {exc.start})", source=str(path)) from None
+
+
+def _too_large(size: int) -> str:
+    return f"{size} bytes or more: a configuration file may have at most {MAX_CONFIG_BYTES} bytes (1 MiB)"
+
+
+def _file_type(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "directory"
+    if stat.S_ISFIFO(mode):
+        return "FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    return "special file"
 
 
 def parse_config(text: str, *, source: str = "<config>", env: Mapping[str, str]) -> Config:
@@ -122,9 +164,13 @@ def parse_config(text: str, *, source: str = "<config>", env: Mapping[str, str])
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
         try:
             node = loader.get_single_node()
+            if node is not None:
+                check_alias_expansion(node, source)
             data = loader.construct_document(node) if node is not None else None
         finally:
             loader.dispose()
+    except RecursionError:
+        raise ConfigError("YAML nested too deeply", source=source) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
@@ -160,6 +206,43 @@ class _Scope:
     lines: Mapping[KeyPath, int]
     source: str
     unset: dict[KeyPath, ConfigError]
+
+
+def check_alias_expansion(root: Any, source: str) -> None:
+    """Refuse a node graph whose aliases would add more than :data:`MAX_ALIAS_NODES` nodes once
+    expanded (or that refers to itself), before anything is expanded."""
+    import yaml
+
+    sizes: dict[int, int] = {}  # node id -> expanded size; -1 while being measured
+
+    def expanded(node: Any) -> int:
+        known = sizes.get(id(node))
+        if known is not None:
+            if known < 0:
+                raise ConfigError(
+                    "a YAML alias refers to the node that contains it", source=source, line=_line_of(node)
+                )
+            return known
+        sizes[id(node)] = -1
+        children: list[Any] = []
+        if isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        total = 1 + sum(expanded(child) for child in children)
+        sizes[id(node)] = total
+        return total
+
+    added = expanded(root) - len(sizes)
+    if added > MAX_ALIAS_NODES:
+        raise ConfigError(
+            f"YAML aliases would expand to {added} more nodes; at most {MAX_ALIAS_NODES} are allowed",
+            source=source,
+        )
+
+
+def _line_of(node: Any) -> int:
+    return int(node.start_mark.line) + 1
 
 
 def _record_lines(node: Any, path: KeyPath, lines: dict[KeyPath, int], source: str) -> None:

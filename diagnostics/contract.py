@@ -10,17 +10,22 @@ Settings come in two parts:
   described by a :class:`BackendSection`, validated by its ``model`` and handed to the probe
   as ``ctx.backend``. A probe with a backend section that is neither configured nor found in
   the environment ends ``skipped`` with the section's ``setup_hint``.
+
+What a run opens (database connections, HTTP sessions, API clients) a probe asks its context
+for: ``ctx.resources.get(key, open, close)`` gives every probe of the run the same one, and the
+runner closes them all when the run ends, so no socket or blocked thread outlives the run.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer
 
@@ -70,6 +75,78 @@ class BackendSection:
     from_environment: Callable[[Mapping[str, str]], Any | None] | None = None
     """Builds the section's raw value from environment variables when it is not configured."""
     description: str = ""
+    client_modules: tuple[str, ...] = ()
+    """The client libraries the section's probes import lazily (``psycopg``, ``requests``...).
+    The runner imports them once, before those probes' threads start: one module imported by
+    two threads at once can be seen half-initialised by one of them."""
+
+
+_Resource = TypeVar("_Resource")
+
+
+@dataclass(slots=True)
+class _Slot:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    value: Any = None
+    close: Callable[[Any], None] | None = None
+    error: Exception | None = None
+
+
+class RunResources:
+    """Connections, sessions and clients the probes of one run share; the runner closes them.
+
+    The first probe asking for a ``key`` opens it, the others of the run get the same object,
+    or the same error: one attempt per run, so a backend that refuses is asked once. When the
+    run ends (at its deadline at the latest) the runner calls every ``close`` whatever the
+    probes are doing, so ``close`` must work from another thread while the resource is in use
+    (cancel the statement, shut the socket down): a thread blocked on a hung backend then gets
+    an error and ends, and a long-lived process does not grow.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._slots: dict[Hashable, _Slot] = {}
+        self._closed = False
+
+    def get(
+        self, key: Hashable, open: Callable[[], _Resource], close: Callable[[_Resource], None]
+    ) -> _Resource:
+        """The run's resource for ``key``, opened with ``open()`` by the first caller."""
+        with self._lock:
+            if self._closed:
+                raise ProbeTimeout("the run has ended: its connections are closed")
+            slot = self._slots.setdefault(key, _Slot())
+        with slot.lock:  # one opening per key: the others wait for its result
+            if slot.close is None and slot.error is None:
+                try:
+                    value = open()
+                except Exception as exc:  # kept: the others get the same answer, no retry
+                    slot.error = exc
+                else:
+                    self._keep(slot, value, close)
+            if slot.error is not None:
+                raise slot.error
+            resource: _Resource = slot.value
+            return resource
+
+    def _keep(self, slot: _Slot, value: Any, close: Callable[[Any], None]) -> None:
+        with self._lock:
+            if not self._closed:
+                slot.value, slot.close = value, close
+                return
+        close(value)  # the run ended while it was opening
+        raise ProbeTimeout("the run has ended: its connections are closed")
+
+    def close(self) -> None:
+        """Close every resource opened so far; later ``get`` calls raise ProbeTimeout."""
+        with self._lock:
+            self._closed = True
+            opened = [(s.value, s.close) for s in self._slots.values() if s.close is not None]
+        for value, close in opened:
+            try:
+                close(value)
+            except Exception:  # one failing close must not keep the others open
+                logging.getLogger("diag.runner").debug("closing %r failed", value, exc_info=True)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -84,6 +161,8 @@ class ProbeContext:
     deadline: float = field(default_factory=lambda: time.monotonic() + 10.0)
     """``time.monotonic()`` value by which the probe must have returned."""
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("diag.probe"))
+    resources: RunResources = field(default_factory=RunResources)
+    """The run's shared connections and clients (see :class:`RunResources`)."""
 
     @property
     def start(self) -> datetime:

@@ -113,6 +113,7 @@ class ErrorKind(StrEnum):
     TIMEOUT = "timeout"
     QUERY = "query"
     PROTOCOL = "protocol"
+    TOO_LARGE = "too_large"
     PLUGIN = "plugin"
     INTERRUPTED = "interrupted"
     INTERNAL = "internal"

@@ -23,6 +23,7 @@ from diagnostics.notify.config import Notifiers
 from diagnostics.registry import BrokenProbe, Registry
 from diagnostics.serve.config import ServeSettings
 from diagnostics.summary.settings import ServiceLinks, SummarySettings
+from diagnostics.units import format_duration
 
 
 class RunSettings(BaseModel):
@@ -208,6 +209,7 @@ def _plan_one(
     options = _validate(
         config, ("probes", probe_id), probe_class.options_model, config.probe_settings(probe_id)
     )
+    check_threshold_order(config, ("probes", probe_id), options)
     base = {
         "probe_id": probe_id,
         "checklist_item": probe_class.checklist_item,
@@ -228,6 +230,34 @@ def _plan_one(
             setup_hint=probe_class.setup_hint or section.setup_hint,
         )
     return ProbePlan(**base, backend=value, backend_origin=origin)
+
+
+def check_threshold_order(config: Config, path: KeyPath, options: BaseModel) -> None:
+    """Every ``X_warning`` must be reached before its ``X_critical``, in the direction their
+    defaults give (a wait: higher is worse; free memory: lower is worse). A warning at 2 min
+    behind a critical at 1 min could never be reported."""
+    fields = type(options).model_fields
+    for name, spec in fields.items():
+        partner = name.removesuffix("_warning") + "_critical"
+        if not name.endswith("_warning") or partner not in fields:
+            continue
+        warning, critical = getattr(options, name), getattr(options, partner)
+        try:
+            rising = spec.default < fields[partner].default
+            falling = spec.default > fields[partner].default
+            wrong = (rising and warning > critical) or (falling and warning < critical)
+        except TypeError:  # no comparable defaults (None): nothing to go by
+            continue
+        if wrong:
+            raise config.error(
+                (*path, name),
+                f"{_shown(warning)} is {'above' if rising else 'below'} {partner} ({_shown(critical)}): "
+                "the warning would never come first",
+            )
+
+
+def _shown(value: Any) -> str:
+    return format_duration(value) if isinstance(value, timedelta) else str(value)
 
 
 def _resolve_backend(
@@ -290,8 +320,10 @@ def _allowed_keys(model: Any, loc: tuple[Any, ...]) -> list[str]:
 
 
 def _unwrap(annotation: Any) -> Any:
-    """Strip Optional/Union down to the model inside, if any."""
+    """Strip Annotated and Optional/Union down to the model inside, if any."""
     origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
     if origin in (typing.Union, types.UnionType):
         for arg in typing.get_args(annotation):
             if isinstance(arg, type) and issubclass(arg, BaseModel):

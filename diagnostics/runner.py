@@ -3,13 +3,17 @@
 Every probe runs in its own daemon thread; the main thread schedules at most ``concurrency``
 at a time and waits on a queue of results. A probe that raises becomes an ``error`` outcome,
 one that overstays its timeout a ``timeout`` outcome; its thread is abandoned (daemon threads
-never keep the process alive) and its slot is given to the next probe.
+never keep the process alive) and its slot is given to the next probe. When every plan has its
+outcome the runner closes the run's resources (:class:`RunResources`): connections and sessions
+a hung probe is blocked on are shut, so its thread ends instead of outliving the run.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -17,7 +21,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from diagnostics.contract import ProbeContext
+from diagnostics.contract import ProbeContext, RunResources
 from diagnostics.errors import (
     DuplicateFingerprints,
     NothingToJudge,
@@ -96,6 +100,7 @@ def run_plans(
             if listener:
                 listener.finished(outcomes[plan.probe_id])
     pending = [p for p in plans if p.runnable]
+    import_client_modules(pending)
     running: dict[str, tuple[ProbePlan, float, float]] = {}  # id -> (plan, started, deadline)
     results: queue.Queue[_Done] = queue.Queue()
     interrupted = False
@@ -106,6 +111,7 @@ def run_plans(
             listener.finished(outcome)
 
     threads: list[threading.Thread] = []
+    resources = RunResources()
     try:
         while pending or running:
             while pending and len(running) < max(1, concurrency):
@@ -119,7 +125,7 @@ def run_plans(
                 running[plan.probe_id] = (plan, started, deadline)
                 if listener:
                     listener.started(plan.probe_id)
-                threads.append(_start_thread(plan, at, window, deadline, results, clock))
+                threads.append(_start_thread(plan, at, window, deadline, resources, results, clock))
             if not running:
                 continue
             next_deadline = min(d for _, _, d in running.values())
@@ -146,6 +152,8 @@ def run_plans(
         for plan in pending:
             finish(plan, _interrupted_outcome(plan, 0.0))
         running.clear()
+    finally:
+        resources.close()
 
     ordered = tuple(outcomes[p.probe_id] for p in plans)
     all_findings = tuple(f for p in plans for f in findings.get(p.probe_id, []))
@@ -155,11 +163,29 @@ def run_plans(
     )
 
 
+def import_client_modules(plans: Sequence[ProbePlan]) -> None:
+    """Import the client libraries the plans' backend sections declare, in this thread, once.
+
+    Lazy imports keep ``diag --help`` fast; done here, before any probe thread starts, no
+    thread can see a library another one is still importing. A library that fails to import
+    is left to the probe, whose outcome then says so.
+    """
+    for plan in plans:
+        section = plan.probe_class.backend_section if plan.probe_class is not None else None
+        for module in section.client_modules if section is not None else ():
+            if module not in sys.modules:
+                try:
+                    importlib.import_module(module)
+                except Exception:
+                    logger.debug("importing %s failed", module, exc_info=True)
+
+
 def _start_thread(
     plan: ProbePlan,
     at: datetime,
     window: timedelta,
     deadline: float,
+    resources: RunResources,
     results: queue.Queue[_Done],
     clock: Callable[[], float],
 ) -> threading.Thread:
@@ -172,6 +198,7 @@ def _start_thread(
         backend=plan.backend,
         deadline=deadline,
         logger=logging.getLogger(f"diag.probe.{plan.probe_id}"),
+        resources=resources,
     )
     probe_class = plan.probe_class
 

@@ -15,26 +15,46 @@ _DURATION_UNITS = {
     "d": 86400.0,
     "w": 604800.0,
 }
+MAX_DURATION = timedelta(days=400)
+"""The longest duration accepted anywhere (a window, a timeout, a threshold): a year and a month."""
+MAX_CLOCK_SKEW = timedelta(minutes=1)
+"""How far in the future a diagnosed time may be: the clocks of diag and the backends may differ."""
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_DURATION_EXPECTED = "expected a duration like 90s, 30m, 2h or 1d"
+_MAX_DURATION_CHARS = 64
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _DURATION_WHOLE = re.compile(r"^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+$")
 
 
 def parse_duration(text: str | float | int | timedelta) -> timedelta:
-    """Parse ``90s``, ``30m``, ``2h``, ``1d``, ``1h30m``, ``500ms`` or a number of seconds."""
+    """Parse ``90s``, ``30m``, ``2h``, ``1d``, ``1h30m``, ``500ms`` or a number of seconds.
+
+    Anything longer than :data:`MAX_DURATION`, negative or not a duration is a ValueError.
+    """
     if isinstance(text, timedelta):
-        return text
-    if isinstance(text, bool):
-        raise ValueError(f"expected a duration like 90s, 30m, 2h or 1d, got {text!r}")
+        return _bounded(text.total_seconds(), text)
+    if isinstance(text, bool) or not isinstance(text, str | int | float):
+        raise ValueError(f"{_DURATION_EXPECTED}, got {type(text).__name__} {str(text)[:40]}")
     if isinstance(text, int | float):
         if text < 0 or not math.isfinite(text):
             raise ValueError(f"expected a positive duration, got {text!r}")
-        return timedelta(seconds=float(text))
+        return _bounded(float(text), text)
     compact = text.strip().replace(" ", "")
+    if len(compact) > _MAX_DURATION_CHARS:
+        raise ValueError(f"{_DURATION_EXPECTED}, got {len(compact)} characters")
     if compact and compact.replace(".", "", 1).isdigit():
-        return timedelta(seconds=float(compact))
+        return _bounded(float(compact), text)
     if not _DURATION_WHOLE.match(compact):
-        raise ValueError(f"expected a duration like 90s, 30m, 2h or 1d, got {text!r}")
+        raise ValueError(f"{_DURATION_EXPECTED}, got {text!r}")
     seconds = sum(float(n) * _DURATION_UNITS[u] for n, u in _DURATION_PART.findall(compact))
+    return _bounded(seconds, text)
+
+
+def _bounded(seconds: float, text: object) -> timedelta:
+    if seconds < 0 or not math.isfinite(seconds):
+        raise ValueError(f"expected a positive duration, got {text!r}")
+    if seconds > MAX_DURATION.total_seconds():
+        raise ValueError(f"{text!s:.40} is longer than the {MAX_DURATION.days} days diag accepts")
     return timedelta(seconds=seconds)
 
 
@@ -61,27 +81,59 @@ _RELATIVE = re.compile(r"^-\s*(.+)$")
 
 
 def parse_time(text: str, *, now: datetime | None = None) -> datetime:
-    """Parse ISO 8601, unix seconds, ``now`` or a relative time such as ``-2h`` into UTC."""
+    """Parse ISO 8601, unix seconds, ``now`` or a relative time such as ``-2h`` into UTC.
+
+    Times before 1970 or beyond year 9999 are a ValueError.
+    """
     reference = now or datetime.now(UTC)
     raw = text.strip()
     if raw.lower() == "now":
         return reference
     relative = _RELATIVE.match(raw)
     if relative and not raw[1:].strip().replace(".", "", 1).isdigit():
-        return reference - parse_duration(relative.group(1))
+        return _after_epoch(reference - parse_duration(relative.group(1)), text)
     try:
-        return datetime.fromtimestamp(float(raw), tz=UTC)
+        seconds = float(raw)
     except ValueError:
         pass
+    else:
+        try:
+            return _after_epoch(datetime.fromtimestamp(seconds, tz=UTC), text)
+        except (OverflowError, OSError, ValueError):
+            raise ValueError(
+                f"{text!s:.40} is not a time diag can diagnose (unix seconds since 1970)"
+            ) from None
     try:
         parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         raise ValueError(
-            f"expected ISO 8601 (2026-11-27T10:00:00Z), unix seconds or relative (-2h), got {text!r}"
+            f"expected ISO 8601 (2026-11-27T10:00:00Z), unix seconds or relative (-2h), got {text!s:.80}"
         ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return _after_epoch(parsed.astimezone(UTC), text)
+    except OverflowError:
+        raise ValueError(f"{text!s:.40} is not a time diag can diagnose") from None
+
+
+def _after_epoch(moment: datetime, text: object) -> datetime:
+    if moment < EPOCH:
+        raise ValueError(f"{text!s:.40} is before 1970")
+    return moment
+
+
+def check_diagnosed_time(moment: datetime, now: datetime) -> datetime:
+    """``moment`` if diag can diagnose it: after 1970, not beyond ``now`` + :data:`MAX_CLOCK_SKEW`."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    if moment < EPOCH:
+        raise ValueError(f"{isoformat(moment)} is before 1970")
+    if moment > now + MAX_CLOCK_SKEW:
+        raise ValueError(
+            f"{isoformat(moment)} is in the future (now {isoformat(now)}); diag diagnoses the past"
+        )
+    return moment.astimezone(UTC)
 
 
 def isoformat(moment: datetime | None) -> str | None:

@@ -73,15 +73,25 @@ def counts(report: Report) -> dict[str, int]:
 
 
 def exit_status(report: Report) -> ExitStatus:
-    """0 nothing wrong, 1 worst is a warning, 2 worst is critical, 3 nothing could be checked."""
+    """critical (2) > warning (1) > unknown (3) > ok (0).
+
+    Unknown when no warning or critical finding outranks a probe that could not check
+    (``error`` or ``timeout``), or when nothing was checked at all: a silent Prometheus or a
+    stopped database must never read as healthy.
+    """
     worst = report.worst
     if worst is Severity.CRITICAL:
         return ExitStatus.CRITICAL
     if worst is Severity.WARNING:
         return ExitStatus.WARNING
-    if not any(o.status.checked for o in report.probes):
+    if unchecked_probes(report) or not any(o.status.checked for o in report.probes):
         return ExitStatus.UNKNOWN
     return ExitStatus.OK
+
+
+def unchecked_probes(report: Report) -> list[str]:
+    """The probes that were to check something and could not (``error`` or ``timeout``)."""
+    return [o.probe for o in report.probes if o.status in (Status.ERROR, Status.TIMEOUT)]
 
 
 def headline(report: Report) -> str:
@@ -89,8 +99,7 @@ def headline(report: Report) -> str:
     tally = counts(report)
     problems = [f for f in ordered_findings(report.findings) if f.severity >= Severity.WARNING]
     checked = sum(1 for o in report.probes if o.status.checked)
-    failed = sum(1 for o in report.probes if o.status in (Status.ERROR, Status.TIMEOUT))
-    failed_text = f"; {failed} probe{'s' if failed != 1 else ''} could not check" if failed else ""
+    failed_text = _unchecked_text(unchecked_probes(report))
     if not problems:
         if checked == 0:
             return f"Nothing could be checked{failed_text}."
@@ -105,6 +114,14 @@ def headline(report: Report) -> str:
     more = len(problems) - 1
     tail = f" (+{more} more)" if more else ""
     return f"{', '.join(parts)}: {top.title} [{where}]{since}{tail}{failed_text}."
+
+
+def _unchecked_text(failed: list[str], shown: int = 4) -> str:
+    """``; 2 probes could not check: db.locks, db.queries`` (the first few named)."""
+    if not failed:
+        return ""
+    names = ", ".join(failed[:shown]) + (f" and {len(failed) - shown} more" if len(failed) > shown else "")
+    return f"; {len(failed)} probe{'s' if len(failed) != 1 else ''} could not check: {names}"
 
 
 def coverage(report: Report, items: tuple[ChecklistItem, ...] = DIAGNOSIS_ITEMS) -> list[CoverageRow]:

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from diagnostics import BackendSection, Duration, Entity, ErrorKind, ProbeContext, ProbeError, ProbeSkipped
+from diagnostics.config_values import check_headers, existing_file, unique_names
 
 KINDS = ("url", "tcp", "statuspage")
 HTTP_ONLY = ("expect_status", "expect_body", "max_redirects")
@@ -118,9 +118,13 @@ class Dependency(BaseModel):
     @field_validator("ca_bundle")
     @classmethod
     def _check_bundle(cls, value: str | None) -> str | None:
-        if value is not None and not Path(value).expanduser().is_file():
-            raise ValueError(f"no such CA bundle file: {value}")
-        return None if value is None else str(Path(value).expanduser())
+        return None if value is None else existing_file(value, "CA bundle")
+
+    @field_validator("headers")
+    @classmethod
+    def _check_headers(cls, value: dict[str, str]) -> dict[str, str]:
+        check_headers(value)
+        return value
 
     @field_validator("timeout")
     @classmethod
@@ -161,13 +165,19 @@ class Dependency(BaseModel):
         )
 
 
+def _unique_per_kind(entries: list[Dependency]) -> list[Dependency]:
+    for kind in KINDS:
+        unique_names([e for e in entries if e.kind == kind], f"{kind} entries")
+    return entries
+
+
 SECTION = BackendSection(
     key="dependencies",
-    # a plain list (not Annotated with a list validator): the core then suggests the right
-    # key for a misspelt one inside an entry; names are checked per kind in entries_of_kind
-    model=list[Dependency],
+    # names are unique per kind: a provider's API check and its status page may share one
+    model=Annotated[list[Dependency], AfterValidator(_unique_per_kind)],
     setup_hint="dependencies: [{name: payments-api, url: https://payments.internal/healthz}]",
     description="Upstreams to check: each entry has exactly one of url (HTTP), tcp (host:port) or statuspage.",
+    client_modules=("requests", "urllib3"),
 )
 
 

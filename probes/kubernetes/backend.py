@@ -27,6 +27,7 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from diagnostics import BackendSection, Duration
+from diagnostics.config_values import existing_file
 
 SERVICE_ACCOUNT_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
 _NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -54,6 +55,14 @@ class KubernetesSettings(BaseModel):
             if not _NAMESPACE.match(name) or len(name) > 63:
                 raise ValueError(f"{name!r} is not a namespace name (lower-case DNS label)")
         return tuple(dict.fromkeys(value))
+
+    @field_validator("kubeconfig")
+    @classmethod
+    def _kubeconfig_exists(cls, value: str | None) -> str | None:
+        for path in (value or "").split(os.pathsep):
+            if path:
+                existing_file(path, "kubeconfig")
+        return value
 
     @field_validator("label_selector")
     @classmethod
@@ -103,4 +112,5 @@ SECTION = BackendSection(
     setup_hint="kubernetes: {context: prod-eu}  # or kubeconfig: PATH, or in_cluster: true",
     from_environment=from_environment,
     description="The Kubernetes API server: rollouts, workloads, pods, nodes and the objects around them",
+    client_modules=("urllib3", "kubernetes.client", "kubernetes.config"),
 )

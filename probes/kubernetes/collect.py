@@ -1,7 +1,8 @@
 """Talking to the Kubernetes API server: the only module of these probes that does I/O.
 
-One ``ApiClient`` of the official client per probe run, from ``new_client_from_config`` (or the
-in-cluster loader), so no global configuration is touched and refreshed tokens are never
+One ``ApiClient`` of the official client per diag run, shared by the probes (a run resource:
+the runner shuts its sockets and closes it when the run ends), from ``new_client_from_config``
+(or the in-cluster loader), so no global configuration is touched and refreshed tokens are never
 written back (``persist_config=False``). The client's kubeconfig handling, authentication
 (tokens, exec plugins, client certificates) and TLS are used as they are; requests go through
 its ``param_serialize``/``call_api`` rather than the generated ``CoreV1Api``/``AppsV1Api``
@@ -130,12 +131,14 @@ class Listing:
 
 
 class KubeApi:
-    """One API client for one probe run; use it as a context manager so it closes its pool."""
+    """The run's API client, as one probe uses it (the run closes the client itself)."""
 
     def __init__(self, settings: KubernetesSettings, ctx: ProbeContext) -> None:
         self._settings = settings
         self._ctx = ctx
-        self._client = _connect(settings)
+        self._client = ctx.resources.get(
+            ("kubernetes", id(settings)), lambda: _RunClient(settings), _RunClient.close
+        ).client
         self.host: str = str(self._client.configuration.host)
         self.queries: list[str] = []
         self.server_time: datetime | None = None
@@ -148,7 +151,7 @@ class KubeApi:
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
-        self._client.close()
+        """Nothing to close here: the run's client outlives one probe (see :class:`_RunClient`)."""
 
     # -- list calls -----------------------------------------------------------------------
 
@@ -341,6 +344,20 @@ class KubeApi:
         if self._fallback is False:
             self._fallback = _context_namespace(self._settings)
         return self._fallback if isinstance(self._fallback, str) else None
+
+
+class _RunClient:
+    """The run's ``ApiClient`` and the sockets its pool opens, closed together by the runner."""
+
+    def __init__(self, settings: KubernetesSettings) -> None:
+        from probes.sockets import track
+
+        self.client = _connect(settings)
+        self._sockets = track(self.client.rest_client.pool_manager)
+
+    def close(self) -> None:
+        self._sockets.shut_down()  # a thread blocked on a hung API server gets an error
+        self.client.close()
 
 
 class _Refused(Exception):

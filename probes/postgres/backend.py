@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import unquote, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from diagnostics import BackendSection, Entity
+from diagnostics.config_values import check_port, existing_file, unique_names
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
@@ -49,12 +50,17 @@ def _check_dsn(value: str) -> str:
     from psycopg.conninfo import conninfo_to_dict
 
     try:
-        conninfo_to_dict(value)
+        params = conninfo_to_dict(value)
     except ProgrammingError:
         # psycopg's message may quote the string, password included: never repeat it
         raise ValueError(
             "not a PostgreSQL connection string (postgresql://user@host:5432/db or host=... dbname=...)"
         ) from None
+    for port in str(params.get("port") or "5432").split(","):  # one port per host of a multi-host DSN
+        check_port(port or "5432", "the connection string")
+    for key in ("sslrootcert", "sslcert", "sslkey", "passfile"):
+        if params.get(key) and params[key] != "system":
+            existing_file(str(params[key]), key)
     return value
 
 
@@ -118,10 +124,16 @@ def database_entity(target: PostgresTarget, label: str) -> Entity:
     return Entity(kind="database", name=target.name, attributes={"host": host, "database": database})
 
 
+def _unique_targets(targets: list[PostgresTarget]) -> list[PostgresTarget]:
+    unique_names(targets, "databases")
+    return targets
+
+
 SECTION = BackendSection(
     key="postgres",
-    model=list[PostgresTarget],
+    model=Annotated[list[PostgresTarget], AfterValidator(_unique_targets)],
     setup_hint="postgres: [{name: orders, dsn: 'postgresql://diag@orders-db:5432/orders'}]",
     from_environment=from_environment,
     description="PostgreSQL databases checked by the db.* probes (a list of name, dsn, pgbouncer_dsn)",
+    client_modules=("psycopg", "psycopg.rows", "psycopg.conninfo"),
 )

@@ -1,17 +1,19 @@
 """The probes' one safe session per database, and connection errors as ``ProbeError`` kinds.
 
-Every transaction of the session is read-only and its first statement sets, with SET LOCAL,
-``application_name`` (the probe never reports itself), ``default_transaction_read_only``,
-``statement_timeout``, ``lock_timeout`` (it never waits behind the locks it diagnoses) and
-``idle_in_transaction_session_timeout``.
+The session's limits hold from its first statement: ``statement_timeout``, ``lock_timeout`` (it
+never waits behind the locks it diagnoses, not even on a locked catalog),
+``default_transaction_read_only`` and ``idle_in_transaction_session_timeout`` are startup
+options (libpq ``options=-c ...``). Every transaction then sets them again with SET LOCAL,
+``statement_timeout`` to the time the probe has left; behind a transaction-pooling PgBouncer,
+which refuses startup options, only these SET LOCAL settings apply (they end with the
+transaction, so nothing leaks into an application's session).
 
-One connection per database for a whole run: the ``db.*`` probes run in parallel and take
-turns on a per-database gate; a probe that finishes while another waits at the gate hands it
-the open connection, and the last one closes it *synchronously*: a PostgreSQL backend keeps its
-socket open until it has given back its connection slot, so diag waits for the server to
-close its end before anyone connects again. A nearly full server therefore never sees two diag
-sessions at once, and ``db.connections`` never reports a refusal diag itself caused. No error
-message ever carries the DSN.
+One connection per database for a whole run, and one attempt to open it: it is a run resource
+(:class:`diagnostics.contract.RunResources`). The ``db.*`` probes run in parallel and take turns
+on it; a server with one free slot never sees two diag sessions. When the run ends the runner
+closes it: a statement still running is cancelled (``PQcancel``), a socket still blocked is
+shut down, and the close waits for the server to end the backend, so nothing diag started is
+left on the server. No error message ever carries the DSN.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from diagnostics import ErrorKind, ProbeContext, ProbeError, ProbeTimeout
@@ -42,6 +43,8 @@ LOCK_TIMEOUT_MS = 100
 LIBPQ_MIN_CONNECT_TIMEOUT = 2  # libpq treats smaller connect_timeout values as 2 s
 CLOSE_WAIT_S = 1.0
 """At most this long for the server to end a closed session (it takes about a millisecond)."""
+CANCEL_WAIT_S = 1.0
+"""At the run's end, at most this long for a cancelled statement to return before the socket is shut."""
 
 _EXHAUSTED = ("too many clients", "remaining connection slots are reserved")
 _AUTH = (
@@ -119,136 +122,138 @@ def connect_timeout(ctx: ProbeContext) -> int:
     return max(LIBPQ_MIN_CONNECT_TIMEOUT, math.floor(ctx.timeout_for_call(CONNECT_TIMEOUT_S) - 0.5))
 
 
-@dataclass(slots=True)
-class _Gate:
-    """One database's diag session slot, shared by the probes of a run."""
+class SharedSession:
+    """The run's diag session on one database, and the turn the probes take on it."""
 
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    waiting: int = 0
-    """Probes queued for the slot (changed under ``_GATES_LOCK``)."""
-    parked: Connection | None = None
-    """The open connection a finished probe left for the next one in the queue."""
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.turn = threading.Lock()
 
-
-_GATES: dict[str, _Gate] = {}
-_GATES_LOCK = threading.Lock()
-
-
-def _gate(dsn: str) -> _Gate:
-    with _GATES_LOCK:
-        return _GATES.setdefault(dsn, _Gate())
-
-
-def _others_waiting(gate: _Gate) -> bool:
-    with _GATES_LOCK:
-        return gate.waiting > 0
-
-
-def _acquire(gate: _Gate, label: str, ctx: ProbeContext) -> None:
-    with _GATES_LOCK:
-        gate.waiting += 1
-    try:
-        acquired = gate.lock.acquire(timeout=max(0.0, ctx.remaining() - 0.05))
-    finally:
-        with _GATES_LOCK:
-            gate.waiting -= 1
-    if not acquired:
-        _close_orphan(gate)
-        raise ProbeTimeout(f"{label}: another db probe held the database's diag session until the deadline")
-
-
-def _close_orphan(gate: _Gate) -> None:
-    # a connection parked for this probe while it gave up waiting: nobody else will take it
-    if gate.lock.acquire(blocking=False):
+    def close(self) -> None:
+        """End the session from any thread: cancel a running statement, unblock, close."""
+        if not self.turn.acquire(timeout=0):
+            with contextlib.suppress(Exception):
+                _cancel(self.conn)
+            if not self.turn.acquire(timeout=CANCEL_WAIT_S):
+                # the network itself is hung: wake the probe's thread, which closes it
+                _shut_down(self.conn)
+                if not self.turn.acquire(timeout=CANCEL_WAIT_S):
+                    return
         try:
-            if gate.parked is not None and not _others_waiting(gate):
-                close_session(gate.parked)
-                gate.parked = None
+            close_session(self.conn)
         finally:
-            gate.lock.release()
+            self.turn.release()
 
 
 @contextmanager
 def open_session(dsn: str, label: str, ctx: ProbeContext) -> Iterator[Connection]:
-    """The one safe, read-only diag session on the database (waits its turn up to the deadline).
-
-    On exit the transaction is rolled back; the connection goes to the next probe waiting for
-    this database, or is closed and the server's end awaited when none is.
-    """
+    """The run's safe, read-only diag session on the database, in a new transaction
+    (waits its turn up to the deadline). On exit the transaction is rolled back."""
     import psycopg
 
-    gate = _gate(dsn)
-    _acquire(gate, label, ctx)
-    conn: Connection | None = None
+    shared = ctx.resources.get(
+        ("postgres", dsn), lambda: SharedSession(_connect(dsn, label, ctx)), SharedSession.close
+    )
+    if not shared.turn.acquire(timeout=max(0.0, ctx.remaining() - 0.05)):
+        raise ProbeTimeout(f"{label}: another db probe held the database's diag session until the deadline")
+    conn = shared.conn
     try:
-        conn = _take(gate, dsn, label, ctx)
+        if conn.closed or conn.broken:
+            raise ProbeError(f"{label}: the run's session on the database was lost", kind=ErrorKind.CONNECT)
         try:
+            begin(conn, ctx)
             yield conn
         except psycopg.Error as exc:
             raise query_error(exc, label) from None
     finally:
         try:
-            if conn is not None:
-                _hand_over_or_close(gate, conn)
+            _end_transaction(conn)
         finally:
-            gate.lock.release()
+            shared.turn.release()
 
 
-def _take(gate: _Gate, dsn: str, label: str, ctx: ProbeContext) -> Connection:
+def _end_transaction(conn: Connection) -> None:
     import psycopg
 
-    parked, gate.parked = gate.parked, None
-    if parked is not None:
-        try:
-            begin(parked, ctx)
-            return parked
-        except psycopg.Error:
-            close_session(parked)  # ended meanwhile (terminated, server restart): connect afresh
-        except BaseException:
-            close_session(parked)
-            raise
-    conn = _connect(dsn, label, ctx)
-    try:
-        begin(conn, ctx)
-    except BaseException as exc:
-        close_session(conn)
-        if isinstance(exc, psycopg.Error):
-            raise query_error(exc, label) from None
-        raise
-    return conn
-
-
-def _hand_over_or_close(gate: _Gate, conn: Connection) -> None:
-    import psycopg
-
+    if conn.closed:
+        return
     try:
         conn.rollback()  # ends the read-only transaction and its SET LOCAL settings
     except psycopg.Error:
-        close_session(conn)
-        return
-    if not conn.broken and _others_waiting(gate):
-        gate.parked = conn
+        close_session(conn)  # lost or unusable: the next probe of the run says so
+
+
+def _cancel(conn: Connection) -> None:
+    """Ask the server to cancel the running statement (``PQcancel``), bounded in time."""
+    cancel_safe = getattr(conn, "cancel_safe", None)
+    if cancel_safe is not None:  # psycopg 3.2+: never blocks past its timeout
+        cancel_safe(timeout=CANCEL_WAIT_S)
     else:
-        close_session(conn)
+        conn.cancel()
+
+
+def _shut_down(conn: Connection) -> None:
+    """Shut the connection's socket down: a thread blocked reading it gets an error at once."""
+    with contextlib.suppress(OSError, ValueError):
+        watcher = socket.socket(fileno=os.dup(conn.fileno()))
+        with watcher:
+            watcher.shutdown(socket.SHUT_RDWR)
+
+
+def startup_options(ctx: ProbeContext) -> str:
+    """libpq ``options``: the session's limits, in force from its first statement."""
+    settings = {
+        "statement_timeout": max(50, int(ctx.timeout_for_call(STATEMENT_TIMEOUT_S) * 1000)),
+        "lock_timeout": LOCK_TIMEOUT_MS,
+        "idle_in_transaction_session_timeout": max(1000, int(ctx.remaining() * 1000)),
+        "default_transaction_read_only": "on",
+    }
+    return " ".join(f"-c {name}={value}" for name, value in settings.items())
 
 
 def _connect(dsn: str, label: str, ctx: ProbeContext) -> Connection:
     import psycopg
-    from psycopg.rows import dict_row
 
     try:
-        conn = psycopg.connect(
-            dsn,
-            autocommit=False,
-            connect_timeout=connect_timeout(ctx),
-            application_name=APPLICATION_NAME,  # a startup parameter PgBouncer accepts
-            prepare_threshold=None,  # no server-side prepared statements: PgBouncer-safe
-            row_factory=dict_row,
-        )
+        try:
+            conn = _open(dsn, ctx, options=_merged_options(dsn, startup_options(ctx)))
+        except psycopg.OperationalError as exc:
+            if not _refuses_options(exc):
+                raise
+            conn = _open(dsn, ctx, options=None)  # a PgBouncer: SET LOCAL in begin() only
     except psycopg.Error as exc:
         raise connect_error(exc, label) from None
     conn.read_only = True  # every transaction psycopg begins is BEGIN READ ONLY
     return conn
+
+
+def _open(dsn: str, ctx: ProbeContext, *, options: str | None) -> Connection:
+    import psycopg
+    from psycopg.rows import dict_row
+
+    extra: dict[str, Any] = {"options": options} if options else {}
+    return psycopg.connect(
+        dsn,
+        autocommit=False,
+        connect_timeout=connect_timeout(ctx),
+        application_name=APPLICATION_NAME,  # a startup parameter PgBouncer accepts
+        prepare_threshold=None,  # no server-side prepared statements: PgBouncer-safe
+        row_factory=dict_row,
+        **extra,
+    )
+
+
+def _merged_options(dsn: str, ours: str) -> str:
+    """The DSN's own ``options`` (if any) followed by ours, which win where they overlap."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    theirs = str(conninfo_to_dict(dsn).get("options") or "").strip()
+    return f"{theirs} {ours}" if theirs else ours
+
+
+def _refuses_options(exc: Exception) -> bool:
+    # PgBouncer: "unsupported startup parameter: options" (or "in options: ...")
+    return "unsupported startup parameter" in str(exc).lower()
 
 
 def close_session(conn: Connection, wait_s: float = CLOSE_WAIT_S) -> None:

@@ -21,12 +21,19 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from diagnostics import BackendSection, Duration
+from diagnostics.config_values import check_headers, existing_file
 
 
 def _check_http_url(value: str) -> str:
     parts = urlsplit(value.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+        raise ValueError(f"expected an http:// or https:// URL, got {display_url(value)!r}")
+    try:
+        _ = parts.port  # a non-numeric or out-of-range port raises
+    except ValueError:
+        raise ValueError(f"the port of {display_url(value)!r} is not a number from 1 to 65535") from None
+    if parts.port == 0:
+        raise ValueError(f"the port of {display_url(value)!r} is not a number from 1 to 65535")
     return value.strip().rstrip("/")
 
 
@@ -36,8 +43,16 @@ def display_url(url: str) -> str:
     if parts.username is None and parts.password is None:
         return url
     host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
+    port = _port(url)
+    netloc = f"{host}:{port}" if port else host
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def _port(url: str) -> int | None:
+    try:
+        return urlsplit(url).port
+    except ValueError:
+        return None
 
 
 class BasicAuth(BaseModel):
@@ -74,6 +89,16 @@ class PrometheusConfig(BaseModel):
     def _alertmanager_url(cls, value: str | None) -> str | None:
         return None if value is None else _check_http_url(value)
 
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, value: Mapping[str, str]) -> Mapping[str, str]:
+        return check_headers(value)
+
+    @field_validator("verify_tls")
+    @classmethod
+    def _verify_tls(cls, value: bool | str) -> bool | str:
+        return value if isinstance(value, bool) else existing_file(value, "CA bundle")
+
     @field_validator("timeout")
     @classmethod
     def _timeout(cls, value: timedelta) -> timedelta:
@@ -99,4 +124,5 @@ SECTION = BackendSection(
     setup_hint="prometheus: {url: http://127.0.0.1:9090}  (or set $PROMETHEUS_URL)",
     from_environment=_from_environment,
     description="The Prometheus server (HTTP API) that metrics.* and resources.* probes query",
+    client_modules=("requests", "urllib3", "numpy"),
 )

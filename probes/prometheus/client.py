@@ -1,10 +1,13 @@
 """The one module that talks to Prometheus (and Alertmanager) over their HTTP APIs.
 
-``query`` and ``query_range`` go through prometheus-api-client's ``PrometheusConnect``; the
-endpoints it has no method for (alerts, rules, targets, metadata, series, labels, Alertmanager)
-use the same ``requests`` session, so auth, TLS and headers are the same everywhere. Every
-request is bounded by the configured timeout and the probe's deadline, is never retried, and
-fails as a :class:`ProbeError` whose kind says why. Answers are frozen dataclasses of plain
+Every endpoint (query, query_range, alerts, rules, targets, metadata, series, labels,
+Alertmanager) goes through one ``requests`` session per run (a run resource: the runner shuts
+its sockets when the run ends, so no thread stays blocked on a hung server), so auth, TLS and
+headers are the same everywhere. Every request is bounded by the configured timeout and the
+probe's deadline, is never retried, and its answer is read up to :data:`MAX_RESPONSE_BYTES`.
+It fails as a :class:`ProbeError` whose kind says why: ``connect``, ``tls``, ``timeout`` (the
+server accepted the connection and did not answer in time), ``protocol`` (not the answer
+expected; its first bytes are quoted) or ``too_large``. Answers are frozen dataclasses of plain
 values and numpy arrays.
 
     with PrometheusClient.from_context(ctx) as prometheus:
@@ -65,6 +68,11 @@ NICE_STEPS = (1, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800,
 """Steps in seconds that divide a day, so that seasonal comparisons line up."""
 
 CONNECT_TIMEOUT_CEILING = 3.0
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+"""An answer longer than this (64 MiB) is not read further: ``too_large``."""
+READ_CHUNK_BYTES = 256 * 1024
+QUOTED_BYTES = 80
+"""How much of an unexpected answer an error message quotes."""
 PROMETHEUS = "Prometheus"
 ALERTMANAGER = "Alertmanager"
 
@@ -77,6 +85,91 @@ def nice_step(span_seconds: float, max_intervals: int, minimum: float = 1.0) -> 
         if step >= needed:
             return float(step)
     return float(math.ceil(needed / 86400) * 86400)
+
+
+class RunSession:
+    """The ``requests`` session of one run towards one Prometheus (and its Alertmanager)."""
+
+    def __init__(self, config: PrometheusConfig) -> None:
+        import requests
+
+        from probes.sockets import track
+
+        session = requests.Session()
+        session.verify = config.verify_tls
+        session.headers.update(config.headers)
+        if config.bearer_token is not None:
+            session.headers["Authorization"] = f"Bearer {config.bearer_token}"
+        if config.basic_auth is not None:
+            session.auth = (config.basic_auth.username, config.basic_auth.password)
+        session.hooks["response"] = [_check_response]
+        adapter = requests.adapters.HTTPAdapter(max_retries=0)
+        self._sockets = [track(adapter.poolmanager)]
+        original = adapter.proxy_manager_for
+
+        def tracked_proxy_manager(proxy: str, **kwargs: Any) -> Any:
+            manager = original(proxy, **kwargs)
+            if not getattr(manager, "_diag_tracked", False):
+                self._sockets.append(track(manager))
+                manager._diag_tracked = True
+            return manager
+
+        adapter.proxy_manager_for = tracked_proxy_manager  # type: ignore[method-assign]
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        self.session = session
+
+    def close(self) -> None:
+        """Shut down every socket (a thread blocked reading one gets an error), then close."""
+        for sockets in list(self._sockets):
+            sockets.shut_down()
+        self.session.close()
+
+
+def _check_response(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+    """Response hook: anything but a JSON 200 becomes an _HttpFailure (reading a bounded part)."""
+    if response.status_code == 200:
+        kind = response.headers.get("Content-Type", "")
+        if "json" not in kind:
+            response.close()
+            raise _HttpFailure(200, "not_json", f"a {kind.split(';')[0] or 'non-JSON'} page, not JSON")
+        return
+    error_type, message = "", response.reason or ""
+    try:
+        body = json.loads(response.raw.read(QUOTED_BYTES * 100, decode_content=True) or b"null")
+        if isinstance(body, Mapping):
+            error_type = str(body.get("errorType", ""))
+            message = str(body.get("error") or message)
+    except (ValueError, OSError):
+        pass
+    response.close()
+    raise _HttpFailure(response.status_code, error_type, message)
+
+
+class _TooLarge(Exception):
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.size = size
+
+
+class _BadAnswer(Exception):
+    def __init__(self, message: str, body: bytes) -> None:
+        super().__init__(message)
+        self.message = message
+        self.body = body
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise _BadAnswer("not JSON", body) from None
+
+
+def _first_bytes(body: bytes) -> str:
+    """The first bytes of an answer, quoted (the runner's redactor masks any secret in them)."""
+    head = body[:QUOTED_BYTES].decode("utf-8", errors="replace")
+    return repr(head) + (" ..." if len(body) > QUOTED_BYTES else "") if body else "empty"
 
 
 class _HttpFailure(Exception):
@@ -103,39 +196,27 @@ def _float(text: Any) -> float:
 class PrometheusClient:
     """Read-only access to one Prometheus server, bounded by a monotonic ``deadline``."""
 
-    def __init__(self, config: PrometheusConfig, *, deadline: float) -> None:
-        import requests
-        from prometheus_api_client import PrometheusConnect
-        from urllib3.util.retry import Retry
-
+    def __init__(
+        self, config: PrometheusConfig, *, deadline: float, session: RunSession | None = None
+    ) -> None:
         self.config = config
         self.deadline = deadline
         self.url = config.url
         self.where = display_url(config.url)
         self.alertmanager_where = display_url(config.alertmanager_url or "")
-        session = requests.Session()
-        session.verify = config.verify_tls
-        session.headers.update(config.headers)
-        if config.bearer_token is not None:
-            session.headers["Authorization"] = f"Bearer {config.bearer_token}"
-        if config.basic_auth is not None:
-            session.auth = (config.basic_auth.username, config.basic_auth.password)
-        session.hooks["response"] = [self._check_response]
-        self._session = session
-        self._connect = PrometheusConnect(
-            url=config.url,
-            session=session,
-            retry=Retry(total=0, status_forcelist=(), raise_on_status=False),
-            auth=session.auth,
-        )
+        self._own = session is None
+        self._run_session = session or RunSession(config)
+        self._session = self._run_session.session
 
     @classmethod
     def from_context(cls, ctx: ProbeContext) -> PrometheusClient:
-        """A client for ``ctx.backend`` (a validated PrometheusConfig) within ``ctx``'s deadline."""
+        """A client for ``ctx.backend`` (a validated PrometheusConfig) within ``ctx``'s deadline,
+        on the run's one session."""
         config = ctx.backend
         if not isinstance(config, PrometheusConfig):
             raise ProbeError("no prometheus section in the configuration", kind=ErrorKind.CONFIG)
-        return cls(config, deadline=ctx.deadline)
+        session = ctx.resources.get(("prometheus", id(config)), lambda: RunSession(config), RunSession.close)
+        return cls(config, deadline=ctx.deadline, session=session)
 
     def __enter__(self) -> PrometheusClient:
         return self
@@ -144,20 +225,19 @@ class PrometheusClient:
         self.close()
 
     def close(self) -> None:
-        self._session.close()
+        """Close the session if this client opened it (the run closes the run's session)."""
+        if self._own:
+            self._run_session.close()
 
     # -- PromQL ---------------------------------------------------------------------------
 
     def query(self, promql: str, at: datetime) -> tuple[Sample, ...]:
         """An instant query evaluated at ``at``."""
         timeout = self._timeout()
+        params = {"query": promql, "time": f"{at.timestamp():.3f}", "timeout": f"{timeout[1]:.3f}"}
+        data = self._api("/api/v1/query", params, what=f"query {promql}")
         with self._errors(f"query {promql}"):
-            result = self._connect.custom_query(
-                promql,
-                params={"time": f"{at.timestamp():.3f}", "timeout": f"{timeout[1]:.3f}"},
-                timeout=timeout,
-            )
-            return self._instant(result)
+            return self._instant(data.get("result") if isinstance(data, Mapping) else None)
 
     def query_range(self, promql: str, start: datetime, end: datetime, step: float) -> RangeResult:
         """A range query; ``start`` and ``end`` are rounded to whole seconds, as the API client does."""
@@ -176,26 +256,26 @@ class PrometheusClient:
             "timeout": f"{timeout[1]:.3f}",
         }
         with self._errors(f"query {promql}"):
-            # read directly, not through PrometheusConnect: the body is decoded by decode_matrix,
-            # about twice as fast as json.loads plus a float() per value (benchmarks/bench_anomalies.py)
-            response = self._session.get(self.url + "/api/v1/query_range", params=params, timeout=timeout)
-            body = response.content.decode("utf-8")
+            # the body is decoded by decode_matrix, about twice as fast as json.loads plus a
+            # float() per value (benchmarks/bench_anomalies.py)
+            raw = self._read(self.url + "/api/v1/query_range", params, timeout)
+            body = raw.decode("utf-8")
             decoded = decode_matrix(body, step)
             if decoded is None:  # not the exact layout Prometheus writes: the general path
-                answer = json.loads(body)
+                answer = _json(raw)
                 if not isinstance(answer, Mapping) or answer.get("status") != "success":
-                    raise TypeError("expected the Prometheus API's {status, data} answer")
+                    raise _BadAnswer("expected the Prometheus API's {status, data} answer", raw)
                 decoded = tuple(self._series(item) for item in answer["data"]["result"])
         return RangeResult(query=promql, start=float(begin), end=float(finish), step=step, series=decoded)
 
     def now(self) -> datetime:
         """Prometheus' own current time (``time()`` evaluated without a time parameter)."""
         timeout = self._timeout()
+        data = self._api(
+            "/api/v1/query", {"query": "time()", "timeout": f"{timeout[1]:.3f}"}, what="query time()"
+        )
         with self._errors("query time()"):
-            result = self._connect.custom_query(
-                "time()", params={"timeout": f"{timeout[1]:.3f}"}, timeout=timeout
-            )
-            (sample,) = self._instant(result)
+            (sample,) = self._instant(data.get("result") if isinstance(data, Mapping) else None)
         return datetime.fromtimestamp(sample.value, UTC)
 
     # -- other endpoints, same session -----------------------------------------------------
@@ -339,18 +419,43 @@ class PrometheusClient:
     def _match_params(match: Sequence[str], start: datetime, end: datetime) -> dict[str, Any]:
         return {"match[]": list(match), "start": f"{start.timestamp():.3f}", "end": f"{end.timestamp():.3f}"}
 
-    def _api(self, path: str, params: Mapping[str, Any]) -> Any:
-        body = self._get_json(self.url + path, params)
+    def _api(self, path: str, params: Mapping[str, Any], what: str | None = None) -> Any:
+        body = self._get_json(self.url + path, params, what=what)
         if not isinstance(body, Mapping) or body.get("status") != "success" or "data" not in body:
-            raise self._protocol(path, "expected the Prometheus API's {status, data} answer")
+            raise self._protocol(what or path, "expected the Prometheus API's {status, data} answer")
         return body["data"]
 
-    def _get_json(self, url: str, params: Mapping[str, Any], server: str = PROMETHEUS) -> Any:
+    def _get_json(
+        self, url: str, params: Mapping[str, Any], server: str = PROMETHEUS, what: str | None = None
+    ) -> Any:
         timeout = self._timeout(server)
         base = (self.config.alertmanager_url or "") if server == ALERTMANAGER else self.url
-        with self._errors(f"GET {url.removeprefix(base)}", server=server):
-            response = self._session.get(url, params=params, timeout=timeout)
-            return response.json()
+        with self._errors(what or f"GET {url.removeprefix(base)}", server=server):
+            return _json(self._read(url, params, timeout, server))
+
+    def _read(
+        self, url: str, params: Mapping[str, Any], timeout: tuple[float, float], server: str = PROMETHEUS
+    ) -> bytes:
+        """The answer's body, read in pieces up to :data:`MAX_RESPONSE_BYTES` and the deadline."""
+        response = self._session.get(url, params=params, timeout=timeout, stream=True)
+        try:
+            declared = response.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > MAX_RESPONSE_BYTES:
+                raise _TooLarge(int(declared))
+            body = bytearray()
+            # one recv at most per read: returns what came; decoded, so the bound holds for a gzip bomb
+            while chunk := response.raw.read1(READ_CHUNK_BYTES, decode_content=True):
+                body += chunk
+                if len(body) > MAX_RESPONSE_BYTES:
+                    raise _TooLarge(len(body))
+                if time.monotonic() >= self.deadline:
+                    raise ProbeTimeout(
+                        f"{server} at {self._where(server)} was still sending its answer at the "
+                        f"deadline ({len(body)} bytes read)"
+                    )
+            return bytes(body)
+        finally:
+            response.close()
 
     def _list(self, data: Any, key: str | None) -> list[Any]:
         value = data.get(key) if key is not None and isinstance(data, Mapping) else data
@@ -385,41 +490,40 @@ class PrometheusClient:
         values = np.array([p[1] for p in points], dtype=np.float64)
         return Series(labels=_labels(item.get("metric")), timestamps=timestamps, values=values)
 
-    def _check_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
-        """Response hook: anything but a JSON 200 becomes an _HttpFailure."""
-        if response.status_code == 200:
-            kind = response.headers.get("Content-Type", "")
-            if "json" not in kind:
-                response.close()
-                raise _HttpFailure(200, "not_json", f"a {kind.split(';')[0] or 'non-JSON'} page, not JSON")
-            return
-        error_type, message = "", response.reason or ""
-        try:
-            body = response.json()
-            if isinstance(body, Mapping):
-                error_type = str(body.get("errorType", ""))
-                message = str(body.get("error") or message)
-        except ValueError:
-            pass
-        response.close()
-        raise _HttpFailure(response.status_code, error_type, message)
-
     @contextmanager
     def _errors(self, what: str, server: str = PROMETHEUS) -> Iterator[None]:
         """Turn any failure of one request to ``server`` into a ProbeError that says why."""
         import requests
+        import urllib3
 
         where = self._where(server)
         try:
             yield
         except _HttpFailure as failure:
             raise self._http_error(what, failure, server) from None
+        except _TooLarge as large:
+            raise ProbeError(
+                f"{server} at {where} answered {what:.120} with more than {MAX_RESPONSE_BYTES} bytes "
+                f"({large.size} seen); not read further",
+                kind=ErrorKind.TOO_LARGE,
+            ) from None
+        except _BadAnswer as bad:
+            raise self._protocol(what, f"{bad.message}; it began {_first_bytes(bad.body)}", server) from None
         except requests.exceptions.SSLError as exc:
             raise ProbeError(
                 f"TLS handshake with {server} at {where} failed: {_reason(exc)}", kind=ErrorKind.TLS
             ) from None
-        except requests.exceptions.Timeout:
-            raise ProbeTimeout(f"{server} at {where} did not answer in time ({what:.120})") from None
+        except requests.exceptions.ConnectTimeout:
+            raise ProbeError(
+                f"cannot connect to {server} at {where}: no answer to the TCP connection within "
+                f"{CONNECT_TIMEOUT_CEILING:g}s",
+                kind=ErrorKind.CONNECT,
+            ) from None
+        except (requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError):
+            raise ProbeTimeout(
+                f"{server} at {where} accepted the connection but did not answer in time "
+                f"(read timeout, {what:.120})"
+            ) from None
         except requests.exceptions.ConnectionError as exc:
             reason = _reason(exc)
             dns = any(
@@ -433,6 +537,15 @@ class PrometheusClient:
         except requests.exceptions.RequestException as exc:
             raise ProbeError(
                 f"request to {server} at {where} failed: {_reason(exc)}", kind=ErrorKind.CONNECT
+            ) from None
+        except (
+            urllib3.exceptions.ProtocolError,
+            urllib3.exceptions.HTTPError,
+            OSError,
+        ) as exc:  # reading the body
+            raise ProbeError(
+                f"{server} at {where} broke off its answer to {what:.120}: {_reason(exc)}",
+                kind=ErrorKind.CONNECT,
             ) from None
         except (ValueError, KeyError, TypeError, IndexError) as exc:
             raise self._protocol(what, f"{type(exc).__name__}: {exc!s:.200}", server) from None

@@ -95,7 +95,7 @@ def test_findings_are_ordered_by_severity_then_onset() -> None:
 def test_headline_names_the_counts_and_the_worst_finding() -> None:
     assert headline(REPORT) == (
         "2 critical, 1 warning: 3 sessions blocked for 41 s behind pid 8123 [database orders] since 10:02Z"
-        " (+2 more); 1 probe could not check."
+        " (+2 more); 1 probe could not check: deps.http."
     )
 
 
@@ -116,7 +116,12 @@ def test_coverage_covers_every_diagnosis_item() -> None:
         ((Severity.CRITICAL, Severity.WARNING), (Status.CRITICAL,), ExitStatus.CRITICAL),
         ((Severity.WARNING, Severity.INFO), (Status.WARNING,), ExitStatus.WARNING),
         ((Severity.INFO,), (Status.OK,), ExitStatus.OK),
-        ((), (Status.OK, Status.ERROR), ExitStatus.OK),
+        # a probe that could not check outranks ok, never a warning or critical finding
+        ((), (Status.OK, Status.ERROR), ExitStatus.UNKNOWN),
+        ((), (Status.OK, Status.TIMEOUT, Status.SKIPPED), ExitStatus.UNKNOWN),
+        ((Severity.WARNING,), (Status.WARNING, Status.TIMEOUT), ExitStatus.WARNING),
+        ((Severity.CRITICAL,), (Status.CRITICAL, Status.ERROR), ExitStatus.CRITICAL),
+        ((), (Status.OK, Status.SKIPPED), ExitStatus.OK),
         ((), (Status.ERROR, Status.SKIPPED, Status.TIMEOUT), ExitStatus.UNKNOWN),
         ((), (), ExitStatus.UNKNOWN),
     ],
@@ -207,3 +212,24 @@ def test_the_ranking_and_not_selected_items_validate_round_trip_and_render() -> 
         in render(ranked, "markdown")
     )
     assert "Ranking: '3 sessions blocked for 41 s behind pid 8123'" in render(ranked, "text", color=False)
+
+
+def test_headline_names_the_probes_that_could_not_check() -> None:
+    # Prometheus silent, PostgreSQL stopped: no finding, yet the run must not read as healthy
+    report = Report(
+        at=AT,
+        window=timedelta(hours=1),
+        started_at=AT,
+        duration_s=10.0,
+        probes=(
+            outcome("resources.host", ChecklistItem.RESOURCES, Status.OK),
+            outcome("metrics.scrape", ChecklistItem.METRICS, Status.TIMEOUT, error_kind=ErrorKind.TIMEOUT),
+            outcome("db.locks", ChecklistItem.DATABASE, Status.ERROR, error_kind=ErrorKind.CONNECT),
+        ),
+        findings=(),
+    )
+
+    assert headline(report) == (
+        "No problem found by 1 probe; 2 probes could not check: metrics.scrape, db.locks."
+    )
+    assert exit_status(report) is ExitStatus.UNKNOWN

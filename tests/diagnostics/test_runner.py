@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import sys
+import threading
 import time
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from diagnostics.api import diagnose
-from diagnostics.contract import ProbeContext
+from diagnostics.contract import BackendSection, ProbeContext, ProbeOptions
 from diagnostics.fingerprints import STRICT_VARIABLE
 from diagnostics.model import Entity, ErrorKind, Finding, ProbeOutcome, Severity, Status
+from diagnostics.plan import ProbePlan
 from diagnostics.registry import Registry
+from diagnostics.runner import run_plans
 from tests.fixtures import diag_testprobes as tp
 
 ALL = (
@@ -167,3 +173,76 @@ def test_duplicate_fingerprints_are_numbered_the_same_way_every_run_in_productio
     assert keys == {"statement 1 slower": "", "statement 2 slower": "#2"}
     assert len({f.fingerprint for f in first.findings}) == 2
     assert [f.fingerprint for f in first.findings] == [f.fingerprint for f in second.findings]
+
+
+def test_client_libraries_are_imported_once_before_the_probe_threads_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a library whose import takes a while: imported from two probe threads at once, one of
+    # them could see it half-initialised (issue 12: requests.utils, 'requests' has no Session)
+    (tmp_path / "slow_client_lib.py").write_text(
+        "import threading, time\nIMPORTED_IN = threading.current_thread().name\ntime.sleep(0.3)\nREADY = True\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "slow_client_lib", raising=False)
+    section = BackendSection(
+        key="slow", model=Any, setup_hint="slow: {}", client_modules=("slow_client_lib",)
+    )
+    seen: list[bool] = []
+
+    class UsesSlowLib(tp.SleepProbe):
+        backend_section = section
+
+        def run(self, ctx: ProbeContext) -> list[Finding]:
+            import slow_client_lib  # type: ignore[import-not-found]
+
+            seen.append(slow_client_lib.READY)
+            return []
+
+    plans = [
+        ProbePlan(
+            probe_id=f"test.slow{i}",
+            checklist_item=None,
+            probe_class=UsesSlowLib,
+            options=ProbeOptions(),
+            backend={},
+        )
+        for i in range(4)
+    ]
+    run_plans(plans, at=datetime.now(UTC), window=timedelta(hours=1), timeout=10)
+
+    assert seen == [True] * 4
+    assert threading.current_thread().name == sys.modules["slow_client_lib"].IMPORTED_IN
+
+
+def test_run_resources_open_once_share_errors_and_close_everything() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from diagnostics.contract import RunResources
+    from diagnostics.errors import ProbeError, ProbeTimeout
+
+    resources = RunResources()
+    opened: list[str] = []
+    closed: list[str] = []
+
+    def open_slowly(name: str) -> str:
+        opened.append(name)
+        time.sleep(0.1)
+        return name
+
+    def refuse() -> str:
+        opened.append("refused")
+        raise ProbeError("connection refused", kind=ErrorKind.CONNECT)
+
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(lambda _: resources.get("a", lambda: open_slowly("a"), closed.append), range(8)))
+    assert got == ["a"] * 8 and opened == ["a"]
+    for _ in range(3):  # one attempt per run: the others get the same error, no retry
+        with pytest.raises(ProbeError, match="connection refused"):
+            resources.get("b", refuse, closed.append)
+    assert opened == ["a", "refused"]
+
+    resources.close()
+    assert closed == ["a"]
+    with pytest.raises(ProbeTimeout):
+        resources.get("c", lambda: "c", closed.append)

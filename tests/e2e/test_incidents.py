@@ -192,10 +192,11 @@ def test_lock_contention_followed_by_a_latency_rise_names_the_root_blocker(
 ) -> None:
     root, waiters = hold_rows(pg_sessions)
     locked_at = first_wait(postgres_server, waiters)
-    # checkout's p99 latency rises 20 s after the first lock wait; the history is staged up to
-    # two minutes after it and diagnosed as of then, so the rise has lasted long enough to judge
-    rise = locked_at + timedelta(seconds=20)
-    until = locked_at + timedelta(minutes=2)
+    # checkout's p99 latency rises 5 s after the first lock wait; the history is staged up to
+    # a minute after it and diagnosed as of then (diag accepts --at up to a minute ahead of its
+    # clock), so the rise has lasted long enough to judge
+    rise = locked_at + timedelta(seconds=5)
+    until = locked_at + timedelta(seconds=60)
     metrics = start_metrics(prometheus_server, "e2e-locks", ShopMetrics(end=until, latency_onset=rise))
     report = diagnose(
         tmp_path,
@@ -206,7 +207,7 @@ def test_lock_contention_followed_by_a_latency_rise_names_the_root_blocker(
             "probes": {
                 "db.locks": {"wait_warning": "0.1s"},
                 "metrics.anomalies": anomalies_options(
-                    persistence="40s",
+                    persistence="30s",
                     queries=[{"name": "checkout p99 latency", "query": "checkout_request_p99_seconds", "unit": "s"}],
                 ),
             },

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from diagnostics import ConfigError, ErrorKind, Status
+from diagnostics import ConfigError
 from diagnostics.testing import run_probe
 from probes.dependencies.config import Dependency, display_url, parse_address
 from probes.dependencies.http import HttpProbe
@@ -89,17 +89,18 @@ def test_latency_warning_must_be_below_critical() -> None:
 
 
 def test_names_must_be_unique_per_kind() -> None:
-    result = run_probe(
-        HttpProbe,
-        config={
-            "dependencies": [{"name": "a", "url": "http://a.test/"}, {"name": "a", "url": "http://b.test/"}]
-        },
-    )
-    assert result.outcome.status is Status.ERROR
-    assert result.outcome.error_kind is ErrorKind.CONFIG
-    assert (
-        result.outcome.error == "dependencies: two url entries are named 'a'; names must be unique per kind"
-    )
+    # refused when the configuration loads (exit 3), not when a probe runs
+    with pytest.raises(ConfigError) as raised:
+        run_probe(
+            HttpProbe,
+            config={
+                "dependencies": [
+                    {"name": "a", "url": "http://a.test/"},
+                    {"name": "a", "url": "http://b.test/"},
+                ]
+            },
+        )
+    assert str(raised.value) == "<mapping>:1: dependencies: two url entries are named 'a' (entries 0 and 1)"
 
 
 def test_a_provider_may_share_its_name_across_kinds() -> None:

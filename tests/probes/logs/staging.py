@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from diagnostics import Finding, Severity
 from diagnostics.testing import ProbeRun
 
-AT = datetime(2026, 12, 7, 4, 0, tzinfo=UTC)
+AT = datetime(2026, 11, 30, 4, 0, tzinfo=UTC)  # a fixed past moment: `--at` may not be in the future
 WINDOW = "30m"
 SPAN = timedelta(hours=7, minutes=10)
 """Covers the 6 h baseline, the 30 min lead-in and the window."""

@@ -35,18 +35,22 @@ pytestmark = pytest.mark.integration
 ALL_PROBES = (ConnectionsProbe, LocksProbe, QueriesProbe, ReplicationProbe)
 
 
-def context() -> ProbeContext:
-    return ProbeContext(
+@pytest.fixture
+def ctx() -> Iterator[ProbeContext]:
+    """A probe context whose run resources (the diag session) are closed after the test."""
+    context = ProbeContext(
         probe_id="db.locks",
         at=datetime.now(UTC),
         window=timedelta(hours=1),
         options=ProbeOptions(),
         deadline=time.monotonic() + 10,
     )
+    yield context
+    context.resources.close()
 
 
-def test_session_is_read_only_named_and_bounded(postgres_server: PostgresServer) -> None:
-    with open_session(postgres_server.monitor_dsn, "label", context()) as conn:
+def test_session_is_read_only_named_and_bounded(postgres_server: PostgresServer, ctx: ProbeContext) -> None:
+    with open_session(postgres_server.monitor_dsn, "label", ctx) as conn:
         settings = {
             name: conn.execute(f"SHOW {name}").fetchone()[name]  # type: ignore[index]
             for name in (
@@ -195,10 +199,10 @@ def test_target_from_libpq_variables(pg_sessions: SessionPool, postgres_server: 
     assert entity.attributes == {"host": f"127.0.0.1:{postgres_server.port}", "database": "shop"}
 
 
-def test_probe_error_never_repeats_the_dsn(closed_port: int) -> None:
+def test_probe_error_never_repeats_the_dsn(closed_port: int, ctx: ProbeContext) -> None:
     with (
         pytest.raises(ProbeError) as caught,
-        open_session(f"postgresql://u:Secret-123@127.0.0.1:{closed_port}/x", "lbl", context()),
+        open_session(f"postgresql://u:Secret-123@127.0.0.1:{closed_port}/x", "lbl", ctx),
     ):
         pass
     assert "Secret-123" not in str(caught.value)

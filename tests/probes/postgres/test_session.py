@@ -3,6 +3,7 @@ server with one free slot never refuses diag because of diag."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -11,7 +12,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from diagnostics import ProbeContext, ProbeOptions, Status
+from diagnostics import ProbeContext, ProbeError, ProbeOptions, Status
 from diagnostics.api import diagnose
 from diagnostics.registry import Registry
 from diagnostics.testing import run_probe
@@ -60,13 +61,17 @@ def one_free_slot(pg_sessions: SessionPool, postgres_server: PostgresServer) -> 
     return taken
 
 
-def test_closed_session_has_left_the_server_when_open_session_returns(
+def test_the_session_has_left_the_server_when_the_run_closes_its_resources(
     postgres_server: PostgresServer,
 ) -> None:
     with postgres_server.connect(application_name="tests-watch") as watcher:
         for _ in range(20):
-            with open_session(postgres_server.monitor_dsn, "label", context()) as conn:
+            ctx = context()
+            with open_session(postgres_server.monitor_dsn, "label", ctx) as conn:
                 pid = conn.info.backend_pid
+            with open_session(postgres_server.monitor_dsn, "label", ctx) as again:
+                assert again.info.backend_pid == pid  # one session for the whole run
+            ctx.resources.close()
             # no pause: the backend (and its connection slot) is gone already
             [(left,)] = watcher.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pid,))
             assert left == 0
@@ -138,3 +143,51 @@ def test_a_handed_over_session_starts_a_fresh_read_only_transaction(
         "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'diag'"
     )
     assert count == 0  # closed once the last probe of the run finished
+
+
+def test_a_failing_connect_is_attempted_once_per_database_per_run(connects: list[str]) -> None:
+    from tests.support.ports import refusing_port
+
+    with refusing_port() as port:
+        dsn = f"postgresql://diag@127.0.0.1:{port}/shop"
+        report = diagnose(
+            probes=[p.id for p in ALL_PROBES],
+            config={"postgres": [{"name": "orders", "dsn": dsn}]},
+            env={},
+            registry=Registry(probes={p.id: p for p in ALL_PROBES}, broken={}),
+        ).report
+
+    assert {o.status for o in report.probes} == {Status.ERROR}
+    assert len(connects) == 1, f"{len(connects)} connection attempts for one database in one run"
+
+
+def test_closing_the_run_cancels_a_running_statement_and_ends_the_backend(
+    postgres_server: PostgresServer,
+) -> None:
+    ctx = context()
+    errors: list[BaseException] = []
+    pids: list[int] = []
+
+    def probe() -> None:
+        try:
+            with open_session(postgres_server.monitor_dsn, "label", ctx) as conn:
+                pids.append(conn.info.backend_pid)
+                conn.execute("SELECT pg_sleep(4)")
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=probe)
+    thread.start()
+    postgres_server.wait_until(
+        "SELECT count(*) = 1 FROM pg_stat_activity WHERE application_name = 'diag' AND query LIKE '%%pg_sleep%%'"
+    )
+    began = time.monotonic()
+    ctx.resources.close()  # what the runner does at the run's end
+    closed_after = time.monotonic() - began
+    thread.join(timeout=5)
+
+    assert closed_after < 0.8, "the statement was not cancelled (the socket had to be shut down)"
+    assert not thread.is_alive()
+    assert [type(e) for e in errors] == [ProbeError]
+    [(left,)] = postgres_server.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pids[0],))
+    assert left == 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -12,19 +14,21 @@ from probes.prometheus.backend import SECTION, PrometheusConfig, display_url
 from probes.prometheus.scrape import ScrapeProbe
 
 
-def test_minimal_and_full_sections() -> None:
+def test_minimal_and_full_sections(tmp_path: Path) -> None:
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
     assert PrometheusConfig(url="http://127.0.0.1:9090/").url == "http://127.0.0.1:9090"
     full = PrometheusConfig.model_validate(
         {
             "url": "https://prom.example:9090",
             "headers": {"X-Scope-OrgID": "a"},
             "basic_auth": {"username": "u", "password": "p"},
-            "verify_tls": "/etc/ssl/ca.pem",
+            "verify_tls": str(bundle),
             "timeout": "3s",
             "alertmanager_url": "http://am:9093",
         }
     )
-    assert full.timeout.total_seconds() == 3 and full.verify_tls == "/etc/ssl/ca.pem"
+    assert full.timeout.total_seconds() == 3 and full.verify_tls == str(bundle)
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,8 @@ from diagnostics import ErrorKind, Severity, Status
 from diagnostics.testing import ProbeRun, run_probe
 from probes.toggles.changes import ChangesProbe
 
-NOW = datetime.now(UTC).replace(microsecond=0)
+# hours in the past, so a later sweep (NOW + 3h) is still not in the future (`--at` refuses that)
+NOW = (datetime.now(UTC) - timedelta(hours=4)).replace(microsecond=0)
 
 
 def flags_document(**flags: dict[str, Any]) -> dict[str, Any]:
