@@ -1,0 +1,196 @@
+"""Several clusters from one place: ``kubernetes: {contexts: [...]}`` checks each context in one
+run, names entities by context, reports a context it cannot reach and judges the others. Two
+local API servers (tests/support/kube_fleet.py) hold different staged incidents."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from diagnostics import ErrorKind, Finding, Probe, Severity, Status
+from diagnostics.summary.build import summarize
+from diagnostics.summary.entities import EntityIndex
+from diagnostics.testing import run_probe
+from probes.kubernetes.admission import AdmissionProbe
+from probes.kubernetes.autoscaling import AutoscalingProbe
+from probes.kubernetes.batch import BatchProbe
+from probes.kubernetes.nodes import NodesProbe
+from probes.kubernetes.pods import PodsProbe
+from probes.kubernetes.replicas import ReplicasProbe
+from probes.kubernetes.rollouts import RolloutsProbe
+from probes.kubernetes.services import ServicesProbe
+from probes.kubernetes.storage import StorageProbe
+from tests.probes.kubernetes.conftest import crashing_rollout
+from tests.probes.kubernetes.healthy import healthy_shop
+from tests.probes.kubernetes.test_cause_links import report_of
+from tests.support import kube_around as a
+from tests.support import kube_objects as k
+from tests.support.kube_api import TOKEN, Cluster
+from tests.support.kube_fleet import DOWN, EU, INTRUDER, US, Fleet
+
+pytestmark = pytest.mark.integration
+
+EVERY_PROBE = (
+    RolloutsProbe,
+    PodsProbe,
+    NodesProbe,
+    ReplicasProbe,
+    ServicesProbe,
+    StorageProbe,
+    BatchProbe,
+    AutoscalingProbe,
+    AdmissionProbe,
+)
+
+
+def fleet_config(fleet: Fleet, *contexts: str, **settings: Any) -> dict[str, Any]:
+    return {"kubernetes": {"kubeconfig": str(fleet.kubeconfig), "contexts": list(contexts), **settings}}
+
+
+def kubectl_commands(finding: Finding) -> list[str]:
+    """The kubectl part of each kubectl next step (before any pipe or comment)."""
+    steps = [s for s in finding.next_steps if s.startswith("kubectl")]
+    return [s.split("|")[0].split("#")[0].rstrip() for s in steps]
+
+
+def pending_cart(now: datetime) -> list[dict[str, Any]]:
+    """``shop/cart``: a Deployment whose pod has been unschedulable for 13 minutes."""
+    cart = k.steady_deployment(
+        "cart", "shop", container_name="cart", image="cart:5.2", created=now - timedelta(days=3)
+    )
+    pending = k.pod(
+        cart.replica_set,
+        template=cart.template,
+        created=now - timedelta(minutes=13),
+        node=None,
+        conditions=k.unschedulable(now - timedelta(minutes=13), "0/3 nodes are available: 3 Insufficient memory."),
+    )
+    return [cart.deployment, cart.replica_set, pending]
+
+
+def test_each_context_is_judged_and_every_finding_names_its_context(kube_fleet: Fleet, now: datetime) -> None:
+    eu, us = crashing_rollout(now), crashing_rollout(now)
+    kube_fleet.eu.load(Cluster.of(eu.objects(), logs=eu.logs))
+    kube_fleet.us.load(Cluster.of(us.objects(), pending_cart(now), logs=us.logs))
+    run = run_probe(PodsProbe, config=fleet_config(kube_fleet, EU, US))
+    assert run.outcome.status is Status.CRITICAL
+    crashes = {f.entity.attributes["context"]: f for f in run.of_kind("crash_loop")}
+    assert {c: f.entity.name for c, f in crashes.items()} == {
+        EU: "prod-eu/shop/checkout",
+        US: "prod-us/shop/checkout",
+    }
+    assert crashes[EU].fingerprint != crashes[US].fingerprint
+    assert all(f.entity.attributes["namespace"] == "shop" for f in crashes.values())
+    assert "PAYMENT_URL is not set" in str(crashes[EU].evidence.details)  # each cluster's own log read
+    [pending] = run.of_kind("pending")
+    assert (pending.entity.name, pending.entity.attributes["context"]) == ("prod-us/shop/cart", US)
+    for finding in run.findings:
+        context = finding.entity.attributes["context"]
+        assert finding.entity.name.startswith(f"{context}/")
+        assert kubectl_commands(finding), finding.title
+        for command in kubectl_commands(finding):
+            assert command.endswith(f" --context {context}"), command
+    assert kube_fleet.eu.paths() and kube_fleet.us.paths()  # both clusters were asked, each its own calls
+
+
+def test_two_clusters_nodes_of_one_name_stay_apart(kube_fleet: Fleet, now: datetime) -> None:
+    week = now - timedelta(days=7)
+    kube_fleet.eu.load(Cluster.of(k.node("node-a", created=week, ready="False", ready_since=now - timedelta(minutes=9))))
+    kube_fleet.us.load(Cluster.of(k.node("node-a", created=week, unschedulable=True)))
+    run = run_probe(NodesProbe, config=fleet_config(kube_fleet, EU, US))
+    found = {f.kind: f for f in run.findings}
+    assert set(found) == {"node_not_ready", "node_cordoned"}
+    assert found["node_not_ready"].entity.name == "prod-eu/node-a"
+    assert found["node_cordoned"].entity.name == "prod-us/node-a"
+    assert found["node_not_ready"].onset == now - timedelta(minutes=9)
+
+
+def test_an_unreachable_context_is_reported_and_the_other_still_judged(kube_fleet: Fleet, now: datetime) -> None:
+    staged = crashing_rollout(now)
+    kube_fleet.eu.load(Cluster.of(staged.objects(), logs=staged.logs))
+    run = run_probe(PodsProbe, config=fleet_config(kube_fleet, DOWN, EU))
+    assert run.outcome.status is Status.CRITICAL and run.outcome.error is None
+    [crash] = run.of_kind("crash_loop")
+    assert crash.entity.name == "prod-eu/shop/checkout"
+    [unchecked] = run.of_kind("context_unchecked")
+    assert unchecked.severity is Severity.WARNING
+    assert (unchecked.entity.kind, unchecked.entity.name) == ("cluster", DOWN)
+    assert unchecked.evidence.details["error_kind"] == "connect"
+    assert unchecked.title.startswith("Kubernetes context prod-down could not be checked: cannot connect")
+    assert unchecked.next_steps[0] == "kubectl cluster-info --context prod-down"
+
+
+def test_rejected_credentials_of_one_context_leave_the_healthy_other_silent(kube_fleet: Fleet, now: datetime) -> None:
+    kube_fleet.us.load(Cluster.of(healthy_shop(now).all()))
+    run = run_probe(PodsProbe, config=fleet_config(kube_fleet, US, INTRUDER))
+    assert run.outcome.status is Status.WARNING
+    [unchecked] = run.findings
+    assert unchecked.kind == "context_unchecked" and unchecked.entity.name == INTRUDER
+    assert unchecked.evidence.details["error_kind"] == "auth"
+    assert "401 Unauthorized" in unchecked.title
+    assert TOKEN not in str(run.report) and "not-the-right-token" not in str(run.report)
+
+
+def test_no_context_reachable_is_the_probes_error_naming_each(kube_fleet: Fleet) -> None:
+    run = run_probe(NodesProbe, config=fleet_config(kube_fleet, DOWN, INTRUDER))
+    assert run.outcome.status is Status.ERROR and run.findings == ()
+    assert run.outcome.error_kind is ErrorKind.CONNECT
+    error = run.outcome.error or ""
+    assert error.startswith("no Kubernetes context could be checked (prod-down: cannot connect")
+    assert "prod-intruder: the Kubernetes API at" in error and "401 Unauthorized" in error
+
+
+@pytest.mark.parametrize("probe", EVERY_PROBE, ids=lambda p: p.id)
+def test_every_kubernetes_probe_checks_each_context(kube_fleet: Fleet, now: datetime, probe: type[Probe]) -> None:
+    kube_fleet.eu.load(Cluster.of(healthy_shop(now).all()))
+    kube_fleet.us.load(Cluster.of(healthy_shop(now).all()))
+    run = run_probe(probe, config=fleet_config(kube_fleet, EU, DOWN, US))
+    assert run.outcome.status is Status.WARNING, run.outcome
+    assert [(f.kind, f.entity.name) for f in run.findings] == [("context_unchecked", DOWN)]
+    assert kube_fleet.eu.paths() and kube_fleet.eu.paths() == kube_fleet.us.paths()
+
+
+def test_one_context_configured_as_today_keeps_todays_names(kube_fleet: Fleet, now: datetime) -> None:
+    staged = crashing_rollout(now)
+    kube_fleet.eu.load(Cluster.of(staged.objects(), logs=staged.logs))
+    config = {"kubernetes": {"kubeconfig": str(kube_fleet.kubeconfig), "context": EU}}
+    [crash] = run_probe(PodsProbe, config=config).of_kind("crash_loop")
+    assert crash.entity.name == "shop/checkout" and "context" not in crash.entity.attributes
+    [listed] = run_probe(PodsProbe, config=fleet_config(kube_fleet, EU)).of_kind("crash_loop")
+    # a list of contexts names by context even with one: adding a second keeps fingerprints
+    assert listed.entity.name == "prod-eu/shop/checkout"
+    assert listed.fingerprint != crash.fingerprint
+
+
+def test_the_summary_links_failing_pods_to_their_service_within_one_cluster_only(
+    kube_fleet: Fleet, now: datetime
+) -> None:
+    for server in (kube_fleet.eu, kube_fleet.us):
+        staged = crashing_rollout(now)
+        svc = a.service("checkout", "shop", selector={"app.kubernetes.io/name": "checkout"}, created=now - timedelta(days=30))
+        crashing = staged.new_pods
+        server.load(
+            Cluster.of(
+                staged.deployment,
+                staged.new_replica_set,
+                crashing,
+                staged.events,
+                svc,
+                a.endpoint_slice(svc, crashing),
+                logs=staged.logs,
+            )
+        )
+    config = fleet_config(kube_fleet, EU, US)
+    runs = [run_probe(PodsProbe, config=config), run_probe(ServicesProbe, config=config)]
+    crash = {f.entity.attributes["context"]: f for f in runs[0].of_kind("crash_loop")}
+    no_endpoints = {f.entity.attributes["context"]: f for f in runs[1].of_kind("service_no_ready_endpoints")}
+    assert set(crash) == set(no_endpoints) == {EU, US}
+    index = EntityIndex({})
+    assert index.services_of(crash[EU]) == index.services_of(crash[US]) == {"checkout"}
+    suspects = [s for s in summarize(report_of(runs, at=now)).suspects if s.rule == "failing_pods_behind_service"]
+    assert sorted((s.cause, s.supports) for s in suspects) == sorted(
+        (crash[c].fingerprint, (no_endpoints[c].fingerprint,)) for c in (EU, US)
+    )
+
