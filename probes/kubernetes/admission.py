@@ -8,7 +8,6 @@ or update is refused), a warning with ``Ignore``. See :mod:`probes.kubernetes.ju
 
 from __future__ import annotations
 
-
 from diagnostics import ChecklistItem, Finding, ProbeContext, ProbeOptions
 from probes.kubernetes.backend import KubernetesSettings
 from probes.kubernetes.contexts import KubernetesProbe

@@ -10,7 +10,6 @@ with a metric above its target; a PDB allowing no disruption. See
 
 from __future__ import annotations
 
-
 from diagnostics import ChecklistItem, Finding, ProbeContext, ProbeOptions
 from probes.kubernetes.backend import KubernetesSettings
 from probes.kubernetes.contexts import KubernetesProbe

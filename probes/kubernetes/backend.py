@@ -86,7 +86,9 @@ class KubernetesSettings(BaseModel):
         if self.in_cluster and (self.kubeconfig or self.context):
             raise ValueError("in_cluster: true cannot be combined with kubeconfig or context")
         if self.contexts and (self.context or self.in_cluster):
-            raise ValueError("contexts cannot be combined with context or in_cluster: list every context in it")
+            raise ValueError(
+                "contexts cannot be combined with context or in_cluster: list every context in it"
+            )
         return self
 
     def per_context(self) -> tuple[KubernetesSettings, ...]:

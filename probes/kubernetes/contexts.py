@@ -126,7 +126,10 @@ def _unchecked(context: str, error: ProbeError, make: Callable[..., Finding]) ->
             "so nothing is known about its workloads."
         ),
         details={"context": context, "error_kind": error.kind.value, "error": str(error)},
-        next_steps=[f"kubectl cluster-info --context {context}", f"kubectl auth can-i --list --context {context}"],
+        next_steps=[
+            f"kubectl cluster-info --context {context}",
+            f"kubectl auth can-i --list --context {context}",
+        ],
     )
 
 

@@ -10,7 +10,6 @@ transition is before ``--at``.
 
 from __future__ import annotations
 
-
 from diagnostics import ChecklistItem, Finding, ProbeContext, ProbeOptions
 from probes.kubernetes.backend import KubernetesSettings
 from probes.kubernetes.contexts import KubernetesProbe

@@ -11,7 +11,6 @@ missing Service or naming a missing IngressClass (critical) or TLS secret (warni
 
 from __future__ import annotations
 
-
 from diagnostics import ChecklistItem, Finding, ProbeContext, ProbeOptions
 from probes.kubernetes.backend import KubernetesSettings
 from probes.kubernetes.contexts import KubernetesProbe

@@ -65,7 +65,9 @@ def pending_cart(now: datetime) -> list[dict[str, Any]]:
         template=cart.template,
         created=now - timedelta(minutes=13),
         node=None,
-        conditions=k.unschedulable(now - timedelta(minutes=13), "0/3 nodes are available: 3 Insufficient memory."),
+        conditions=k.unschedulable(
+            now - timedelta(minutes=13), "0/3 nodes are available: 3 Insufficient memory."
+        ),
     )
     return [cart.deployment, cart.replica_set, pending]
 
@@ -97,7 +99,9 @@ def test_each_context_is_judged_and_every_finding_names_its_context(kube_fleet: 
 
 def test_two_clusters_nodes_of_one_name_stay_apart(kube_fleet: Fleet, now: datetime) -> None:
     week = now - timedelta(days=7)
-    kube_fleet.eu.load(Cluster.of(k.node("node-a", created=week, ready="False", ready_since=now - timedelta(minutes=9))))
+    kube_fleet.eu.load(
+        Cluster.of(k.node("node-a", created=week, ready="False", ready_since=now - timedelta(minutes=9)))
+    )
     kube_fleet.us.load(Cluster.of(k.node("node-a", created=week, unschedulable=True)))
     run = run_probe(NodesProbe, config=fleet_config(kube_fleet, EU, US))
     found = {f.kind: f for f in run.findings}
@@ -107,7 +111,9 @@ def test_two_clusters_nodes_of_one_name_stay_apart(kube_fleet: Fleet, now: datet
     assert found["node_not_ready"].onset == now - timedelta(minutes=9)
 
 
-def test_an_unreachable_context_is_reported_and_the_other_still_judged(kube_fleet: Fleet, now: datetime) -> None:
+def test_an_unreachable_context_is_reported_and_the_other_still_judged(
+    kube_fleet: Fleet, now: datetime
+) -> None:
     staged = crashing_rollout(now)
     kube_fleet.eu.load(Cluster.of(staged.objects(), logs=staged.logs))
     run = run_probe(PodsProbe, config=fleet_config(kube_fleet, DOWN, EU))
@@ -122,7 +128,9 @@ def test_an_unreachable_context_is_reported_and_the_other_still_judged(kube_flee
     assert unchecked.next_steps[0] == "kubectl cluster-info --context prod-down"
 
 
-def test_rejected_credentials_of_one_context_leave_the_healthy_other_silent(kube_fleet: Fleet, now: datetime) -> None:
+def test_rejected_credentials_of_one_context_leave_the_healthy_other_silent(
+    kube_fleet: Fleet, now: datetime
+) -> None:
     kube_fleet.us.load(Cluster.of(healthy_shop(now).all()))
     run = run_probe(PodsProbe, config=fleet_config(kube_fleet, US, INTRUDER))
     assert run.outcome.status is Status.WARNING
@@ -143,7 +151,9 @@ def test_no_context_reachable_is_the_probes_error_naming_each(kube_fleet: Fleet)
 
 
 @pytest.mark.parametrize("probe", EVERY_PROBE, ids=lambda p: p.id)
-def test_every_kubernetes_probe_checks_each_context(kube_fleet: Fleet, now: datetime, probe: type[Probe]) -> None:
+def test_every_kubernetes_probe_checks_each_context(
+    kube_fleet: Fleet, now: datetime, probe: type[Probe]
+) -> None:
     kube_fleet.eu.load(Cluster.of(healthy_shop(now).all()))
     kube_fleet.us.load(Cluster.of(healthy_shop(now).all()))
     run = run_probe(probe, config=fleet_config(kube_fleet, EU, DOWN, US))
@@ -169,7 +179,12 @@ def test_the_summary_links_failing_pods_to_their_service_within_one_cluster_only
 ) -> None:
     for server in (kube_fleet.eu, kube_fleet.us):
         staged = crashing_rollout(now)
-        svc = a.service("checkout", "shop", selector={"app.kubernetes.io/name": "checkout"}, created=now - timedelta(days=30))
+        svc = a.service(
+            "checkout",
+            "shop",
+            selector={"app.kubernetes.io/name": "checkout"},
+            created=now - timedelta(days=30),
+        )
         crashing = staged.new_pods
         server.load(
             Cluster.of(
@@ -189,8 +204,34 @@ def test_the_summary_links_failing_pods_to_their_service_within_one_cluster_only
     assert set(crash) == set(no_endpoints) == {EU, US}
     index = EntityIndex({})
     assert index.services_of(crash[EU]) == index.services_of(crash[US]) == {"checkout"}
-    suspects = [s for s in summarize(report_of(runs, at=now)).suspects if s.rule == "failing_pods_behind_service"]
+    suspects = [
+        s for s in summarize(report_of(runs, at=now)).suspects if s.rule == "failing_pods_behind_service"
+    ]
     assert sorted((s.cause, s.supports) for s in suspects) == sorted(
         (crash[c].fingerprint, (no_endpoints[c].fingerprint,)) for c in (EU, US)
     )
 
+
+def test_the_summary_links_a_node_to_the_pods_on_it_within_one_cluster_only(
+    kube_fleet: Fleet, now: datetime
+) -> None:
+    week = now - timedelta(days=7)
+    for server, pressure in (
+        (kube_fleet.eu, {"MemoryPressure": now - timedelta(minutes=20)}),
+        (kube_fleet.us, {}),
+    ):
+        staged = crashing_rollout(now)
+        server.load(
+            Cluster.of(staged.objects(), k.node("node-a", created=week, pressure=pressure), logs=staged.logs)
+        )
+    config = fleet_config(kube_fleet, EU, US)
+    runs = [run_probe(NodesProbe, config=config), run_probe(PodsProbe, config=config)]
+    [pressure] = runs[0].findings
+    assert pressure.entity.name == "prod-eu/node-a"
+    crash = {f.entity.attributes["context"]: f for f in runs[1].of_kind("crash_loop")}
+    assert "node-a" in {p["node"] for p in crash[US].evidence.details["pods"]}  # the same node name
+    suspects = [s for s in summarize(report_of(runs, at=now)).suspects if s.rule == "node_under_workloads"]
+    assert [(s.cause, crash[US].fingerprint in s.supports) for s in suspects] == [
+        (pressure.fingerprint, False)
+    ]
+    assert crash[EU].fingerprint in suspects[0].supports
