@@ -95,6 +95,11 @@ def test_each_context_is_judged_and_every_finding_names_its_context(kube_fleet: 
         for command in kubectl_commands(finding):
             assert command.endswith(f" --context {context}"), command
     assert kube_fleet.eu.paths() and kube_fleet.us.paths()  # both clusters were asked, each its own calls
+    rollouts = run_probe(RolloutsProbe, config=fleet_config(kube_fleet, EU, US)).of_kind("rollout_unhealthy")
+    assert sorted(f.entity.name for f in rollouts) == ["prod-eu/shop/checkout", "prod-us/shop/checkout"]
+    for finding in rollouts:
+        undo = next(c for c in kubectl_commands(finding) if "rollout undo" in c)
+        assert undo.endswith(f" --context {finding.entity.attributes['context']}"), undo
 
 
 def test_two_clusters_nodes_of_one_name_stay_apart(kube_fleet: Fleet, now: datetime) -> None:
@@ -111,21 +116,24 @@ def test_two_clusters_nodes_of_one_name_stay_apart(kube_fleet: Fleet, now: datet
     assert found["node_not_ready"].onset == now - timedelta(minutes=9)
 
 
-def test_an_unreachable_context_is_reported_and_the_other_still_judged(
+def test_unreachable_and_unknown_contexts_are_reported_and_the_other_still_judged(
     kube_fleet: Fleet, now: datetime
 ) -> None:
     staged = crashing_rollout(now)
     kube_fleet.eu.load(Cluster.of(staged.objects(), logs=staged.logs))
-    run = run_probe(PodsProbe, config=fleet_config(kube_fleet, DOWN, EU))
+    run = run_probe(PodsProbe, config=fleet_config(kube_fleet, DOWN, EU, "prod-typo"))
     assert run.outcome.status is Status.CRITICAL and run.outcome.error is None
     [crash] = run.of_kind("crash_loop")
     assert crash.entity.name == "prod-eu/shop/checkout"
-    [unchecked] = run.of_kind("context_unchecked")
-    assert unchecked.severity is Severity.WARNING
-    assert (unchecked.entity.kind, unchecked.entity.name) == ("cluster", DOWN)
-    assert unchecked.evidence.details["error_kind"] == "connect"
-    assert unchecked.title.startswith("Kubernetes context prod-down could not be checked: cannot connect")
-    assert unchecked.next_steps[0] == "kubectl cluster-info --context prod-down"
+    unchecked = {f.entity.name: f for f in run.of_kind("context_unchecked")}
+    assert set(unchecked) == {DOWN, "prod-typo"}
+    down = unchecked[DOWN]
+    assert down.severity is Severity.WARNING and down.entity.kind == "cluster"
+    assert down.evidence.details["error_kind"] == "connect"
+    assert down.title.startswith("Kubernetes context prod-down could not be checked: cannot connect")
+    assert down.next_steps[0] == "kubectl cluster-info --context prod-down"
+    assert unchecked["prod-typo"].evidence.details["error_kind"] == "config"
+    assert "cannot load the kubeconfig" in unchecked["prod-typo"].title
 
 
 def test_rejected_credentials_of_one_context_leave_the_healthy_other_silent(
