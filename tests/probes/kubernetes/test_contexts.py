@@ -13,36 +13,21 @@ from diagnostics import ErrorKind, Finding, Probe, Severity, Status
 from diagnostics.summary.build import summarize
 from diagnostics.summary.entities import EntityIndex
 from diagnostics.testing import run_probe
-from probes.kubernetes.admission import AdmissionProbe
-from probes.kubernetes.autoscaling import AutoscalingProbe
-from probes.kubernetes.batch import BatchProbe
 from probes.kubernetes.nodes import NodesProbe
 from probes.kubernetes.pods import PodsProbe
-from probes.kubernetes.replicas import ReplicasProbe
 from probes.kubernetes.rollouts import RolloutsProbe
 from probes.kubernetes.services import ServicesProbe
-from probes.kubernetes.storage import StorageProbe
-from tests.probes.kubernetes.conftest import crashing_rollout
+from tests.probes.kubernetes.conftest import crashing_behind_service, crashing_rollout, pending_cart
 from tests.probes.kubernetes.healthy import healthy_shop
 from tests.probes.kubernetes.test_cause_links import report_of
-from tests.support import kube_around as a
+from tests.probes.kubernetes.test_healthy_cluster import PROBES
 from tests.support import kube_objects as k
 from tests.support.kube_api import TOKEN, Cluster
 from tests.support.kube_fleet import DOWN, EU, INTRUDER, US, Fleet
 
 pytestmark = pytest.mark.integration
 
-EVERY_PROBE = (
-    RolloutsProbe,
-    PodsProbe,
-    NodesProbe,
-    ReplicasProbe,
-    ServicesProbe,
-    StorageProbe,
-    BatchProbe,
-    AutoscalingProbe,
-    AdmissionProbe,
-)
+EVERY_PROBE = (RolloutsProbe, *PROBES)
 
 
 def fleet_config(fleet: Fleet, *contexts: str, **settings: Any) -> dict[str, Any]:
@@ -55,27 +40,10 @@ def kubectl_commands(finding: Finding) -> list[str]:
     return [s.split("|")[0].split("#")[0].rstrip() for s in steps]
 
 
-def pending_cart(now: datetime) -> list[dict[str, Any]]:
-    """``shop/cart``: a Deployment whose pod has been unschedulable for 13 minutes."""
-    cart = k.steady_deployment(
-        "cart", "shop", container_name="cart", image="cart:5.2", created=now - timedelta(days=3)
-    )
-    pending = k.pod(
-        cart.replica_set,
-        template=cart.template,
-        created=now - timedelta(minutes=13),
-        node=None,
-        conditions=k.unschedulable(
-            now - timedelta(minutes=13), "0/3 nodes are available: 3 Insufficient memory."
-        ),
-    )
-    return [cart.deployment, cart.replica_set, pending]
-
-
 def test_each_context_is_judged_and_every_finding_names_its_context(kube_fleet: Fleet, now: datetime) -> None:
     eu, us = crashing_rollout(now), crashing_rollout(now)
     kube_fleet.eu.load(Cluster.of(eu.objects(), logs=eu.logs))
-    kube_fleet.us.load(Cluster.of(us.objects(), pending_cart(now), logs=us.logs))
+    kube_fleet.us.load(Cluster.of(us.objects(), pending_cart(now).objects, logs=us.logs))
     run = run_probe(PodsProbe, config=fleet_config(kube_fleet, EU, US))
     assert run.outcome.status is Status.CRITICAL
     crashes = {f.entity.attributes["context"]: f for f in run.of_kind("crash_loop")}
@@ -186,25 +154,7 @@ def test_the_summary_links_failing_pods_to_their_service_within_one_cluster_only
     kube_fleet: Fleet, now: datetime
 ) -> None:
     for server in (kube_fleet.eu, kube_fleet.us):
-        staged = crashing_rollout(now)
-        svc = a.service(
-            "checkout",
-            "shop",
-            selector={"app.kubernetes.io/name": "checkout"},
-            created=now - timedelta(days=30),
-        )
-        crashing = staged.new_pods
-        server.load(
-            Cluster.of(
-                staged.deployment,
-                staged.new_replica_set,
-                crashing,
-                staged.events,
-                svc,
-                a.endpoint_slice(svc, crashing),
-                logs=staged.logs,
-            )
-        )
+        server.load(crashing_behind_service(now))
     config = fleet_config(kube_fleet, EU, US)
     runs = [run_probe(PodsProbe, config=config), run_probe(ServicesProbe, config=config)]
     crash = {f.entity.attributes["context"]: f for f in runs[0].of_kind("crash_loop")}
