@@ -10,6 +10,7 @@ pytest_plugins = [
     "tests.support.postgres",
     "tests.support.prometheus",
     "tests.support.kube_api",
+    "tests.support.kube_fleet",
     "tests.support.http_servers",
     "tests.support.alertmanager",
     "tests.support.victoriametrics",

@@ -24,11 +24,18 @@ WEBHOOK_MENTION = re.compile(r'(?:calling|call) webhook \\?"([^"\\]+)\\?"')
 """How the API server names a webhook that refused a request: ``failed calling webhook "NAME"``."""
 
 
+def in_context_of(finding: Finding, name: str) -> str:
+    """``name`` as the finding's entities are named: ``CONTEXT/name`` for a finding from one of
+    several Kubernetes contexts (its entity's ``context`` attribute), ``name`` otherwise."""
+    context = finding.entity.attributes.get("context")
+    return f"{context}/{name}" if context else name
+
+
 def workloads_behind(finding: Finding) -> frozenset[str]:
     """The workloads (``namespace/name``) a finding about a Service or webhook says serve it."""
     listed = finding.evidence.details.get("workloads")
     if isinstance(listed, list):
-        return frozenset(w for w in listed if isinstance(w, str))
+        return frozenset(in_context_of(finding, w) for w in listed if isinstance(w, str))
     return frozenset()
 
 
@@ -120,7 +127,8 @@ class EntityIndex:
         # grouped findings (a workload's pods) list where each member runs
         members = finding.evidence.details.get("pods")
         if isinstance(members, list):
-            hosts |= {m["node"] for m in members if isinstance(m, dict) and isinstance(m.get("node"), str)}
+            nodes = [m["node"] for m in members if isinstance(m, dict) and isinstance(m.get("node"), str)]
+            hosts |= {in_context_of(finding, node) for node in nodes}
         # one machine, one name: `vm` and `127.0.0.1:9100` of the same machine match
         return frozenset(self.machines.canonical(h) for h in hosts)
 

@@ -8,30 +8,26 @@ or update is refused), a warning with ``Ignore``. See :mod:`probes.kubernetes.ju
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from diagnostics import ChecklistItem, Finding, ProbeContext, ProbeOptions
+from probes.kubernetes.backend import KubernetesSettings
+from probes.kubernetes.contexts import KubernetesProbe
 
-from diagnostics import ChecklistItem, Finding, Probe, ProbeContext, ProbeOptions
-from probes.kubernetes.backend import SECTION, KubernetesSettings
 
-
-class AdmissionProbe(Probe):
+class AdmissionProbe(KubernetesProbe):
     """Webhooks whose Service is missing or has no ready endpoint."""
 
     id = "workloads.admission"
     checklist_item = ChecklistItem.RESOURCES
     description = "Kubernetes admission webhooks whose Service is missing or has no ready endpoint"
     options_model = ProbeOptions
-    backend_section = SECTION
 
-    def run(self, ctx: ProbeContext) -> Iterable[Finding]:
+    def check(self, ctx: ProbeContext, settings: KubernetesSettings) -> list[Finding]:
         """List webhook configurations, Services and EndpointSlices once; judge each webhook's Service."""
         from probes.kubernetes.cluster_reads import collect_admission
         from probes.kubernetes.collect import KubeApi
         from probes.kubernetes.findings import kubectl_suffix, list_call_findings
         from probes.kubernetes.judge_admission import judge_webhooks
 
-        settings = ctx.backend
-        assert isinstance(settings, KubernetesSettings)
         with KubeApi(settings, ctx) as api:
             data = collect_admission(api)
             cluster = api.host

@@ -10,13 +10,12 @@ with a metric above its target; a PDB allowing no disruption. See
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from diagnostics import ChecklistItem, Finding, ProbeContext, ProbeOptions
+from probes.kubernetes.backend import KubernetesSettings
+from probes.kubernetes.contexts import KubernetesProbe
 
-from diagnostics import ChecklistItem, Finding, Probe, ProbeContext, ProbeOptions
-from probes.kubernetes.backend import SECTION, KubernetesSettings
 
-
-class AutoscalingProbe(Probe):
+class AutoscalingProbe(KubernetesProbe):
     """HPAs without target, unable to scale or at their maximum; PDBs allowing no disruption."""
 
     id = "workloads.autoscaling"
@@ -25,17 +24,14 @@ class AutoscalingProbe(Probe):
         "Kubernetes HPAs missing their target, unable to scale or at maxReplicas; PDBs blocking drains"
     )
     options_model = ProbeOptions
-    backend_section = SECTION
 
-    def run(self, ctx: ProbeContext) -> Iterable[Finding]:
+    def check(self, ctx: ProbeContext, settings: KubernetesSettings) -> list[Finding]:
         """List HPAs, PDBs and the HPAs' target kinds once; judge them."""
         from probes.kubernetes.cluster_reads import collect_autoscaling
         from probes.kubernetes.collect import KubeApi
         from probes.kubernetes.findings import kubectl_suffix, list_call_findings
         from probes.kubernetes.judge_autoscaling import judge_autoscalers, judge_budgets
 
-        settings = ctx.backend
-        assert isinstance(settings, KubernetesSettings)
         with KubeApi(settings, ctx) as api:
             data = collect_autoscaling(api, settings)
             cluster = api.host

@@ -3,6 +3,7 @@
 ```yaml
 kubernetes:
   context: prod-eu               # a kubeconfig context (default: the current one)
+  # contexts: [prod-eu, prod-us] # or several: each probe checks every one, entities named by context
   kubeconfig: ~/.kube/config     # default: $KUBECONFIG, then ~/.kube/config
   in_cluster: false              # true: the pod's service account
   namespaces: [shop, payments]   # default: every namespace (cluster-wide list calls)
@@ -12,7 +13,8 @@ kubernetes:
 ```
 
 Without a section, the current context of ``$KUBECONFIG`` or ``~/.kube/config`` is used when
-such a file exists; inside a pod, the service account is.
+such a file exists; inside a pod, the service account is. With ``contexts``, every probe checks
+each listed context in the same run (:mod:`probes.kubernetes.contexts`).
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ class KubernetesSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     context: str | None = None
+    contexts: tuple[str, ...] = ()
+    """Several kubeconfig contexts, each checked by every probe; entities are named ``CONTEXT/...``."""
     kubeconfig: str | None = None
     """A path, or several joined with ``:`` as in ``$KUBECONFIG``."""
     in_cluster: bool = False
@@ -64,6 +68,14 @@ class KubernetesSettings(BaseModel):
                 existing_file(path, "kubeconfig")
         return value
 
+    @field_validator("contexts")
+    @classmethod
+    def _context_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            if not name.strip():
+                raise ValueError("a context name cannot be empty")
+        return tuple(dict.fromkeys(value))
+
     @field_validator("label_selector")
     @classmethod
     def _selector(cls, value: str | None) -> str | None:
@@ -82,7 +94,17 @@ class KubernetesSettings(BaseModel):
     def _one_source(self) -> Self:
         if self.in_cluster and (self.kubeconfig or self.context):
             raise ValueError("in_cluster: true cannot be combined with kubeconfig or context")
+        if self.contexts and (self.context or self.in_cluster):
+            raise ValueError(
+                "contexts cannot be combined with context or in_cluster: list every context in it"
+            )
         return self
+
+    def per_context(self) -> tuple[KubernetesSettings, ...]:
+        """One settings per listed context (``context`` set, ``contexts`` empty), or just these."""
+        if not self.contexts:
+            return (self,)
+        return tuple(self.model_copy(update={"context": c, "contexts": ()}) for c in self.contexts)
 
     @property
     def kubeconfig_path(self) -> str | None:

@@ -10,13 +10,13 @@ See :mod:`probes.kubernetes.judge_batch`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import timedelta
 
 from pydantic import Field
 
-from diagnostics import ChecklistItem, Duration, Finding, Probe, ProbeContext, ProbeOptions
-from probes.kubernetes.backend import SECTION, KubernetesSettings
+from diagnostics import ChecklistItem, Duration, Finding, ProbeContext, ProbeOptions
+from probes.kubernetes.backend import KubernetesSettings
+from probes.kubernetes.contexts import KubernetesProbe
 
 
 class BatchOptions(ProbeOptions):
@@ -28,16 +28,15 @@ class BatchOptions(ProbeOptions):
     """This many failed CronJob runs in a row are critical."""
 
 
-class BatchProbe(Probe):
+class BatchProbe(KubernetesProbe):
     """Failed Jobs, failing CronJobs, CronJobs that missed their schedule."""
 
     id = "workloads.batch"
     checklist_item = ChecklistItem.RESOURCES
     description = "Kubernetes Jobs that failed, CronJobs failing or not scheduled when due"
     options_model = BatchOptions
-    backend_section = SECTION
 
-    def run(self, ctx: ProbeContext) -> Iterable[Finding]:
+    def check(self, ctx: ProbeContext, settings: KubernetesSettings) -> list[Finding]:
         """List Jobs and CronJobs once; judge their runs and schedules."""
         from probes.kubernetes.cluster_reads import collect_batch
         from probes.kubernetes.collect import KubeApi
@@ -45,8 +44,7 @@ class BatchProbe(Probe):
         from probes.kubernetes.judge_batch import BatchLimits, judge_batch
 
         options = ctx.options
-        settings = ctx.backend
-        assert isinstance(options, BatchOptions) and isinstance(settings, KubernetesSettings)
+        assert isinstance(options, BatchOptions)
         with KubeApi(settings, ctx) as api:
             data = collect_batch(api, settings)
             cluster = api.host

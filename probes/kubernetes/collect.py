@@ -419,6 +419,14 @@ def _transport_error(exc: Exception, host: str) -> ProbeError:
     return ProbeError(f"talking to the Kubernetes API at {host} failed: {text}", kind=ErrorKind.PROTOCOL)
 
 
+def import_client() -> None:
+    """Import the parts of the ``kubernetes`` client these probes use, before threads share them."""
+    import kubernetes.client.exceptions
+    import kubernetes.config.config_exception
+    import kubernetes.config.incluster_config
+    import kubernetes.config.kube_config  # noqa: F401  (imported for its side effect: loaded once)
+
+
 def _connect(settings: KubernetesSettings) -> Any:
     from kubernetes import client
     from kubernetes import config as kube_config

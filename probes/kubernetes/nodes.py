@@ -10,30 +10,26 @@ transition is before ``--at``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from diagnostics import ChecklistItem, Finding, ProbeContext, ProbeOptions
+from probes.kubernetes.backend import KubernetesSettings
+from probes.kubernetes.contexts import KubernetesProbe
 
-from diagnostics import ChecklistItem, Finding, Probe, ProbeContext, ProbeOptions
-from probes.kubernetes.backend import SECTION, KubernetesSettings
 
-
-class NodesProbe(Probe):
+class NodesProbe(KubernetesProbe):
     """Nodes NotReady, under pressure, or cordoned."""
 
     id = "workloads.nodes"
     checklist_item = ChecklistItem.RESOURCES
     description = "Kubernetes nodes: NotReady, memory/disk/PID pressure, NetworkUnavailable and other conditions, cordoned"
     options_model = ProbeOptions
-    backend_section = SECTION
 
-    def run(self, ctx: ProbeContext) -> Iterable[Finding]:
+    def check(self, ctx: ProbeContext, settings: KubernetesSettings) -> list[Finding]:
         """List nodes once and judge their conditions as of ``--at``."""
         from probes.kubernetes.collect import KubeApi
         from probes.kubernetes.findings import kubectl_suffix, list_call_findings
         from probes.kubernetes.judge_nodes import judge_nodes
         from probes.kubernetes.snapshots import collect_nodes
 
-        settings = ctx.backend
-        assert isinstance(settings, KubernetesSettings)
         with KubeApi(settings, ctx) as api:
             data = collect_nodes(api)
             cluster = api.host

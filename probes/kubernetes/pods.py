@@ -31,13 +31,13 @@ carries ``--context`` when one is configured.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import timedelta
 
 from pydantic import Field
 
-from diagnostics import ChecklistItem, Duration, Finding, Probe, ProbeContext, ProbeOptions
-from probes.kubernetes.backend import SECTION, KubernetesSettings
+from diagnostics import ChecklistItem, Duration, Finding, ProbeContext, ProbeOptions
+from probes.kubernetes.backend import KubernetesSettings
+from probes.kubernetes.contexts import KubernetesProbe
 
 
 class PodsOptions(ProbeOptions):
@@ -55,7 +55,7 @@ class PodsOptions(ProbeOptions):
     """Warning-event groups (by reason and object) reported at most."""
 
 
-class PodsProbe(Probe):
+class PodsProbe(KubernetesProbe):
     """Failing pods grouped by owning workload, and unexplained Warning events."""
 
     id = "workloads.pods"
@@ -65,9 +65,8 @@ class PodsProbe(Probe):
         "failed pods, missing pull secrets, Warning events"
     )
     options_model = PodsOptions
-    backend_section = SECTION
 
-    def run(self, ctx: ProbeContext) -> Iterable[Finding]:
+    def check(self, ctx: ProbeContext, settings: KubernetesSettings) -> list[Finding]:
         """List pods and Warning events once, read a few crashed containers' logs, judge."""
         from probes.kubernetes.collect import KubeApi
         from probes.kubernetes.findings import kubectl_suffix, list_call_findings
@@ -78,8 +77,7 @@ class PodsProbe(Probe):
         from probes.kubernetes.snapshots import collect_pods, read_logs
 
         options = ctx.options
-        settings = ctx.backend
-        assert isinstance(options, PodsOptions) and isinstance(settings, KubernetesSettings)
+        assert isinstance(options, PodsOptions)
         with KubeApi(settings, ctx) as api:
             data = collect_pods(api, settings)
             groups = group_problems(p for pod in data.pods for p in pod_problems(pod, ctx.start, ctx.at))

@@ -11,11 +11,11 @@ otherwise). See :mod:`probes.kubernetes.judge_replicas`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import timedelta
 
-from diagnostics import ChecklistItem, Duration, Finding, Probe, ProbeContext, ProbeOptions
-from probes.kubernetes.backend import SECTION, KubernetesSettings
+from diagnostics import ChecklistItem, Duration, Finding, ProbeContext, ProbeOptions
+from probes.kubernetes.backend import KubernetesSettings
+from probes.kubernetes.contexts import KubernetesProbe
 
 
 class ReplicasOptions(ProbeOptions):
@@ -25,7 +25,7 @@ class ReplicasOptions(ProbeOptions):
     """Replicas missing for less than this are a scale-up or restart in progress, not a finding."""
 
 
-class ReplicasProbe(Probe):
+class ReplicasProbe(KubernetesProbe):
     """Deployments, StatefulSets and DaemonSets stuck, unable to create pods, or short of replicas."""
 
     id = "workloads.replicas"
@@ -34,9 +34,8 @@ class ReplicasProbe(Probe):
         "Kubernetes workloads short of replicas, stuck past their progress deadline, or unable to create pods"
     )
     options_model = ReplicasOptions
-    backend_section = SECTION
 
-    def run(self, ctx: ProbeContext) -> Iterable[Finding]:
+    def check(self, ctx: ProbeContext, settings: KubernetesSettings) -> list[Finding]:
         """List workloads, ReplicaSets and pods once; judge each workload's replicas."""
         from probes.kubernetes.cluster_reads import collect_replicas
         from probes.kubernetes.collect import KubeApi
@@ -44,8 +43,7 @@ class ReplicasProbe(Probe):
         from probes.kubernetes.judge_replicas import ReplicaLimits, judge_replicas
 
         options = ctx.options
-        settings = ctx.backend
-        assert isinstance(options, ReplicasOptions) and isinstance(settings, KubernetesSettings)
+        assert isinstance(options, ReplicasOptions)
         with KubeApi(settings, ctx) as api:
             data = collect_replicas(api, settings)
             cluster = api.host

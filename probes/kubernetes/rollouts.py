@@ -20,13 +20,13 @@ critical. Rollout state is the API's live state: with ``--at`` in the past it is
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import timedelta
 
 from pydantic import Field
 
-from diagnostics import ChecklistItem, Duration, Finding, Probe, ProbeContext, ProbeOptions
-from probes.kubernetes.backend import SECTION, KubernetesSettings
+from diagnostics import ChecklistItem, Duration, Finding, ProbeContext, ProbeOptions
+from probes.kubernetes.backend import KubernetesSettings
+from probes.kubernetes.contexts import KubernetesProbe
 
 
 class RolloutsOptions(ProbeOptions):
@@ -40,16 +40,15 @@ class RolloutsOptions(ProbeOptions):
     """Releases upgraded in the window whose chart version is decoded (two secrets each)."""
 
 
-class RolloutsProbe(Probe):
+class RolloutsProbe(KubernetesProbe):
     """Rollouts and Helm upgrades in the window, their state and the rollback command."""
 
     id = "deploys.rollouts"
     checklist_item = ChecklistItem.DEPLOYMENTS
     description = "Kubernetes rollouts and Helm upgrades in the window: images, revisions, state, rollback"
     options_model = RolloutsOptions
-    backend_section = SECTION
 
-    def run(self, ctx: ProbeContext) -> Iterable[Finding]:
+    def check(self, ctx: ProbeContext, settings: KubernetesSettings) -> list[Finding]:
         """List workloads, their revisions and Helm releases once; judge what changed in the window."""
         from probes.kubernetes.collect import KubeApi
         from probes.kubernetes.findings import kubectl_suffix, list_call_findings
@@ -58,8 +57,7 @@ class RolloutsProbe(Probe):
         from probes.kubernetes.snapshots import collect_rollouts
 
         options = ctx.options
-        settings = ctx.backend
-        assert isinstance(options, RolloutsOptions) and isinstance(settings, KubernetesSettings)
+        assert isinstance(options, RolloutsOptions)
         with KubeApi(settings, ctx) as api:
             data = collect_rollouts(
                 api,

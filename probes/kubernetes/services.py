@@ -11,30 +11,26 @@ missing Service or naming a missing IngressClass (critical) or TLS secret (warni
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from diagnostics import ChecklistItem, Finding, ProbeContext, ProbeOptions
+from probes.kubernetes.backend import KubernetesSettings
+from probes.kubernetes.contexts import KubernetesProbe
 
-from diagnostics import ChecklistItem, Finding, Probe, ProbeContext, ProbeOptions
-from probes.kubernetes.backend import SECTION, KubernetesSettings
 
-
-class ServicesProbe(Probe):
+class ServicesProbe(KubernetesProbe):
     """Services without pods or ready endpoints, Ingresses with missing backends, classes, secrets."""
 
     id = "workloads.services"
     checklist_item = ChecklistItem.RESOURCES
     description = "Kubernetes Services without ready endpoints, Ingresses with missing backends or classes"
     options_model = ProbeOptions
-    backend_section = SECTION
 
-    def run(self, ctx: ProbeContext) -> Iterable[Finding]:
+    def check(self, ctx: ProbeContext, settings: KubernetesSettings) -> list[Finding]:
         """List Services, EndpointSlices, pods and Ingresses once; judge where traffic goes."""
         from probes.kubernetes.cluster_reads import collect_services
         from probes.kubernetes.collect import KubeApi
         from probes.kubernetes.findings import kubectl_suffix, list_call_findings
         from probes.kubernetes.judge_services import judge_services
 
-        settings = ctx.backend
-        assert isinstance(settings, KubernetesSettings)
         with KubeApi(settings, ctx) as api:
             data = collect_services(api, settings)
             cluster = api.host

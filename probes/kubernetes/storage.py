@@ -12,11 +12,11 @@ volume Failed (warning), a StatefulSet whose claim templates name a missing Stor
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import timedelta
 
-from diagnostics import ChecklistItem, Duration, Finding, Probe, ProbeContext, ProbeOptions
-from probes.kubernetes.backend import SECTION, KubernetesSettings
+from diagnostics import ChecklistItem, Duration, Finding, ProbeContext, ProbeOptions
+from probes.kubernetes.backend import KubernetesSettings
+from probes.kubernetes.contexts import KubernetesProbe
 
 
 class StorageOptions(ProbeOptions):
@@ -26,7 +26,7 @@ class StorageOptions(ProbeOptions):
     """A claim Pending this long (and not waiting for its first consumer) is a finding."""
 
 
-class StorageProbe(Probe):
+class StorageProbe(KubernetesProbe):
     """Claims Pending or Lost, volumes Failed, StatefulSets missing a StorageClass or Service."""
 
     id = "workloads.storage"
@@ -35,9 +35,8 @@ class StorageProbe(Probe):
         "Kubernetes storage: PVCs Pending or Lost, PVs Failed, StatefulSets missing a StorageClass or Service"
     )
     options_model = StorageOptions
-    backend_section = SECTION
 
-    def run(self, ctx: ProbeContext) -> Iterable[Finding]:
+    def check(self, ctx: ProbeContext, settings: KubernetesSettings) -> list[Finding]:
         """List claims, volumes, classes and StatefulSets once; judge them."""
         from probes.kubernetes.cluster_reads import collect_storage
         from probes.kubernetes.collect import KubeApi
@@ -45,8 +44,7 @@ class StorageProbe(Probe):
         from probes.kubernetes.judge_storage import judge_storage
 
         options = ctx.options
-        settings = ctx.backend
-        assert isinstance(options, StorageOptions) and isinstance(settings, KubernetesSettings)
+        assert isinstance(options, StorageOptions)
         with KubeApi(settings, ctx) as api:
             data = collect_storage(api, settings)
             cluster = api.host

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,8 +17,9 @@ from probes.kubernetes.judge_pods import PodLimits, judge_pod_groups
 from probes.kubernetes.parse import parse_event, parse_pod
 from probes.kubernetes.pod_problems import group_problems, pod_problems
 from probes.kubernetes.snapshots import LogTarget
+from tests.support import kube_around as a
 from tests.support import kube_objects as k
-from tests.support.kube_api import KubeApiServer
+from tests.support.kube_api import Cluster, KubeApiServer
 
 HOUR = timedelta(hours=1)
 POD_LIMITS = PodLimits(pending_warning_s=120, pending_critical_s=600)
@@ -129,3 +131,49 @@ def crashing_rollout(now: datetime) -> k.StagedRollout:
         crash_new_pods=2,
         crash_log=PANIC,
     )
+
+
+def crashing_behind_service(now: datetime) -> Cluster:
+    """:func:`crashing_rollout` with only its crashing pods left behind Service ``shop/checkout``."""
+    staged = crashing_rollout(now)
+    selector = {"app.kubernetes.io/name": "checkout"}
+    svc = a.service("checkout", "shop", selector=selector, created=now - timedelta(days=30))
+    crashing = staged.new_pods
+    return Cluster.of(
+        staged.deployment,
+        staged.new_replica_set,
+        crashing,
+        staged.events,
+        svc,
+        a.endpoint_slice(svc, crashing),
+        logs=staged.logs,
+    )
+
+
+@dataclass(frozen=True)
+class PendingCart:
+    """``shop/cart``: a steady Deployment whose newest pod is unschedulable for 13 minutes."""
+
+    workload: k.StagedWorkload
+    pending: dict[str, Any]
+
+    @property
+    def objects(self) -> list[dict[str, Any]]:
+        return [self.workload.deployment, self.workload.replica_set, self.pending]
+
+
+def pending_cart(now: datetime) -> PendingCart:
+    """``shop/cart`` (container ``cart``, ``cart:5.2``) with one pod Pending: Insufficient memory."""
+    cart = k.steady_deployment(
+        "cart", "shop", container_name="cart", image="cart:5.2", created=now - timedelta(days=3)
+    )
+    pending = k.pod(
+        cart.replica_set,
+        template=cart.template,
+        created=now - timedelta(minutes=13),
+        node=None,
+        conditions=k.unschedulable(
+            now - timedelta(minutes=13), "0/3 nodes are available: 3 Insufficient memory."
+        ),
+    )
+    return PendingCart(workload=cart, pending=pending)

@@ -66,3 +66,23 @@ def test_without_any_kubeconfig_the_probes_are_skipped_with_a_hint(tmp_path: Pat
     [outcome] = report.probes
     assert outcome.status.value == "skipped"
     assert outcome.hint is not None and outcome.hint.startswith("kubernetes:")
+
+
+def test_contexts_cannot_be_combined_with_context_or_in_cluster() -> None:
+    for other in ({"context": "prod-eu"}, {"in_cluster": True}):
+        with pytest.raises(ConfigError, match="contexts cannot be combined with context or in_cluster"):
+            _plan({"kubernetes": {"contexts": ["prod-eu", "prod-us"], **other}})
+
+
+def test_contexts_are_listed_once_each_and_split_into_one_settings_per_context() -> None:
+    settings = KubernetesSettings(contexts=("prod-eu", "prod-us", "prod-eu"), namespaces=("shop",))
+    assert settings.contexts == ("prod-eu", "prod-us")
+    each = settings.per_context()
+    assert [(s.context, s.contexts, s.namespaces) for s in each] == [
+        ("prod-eu", (), ("shop",)),
+        ("prod-us", (), ("shop",)),
+    ]
+    assert KubernetesSettings(context="prod-eu").per_context() == (KubernetesSettings(context="prod-eu"),)
+    assert PodsProbe.targets(settings) == "2 contexts: prod-eu, prod-us"
+    with pytest.raises(ValueError, match="a context name cannot be empty"):
+        KubernetesSettings(contexts=("prod-eu", " "))

@@ -18,7 +18,7 @@ from probes.kubernetes.autoscaling import AutoscalingProbe
 from probes.kubernetes.pods import PodsProbe
 from probes.kubernetes.replicas import ReplicasProbe
 from probes.kubernetes.services import ServicesProbe
-from tests.probes.kubernetes.conftest import crashing_rollout, kube_config
+from tests.probes.kubernetes.conftest import crashing_behind_service, kube_config
 from tests.probes.kubernetes.healthy import healthy_shop
 from tests.support import kube_around as a
 from tests.support.kube_api import Cluster, KubeApiServer
@@ -77,22 +77,8 @@ def test_a_webhook_without_endpoints_explains_the_pod_creations_it_refuses(
 def test_a_service_without_ready_endpoints_is_explained_by_its_crashing_pods(
     kube_cluster: KubeApiServer, now: datetime
 ) -> None:
-    staged = crashing_rollout(now)
-    selector = {"app.kubernetes.io/name": "checkout"}
-    svc = a.service("checkout", "shop", selector=selector, created=now - timedelta(days=30))
-    crashing = staged.new_pods
     # only the crashing pods remain behind the Service (the old ones are gone)
-    kube_cluster.load(
-        Cluster.of(
-            staged.deployment,
-            staged.new_replica_set,
-            crashing,
-            staged.events,
-            svc,
-            a.endpoint_slice(svc, crashing),
-            logs=staged.logs,
-        )
-    )
+    kube_cluster.load(crashing_behind_service(now))
     config = kube_config(kube_cluster)
     runs = [run_probe(PodsProbe, config=config), run_probe(ServicesProbe, config=config)]
     crash = next(f for f in runs[0].findings if f.kind == "crash_loop")

@@ -17,7 +17,7 @@ from diagnostics.testing import run_probe
 from probes.kubernetes.nodes import NodesProbe
 from probes.kubernetes.pods import PodsProbe
 from probes.kubernetes.rollouts import RolloutsProbe
-from tests.probes.kubernetes.conftest import crashing_rollout, kube_config
+from tests.probes.kubernetes.conftest import crashing_rollout, kube_config, pending_cart
 from tests.support import kube_objects as k
 from tests.support.kube_api import TOKEN, Cluster, KubeApiServer
 
@@ -28,18 +28,8 @@ def test_every_kubectl_command_names_the_configured_context(
     kube_cluster: KubeApiServer, now: datetime
 ) -> None:
     staged = crashing_rollout(now)
-    cart = k.steady_deployment(
-        "cart", "shop", container_name="cart", image="cart:5.2", created=now - timedelta(days=3)
-    )
-    pending = k.pod(
-        cart.replica_set,
-        template=cart.template,
-        created=now - timedelta(minutes=13),
-        node=None,
-        conditions=k.unschedulable(
-            now - timedelta(minutes=13), "0/3 nodes are available: 3 Insufficient memory."
-        ),
-    )
+    staged_cart = pending_cart(now)
+    cart, pending = staged_cart.workload, staged_cart.pending
     oom = k.restarted_pod(
         cart.replica_set,
         template=cart.template,
