@@ -9,6 +9,7 @@ pytest_plugins = [
     "tests.support.prometheus",
     "tests.support.kube_api",
     "tests.support.http_servers",
+    "tests.support.jaeger",
 ]
 
 # Probes honour proxy and CA variables from the environment: every test starts without the

@@ -34,32 +34,36 @@ OWN_SERVICES = frozenset({"jaeger", "jaeger-all-in-one", "jaeger-query"})
 """Jaeger traces itself under these names: never an entry service of the application."""
 
 
-def _tags(raw: Any) -> dict[str, str]:
+def _tags(raw: Any) -> dict[str, Any]:
+    """Jaeger's ``[{key, type, value}]`` as a mapping (values as Jaeger typed them)."""
     if not isinstance(raw, list):
         return {}
-    return {str(t.get("key")): str(t.get("value")) for t in raw if isinstance(t, Mapping)}
+    return {t["key"]: t.get("value") for t in raw if isinstance(t, dict) and "key" in t}
 
 
 def _exception_message(logs: Any) -> str:
     for log in logs if isinstance(logs, list) else ():
-        fields = _tags(log.get("fields")) if isinstance(log, Mapping) else {}
+        fields = _tags(log.get("fields")) if isinstance(log, dict) else {}
         if fields.get("exception.message"):
-            return fields["exception.message"]
+            return str(fields["exception.message"])
     return ""
 
 
 def _parent(raw: Mapping[str, Any]) -> str:
-    for reference in raw.get("references") or ():
-        if isinstance(reference, Mapping) and reference.get("refType") == "CHILD_OF":
+    references = raw.get("references")
+    if not references:
+        return ""
+    for reference in references:
+        if reference.get("refType") == "CHILD_OF":
             return str(reference.get("spanID", ""))
-    references = raw.get("references") or ()
-    return str(references[0].get("spanID", "")) if references else ""
+    return str(references[0].get("spanID", ""))
 
 
 def parse_span(raw: Mapping[str, Any], services: Mapping[str, str]) -> Span:
     """One Jaeger span (its ``processID`` resolved through ``services``)."""
     tags = _tags(raw.get("tags"))
-    error = tags.get("error", "").lower() == "true" or tags.get("otel.status_code") == "ERROR"
+    flag = tags.get("error")
+    error = flag is True or str(flag).lower() == "true" or tags.get("otel.status_code") == "ERROR"
     return Span(
         span_id=str(raw["spanID"]),
         parent_id=_parent(raw),
@@ -67,7 +71,7 @@ def parse_span(raw: Mapping[str, Any], services: Mapping[str, str]) -> Span:
         operation=str(raw.get("operationName", "")),
         start_us=int(raw["startTime"]),
         duration_us=int(raw.get("duration", 0)),
-        kind=span_kind(tags.get("span.kind", "")),
+        kind=span_kind(str(tags.get("span.kind", ""))),
         error=error,
         status=first_of(tags, HTTP_STATUS_KEYS),
         message=(first_of(tags, MESSAGE_KEYS) or _exception_message(raw.get("logs"))) if error else "",
@@ -83,7 +87,7 @@ def parse_trace(raw: Mapping[str, Any], *, max_spans: int) -> Trace:
         for pid, process in processes.items()
         if isinstance(process, Mapping)
     }
-    spans = [parse_span(span, services) for span in raw.get("spans") or () if isinstance(span, Mapping)]
+    spans = [parse_span(span, services) for span in raw.get("spans") or () if isinstance(span, dict)]
     return make_trace(str(raw["traceID"]), spans, max_spans=max_spans)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -63,17 +63,28 @@ PEER_KEYS = ("peer.service", "server.address", "net.peer.name", "http.host", "db
 MESSAGE_KEYS = ("otel.status_description", "error.message", "exception.message", "error.type")
 
 
-def first_of(attributes: dict[str, str], keys: tuple[str, ...]) -> str:
-    """The value of the first of ``keys`` present in ``attributes`` (empty when none is)."""
+def first_of(attributes: Mapping[str, object], keys: tuple[str, ...]) -> str:
+    """The value of the first of ``keys`` present in ``attributes``, as text (empty when none is)."""
     for key in keys:
         value = attributes.get(key)
-        if value:
-            return value
+        if value is not None and value != "":
+            return str(value)
     return ""
+
+
+_KIND_NAMES: dict[str, SpanKind] = {
+    spelling: kind
+    for kind in SpanKind
+    for spelling in (kind.value, kind.value.upper(), f"SPAN_KIND_{kind.value.upper()}")
+    if kind.value
+}
 
 
 def span_kind(text: str) -> SpanKind:
     """``server``, ``SPAN_KIND_SERVER``, ``SERVER`` or 2 (OTLP enum) into a SpanKind."""
+    known = _KIND_NAMES.get(text)
+    if known is not None:
+        return known
     name = text.strip().lower().removeprefix("span_kind_")
     numbered = {"1": "internal", "2": "server", "3": "client", "4": "producer", "5": "consumer"}
     name = numbered.get(name, name)
