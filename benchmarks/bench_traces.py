@@ -39,7 +39,18 @@ from probes.traces.judge_latency import LatencyLimits, judge_latency
 from probes.traces.paths import shape_of
 from probes.traces.spans import Trace
 
-SERVICES = ["frontend", "checkout", "cart", "catalog", "pricing", "inventory", "users", "auth", "shipping", "payments"]
+SERVICES = [
+    "frontend",
+    "checkout",
+    "cart",
+    "catalog",
+    "pricing",
+    "inventory",
+    "users",
+    "auth",
+    "shipping",
+    "payments",
+]
 BUDGET_S = 2.0
 
 
@@ -52,7 +63,9 @@ def jaeger_trace(index: int, spans: int, rng: random.Random, *, window: bool) ->
     for i in range(spans):
         parent = -1 if i == 0 else rng.randrange(max(0, i - 8), i)
         service = "frontend" if i == 0 else ("payments" if i == spans - 1 else rng.choice(SERVICES[1:]))
-        nodes.append({"parent": parent, "service": service, "op": f"{service} op{i % 2}" if i else "GET /buy"})
+        nodes.append(
+            {"parent": parent, "service": service, "op": f"{service} op{i % 2}" if i else "GET /buy"}
+        )
         if parent >= 0:
             children[parent].append(i)
     failing_from = -1
@@ -87,7 +100,13 @@ def jaeger_trace(index: int, spans: int, rng: random.Random, *, window: bool) ->
                 "spanID": f"{index:08x}{i:08x}",
                 "operationName": node["op"],
                 "references": (
-                    [{"refType": "CHILD_OF", "traceID": trace_id, "spanID": f"{index:08x}{node['parent']:08x}"}]
+                    [
+                        {
+                            "refType": "CHILD_OF",
+                            "traceID": trace_id,
+                            "spanID": f"{index:08x}{node['parent']:08x}",
+                        }
+                    ]
                     if node["parent"] >= 0
                     else []
                 ),
@@ -160,13 +179,19 @@ def main() -> int:
     errors, latency = verdicts  # type: ignore[misc]
 
     print(f"{args.traces} traces x {args.spans} spans = {total_spans:,} spans (median of {args.repeat})")
-    print(f"  decoding (Jaeger JSON -> spans): {decode_s:6.3f} s  ({decode_s / total_spans * 1e6:.1f} µs/span)")
+    print(
+        f"  decoding (Jaeger JSON -> spans): {decode_s:6.3f} s  ({decode_s / total_spans * 1e6:.1f} µs/span)"
+    )
     print(f"  judging (shape + both judges):   {judge_s:6.3f} s  ({judge_s / total_spans * 1e6:.1f} µs/span)")
-    print(f"  reference (one dict pass):       {reference_s:6.3f} s  -> judging = {judge_s / reference_s:.1f}x reference")
+    print(
+        f"  reference (one dict pass):       {reference_s:6.3f} s  -> judging = {judge_s / reference_s:.1f}x reference"
+    )
     print(f"  budget for judging: {BUDGET_S:.0f} s -> {'within' if judge_s <= BUDGET_S else 'OVER'}")
     origin = errors.origins[0].origin if errors else None  # type: ignore[attr-defined]
     culprit = latency.culprit.operation if latency else None  # type: ignore[attr-defined]
-    print(f"  errors originate in: {origin.service + ' ' + origin.operation if origin else '-'}; slower: {culprit}")
+    print(
+        f"  errors originate in: {origin.service + ' ' + origin.operation if origin else '-'}; slower: {culprit}"
+    )
     return 0 if judge_s <= BUDGET_S else 1
 
 

@@ -108,7 +108,9 @@ class HttpApi:
         except requests.exceptions.RequestException as exc:
             raise ProbeError(f"{what}: {type(exc).__name__}", kind=ErrorKind.PROTOCOL) from None
         if response.status_code in (401, 403):
-            raise ProbeError(f"{what}: HTTP {response.status_code} (check the credentials)", kind=ErrorKind.AUTH)
+            raise ProbeError(
+                f"{what}: HTTP {response.status_code} (check the credentials)", kind=ErrorKind.AUTH
+            )
         if response.status_code >= 400:
             text = response.text[:MAX_ERROR_TEXT].strip()
             raise ProbeError(f"{what}: HTTP {response.status_code}: {text}", kind=ErrorKind.QUERY)

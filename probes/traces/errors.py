@@ -60,7 +60,11 @@ class ErrorsProbe(Probe):
                 and window.ratio > baseline.ratio
             ]
             collected = collect(
-                ctx, baseline=options.baseline, with_failing=True, with_baseline=False, services=sorted(elevated)
+                ctx,
+                baseline=options.baseline,
+                with_failing=True,
+                with_baseline=False,
+                services=sorted(elevated),
             )
         else:
             collected = collect(ctx, baseline=options.baseline, with_failing=True)
@@ -78,7 +82,11 @@ class ErrorsProbe(Probe):
             )
             if verdict is not None:
                 finding = error_finding(
-                    verdict, make=ctx.finding, link=collected.link, limits=limits, bounds=collected.bounds.as_details()
+                    verdict,
+                    make=ctx.finding,
+                    link=collected.link,
+                    limits=limits,
+                    bounds=collected.bounds.as_details(),
                 )
                 if metric_rates is not None:
                     finding = _with_queries(finding, metric_rates.queries)
@@ -100,12 +108,16 @@ def _with_queries(finding: Finding, queries: tuple[str, ...]) -> Finding:
     return replace(finding, evidence=replace(finding.evidence, queries=queries))
 
 
-def describe(backend: Any) -> str:
+def describe(backend: Any, *, uses_span_metrics: bool = True) -> str:
     """``Jaeger at http://...: services frontend, checkout`` (for ``diag config check``)."""
     if not isinstance(backend, TracesConfig):
         return "nothing (no traces section)"
     from probes.prometheus.backend import display_url
 
-    services = ", ".join(backend.services) if backend.services else f"every entry service (at most {backend.max_services})"
-    extra = " + span metrics from Prometheus" if backend.prometheus is not None else ""
+    services = (
+        ", ".join(backend.services)
+        if backend.services
+        else f"every entry service (at most {backend.max_services})"
+    )
+    extra = " + span metrics from Prometheus" if uses_span_metrics and backend.prometheus is not None else ""
     return f"{backend.kind} at {display_url(backend.endpoint.url)}: {services}{extra}"

@@ -108,10 +108,14 @@ def collect(
     try:
         base_start, base_end = baseline_range(ctx, baseline)
         for service in services if services is not None else entry_services(store, config):
-            window_raw = store.traces(Search(service=service, start=ctx.start, end=ctx.at, limit=config.sample))
+            window_raw = store.traces(
+                Search(service=service, start=ctx.start, end=ctx.at, limit=config.sample)
+            )
             failing_raw = (
                 store.traces(
-                    Search(service=service, start=ctx.start, end=ctx.at, limit=config.sample, errors_only=True)
+                    Search(
+                        service=service, start=ctx.start, end=ctx.at, limit=config.sample, errors_only=True
+                    )
                 )
                 if with_failing
                 else []
@@ -135,4 +139,6 @@ def collect(
         bounds.requests = getattr(store, "requests_made", 0)
     finally:
         store.close()
-    return Collected(samples=tuple(samples), bounds=bounds, link=store.link, where=f"{store.name} at {store.where}")
+    return Collected(
+        samples=tuple(samples), bounds=bounds, link=store.link, where=f"{store.name} at {store.where}"
+    )

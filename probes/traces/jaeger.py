@@ -126,4 +126,3 @@ class JaegerStore(HttpApi):
 
     def link(self, trace_id: str) -> str:
         return f"{self.endpoint.ui_url or self.where}/trace/{trace_id}"
-

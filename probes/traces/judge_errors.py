@@ -213,8 +213,7 @@ def error_finding(
         summary=(
             f"{verdict.window.ratio:.1%} of {verdict.entry_service}'s requests fail "
             f"({verdict.baseline.ratio:.1%} in the baseline, from {verdict.source}); "
-            f"the errors originate in {where(origin)}"
-            + (f": {origin.message}" if origin.message else "")
+            f"the errors originate in {where(origin)}" + (f": {origin.message}" if origin.message else "")
         ),
         entity=Entity(kind="service", name=service, attributes=attributes),
         key=verdict.entry_service,

@@ -174,7 +174,11 @@ def latency_finding(
         entity=Entity(
             kind="service",
             name=service,
-            attributes={"operation": operation, "entry_service": verdict.entry[0], "entry_operation": verdict.entry[1]},
+            attributes={
+                "operation": operation,
+                "entry_service": verdict.entry[0],
+                "entry_operation": verdict.entry[1],
+            },
         ),
         key=entry,
         onset=onset,
@@ -195,7 +199,10 @@ def latency_finding(
             "operation": operation,
             "path": list(path),
             "growth_share": round(verdict.growth_share, 3),
-            "ratio_needed": {"p50": round(verdict.ratio_needed[0], 3), "p95": round(verdict.ratio_needed[1], 3)},
+            "ratio_needed": {
+                "p50": round(verdict.ratio_needed[0], 3),
+                "p95": round(verdict.ratio_needed[1], 3),
+            },
             "example_trace_id": verdict.example_trace_id,
             "example_link": link(verdict.example_trace_id),
             "bounds": dict(bounds),

@@ -33,7 +33,7 @@ class LatencyProbe(Probe):
     def targets(cls, backend: Any) -> str:
         from probes.traces.errors import describe
 
-        return describe(backend)
+        return describe(backend, uses_span_metrics=False)
 
     def run(self, ctx: ProbeContext) -> Iterable[Finding]:
         from probes.traces.fetch import collect
@@ -52,7 +52,9 @@ class LatencyProbe(Probe):
         ctx.logger.debug("traces.latency: %s from %s", collected.bounds.as_details(), collected.where)
         findings = []
         for sample in collected.samples:
-            by_entry: dict[Operation, tuple[list[TraceShape], list[TraceShape]]] = defaultdict(lambda: ([], []))
+            by_entry: dict[Operation, tuple[list[TraceShape], list[TraceShape]]] = defaultdict(
+                lambda: ([], [])
+            )
             for shape in sample.window:
                 by_entry[shape.entry][0].append(shape)
             for shape in sample.baseline:

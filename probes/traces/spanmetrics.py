@@ -51,7 +51,9 @@ def _counts(client: object, promql: str, at: datetime) -> dict[str, float]:
     return counts
 
 
-def error_rates(ctx: ProbeContext, prometheus: PrometheusConfig, baseline: timedelta) -> SpanMetricRates | None:
+def error_rates(
+    ctx: ProbeContext, prometheus: PrometheusConfig, baseline: timedelta
+) -> SpanMetricRates | None:
     """Failing and total server spans per service in the window and the baseline; None without span metrics."""
     from probes.prometheus.client import PrometheusClient
 

@@ -71,7 +71,9 @@ def _is_error(status: Any) -> bool:
 
 def _event_message(events: Any) -> str:
     for event in events if isinstance(events, list) else ():
-        message = attributes(event.get("attributes")).get("exception.message") if isinstance(event, Mapping) else ""
+        message = (
+            attributes(event.get("attributes")).get("exception.message") if isinstance(event, Mapping) else ""
+        )
         if message:
             return message
     return ""
@@ -82,7 +84,10 @@ def parse_span(raw: Mapping[str, Any], service: str) -> Span:
     tags = attributes(raw.get("attributes"))
     status = raw.get("status") or {}
     error = _is_error(status)
-    start_ns, end_ns = int(raw["startTimeUnixNano"]), int(raw.get("endTimeUnixNano") or raw["startTimeUnixNano"])
+    start_ns, end_ns = (
+        int(raw["startTimeUnixNano"]),
+        int(raw.get("endTimeUnixNano") or raw["startTimeUnixNano"]),
+    )
     message = str(status.get("message") or "") if isinstance(status, Mapping) else ""
     return Span(
         span_id=hex_id(raw["spanId"]),
@@ -94,7 +99,9 @@ def parse_span(raw: Mapping[str, Any], service: str) -> Span:
         kind=span_kind(str(raw.get("kind") or "")),
         error=error,
         status=first_of(tags, HTTP_STATUS_KEYS),
-        message=(message or first_of(tags, MESSAGE_KEYS) or _event_message(raw.get("events"))) if error else "",
+        message=(message or first_of(tags, MESSAGE_KEYS) or _event_message(raw.get("events")))
+        if error
+        else "",
         peer=first_of(tags, PEER_KEYS),
     )
 
@@ -150,7 +157,9 @@ class TempoStore(HttpApi):
         ids = [
             str(t["traceID"])
             for t in found
-            if isinstance(t, Mapping) and t.get("traceID") and t.get("rootServiceName") in (None, search.service)
+            if isinstance(t, Mapping)
+            and t.get("traceID")
+            and t.get("rootServiceName") in (None, search.service)
         ][: search.limit]
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="diag-tempo") as pool:
             traces = list(pool.map(self.trace, ids))

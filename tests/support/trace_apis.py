@@ -59,7 +59,9 @@ def to_zipkin(trace: Mapping[str, Any]) -> list[dict[str, Any]]:
     for span in trace["spans"]:
         tags = _tags(span)
         kind = str(tags.pop("span.kind", "")).upper()
-        out_tags = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in tags.items() if k != "error"}
+        out_tags = {
+            k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in tags.items() if k != "error"
+        }
         if _failing(tags):
             out_tags["otel.status_code"] = "ERROR"
             out_tags["error"] = str(tags.get("otel.status_description") or "true")
@@ -104,7 +106,13 @@ def to_otlp(trace: Mapping[str, Any]) -> dict[str, Any]:
         status: dict[str, Any] = {}
         if _failing(tags):
             status = {"code": "STATUS_CODE_ERROR", "message": str(tags.get("otel.status_description", ""))}
-        skipped = {"error", "otel.status_code", "otel.status_description", "otel.scope.name", "otel.scope.version"}
+        skipped = {
+            "error",
+            "otel.status_code",
+            "otel.status_description",
+            "otel.scope.name",
+            "otel.scope.version",
+        }
         otlp: dict[str, Any] = {
             "traceId": _b64(trace["traceID"]),
             "spanId": _b64(span["spanID"]),
@@ -190,7 +198,10 @@ def _tempo_search(stored: StoredTraces, query: Mapping[str, str]) -> dict[str, A
                 "durationMs": int(root["duration"]) // 1000,
             }
         )
-    return {"traces": found[: int(query.get("limit", "20"))], "metrics": {"inspectedTraces": len(stored.traces)}}
+    return {
+        "traces": found[: int(query.get("limit", "20"))],
+        "metrics": {"inspectedTraces": len(stored.traces)},
+    }
 
 
 def _route(stored: StoredTraces, path: str, query: Mapping[str, str]) -> Any:

@@ -135,9 +135,7 @@ class _Service:
         self.provider.shutdown()
 
 
-def _answer(
-    span: Any, request: BaseHTTPRequestHandler, status: int, body: str, message: str = ""
-) -> None:
+def _answer(span: Any, request: BaseHTTPRequestHandler, status: int, body: str, message: str = "") -> None:
     from opentelemetry.trace import Status, StatusCode
 
     span.set_attribute("http.response.status_code", status)

@@ -60,7 +60,10 @@ def test_failing_payments_is_named_as_origin_with_path_and_onset(staged_traces: 
     assert finding.severity is Severity.CRITICAL
     assert finding.onset is not None
     assert abs(finding.onset - scenario.fault_start) <= ONSET_TOLERANCE
-    assert "errors of frontend originate in payments POST /charge (via frontend -> checkout -> payments)" in finding.title
+    assert (
+        "errors of frontend originate in payments POST /charge (via frontend -> checkout -> payments)"
+        in finding.title
+    )
     bounds = details["bounds"]
     assert isinstance(bounds, dict) and bounds["spans_walked"] > 0 and bounds["requests"] >= 3
 
@@ -104,7 +107,9 @@ def test_a_failure_is_not_mistaken_for_a_slowdown(staged_traces: StagedTraces) -
 
 def test_sample_bounds_the_traces_fetched(staged_traces: StagedTraces) -> None:
     scenario = staged_traces["failure"]
-    result = scenario.run(ErrorsProbe, {**jaeger_section(staged_traces), "services": ["frontend"], "sample": 30})
+    result = scenario.run(
+        ErrorsProbe, {**jaeger_section(staged_traces), "services": ["frontend"], "sample": 30}
+    )
     finding = only(result)
     bounds = finding.evidence.details["bounds"]
     assert isinstance(bounds, dict)

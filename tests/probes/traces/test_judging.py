@@ -83,7 +83,9 @@ def test_noisy_healthy_traffic_is_not_elevated_on_several_seeds() -> None:
         rng = random.Random(seed)
         window, baseline = _sample(200, 10_000_000, rng), _sample(200, 0, rng)
         assert judge_errors("frontend", window=window, baseline=baseline, failing=(), limits=ERRORS) is None
-        assert judge_latency(("frontend", "GET /buy"), window=window, baseline=baseline, limits=LATENCY) is None
+        assert (
+            judge_latency(("frontend", "GET /buy"), window=window, baseline=baseline, limits=LATENCY) is None
+        )
 
 
 def test_failures_from_payments_are_attributed_with_onset() -> None:

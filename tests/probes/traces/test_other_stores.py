@@ -66,13 +66,19 @@ def test_store_gives_the_same_findings_as_jaeger(
 def test_zipkin_and_tempo_links_point_at_their_own_ui(staged_traces: StagedTraces, apis_url: str) -> None:
     staged = staged_traces["failure"]
     for store, route in (("zipkin", "/zipkin/traces/"), ("tempo", "/api/traces/")):
-        (finding,) = staged.run(ErrorsProbe, {store: {"url": apis_url, "ui_url": "https://ui.example"}}).findings
+        (finding,) = staged.run(
+            ErrorsProbe, {store: {"url": apis_url, "ui_url": "https://ui.example"}}
+        ).findings
         assert str(finding.evidence.details["example_link"]).startswith(f"https://ui.example{route}")
 
 
-def test_tempo_fetches_each_trace_by_id_within_the_sample(staged_traces: StagedTraces, stored: StoredTraces, apis_url: str) -> None:
+def test_tempo_fetches_each_trace_by_id_within_the_sample(
+    staged_traces: StagedTraces, stored: StoredTraces, apis_url: str
+) -> None:
     stored.requests.clear()
-    staged_traces["failure"].run(ErrorsProbe, {"tempo": {"url": apis_url}, "services": ["frontend"], "sample": 25})
+    staged_traces["failure"].run(
+        ErrorsProbe, {"tempo": {"url": apis_url}, "services": ["frontend"], "sample": 25}
+    )
     searches = [r for r in stored.requests if r.startswith("/api/search")]
     fetches = [r for r in stored.requests if r.startswith("/api/traces/")]
     assert len(searches) == 3

@@ -1,0 +1,96 @@
+"""The span-metrics shortcut: rates from a real Prometheus, the path from the real Jaeger.
+
+The span metrics are what the OpenTelemetry Collector's spanmetrics connector would have
+counted from the very spans Jaeger stored: a ``traces_spanmetrics_calls_total`` counter per
+(service_name, span_name, span_kind, status_code), sampled every 250 ms over the staged
+scenarios and backfilled with promtool.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import pytest
+
+from diagnostics import Status
+from probes.traces.errors import ErrorsProbe
+from probes.traces.spanmetrics import CALLS
+from tests.probes.traces.conftest import StagedTraces
+from tests.support.prometheus import PrometheusDataset, PrometheusServer, StagedSeries
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+STEP_S = 0.25
+
+
+def span_metrics(raw: Iterable[Any]) -> list[StagedSeries]:
+    """Cumulative server-span counts per series, every STEP_S seconds."""
+    events: dict[tuple[str, str, str], list[float]] = defaultdict(list)
+    for trace in raw:
+        for span in trace["spans"]:
+            tags = {t["key"]: t["value"] for t in span["tags"]}
+            if tags.get("span.kind") != "server":
+                continue
+            status = "STATUS_CODE_ERROR" if tags.get("otel.status_code") == "ERROR" else "STATUS_CODE_UNSET"
+            service = trace["processes"][span["processID"]]["serviceName"]
+            events[(service, span["operationName"], status)].append(
+                (span["startTime"] + span["duration"]) / 1e6
+            )
+    first = min(t for times in events.values() for t in times) - 5
+    last = max(t for times in events.values() for t in times) + 5
+    series = []
+    for (service, name, status), times in events.items():
+        times.sort()
+        stamps = [first + i * STEP_S for i in range(int((last - first) / STEP_S) + 1)]
+        counts, seen = [], 0
+        for stamp in stamps:
+            while seen < len(times) and times[seen] <= stamp:
+                seen += 1
+            counts.append(float(seen))
+        labels = {
+            "service_name": service,
+            "span_name": name,
+            "span_kind": "SPAN_KIND_SERVER",
+            "status_code": status,
+        }
+        series.append(StagedSeries(name=CALLS, labels=labels, timestamps=stamps, values=counts))
+    return series
+
+
+@pytest.fixture(scope="module")
+def span_metrics_server(
+    staged_traces: StagedTraces, prometheus_server: Callable[[PrometheusDataset], PrometheusServer]
+) -> PrometheusServer:
+    dataset = PrometheusDataset(name="traces-spanmetrics", series=lambda: span_metrics(staged_traces.raw))
+    return prometheus_server(dataset)
+
+
+def section(staged: StagedTraces, server: PrometheusServer) -> dict[str, Any]:
+    return {"jaeger": {"url": staged.jaeger.query_url}, "prometheus": server.config()}
+
+
+def test_rates_come_from_span_metrics_and_the_path_from_traces(
+    staged_traces: StagedTraces, span_metrics_server: PrometheusServer
+) -> None:
+    scenario = staged_traces["failure"]
+    result = scenario.run(ErrorsProbe, section(staged_traces, span_metrics_server))
+    assert result.outcome.status is Status.OK, result.outcome.error
+    (finding,) = result.findings
+    details = finding.evidence.details
+    assert details["rates_from"] == "span metrics"
+    assert (finding.entity.name, details["origin_operation"]) == ("payments", "POST /charge")
+    assert details["path"] == ["frontend", "checkout", "payments"]
+    assert any(CALLS in query and "STATUS_CODE_ERROR" in query for query in finding.evidence.queries)
+    ratio = next(m.value for m in finding.evidence.values if m.name == "error_ratio")
+    # 90 % of the 40 GET /buy among the window's 70 requests fail: about half of them
+    assert 0.3 <= ratio <= 0.7
+
+
+def test_healthy_span_metrics_are_silent(
+    staged_traces: StagedTraces, span_metrics_server: PrometheusServer
+) -> None:
+    result = staged_traces["healthy"].run(ErrorsProbe, section(staged_traces, span_metrics_server))
+    assert result.outcome.status is Status.OK, result.outcome.error
+    assert result.findings == ()
