@@ -62,10 +62,11 @@ class TraceStore(Protocol):
 class HttpApi:
     """A read-only JSON-over-HTTP API with the endpoint's auth, bounded by a monotonic deadline."""
 
-    def __init__(self, endpoint: TraceEndpoint, *, name: str, deadline: float) -> None:
+    def __init__(self, endpoint: TraceEndpoint, *, name: str, deadline: float, max_spans: int) -> None:
         import requests
 
         self.endpoint = endpoint
+        self.max_spans = max_spans
         self.name = name
         self.url = endpoint.url
         self.where = display_url(endpoint.url)
@@ -131,14 +132,14 @@ def open_store(config: TracesConfig, *, deadline: float) -> TraceStore:
     if config.kind == "jaeger":
         from probes.traces.jaeger import JaegerStore
 
-        return JaegerStore(endpoint, deadline=deadline, max_spans=max_spans)
+        return JaegerStore(endpoint, name="Jaeger", deadline=deadline, max_spans=max_spans)
     if config.kind == "tempo":
         from probes.traces.tempo import TempoStore
 
         return TempoStore(endpoint, deadline=deadline, max_spans=max_spans, concurrency=config.concurrency)
     from probes.traces.zipkin import ZipkinStore
 
-    return ZipkinStore(endpoint, deadline=deadline, max_spans=max_spans)
+    return ZipkinStore(endpoint, name="Zipkin", deadline=deadline, max_spans=max_spans)
 
 
 def micros(moment: datetime) -> int:

@@ -17,7 +17,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from probes.traces.client import HttpApi, Search, micros, protocol_error
-from probes.traces.config import TraceEndpoint
 from probes.traces.paths import rooted_in
 from probes.traces.spans import (
     HTTP_STATUS_KEYS,
@@ -93,10 +92,6 @@ def parse_trace(raw: Mapping[str, Any], *, max_spans: int) -> Trace:
 
 class JaegerStore(HttpApi):
     """Jaeger's query API."""
-
-    def __init__(self, endpoint: TraceEndpoint, *, deadline: float, max_spans: int) -> None:
-        super().__init__(endpoint, name="Jaeger", deadline=deadline)
-        self.max_spans = max_spans
 
     def services(self) -> list[str]:
         answer = self.get_json("/api/services")

@@ -132,8 +132,7 @@ class TempoStore(HttpApi):
     """Tempo's query API."""
 
     def __init__(self, endpoint: TraceEndpoint, *, deadline: float, max_spans: int, concurrency: int) -> None:
-        super().__init__(endpoint, name="Tempo", deadline=deadline)
-        self.max_spans = max_spans
+        super().__init__(endpoint, name="Tempo", deadline=deadline, max_spans=max_spans)
         self.concurrency = concurrency
 
     def services(self) -> list[str]:

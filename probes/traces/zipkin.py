@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from probes.traces.client import HttpApi, Search, micros, protocol_error
-from probes.traces.config import TraceEndpoint
 from probes.traces.paths import rooted_in
 from probes.traces.spans import (
     HTTP_STATUS_KEYS,
@@ -55,10 +54,6 @@ def parse_span(raw: Mapping[str, Any]) -> Span:
 
 class ZipkinStore(HttpApi):
     """Zipkin's v2 query API."""
-
-    def __init__(self, endpoint: TraceEndpoint, *, deadline: float, max_spans: int) -> None:
-        super().__init__(endpoint, name="Zipkin", deadline=deadline)
-        self.max_spans = max_spans
 
     def services(self) -> list[str]:
         answer = self.get_json("/api/v2/services")
