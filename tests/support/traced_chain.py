@@ -171,7 +171,7 @@ class TracedChain:
 
     def _payments(self, service: _Service, request: BaseHTTPRequestHandler) -> None:
         with service.serve(request, "/charge") as span:
-            self._jitter(2, 8)
+            self._jitter(5, 25)
             time.sleep(self.faults.extra_delay_s)
             failing = self._draw() < max(self.faults.failure_rate, self.noise_failure_rate)
             if failing:
