@@ -19,10 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from diagnostics import ChecklistItem, Finding, Probe, ProbeContext
 from probes.traces.config import SECTION, ErrorsOptions, TracesConfig
+
+if TYPE_CHECKING:
+    from probes.traces.spanmetrics import SpanMetricRates
 
 
 class ErrorsProbe(Probe):
@@ -89,12 +92,14 @@ class ErrorsProbe(Probe):
                     bounds=collected.bounds.as_details(),
                 )
                 if metric_rates is not None:
-                    finding = _with_queries(finding, metric_rates.queries)
+                    finding = _with_span_metrics(finding, metric_rates)
                 findings.append(finding)
         return findings
 
 
-def _span_metric_rates(ctx: ProbeContext, config: TracesConfig, baseline: timedelta) -> Any:
+def _span_metric_rates(
+    ctx: ProbeContext, config: TracesConfig, baseline: timedelta
+) -> SpanMetricRates | None:
     if config.prometheus is None:
         return None
     from probes.traces.spanmetrics import error_rates
@@ -102,10 +107,17 @@ def _span_metric_rates(ctx: ProbeContext, config: TracesConfig, baseline: timede
     return error_rates(ctx, config.prometheus, baseline)
 
 
-def _with_queries(finding: Finding, queries: tuple[str, ...]) -> Finding:
+def _with_span_metrics(finding: Finding, metrics: SpanMetricRates) -> Finding:
+    """The finding with the PromQL behind its rates and the service graph's failing edges."""
     from dataclasses import replace
 
-    return replace(finding, evidence=replace(finding.evidence, queries=queries))
+    details = dict(finding.evidence.details)
+    if metrics.failed_edges:
+        details["failed_edges"] = [
+            {"client": client, "server": server, "failed": failed}
+            for client, server, failed in metrics.failed_edges
+        ]
+    return replace(finding, evidence=replace(finding.evidence, queries=metrics.queries, details=details))
 
 
 def describe(backend: Any, *, uses_span_metrics: bool = True) -> str:

@@ -4,7 +4,9 @@ Where the OpenTelemetry Collector's spanmetrics connector or Tempo's metrics-gen
 ``traces_spanmetrics_calls_total`` (labels ``service_name`` or ``service``, ``span_kind``,
 ``status_code``), the counts of server spans over the whole window and baseline come from two
 instant queries each, instead of from a sample of traces; traces are then fetched only to name
-where the errors originate and the path to it.
+where the errors originate and the path to it. Where the service graph is there too
+(``traces_service_graph_request_failed_total{client, server}``), the edges with failed requests
+in the window are added to the evidence.
 
     sum by (service_name, service) (increase(traces_spanmetrics_calls_total{
         span_kind="SPAN_KIND_SERVER"[, status_code="STATUS_CODE_ERROR"]}[<range>s]))
@@ -21,6 +23,8 @@ from probes.prometheus.backend import PrometheusConfig
 from probes.traces.judge_errors import Rates
 
 CALLS = "traces_spanmetrics_calls_total"
+FAILED_EDGES = "traces_service_graph_request_failed_total"
+MAX_EDGES = 5
 SERVER = 'span_kind="SPAN_KIND_SERVER"'
 ERROR = 'status_code="STATUS_CODE_ERROR"'
 
@@ -37,6 +41,8 @@ class SpanMetricRates:
 
     rates: Mapping[str, tuple[Rates, Rates]]
     queries: tuple[str, ...]
+    failed_edges: tuple[tuple[str, str, float], ...] = ()
+    """(client, server, failed requests in the window) from the service graph, most first."""
 
 
 def _counts(client: object, promql: str, at: datetime) -> dict[str, float]:
@@ -72,6 +78,15 @@ def error_rates(
         failing = _counts(client, queries[1], ctx.at)
         baseline_total = _counts(client, queries[2], ctx.start)
         baseline_failing = _counts(client, queries[3], ctx.start)
+        edges_query = f"sum by (client, server) (increase({FAILED_EDGES}[{window_s}s])) > 0"
+        edges = sorted(
+            (
+                (s.labels.get("client", ""), s.labels.get("server", ""), round(s.value, 1))
+                for s in client.query(edges_query, ctx.at)
+                if s.value == s.value
+            ),
+            key=lambda edge: -edge[2],
+        )
     rates = {
         service: (
             Rates(failing=failing.get(service, 0.0), total=count),
@@ -79,4 +94,8 @@ def error_rates(
         )
         for service, count in total.items()
     }
-    return SpanMetricRates(rates=rates, queries=queries)
+    return SpanMetricRates(
+        rates=rates,
+        queries=(*queries, edges_query) if edges else queries,
+        failed_edges=tuple(edges[:MAX_EDGES]),
+    )

@@ -2,8 +2,9 @@
 
 The span metrics are what the OpenTelemetry Collector's spanmetrics connector would have
 counted from the very spans Jaeger stored: a ``traces_spanmetrics_calls_total`` counter per
-(service_name, span_name, span_kind, status_code), sampled every 250 ms over the staged
-scenarios and backfilled with promtool.
+(service_name, span_name, span_kind, status_code) and, as the servicegraph connector would,
+``traces_service_graph_request_failed_total`` per (client, server), sampled every 250 ms over
+the staged scenarios and backfilled with promtool.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pytest
 
 from diagnostics import Status
 from probes.traces.errors import ErrorsProbe
-from probes.traces.spanmetrics import CALLS
+from probes.traces.spanmetrics import CALLS, FAILED_EDGES
 from tests.probes.traces.conftest import StagedTraces
 from tests.support.prometheus import PrometheusDataset, PrometheusServer, StagedSeries
 
@@ -86,6 +87,9 @@ def test_rates_come_from_span_metrics_and_the_path_from_traces(
     ratio = next(m.value for m in finding.evidence.values if m.name == "error_ratio")
     # 90 % of the 40 GET /buy among the window's 70 requests fail: about half of them
     assert 0.3 <= ratio <= 0.7
+    edges = details["failed_edges"]
+    assert isinstance(edges, list)
+    assert {(e["client"], e["server"]) for e in edges} == {("frontend", "checkout"), ("checkout", "payments")}
 
 
 def test_healthy_span_metrics_are_silent(
