@@ -17,7 +17,7 @@ import pytest
 
 from diagnostics import Status
 from probes.traces.errors import ErrorsProbe
-from probes.traces.spanmetrics import CALLS, FAILED_EDGES
+from probes.traces.spanmetrics import CALLS
 from tests.probes.traces.conftest import StagedTraces
 from tests.support.prometheus import PrometheusDataset, PrometheusServer, StagedSeries
 
