@@ -45,6 +45,7 @@ class TraceStore(Protocol):
 
     name: str
     where: str
+    requests_made: int
 
     def services(self) -> list[str]:
         """Every service the store has spans of."""

@@ -136,7 +136,7 @@ def collect(
                     window_traces=tuple(window_raw),
                 )
             )
-        bounds.requests = getattr(store, "requests_made", 0)
+        bounds.requests = store.requests_made
     finally:
         store.close()
     return Collected(

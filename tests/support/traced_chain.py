@@ -96,7 +96,8 @@ class _Service:
         from opentelemetry.trace import SpanKind
         from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-        parent = TraceContextTextMapPropagator().extract(dict(request.headers.items()))
+        # header names arrive capitalised (urllib sends "Traceparent"); the propagator looks up lower case
+        parent = TraceContextTextMapPropagator().extract({k.lower(): v for k, v in request.headers.items()})
         name = f"{request.command} {route}"
         attributes = {"http.request.method": request.command, "http.route": route, "url.path": request.path}
         with self.tracer.start_as_current_span(
