@@ -14,6 +14,7 @@ in the window are added to the evidence.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -63,8 +64,9 @@ def error_rates(
     """Failing and total server spans per service in the window and the baseline; None without span metrics."""
     from probes.prometheus.client import PrometheusClient
 
-    window_s = max(1, round(ctx.window.total_seconds()))
-    baseline_s = max(1, round(baseline.total_seconds()))
+    # whole seconds that cover the window and the baseline (PromQL ranges take no fractions)
+    window_s = max(1, math.ceil(ctx.window.total_seconds()))
+    baseline_s = max(1, math.ceil(baseline.total_seconds()))
     queries = (
         calls_query(window_s, errors=False),
         calls_query(window_s, errors=True),

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from diagnostics import Finding, Probe, Status
+from diagnostics import Finding, Probe
 from probes.traces.errors import ErrorsProbe
 from probes.traces.latency import LatencyProbe
 from tests.probes.traces.conftest import StagedTraces
