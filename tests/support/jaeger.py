@@ -13,6 +13,7 @@ at the end of the session.
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import time
 import urllib.request
@@ -87,7 +88,6 @@ def jaeger_binary() -> Path:
         [str(ROOT / "scripts" / "build-jaeger")],
         capture_output=True,
         text=True,
-        env=None,
         check=False,
     )
     if result.returncode != 0:
@@ -110,10 +110,10 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> Non
     raise RuntimeError(f"Jaeger did not answer within {STARTUP_TIMEOUT_S:.0f}s: {log.read_text()[-2000:]}")
 
 
-@pytest.fixture(scope="session")
-def jaeger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JaegerServer]:
+@contextlib.contextmanager
+def running_jaeger(workdir: Path) -> Iterator[JaegerServer]:
+    """A Jaeger on free ports with its configuration and log in ``workdir``, stopped on exit."""
     binary = jaeger_binary()
-    workdir = tmp_path_factory.mktemp("jaeger")
     ports = {name: free_port() for name in ("health", "query", "query_grpc", "otlp")}
     config = workdir / "config.yaml"
     config.write_text(CONFIG.format(**ports))
@@ -137,3 +137,9 @@ def jaeger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JaegerServer]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="session")
+def jaeger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JaegerServer]:
+    with running_jaeger(tmp_path_factory.mktemp("jaeger")) as server:
+        yield server
