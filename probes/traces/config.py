@@ -76,6 +76,8 @@ class TracesConfig(BaseModel):
     max_services: int = Field(20, ge=1, le=200)
     max_spans_per_trace: int = Field(5000, ge=10, le=100_000)
     """A trace with more spans is cut to its first ones (by start time)."""
+    max_spans: int = Field(1_000_000, ge=1000, le=20_000_000)
+    """Spans one run walks at most: once reached, further entry services are not fetched."""
     concurrency: int = Field(8, ge=1, le=32)
     """Requests in flight at once (Tempo fetches each trace by id)."""
     prometheus: PrometheusConfig | None = None

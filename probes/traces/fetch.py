@@ -2,8 +2,8 @@
 baseline's, and (for errors) the window's failing ones, shaped once and bounded.
 
 Bounds: at most ``max_services`` entry services, ``sample`` traces per query, three queries per
-service (two for latency), ``max_spans_per_trace`` spans per trace; every request within the
-probe's deadline. The counts (traces fetched, spans walked, requests, seconds) travel with the
+service (two for latency), ``max_spans_per_trace`` spans per trace, ``max_spans`` spans in all
+(further services are then left out, and named); every request within the probe's deadline. The counts (traces fetched, spans walked, requests, seconds) travel with the
 sample so findings can show them.
 """
 
@@ -40,10 +40,13 @@ class Bounds:
     traces: int = 0
     spans: int = 0
     truncated: int = 0
+    services_not_fetched: list[str] = field(default_factory=list)
+    """Entry services left out because ``max_spans`` was reached."""
     started: float = field(default_factory=time.monotonic)
 
-    def as_details(self) -> dict[str, int | float]:
+    def as_details(self) -> dict[str, int | float | list[str]]:
         return {
+            "services_not_fetched": list(self.services_not_fetched),
             "requests": self.requests,
             "traces_fetched": self.traces,
             "spans_walked": self.spans,
@@ -108,6 +111,9 @@ def collect(
     try:
         base_start, base_end = baseline_range(ctx, baseline)
         for service in services if services is not None else entry_services(store, config):
+            if bounds.spans >= config.max_spans:
+                bounds.services_not_fetched.append(service)
+                continue
             window_raw = store.traces(
                 Search(service=service, start=ctx.start, end=ctx.at, limit=config.sample)
             )

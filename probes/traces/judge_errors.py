@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -188,7 +188,7 @@ def error_finding(
     make: Callable[..., Finding],
     link: Callable[[str], str],
     limits: ErrorLimits,
-    bounds: dict[str, int | float],
+    bounds: Mapping[str, int | float | list[str]],
 ) -> Finding:
     """The finding of one verdict: the dominant origin, with the others in the details."""
     top = verdict.origins[0]
@@ -250,7 +250,7 @@ def error_finding(
                 }
                 for g in verdict.origins[:MAX_ORIGINS_SHOWN]
             ],
-            "bounds": dict(bounds),
+            "bounds": {k: list(v) if isinstance(v, list) else v for k, v in bounds.items()},
         },
         next_steps=(
             f"Open an example trace: {link(top.example_trace_id)}",

@@ -14,7 +14,7 @@ Per entry operation (the root span's service and operation):
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -153,7 +153,7 @@ def latency_finding(
     make: Callable[..., Finding],
     link: Callable[[str], str],
     limits: LatencyLimits,
-    bounds: dict[str, int | float],
+    bounds: Mapping[str, int | float | list[str]],
 ) -> Finding:
     """The finding of one verdict."""
     service, operation = verdict.culprit.operation
@@ -205,7 +205,7 @@ def latency_finding(
             },
             "example_trace_id": verdict.example_trace_id,
             "example_link": link(verdict.example_trace_id),
-            "bounds": dict(bounds),
+            "bounds": {k: list(v) if isinstance(v, list) else v for k, v in bounds.items()},
         },
         next_steps=(f"Open an example trace: {link(verdict.example_trace_id)}",),
     )

@@ -83,3 +83,18 @@ def test_tempo_fetches_each_trace_by_id_within_the_sample(
     fetches = [r for r in stored.requests if r.startswith("/api/traces/")]
     assert len(searches) == 3
     assert 0 < len(fetches) <= 3 * 25
+
+
+def test_max_spans_leaves_out_the_services_after_it_is_reached(
+    staged_traces: StagedTraces, stored: StoredTraces, apis_url: str
+) -> None:
+    staged = staged_traces["failure"]
+    everything_before = staged.window.start - staged_traces["healthy"].baseline.start
+    stored.requests.clear()
+    section = {"zipkin": {"url": apis_url}, "services": ["frontend", "checkout"], "max_spans": 1000}
+    result = staged.run(ErrorsProbe, section, baseline=everything_before)
+    (finding,) = result.findings
+    bounds = finding.evidence.details["bounds"]
+    assert isinstance(bounds, dict)
+    assert bounds["spans_walked"] >= 1000 and bounds["services_not_fetched"] == ["checkout"]
+    assert not any("serviceName=checkout" in request for request in stored.requests)
