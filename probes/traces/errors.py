@@ -120,7 +120,7 @@ def _with_span_metrics(finding: Finding, metrics: SpanMetricRates) -> Finding:
     return replace(finding, evidence=replace(finding.evidence, queries=metrics.queries, details=details))
 
 
-def describe(backend: Any, *, uses_span_metrics: bool = True) -> str:
+def describe(backend: Any) -> str:
     """``Jaeger at http://...: services frontend, checkout`` (for ``diag config check``)."""
     if not isinstance(backend, TracesConfig):
         return "nothing (no traces section)"
@@ -131,5 +131,5 @@ def describe(backend: Any, *, uses_span_metrics: bool = True) -> str:
         if backend.services
         else f"every entry service (at most {backend.max_services})"
     )
-    extra = " + span metrics from Prometheus" if uses_span_metrics and backend.prometheus is not None else ""
+    extra = " + span metrics from Prometheus" if backend.prometheus is not None else ""
     return f"{backend.kind} at {display_url(backend.endpoint.url)}: {services}{extra}"

@@ -16,10 +16,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from diagnostics import ChecklistItem, Finding, Probe, ProbeContext
-from probes.traces.config import SECTION, LatencyOptions
+from probes.traces.config import SECTION, LatencyOptions, TracesConfig
+
+if TYPE_CHECKING:
+    from probes.traces.spanmetrics import ServerLatencies
 
 
 class LatencyProbe(Probe):
@@ -33,7 +36,7 @@ class LatencyProbe(Probe):
     def targets(cls, backend: Any) -> str:
         from probes.traces.errors import describe
 
-        return describe(backend, uses_span_metrics=False)
+        return describe(backend)
 
     def run(self, ctx: ProbeContext) -> Iterable[Finding]:
         from probes.traces.fetch import collect
@@ -48,6 +51,14 @@ class LatencyProbe(Probe):
             critical_ratio=options.critical_ratio,
             min_traces=options.min_traces,
         )
+        config = ctx.backend
+        assert isinstance(config, TracesConfig)
+        graph = _server_latencies(ctx, config, options)
+        if graph is not None and not graph.slower(
+            min_ratio=options.min_ratio, min_increase_s=options.min_increase.total_seconds()
+        ):
+            ctx.logger.debug("traces.latency: no server slower in the service graph, no trace fetched")
+            return []
         collected = collect(ctx, baseline=options.baseline, with_failing=False)
         ctx.logger.debug("traces.latency: %s from %s", collected.bounds.as_details(), collected.where)
         findings = []
@@ -64,14 +75,35 @@ class LatencyProbe(Probe):
                 if verdict is None:
                     continue
                 example = next(t for t in sample.window_traces if t.trace_id == verdict.example_trace_id)
-                findings.append(
-                    latency_finding(
-                        verdict,
-                        path=path_to(example, verdict.culprit.operation),
-                        make=ctx.finding,
-                        link=collected.link,
-                        limits=limits,
-                        bounds=collected.bounds.as_details(),
-                    )
+                finding = latency_finding(
+                    verdict,
+                    path=path_to(example, verdict.culprit.operation),
+                    make=ctx.finding,
+                    link=collected.link,
+                    limits=limits,
+                    bounds=collected.bounds.as_details(),
                 )
+                findings.append(finding if graph is None else _with_service_graph(finding, graph))
         return findings
+
+
+def _server_latencies(
+    ctx: ProbeContext, config: TracesConfig, options: LatencyOptions
+) -> ServerLatencies | None:
+    if config.prometheus is None:
+        return None
+    from probes.traces.spanmetrics import server_latencies
+
+    return server_latencies(ctx, config.prometheus, options.baseline)
+
+
+def _with_service_graph(finding: Finding, graph: ServerLatencies) -> Finding:
+    """The finding with each server's p95 (ms, baseline and window) from the service graph."""
+    from dataclasses import replace
+
+    details = dict(finding.evidence.details)
+    details["server_p95_ms"] = {
+        server: {"before": round(before * 1000, 2), "after": round(after * 1000, 2)}
+        for server, (before, after) in sorted(graph.p95.items())
+    }
+    return replace(finding, evidence=replace(finding.evidence, queries=graph.queries, details=details))

@@ -9,6 +9,7 @@ the staged scenarios and backfilled with promtool.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -17,20 +18,27 @@ import pytest
 
 from diagnostics import Status
 from probes.traces.errors import ErrorsProbe
-from probes.traces.spanmetrics import CALLS, FAILED_EDGES
+from probes.traces.latency import LatencyProbe
+from probes.traces.spanmetrics import CALLS, FAILED_EDGES, SERVER_SECONDS
 from tests.probes.traces.conftest import StagedTraces
 from tests.support.prometheus import PrometheusDataset, PrometheusServer, StagedSeries
+from tests.support.trace_apis import StoredTraces, serve_traces
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 STEP_S = 0.25
 
 
+BUCKETS = (0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, math.inf)
+
+
 def span_metrics(raw: Iterable[Any]) -> list[StagedSeries]:
-    """Cumulative counters every STEP_S seconds: server spans per (service, span, status), and
-    the service graph's failed client calls per (client, server)."""
+    """Cumulative counters every STEP_S seconds: server spans per (service, span, status); the
+    service graph's failed client calls per (client, server) and server durations per
+    (client, server, le), ``user`` being the client of root spans."""
     events: dict[tuple[str, tuple[tuple[str, str], ...]], list[float]] = defaultdict(list)
     for trace in raw:
+        by_id = {span["spanID"]: span for span in trace["spans"]}
         for span in trace["spans"]:
             tags = {t["key"]: t["value"] for t in span["tags"]}
             failed = tags.get("otel.status_code") == "ERROR"
@@ -45,6 +53,16 @@ def span_metrics(raw: Iterable[Any]) -> list[StagedSeries]:
                     ("status_code", status),
                 )
                 events[(CALLS, labels)].append(end)
+                parent = by_id.get(span["references"][0]["spanID"]) if span["references"] else None
+                caller = trace["processes"][parent["processID"]]["serviceName"] if parent else "user"
+                for le in BUCKETS:
+                    if span["duration"] / 1e6 <= le:
+                        bucket = (
+                            ("client", caller),
+                            ("server", service),
+                            ("le", "+Inf" if le == math.inf else f"{le:g}"),
+                        )
+                        events[(SERVER_SECONDS, bucket)].append(end)
             elif tags.get("span.kind") == "client" and failed:
                 edge = (("client", service), ("server", str(tags["peer.service"])))
                 events[(FAILED_EDGES, edge)].append(end)
@@ -102,3 +120,28 @@ def test_healthy_span_metrics_are_silent(
     result = staged_traces["healthy"].run(ErrorsProbe, section(staged_traces, span_metrics_server))
     assert result.outcome.status is Status.OK, result.outcome.error
     assert result.findings == ()
+
+
+def test_service_graph_latency_adds_server_p95_to_the_self_time_finding(
+    staged_traces: StagedTraces, span_metrics_server: PrometheusServer
+) -> None:
+    result = staged_traces["slowdown"].run(LatencyProbe, section(staged_traces, span_metrics_server))
+    assert result.outcome.error is None, result.outcome.error
+    (finding,) = result.findings
+    assert (finding.entity.name, finding.evidence.details["operation"]) == ("payments", "POST /charge")
+    servers = finding.evidence.details["server_p95_ms"]
+    assert isinstance(servers, dict)
+    assert servers["payments"]["after"] >= servers["payments"]["before"] + 40
+    assert any(SERVER_SECONDS in query for query in finding.evidence.queries)
+
+
+def test_no_server_slower_in_the_service_graph_means_no_trace_is_fetched(
+    staged_traces: StagedTraces, span_metrics_server: PrometheusServer
+) -> None:
+    stored = StoredTraces(traces=staged_traces.raw)
+    with serve_traces(stored) as url:
+        section = {"zipkin": {"url": url}, "prometheus": span_metrics_server.config()}
+        result = staged_traces["failure"].run(LatencyProbe, section)
+    assert result.outcome.error is None, result.outcome.error
+    assert result.findings == ()
+    assert stored.requests == []
