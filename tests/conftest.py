@@ -20,6 +20,7 @@ pytest_plugins = [
     "tests.support.victorialogs",
     "tests.support.loki_api",
     "tests.support.elasticsearch_api",
+    "tests.support.jaeger",
 ]
 
 # Probes honour proxy and CA variables from the environment: every test starts without the

@@ -25,6 +25,8 @@ rule                           cause -> effects                                 
                                uses it (``services.<s>.databases``)
 ``dependency_before_callers``  a failing dependency -> symptoms of the services     0.80
                                that call it (``services.<s>.dependencies``)
+``pods_behind_trace_origin``   crashing or failing pods of a service -> errors or   0.78
+                               latency that traces place in that service
 ``node_under_workloads``       a node or host under pressure -> crashing pods,       0.75
                                containers and services running on it
 ``sessions_before_database_    idle-in-transaction or long-running sessions ->      0.70
@@ -39,6 +41,9 @@ service``                      endpoints are those pods, with none ready
 load``                         CPU throttling, memory near its limit, metric
                                anomalies of the service it scales
 =============================  ===================================================  =====
+
+Trace findings (``traces.*``) are symptoms named at the service where errors originate or
+time is spent, so a rollout, database, dependency or pods of *that* service explain them.
 
 A cause explaining several effects ranks higher (+0.02 each, up to +0.08); a cause with an
 exact time order ranks higher than one linked by entity alone (x0.8). Among changes (rollouts
@@ -68,7 +73,7 @@ from diagnostics.summary.model import RankedProblem, Suspect
 from diagnostics.summary.ranking import Judged, judge_findings
 from diagnostics.units import format_duration
 
-SYMPTOM_ITEMS = frozenset({ChecklistItem.METRICS, ChecklistItem.LOGS})
+SYMPTOM_ITEMS = frozenset({ChecklistItem.METRICS, ChecklistItem.LOGS, ChecklistItem.TRACES})
 WORKLOAD_SYMPTOM_KINDS = frozenset(
     {"crash_loop", "oom_killed", "restarts", "image_pull", "evicted", "container_oom", "container_error",
      "container_restarts", "cpu_throttling", "memory_limit", "pending"}
@@ -304,6 +309,17 @@ RULES: tuple[Rule, ...] = (
         effect_keys=_own_name("database"),
         sentence=lambda index, cause, effect, via, lag: (
             f"On database {via}, {cause.title} {_lead(lag)} '{effect.title}': such sessions hold locks and connections."
+        ),
+    ),
+    Rule(
+        name="pods_behind_trace_origin",
+        score=0.78,
+        is_cause=lambda c: c.item is not ChecklistItem.TRACES and c.finding.kind in WORKLOAD_SYMPTOM_KINDS,
+        is_effect=lambda c: c.item is ChecklistItem.TRACES,
+        cause_keys=_services,
+        effect_keys=_services,
+        sentence=lambda index, cause, effect, via, lag: (
+            f"Pods of {via} show '{cause.title}' {_lead(lag)} '{effect.title}', which traces place in {via}."
         ),
     ),
     Rule(

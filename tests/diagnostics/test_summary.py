@@ -391,3 +391,60 @@ def test_a_log_error_naming_nothing_known_links_nothing() -> None:
         details={"template": "index shard <NUM> unavailable"},
     )  # fmt: skip
     assert summarize(log_report(unrelated, blocker)).suspects == ()
+
+
+PAYMENTS_TRACES = Entity(
+    kind="service", name="payments", attributes={"operation": "POST /charge", "entry_service": "frontend"}
+)
+trace_errors = make(
+    "traces.errors",
+    "trace_errors",
+    PAYMENTS_TRACES,
+    5,
+    title="errors of frontend originate in payments POST /charge (via frontend -> checkout -> payments)",
+)
+
+
+def traces_report(*findings: Finding) -> Report:
+    report = report_of(*findings)
+    outcome = ProbeOutcome(
+        probe="traces.errors", checklist_item=ChecklistItem.TRACES, status=Status.OK, duration_s=0.1
+    )
+    return Report(
+        at=AT,
+        window=report.window,
+        started_at=AT,
+        duration_s=1.0,
+        probes=(*report.probes, outcome),
+        findings=findings,
+    )
+
+
+def test_a_rollout_of_the_service_where_trace_errors_originate_is_the_top_suspect() -> None:
+    payments_rollout = make(
+        "deploys.rollouts", "rollout", Entity(kind="workload", name="shop/payments"), 10, Severity.WARNING,
+        "Rollout of shop/payments v2.0.1 -> v2.1.0",
+    )  # fmt: skip
+    checkout_rollout = make(
+        "deploys.rollouts", "rollout", CHECKOUT_WORKLOAD, 10, Severity.WARNING, "Rollout of shop/checkout"
+    )
+    summary = summarize(traces_report(trace_errors, payments_rollout, checkout_rollout))
+    assert [s.cause for s in summary.suspects] == [payments_rollout.fingerprint]
+    assert summary.suspects[0].rule == "rollout_before_symptom"
+    assert "came 5m before 'errors of frontend originate in payments" in summary.suspects[0].reasoning
+
+
+def test_crashing_pods_of_the_originating_service_explain_trace_errors() -> None:
+    pods = make("workloads.pods", "crash_loop", Entity(kind="workload", name="shop/payments"), 7)
+    summary = summarize(traces_report(trace_errors, pods))
+    top = summary.suspects[0]
+    assert top.rule == "pods_behind_trace_origin" and top.cause == pods.fingerprint
+    assert top.supports == (trace_errors.fingerprint,)
+
+
+def test_a_database_of_the_originating_service_explains_trace_errors() -> None:
+    blocked = make("db.locks", "lock_contention", Entity(kind="database", name="ledger"), 8)
+    services = {"payments": ServiceLinks(databases=("ledger",))}
+    summary = summarize(traces_report(trace_errors, blocked), services=services)
+    assert summary.suspects[0].rule == "database_before_symptom"
+    assert summary.suspects[0].cause == blocked.fingerprint
