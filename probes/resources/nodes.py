@@ -10,8 +10,9 @@ Signals (one instant query each across the fleet) and default thresholds:
   baseline while >= 100/s (warning).
 - OOM kills (``oom_kill``): any ``node_vmstat_oom_kill`` increase in the window (critical).
 - Disk space per mount (``disk_space``): used >= 85 % (warning), >= 95 % (critical); time to
-  full from ``predict_linear`` over the last hour (``disk_filling``): <= 24 h (warning), <= 4 h
-  (critical). Inodes (``inodes``): >= 85 % / >= 95 %.
+  full (``disk_filling``) from the slower of the fill rates over the last hour (``trend``) and
+  the last ``rate_interval``, both falling (a disk emptied since is not filling): <= 24 h
+  (warning), <= 4 h (critical; warning while < 50 % used). Inodes (``inodes``): >= 85 % / >= 95 %.
 - Disk I/O (``disk_io_saturation``): device busy >= 90 % of the time (warning), and an average
   queue depth >= 8 (critical); or a queue depth departing from its baseline while >= 1 (warning).
 - Network (``network_errors``): errors >= 1/s or drops >= 100/s per interface (warning); or
@@ -84,6 +85,8 @@ class NodeOptions(ResourceOptions):
     disk_used_critical: float = Field(0.95, gt=0, le=1)
     time_to_full_warning: Duration = timedelta(hours=24)
     time_to_full_critical: Duration = timedelta(hours=4)
+    time_to_full_critical_min_used: float = Field(0.5, ge=0, le=1)
+    """Below this share used, a time to full alone makes a disk a warning, never critical."""
     inodes_used_warning: float = Field(0.85, gt=0, le=1)
     inodes_used_critical: float = Field(0.95, gt=0, le=1)
     disk_busy_warning: float = Field(0.90, gt=0, le=1)

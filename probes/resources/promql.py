@@ -52,16 +52,19 @@ FS_AVAILABLE = "node_filesystem_avail_bytes{$fs}"
 FS_SIZE = "node_filesystem_size_bytes{$fs}"
 FS_USED_RATIO = "1 - node_filesystem_avail_bytes{$fs} / node_filesystem_size_bytes{$fs}"
 FS_TIME_TO_FULL = """
-predict_linear(node_filesystem_avail_bytes{$fs}[$trend], 0)
-  / (
-      predict_linear(node_filesystem_avail_bytes{$fs}[$trend], 0)
-    - predict_linear(node_filesystem_avail_bytes{$fs}[$trend], 3600)
-  )
-  * 3600
+node_filesystem_avail_bytes{$fs}
+  / -(
+      (
+        (deriv(node_filesystem_avail_bytes{$fs}[$trend]) >= deriv(node_filesystem_avail_bytes{$fs}[$rate]))
+        or deriv(node_filesystem_avail_bytes{$fs}[$rate])
+      ) < 0
+    )
 > 0 <= $horizon
 """
-"""Seconds until the free space reaches zero at the linear trend of the last ``$trend``; only
-filesystems that shrink and fill within ``$horizon`` are returned."""
+"""Seconds until the free space now reaches zero at the slower of two fill rates: the trend
+of the last ``$trend`` and of the last ``$rate``. Both must be falling, so a fill must be
+sustained over the long range and still going on: a disk emptied a few minutes ago (its long
+trend still falling) is not "full in 19s". Only filesystems full within ``$horizon``."""
 FS_FORECAST = "predict_linear(node_filesystem_avail_bytes{$fs}[$trend], $horizon)"
 FS_FILES_FREE = "node_filesystem_files_free{$fs}"
 FS_FILES = "node_filesystem_files{$fs}"

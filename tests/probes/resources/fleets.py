@@ -8,6 +8,8 @@
 - batch-2: the kernel's OOM killer fires at :data:`HOST_OOM_AT`;
 - edge-3: eth0 drops about 3 packets/s, as always, then 40/s from :data:`DROPS_ONSET` (no
   fixed threshold crossed: a departure from its own baseline);
+- db-2: ``/data`` (100 GiB) filled at 25 MiB/s for 50 min, then was emptied at
+  :data:`EMPTIED_AT`: its hour-long trend still falls, but it is filling no more;
 - web-1, web-2: healthy;
 - shop/checkout (2 pods): container ``app`` throttled in 60 % (55 %) of its CFS periods from
   :data:`THROTTLE_ONSET`; its ``envoy`` sidecar is fine;
@@ -59,6 +61,7 @@ HOST_OOM_AT = AT - timedelta(minutes=25)
 DROPS_ONSET = AT - timedelta(minutes=20)
 THROTTLE_ONSET = AT - timedelta(minutes=30)
 MEMORY_ONSET = AT - timedelta(minutes=20)
+EMPTIED_AT = AT - timedelta(minutes=6)
 CONTAINER_OOM_AT = AT - timedelta(minutes=15)
 CART_LIMIT = 512 * MIB
 BACKUP_SIZE = 500 * GIB
@@ -112,6 +115,13 @@ def _plain_host(name: str, seed: int = 0, **changes: object) -> Host:
     return Host(**defaults)  # type: ignore[arg-type]
 
 
+def _emptied(t: np.typing.NDArray[np.float64]) -> np.typing.NDArray[np.float64]:
+    """Free space of db-2:/data: falling 25 MiB/s for 50 min until EMPTIED_AT, 95 GiB free after."""
+    filling = 95 * GIB - 25 * MIB * np.clip(t - (EMPTIED_AT - timedelta(minutes=50)).timestamp(), 0, None)
+    result: np.typing.NDArray[np.float64] = np.where(t >= EMPTIED_AT.timestamp(), 95 * GIB, filling)
+    return result
+
+
 def incident_hosts() -> list[Host]:
     return [
         _plain_host(
@@ -147,6 +157,13 @@ def incident_hosts() -> list[Host]:
             4,
             interfaces=(
                 Interface(device="eth0", drops=noisy(step_at(DROPS_ONSET, 3.0, 40.0), 0.5, "edge-3-eth0")),
+            ),
+        ),
+        _plain_host(
+            "db-2",
+            7,
+            filesystems=(
+                Filesystem(mountpoint="/data", device="/dev/nvme1n1", size=100 * GIB, available=_emptied),
             ),
         ),
         _plain_host("web-1", 5),

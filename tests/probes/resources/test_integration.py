@@ -99,6 +99,11 @@ def test_a_disk_filling_to_full_in_three_hours(incident_nodes: ProbeRun) -> None
     )
 
 
+def test_a_disk_emptied_minutes_ago_is_not_full_in_seconds(incident_nodes: ProbeRun) -> None:
+    # its hour-long trend still falls steeply, but the last minutes do not: filling no more
+    assert [f for f in incident_nodes.findings if f.entity.name == "db-2:/data"] == []
+
+
 def test_a_disk_full_since_before_the_window_is_not_dated_at_the_windows_start(
     incident_nodes: ProbeRun,
 ) -> None:
