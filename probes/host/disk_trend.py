@@ -10,6 +10,7 @@ than :data:`EXTRAPOLATION_FACTOR` x ``w`` ahead: a longer time to full is not cl
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -37,7 +38,7 @@ class FillTrend:
 
 def still_falling(samples: Sequence[tuple[float, int]]) -> bool:
     """True while every step so far kept the free space from rising (worth observing longer)."""
-    return all(b[1] - a[1] <= RISE_TOLERANCE for a, b in zip(samples, samples[1:], strict=False)) and (
+    return all(b[1] - a[1] <= RISE_TOLERANCE for a, b in itertools.pairwise(samples)) and (
         len(samples) < 2 or samples[0][1] > samples[-1][1]
     )
 

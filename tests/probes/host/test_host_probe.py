@@ -20,7 +20,9 @@ from probes.host.probe import HostProbe
 
 def mount_tmpfs(mountpoint: Path, options: str) -> subprocess.CompletedProcess[bytes]:
     mountpoint.mkdir()
-    return subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mountpoint)], capture_output=True)
+    return subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mountpoint)], capture_output=True
+    )
 
 
 @pytest.fixture
@@ -124,9 +126,7 @@ def churn(directory: Path, *, file_bytes: int) -> Callable[[threading.Event], No
 
 def test_a_steady_fill_is_reported_with_its_time_to_full(filesystem_64m: Path) -> None:
     (filesystem_64m / "base.bin").write_bytes(b"\0" * (34 * 1024 * 1024))  # 53 % used
-    with in_background(
-        steady_fill(filesystem_64m, bytes_per_s=2 * 1024 * 1024, limit=28 * 1024 * 1024)
-    ):
+    with in_background(steady_fill(filesystem_64m, bytes_per_s=2 * 1024 * 1024, limit=28 * 1024 * 1024)):
         time.sleep(0.3)
         [finding] = findings_for(filesystem_64m, {"fill_observation": "3s"})
     assert finding.kind == "disk_space"

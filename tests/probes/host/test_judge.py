@@ -134,7 +134,9 @@ def test_disk_thresholds_and_time_to_full() -> None:
         snapshot(mounts=(mount(used=0.6, growth=200 * 1048576.0, observed_s=30.0),)), limits(), CTX.finding
     )
     assert filling.severity is Severity.CRITICAL
-    assert filling.title == "Disk /data 60.0 % full (40.0 GiB free), full in 3m25s at its rate over the last 30s"
+    assert (
+        filling.title == "Disk /data 60.0 % full (40.0 GiB free), full in 3m25s at its rate over the last 30s"
+    )
     ttf = next(m for m in filling.evidence.values if m.name == "time to full")
     assert 200 < ttf.value < 210
 
