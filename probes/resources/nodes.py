@@ -20,8 +20,12 @@ Signals (one instant query each across the fleet) and default thresholds:
 - Kernel tables: file descriptors (``fd_exhaustion``) and the conntrack table (``conntrack``)
   >= 80 % (warning), >= 95 % (critical) of their limit.
 
+- Exporters (``exporter_down``): a node_exporter target scraped within ``baseline`` whose
+  ``up`` is 0 now (warning), dated by its run of failed scrapes: "node exporter on X down since T".
+
 Baselines use :mod:`probes.prometheus.anomaly` over the day before the window (``baseline``).
-Without node_exporter metrics in Prometheus the probe ends ``skipped``.
+Without node_exporter metrics in Prometheus, and no node_exporter target down, the probe ends
+``skipped``.
 """
 
 from __future__ import annotations
@@ -133,6 +137,7 @@ def fleet_problems(
     """The probe's work through ``fetcher``: collect, judge, then date the problems found."""
     from probes.resources.baseline import BaselineSettings
     from probes.resources.devices_judge import judge_devices
+    from probes.resources.exporters_judge import judge_exporters, titled_with_onset
     from probes.resources.nodes_collect import BaselineFloors, collect_nodes
     from probes.resources.nodes_judge import NodeThresholds, judge_hosts
     from probes.resources.problem import with_onsets
@@ -154,8 +159,12 @@ def fleet_problems(
         window=window,
     )
     limits = thresholds(options, NodeThresholds)
-    problems = judge_hosts(snapshot, queries, limits, window) + judge_devices(snapshot, queries, limits)
-    return snapshot, with_onsets(problems, fetcher, fetcher.at - window)
+    problems = [
+        *judge_exporters(snapshot, queries),
+        *judge_hosts(snapshot, queries, limits, window),
+        *judge_devices(snapshot, queries, limits),
+    ]
+    return snapshot, titled_with_onset(with_onsets(problems, fetcher, fetcher.at - window))
 
 
 def query_set(options: NodeOptions, window: timedelta) -> QuerySet:
@@ -176,6 +185,7 @@ def query_set(options: NodeOptions, window: timedelta) -> QuerySet:
             trend=options.trend.total_seconds(),
             horizon=options.time_to_full_warning.total_seconds(),
             lookback=event_lookback(window),
+            history=options.baseline.total_seconds(),
         ),
         scopes=dict.fromkeys(("node", "fs", "disk", "nic"), options.selector),
     )

@@ -102,6 +102,11 @@ CONNTRACK_ENTRIES = "node_nf_conntrack_entries{$node}"
 CONNTRACK_LIMIT = "node_nf_conntrack_entries_limit{$node}"
 CONNTRACK_RATIO = "node_nf_conntrack_entries{$node} / node_nf_conntrack_entries_limit{$node}"
 UNAME = "node_uname_info{$node}"
+EXPORTER_DOWN = """
+up{$node} == 0
+  and on (instance, job) group by (instance, job) (present_over_time(node_load1{$node}[$history]))
+"""
+"""node_exporter targets Prometheus scraped within ``$history`` and cannot scrape now."""
 
 # -- containers (cAdvisor through the kubelet, kube-state-metrics) -----------------------------
 
@@ -202,6 +207,7 @@ class Ranges:
     trend: float = 3600.0
     horizon: float = 86400.0
     lookback: float = 120.0
+    history: float = 86400.0
 
 
 def seconds(value: float) -> str:
@@ -223,6 +229,7 @@ def render(template: str, matchers: Mapping[str, str], ranges: Ranges, *, at: fl
             "trend": seconds(ranges.trend),
             "horizon": f"{round(ranges.horizon)}",
             "lookback": seconds(ranges.lookback),
+            "history": seconds(ranges.history),
             "at": "" if at is None else f" @ {at:.3f}",
         }
     )

@@ -305,3 +305,26 @@ def _healthy_series() -> Iterator[StagedSeries]:
 
 INCIDENTS = PrometheusDataset(name="resources-incidents", series=_incidents)
 HEALTHY = PrometheusDataset(name="resources-healthy-fleet", series=_healthy)
+
+
+EXPORTER_DIED = AT - timedelta(minutes=20)
+"""When node_exporter on gone-1 stopped answering (:data:`DEAD_EXPORTER`)."""
+
+
+def _dead_exporter() -> Iterator[StagedSeries]:
+    """gone-1's node_exporter answered every 30 s for 3 hours, then died at EXPORTER_DIED;
+    web-9's still answers."""
+    from tests.support.prometheus import staged
+
+    start = (AT - timedelta(hours=3)).timestamp()
+    times = start + 30.0 * np.arange(6 * 60 + 1)
+    alive = times < EXPORTER_DIED.timestamp()
+    for host, died in (("gone-1", True), ("web-9", False)):
+        labels = {"instance": f"{host}:9100", "job": "node"}
+        up = np.where(alive, 1.0, 0.0) if died else np.ones(times.shape)
+        load = np.where(alive, 0.5, np.nan) if died else np.full(times.shape, 0.5)
+        yield staged("up", labels, start, 30.0, up)
+        yield staged("node_load1", labels, start, 30.0, load)
+
+
+DEAD_EXPORTER = PrometheusDataset(name="resources-dead-exporter", series=_dead_exporter)

@@ -87,6 +87,8 @@ class SyntheticPrometheus:
             wanted = [n for group in _DISCOVERED.findall(promql) for n in group.replace("\\", "").split("|")]
             names = [n for n in wanted if not self.metrics or n in self.metrics]
             return tuple(Sample(labels={"__name__": n}, timestamp=moment, value=1.0) for n in names)
+        if promql.startswith("up"):
+            return ()  # every exporter is up
         found = _METRIC.search(promql)
         metric = found.group(1) if found else ""
         if metric.startswith("node_"):

@@ -312,6 +312,42 @@ def test_absent_exporter_metrics_skip_the_probe_and_say_which(
     assert run.findings == ()
 
 
+def test_a_node_exporter_that_stopped_answering_is_a_finding_not_a_setup_hint(
+    prometheus_server: Servers,
+) -> None:
+    server = prometheus_server(fleets.DEAD_EXPORTER)
+    run = run_probe(
+        NodeResourcesProbe,
+        config={"prometheus": server.config()},
+        options=NODE_OPTIONS,
+        at=fleets.AT,
+        window="1h",
+    )
+    assert run.outcome.status is Status.WARNING, run.outcome.error
+    [down] = run.findings
+    assert (down.kind, down.severity, down.entity.kind, down.entity.name) == (
+        "exporter_down",
+        Severity.WARNING,
+        "host",
+        "gone-1",
+    )
+    assert down.title == f"node exporter on gone-1 down since {fleets.EXPORTER_DIED:%Y-%m-%d %H:%M:%S}Z"
+    assert near(down.onset, fleets.EXPORTER_DIED)
+    assert (
+        down.entity.attributes["job"] == "node" and down.evidence.details["scrape_probe"] == "metrics.scrape"
+    )
+    # alone in Prometheus, the dead exporter still makes a finding, not a skip
+    alone = run_probe(
+        NodeResourcesProbe,
+        config={"prometheus": server.config()},
+        options={**NODE_OPTIONS, "selector": 'instance="gone-1:9100"'},
+        at=fleets.AT,
+        window="1h",
+    )
+    assert alone.outcome.status is Status.WARNING
+    assert [f.kind for f in alone.findings] == ["exporter_down"]
+
+
 def test_the_token_never_appears_in_the_report(prometheus_server: Servers) -> None:
     server = prometheus_server(fleets.INCIDENTS)
     token = "tok-Secret-8c1f0e"
