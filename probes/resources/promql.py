@@ -125,6 +125,19 @@ MEMORY_LIMIT_RATIO = """
 max by (namespace, pod, container) (container_memory_working_set_bytes{$c})
   / max by (namespace, pod, container) (container_spec_memory_limit_bytes{$c} > 0)
 """
+KSM_CPU_LIMIT = """
+max by (namespace, pod, container) (kube_pod_container_resource_limits{resource="cpu",$ksm})
+"""
+"""kube-state-metrics' CPU limits (cores): the fallback when cAdvisor's spec series are dropped
+(kube-prometheus-stack drops every ``container_spec_*`` series by default)."""
+KSM_MEMORY_LIMIT = """
+max by (namespace, pod, container) (kube_pod_container_resource_limits{resource="memory",$ksm} > 0)
+"""
+KSM_MEMORY_LIMIT_RATIO = """
+max by (namespace, pod, container) (container_memory_working_set_bytes{$c})
+  / on (namespace, pod, container)
+    max by (namespace, pod, container) (kube_pod_container_resource_limits{resource="memory",$ksm} > 0)
+"""
 CONTAINER_OOMS = "sum by (namespace, pod, container) (increase(container_oom_events_total{$c}[$window])) > 0"
 CONTAINER_OOM_EVENTS = (
     "sum by (namespace, pod, container) (increase(container_oom_events_total{$c}[$lookback])) > 0"

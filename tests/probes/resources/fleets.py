@@ -328,3 +328,36 @@ def _dead_exporter() -> Iterator[StagedSeries]:
 
 
 DEAD_EXPORTER = PrometheusDataset(name="resources-dead-exporter", series=_dead_exporter)
+
+
+def _spec_dropped() -> Iterator[StagedSeries]:
+    """A kube-prometheus-stack cluster: no ``container_spec_*`` series; shop/cart's ``app`` at
+    97 % of its 512 MiB limit from MEMORY_ONSET (the limit known from kube-state-metrics only),
+    shop/web's ``app`` at 40 % of its limit."""
+    start = (AT - timedelta(hours=3)).timestamp()
+    times = start + 30.0 * np.arange(6 * 60 + 1)
+    containers = (
+        Container(
+            namespace="shop",
+            pod="cart-5d7f8c9b4b-m2n4p",
+            container="app",
+            memory_limit=CART_LIMIT,
+            working_set=lambda t: np.where(t >= MEMORY_ONSET.timestamp(), 0.97, 0.6) * CART_LIMIT,
+            owner=("ReplicaSet", "cart-5d7f8c9b4b"),
+            spec_series=False,
+        ),
+        Container(
+            namespace="shop",
+            pod="web-6c8d9f7b5-k3l5m",
+            container="app",
+            memory_limit=GIB,
+            working_set=const(0.4 * GIB),
+            owner=("ReplicaSet", "web-6c8d9f7b5"),
+            spec_series=False,
+        ),
+    )
+    for container in containers:
+        yield from container_series(container, times, 30.0)
+
+
+SPEC_DROPPED = PrometheusDataset(name="resources-spec-dropped", series=_spec_dropped)

@@ -301,7 +301,8 @@ def test_a_kubelet_selector_leaves_kube_state_metrics_queries_alone() -> None:
         'count by (__name__) ({__name__=~"container_cpu_cfs_periods_total|container_cpu_cfs_throttled_periods_total'
         "|container_cpu_usage_seconds_total|container_memory_working_set_bytes|container_oom_events_total"
         '|container_spec_cpu_period|container_spec_cpu_quota|container_spec_memory_limit_bytes",job="kubelet"})'
-        ' or on (__name__) count by (__name__) ({__name__=~"kube_pod_container_status_last_terminated_reason'
+        ' or on (__name__) count by (__name__) ({__name__=~"kube_pod_container_resource_limits'
+        "|kube_pod_container_status_last_terminated_reason"
         '|kube_pod_container_status_restarts_total|kube_pod_owner",job="kube-state-metrics"})'
     )
     assert len(signals) == 9  # restarts, termination reasons and owners still read

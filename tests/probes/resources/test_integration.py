@@ -211,6 +211,23 @@ def test_an_oom_killed_container_and_its_restart(incident_containers: ProbeRun) 
     assert near(restart.onset, fleets.CONTAINER_OOM_AT + timedelta(seconds=20))
 
 
+def test_without_cadvisor_spec_series_the_memory_limit_comes_from_kube_state_metrics(
+    prometheus_server: Servers,
+) -> None:
+    server = prometheus_server(fleets.SPEC_DROPPED)
+    run = run_probe(
+        ContainerResourcesProbe, config={"prometheus": server.config()}, at=fleets.AT, window="1h"
+    )
+    [limit] = run.findings
+    assert (limit.kind, limit.severity, limit.entity.name) == ("memory_limit", Severity.CRITICAL, "shop/cart")
+    assert limit.title == "Container app of shop/cart at 97 % of its 512.0 MiB memory limit"
+    assert value(limit, "memory limit") == fleets.CART_LIMIT
+    assert "kube_pod_container_resource_limits" in limit.evidence.queries[0]
+    [container] = limit.evidence.details["containers"]  # type: ignore[misc]
+    assert container["limit_source"] == "kube-state-metrics"
+    assert near(limit.onset, fleets.MEMORY_ONSET)
+
+
 def test_a_kubelet_selector_still_judges_restarts_from_kube_state_metrics(prometheus_server: Servers) -> None:
     """cAdvisor series come from the kubelets' job, kube-state-metrics' from its own."""
     server = prometheus_server(fleets.INCIDENTS)
