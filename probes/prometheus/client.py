@@ -151,7 +151,7 @@ class PrometheusClient:
     def query(self, promql: str, at: datetime) -> tuple[Sample, ...]:
         """An instant query evaluated at ``at``."""
         timeout = self._timeout()
-        with self._errors(f"query {promql}"):
+        with self._errors(f"query {promql}", read_timeout=timeout[1]):
             result = self._connect.custom_query(
                 promql,
                 params={"time": f"{at.timestamp():.3f}", "timeout": f"{timeout[1]:.3f}"},
@@ -175,7 +175,7 @@ class PrometheusClient:
             "step": f"{step:g}",
             "timeout": f"{timeout[1]:.3f}",
         }
-        with self._errors(f"query {promql}"):
+        with self._errors(f"query {promql}", read_timeout=timeout[1]):
             # read directly, not through PrometheusConnect: the body is decoded by decode_matrix,
             # about twice as fast as json.loads plus a float() per value (benchmarks/bench_anomalies.py)
             response = self._session.get(self.url + "/api/v1/query_range", params=params, timeout=timeout)
@@ -191,7 +191,7 @@ class PrometheusClient:
     def now(self) -> datetime:
         """Prometheus' own current time (``time()`` evaluated without a time parameter)."""
         timeout = self._timeout()
-        with self._errors("query time()"):
+        with self._errors("query time()", read_timeout=timeout[1]):
             result = self._connect.custom_query(
                 "time()", params={"timeout": f"{timeout[1]:.3f}"}, timeout=timeout
             )
@@ -348,7 +348,7 @@ class PrometheusClient:
     def _get_json(self, url: str, params: Mapping[str, Any], server: str = PROMETHEUS) -> Any:
         timeout = self._timeout(server)
         base = (self.config.alertmanager_url or "") if server == ALERTMANAGER else self.url
-        with self._errors(f"GET {url.removeprefix(base)}", server=server):
+        with self._errors(f"GET {url.removeprefix(base)}", server=server, read_timeout=timeout[1]):
             response = self._session.get(url, params=params, timeout=timeout)
             return response.json()
 
@@ -404,9 +404,27 @@ class PrometheusClient:
         response.close()
         raise _HttpFailure(response.status_code, error_type, message)
 
+    def _too_slow(self, what: str, server: str, read_timeout: float | None) -> ProbeTimeout:
+        """A request that did not answer within its read timeout: which request, which limit,
+        and the setting that raises it (the section's ``timeout``, or the run's when the probe's
+        deadline was nearer)."""
+        where = self._where(server)
+        if read_timeout is None:
+            return ProbeTimeout(f"{server} at {where} did not answer in time ({what:.120})")
+        configured = self.config.timeout.total_seconds()
+        limit = (
+            f"prometheus.timeout ({configured:g}s): raise it"
+            if read_timeout >= configured - 1e-3
+            else f"the {read_timeout:.1f}s left before the probe's deadline: raise the run's --timeout"
+        )
+        return ProbeTimeout(f"{server} at {where} did not answer {what:.160} within {limit}")
+
     @contextmanager
-    def _errors(self, what: str, server: str = PROMETHEUS) -> Iterator[None]:
-        """Turn any failure of one request to ``server`` into a ProbeError that says why."""
+    def _errors(
+        self, what: str, server: str = PROMETHEUS, read_timeout: float | None = None
+    ) -> Iterator[None]:
+        """Turn any failure of one request to ``server`` into a ProbeError that says why (a read
+        that timed out while the answer streamed in is a timeout, not an unreachable server)."""
         import requests
 
         where = self._where(server)
@@ -419,9 +437,11 @@ class PrometheusClient:
                 f"TLS handshake with {server} at {where} failed: {_reason(exc)}", kind=ErrorKind.TLS
             ) from None
         except requests.exceptions.Timeout:
-            raise ProbeTimeout(f"{server} at {where} did not answer in time ({what:.120})") from None
+            raise self._too_slow(what, server, read_timeout) from None
         except requests.exceptions.ConnectionError as exc:
             reason = _reason(exc)
+            if "Read timed out" in str(exc):  # urllib3's ReadTimeoutError while reading the body
+                raise self._too_slow(what, server, read_timeout) from None
             dns = any(
                 s in reason
                 for s in ("Name or service not known", "NameResolution", "getaddrinfo", "nodename")
