@@ -14,11 +14,13 @@ Signals and default thresholds:
 - CPU: diag's own process and its children are never listed among the top processes.
 - File handles: system-wide >= 80 % of fs.file-max; a process at >= 80 % of its RLIMIT_NOFILE.
 
-The host keeps no history: the snapshot is of now, whatever ``--at`` says.
+The host keeps no history: the snapshot is of now, whatever ``--at`` says; findings carry no
+onset but ``seen_at`` (rendered "seen now").
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import timedelta
 
@@ -99,4 +101,5 @@ class HostProbe(Probe):
             process_fds_warning=options.process_fds_warning,
             top_processes=options.top_processes,
         )
-        return judge_host(snapshot, limits, ctx.finding)
+        # the host keeps no history: what it shows was seen now, at an unknown time after it began
+        return judge_host(snapshot, limits, functools.partial(ctx.finding, seen_at=ctx.at))
