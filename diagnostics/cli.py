@@ -46,11 +46,18 @@ def _configure_logging(verbose: int) -> None:
 
 
 config_option = click.option(
+    "-c",
     "--config",
     "config_path",
+    metavar="FILE",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Configuration file (default: $DIAG_CONFIG, ./diag.yaml, ~/.config/diag/diag.yaml).",
 )
+
+EXIT_STATUS_HELP = """\b
+Exit status: 0 nothing wrong, 1 worst finding is a warning, 2 worst is
+critical, 3 unknown (bad usage or configuration, or a probe could not check).
+Docs: docs/ (mkdocs serve), or docs/reference/cli.md in the repository."""
 
 
 class DiagGroup(click.Group):
@@ -63,6 +70,12 @@ class DiagGroup(click.Group):
         except click.exceptions.Abort:
             click.echo("diag: interrupted", err=True)
             sys.exit(130)
+        except click.exceptions.UsageError as exc:
+            # click's own pointer to the right help stays under the one-line error
+            hint = ""
+            if exc.ctx is not None:
+                hint = f"\nTry '{exc.ctx.command_path} {exc.ctx.help_option_names[0]}' for help."
+            _fail(exc.format_message() + hint)
         except click.exceptions.ClickException as exc:
             _fail(exc.format_message())
         except DiagError as exc:
@@ -70,32 +83,71 @@ class DiagGroup(click.Group):
         sys.exit(result if isinstance(result, int) else 0)
 
 
-@click.group(cls=DiagGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=DiagGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog="""\b
+Examples:
+  diag run                          diagnose now, with ./diag.yaml or the environment
+  diag run -p db.locks -f json      one probe, JSON report on stdout
+  diag run --at -2h --window 30m    as of two hours ago, the 30 minutes before
+  diag probes show db.locks         what a probe checks, its options and defaults
+  diag config check -c prod.yaml    validate a configuration, say what will run
+
+"""
+    + EXIT_STATUS_HELP,
+)
 @click.option("-v", "--verbose", count=True, help="Log to stderr (-vv for debug).")
 @click.version_option(package_name="diag", prog_name="diag")
 def cli(verbose: int) -> None:
-    """diag: automated incident diagnostics. Runs the checklist's probes in parallel."""
+    """Automated incident diagnostics: run the incident checklist's probes in parallel
+    against the real systems and print one findings report."""
     _configure_logging(verbose)
 
 
-@cli.command("run")
+@cli.command(
+    "run",
+    epilog="""\b
+Examples:
+  diag run                                 everything configured, report on the terminal
+  diag run -p db.locks -p db.connections   only these probes
+  diag run --at 2026-11-27T10:00:00Z       as of a past moment (where backends keep history)
+  diag run -f json -o run.json             the JSON report (diag.report/v1) into a file
+  diag run --baseline run.json             after a fix: what is new, resolved, unchanged
+
+DURATION: 500ms, 90s, 30m, 2h, 1d, 1w, 1h30m or seconds. TIME: ISO 8601,
+unix seconds, or relative to now (-2h).
+
+"""
+    + EXIT_STATUS_HELP,
+)
 @config_option
-@click.option("--probe", "probe_ids", multiple=True, metavar="ID", help="Run only this probe (repeatable).")
+@click.option(
+    "-p", "--probe", "probe_ids", multiple=True, metavar="ID", help="Run only this probe (repeatable)."
+)
 @click.option("--at", "at", metavar="TIME", help="Diagnose as of TIME: ISO 8601, unix seconds or -2h.")
-@click.option("--window", metavar="DURATION", help="How far back from --at to look (default 1h).")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the report here.")
-@click.option("--timeout", metavar="SECONDS", help="Overall deadline of the run (default 30s).")
+@click.option("-w", "--window", metavar="DURATION", help="How far back from --at to look (default 1h).")
+@click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option(
+    "-o",
+    "--output",
+    metavar="FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the report here.",
+)
+@click.option("-t", "--timeout", metavar="DURATION", help="Overall deadline of the run (default 30s).")
 @click.option(
     "--progress/--no-progress", default=None, help="Live progress on stderr (default: on a terminal)."
 )
 @click.option(
     "--baseline",
+    metavar="RUN.json",
     type=click.Path(dir_okay=False, path_type=Path),
     help="An earlier run's JSON report: say which findings are new and resolved.",
 )
 @click.option(
     "--incident-report",
+    metavar="FILE",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write the post-incident report draft (Markdown) here.",
 )
@@ -190,16 +242,29 @@ def read_report(path: Path) -> Any:
         raise ReportFormatError(f"{path}: {exc}") from None
 
 
-@cli.command("report")
+@cli.command(
+    "report",
+    epilog="""\b
+Example:
+  diag run -f json -o run.json && diag report --from run.json -o incident.md
+""",
+)
 @click.option(
     "--from",
     "source",
     required=True,
+    metavar="RUN.json",
     type=click.Path(dir_okay=False, path_type=Path),
     help="A run's JSON report (diag run --format json).",
 )
-@click.option("--format", "fmt", type=click.Choice(["markdown"]), default="markdown", show_default=True)
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the draft here.")
+@click.option("-f", "--format", "fmt", type=click.Choice(["markdown"]), default="markdown", show_default=True)
+@click.option(
+    "-o",
+    "--output",
+    metavar="FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the draft here.",
+)
 def report_command(source: Path, fmt: str, output: Path | None) -> None:
     """Write the post-incident report draft from a run's JSON report."""
     from diagnostics.report.incident import render_incident_report
@@ -215,10 +280,16 @@ def report_command(source: Path, fmt: str, output: Path | None) -> None:
         sys.stdout.write(text)
 
 
-@cli.command("diff")
-@click.argument("old", type=click.Path(dir_okay=False, path_type=Path))
-@click.argument("new", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@cli.command(
+    "diff",
+    epilog="""\b
+Example:
+  diag diff before.json after.json     findings new, resolved and unchanged
+""",
+)
+@click.argument("old", metavar="OLD.json", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("new", metavar="NEW.json", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 def diff_command(old: Path, new: Path, fmt: str) -> None:
     """Compare two runs: findings new, resolved and unchanged (exit status: NEW's)."""
     from dataclasses import replace
@@ -237,12 +308,25 @@ def diff_command(old: Path, new: Path, fmt: str) -> None:
     sys.exit(int(exit_status(compared)))
 
 
-@cli.command("probes")
+@cli.group(
+    "probes",
+    invoke_without_command=True,
+    epilog="""\b
+Examples:
+  diag probes                   every probe by checklist item, enabled or why not
+  diag probes -f json           the same as JSON
+  diag probes show db.locks     one probe: what it checks, options, defaults, how to enable
+""",
+)
 @config_option
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def probes_command(config_path: Path | None, fmt: str) -> None:
+@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_context
+def probes_command(context: click.Context, config_path: Path | None, fmt: str) -> None:
     """List every registered probe and whether the configuration enables it."""
+    if context.invoked_subcommand is not None:
+        return
     from diagnostics.config import resolve_config
+    from diagnostics.model import ChecklistItem
     from diagnostics.plan import plan_probes
     from diagnostics.registry import load_registry
 
@@ -252,7 +336,7 @@ def probes_command(config_path: Path | None, fmt: str) -> None:
         plans = plan_probes(config, registry, env=os.environ)
     except DiagError as exc:
         _fail(str(exc))
-    rows = []
+    rows: list[dict[str, Any]] = []
     for plan in plans:
         if plan.broken:
             state = f"broken: {plan.broken.reason}"
@@ -276,10 +360,42 @@ def probes_command(config_path: Path | None, fmt: str) -> None:
 
         click.echo(json.dumps(rows, indent=2))
         return
+    order = {item.value: index for index, item in enumerate(ChecklistItem)}
+    rows.sort(key=lambda row: (order.get(row["checklist_item"] or "", len(order)), row["id"]))
+    click.echo(f"{'PROBE':<24} {'STATE':<10} DESCRIPTION")
+    current: str | None = "-"
     for row in rows:
-        click.echo(f"{row['id']:<24} {row['checklist_item'] or '?':<16} {row['state']}")
-        if row["description"]:
-            click.echo(f"{'':<24} {row['description']}")
+        item = row["checklist_item"]
+        if item != current:
+            current = item
+            title = ChecklistItem(item).heading if item else "Unknown checklist item"
+            click.echo(f"\n{title}")
+        state = "enabled" if row["enabled"] else str(row["state"]).split(":")[0]
+        click.echo(f"  {row['id']:<22} {state:<10} {row['description'] or ''}")
+        if not row["enabled"]:
+            reason = str(row["state"]).partition(": ")[2]
+            hint = f" — add: {row['setup_hint']}" if row["setup_hint"] else ""
+            click.echo(f"  {'':<22} {'':<10} {reason}{hint}")
+
+
+@probes_command.command("show")
+@click.argument("probe_id", metavar="ID")
+def probes_show(probe_id: str) -> None:
+    """Explain one probe: what it checks, its options with defaults, how to enable it."""
+    from diagnostics.reference import probe_text
+    from diagnostics.registry import load_registry
+
+    registry = load_registry()
+    probe_class = registry.probes.get(probe_id)
+    if probe_class is None:
+        if probe_id in registry.broken:
+            _fail(registry.broken[probe_id].message)
+        from difflib import get_close_matches
+
+        close = get_close_matches(probe_id, registry.ids, n=1)
+        suggestion = f" (did you mean {close[0]!r}?)" if close else ""
+        _fail(f"no probe {probe_id!r}{suggestion}; `diag probes` lists them")
+    click.echo(probe_text(probe_class), nl=False)
 
 
 @cli.group("config")
@@ -287,7 +403,13 @@ def config_group() -> None:
     """Check the configuration or print its JSON Schema."""
 
 
-@config_group.command("check")
+@config_group.command(
+    "check",
+    epilog="""\b
+Example:
+  diag config check -c prod.yaml    one line per probe: what it will check, or why not
+""",
+)
 @config_option
 def config_check(config_path: Path | None) -> None:
     """Validate the configuration and say what each probe will check."""
@@ -308,11 +430,16 @@ def config_check(config_path: Path | None) -> None:
         f"window {format_duration(settings.window)}, deadline {format_duration(settings.timeout)}, "
         f"{settings.concurrency} probes at once"
     )
+    hinted: set[str] = set()
     for plan in plans:
         if plan.broken:
             click.echo(f"  {plan.probe_id:<24} broken: {plan.broken.reason}")
         elif not plan.runnable:
-            hint = f" — add: {plan.setup_hint}" if plan.setup_hint else ""
+            # one hint per backend section, on its first probe, not one per probe
+            hint = ""
+            if plan.setup_hint and plan.setup_hint not in hinted:
+                hinted.add(plan.setup_hint)
+                hint = f" — add: {plan.setup_hint}"
             click.echo(f"  {plan.probe_id:<24} skipped: {plan.skip_reason}{hint}")
         else:
             origin = f" (from {plan.backend_origin})" if plan.backend_origin == "environment" else ""

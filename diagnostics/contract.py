@@ -48,11 +48,14 @@ DEFAULT_PROBE_TIMEOUT = timedelta(seconds=10)
 class ProbeOptions(BaseModel):
     """Base of every probe's ``probes.<id>`` section; subclass it to add thresholds."""
 
-    # defer_build: the validator is built on first use, not at import (keeps `diag probes` fast)
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+    # defer_build: the validator is built on first use, not at import (keeps `diag probes` fast);
+    # attribute docstrings become the options' descriptions (schema, reference, `probes show`)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True, use_attribute_docstrings=True)
 
     enabled: bool = True
+    """Run this probe (false: it ends skipped)."""
     timeout: Duration = DEFAULT_PROBE_TIMEOUT
+    """How long the probe may take before it ends as ``timeout``."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -144,6 +147,8 @@ class Probe(ABC):
     description: ClassVar[str]
     options_model: ClassVar[type[ProbeOptions]] = ProbeOptions
     backend_section: ClassVar[BackendSection | None] = None
+    setup_hint: ClassVar[str | None] = None
+    """The configuration that enables this probe, when it differs from its section's hint."""
 
     @abstractmethod
     def run(self, ctx: ProbeContext) -> Iterable[Finding]:

@@ -195,7 +195,7 @@ def _plan_one(
         return ProbePlan(
             **base,
             skip_reason=f"not configured: no {section.key!r} section",
-            setup_hint=section.setup_hint,
+            setup_hint=probe_class.setup_hint or section.setup_hint,
         )
     return ProbePlan(**base, backend=value, backend_origin=origin)
 

@@ -210,7 +210,7 @@ def describe_entries(entries: object, kind: str) -> str:
         else []
     )
     if not names:
-        return f"nothing (no {kind} entry)"
+        return f"nothing (no {kind} entry) — add: {KIND_HINTS[kind]}"
     return f"{len(names)} target{'s' if len(names) != 1 else ''}: {', '.join(names)}"
 
 

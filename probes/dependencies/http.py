@@ -30,6 +30,7 @@ from pydantic import Field
 
 from diagnostics import ChecklistItem, Duration, Finding, Probe, ProbeContext, ProbeOptions
 from probes.dependencies.config import (
+    KIND_HINTS,
     SECTION,
     Dependency,
     describe_entries,
@@ -63,6 +64,8 @@ class HttpProbe(Probe):
     description = "HTTP dependencies: status, body, latency by phase, TLS and its expiry, redirects"
     options_model = HttpOptions
     backend_section = SECTION
+
+    setup_hint = KIND_HINTS["url"]
 
     @classmethod
     def targets(cls, backend: Any) -> str:

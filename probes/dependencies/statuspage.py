@@ -34,6 +34,7 @@ from diagnostics import (
     ProbeOptions,
 )
 from probes.dependencies.config import (
+    KIND_HINTS,
     SECTION,
     Dependency,
     describe_entries,
@@ -61,6 +62,8 @@ class StatuspageProbe(Probe):
     description = "Providers' status pages (Statuspage summary.json): indicator, components, incidents"
     options_model = StatuspageOptions
     backend_section = SECTION
+
+    setup_hint = KIND_HINTS["statuspage"]
 
     @classmethod
     def targets(cls, backend: Any) -> str:

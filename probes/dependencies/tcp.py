@@ -23,6 +23,7 @@ from pydantic import Field
 
 from diagnostics import ChecklistItem, Duration, Finding, Probe, ProbeContext, ProbeOptions
 from probes.dependencies.config import (
+    KIND_HINTS,
     SECTION,
     Dependency,
     describe_entries,
@@ -51,6 +52,8 @@ class TcpProbe(Probe):
     description = "TCP dependencies (host:port): connect failures and connect time"
     options_model = TcpOptions
     backend_section = SECTION
+
+    setup_hint = KIND_HINTS["tcp"]
 
     @classmethod
     def targets(cls, backend: Any) -> str:
