@@ -18,8 +18,9 @@ MIN_MEASURABLE_FILL = 1024 * 1024
 """Bytes the free space must fall over the observation; below this is write noise."""
 RISE_TOLERANCE = 64 * 1024
 """A rise of free space larger than this between two samples is a deletion: churn, not a fill."""
-EXTRAPOLATION_FACTOR = 20.0
-"""A trend observed for w seconds says nothing about the disk beyond 20 w from now."""
+EXTRAPOLATION_FACTOR = 24.0
+"""A trend observed for w seconds says nothing about the disk beyond 24 w from now (an hour's
+trend, a day: resources.nodes applies the same limit to node_exporter history)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -8,7 +8,7 @@ Signals and default thresholds:
 - Disk space per mount: used >= 85 % (warning), >= 95 % (critical). Time to full only from a
   sustained fill: free space falling at every step of an observation of ``fill_observation``
   (3 s; started only for mounts whose free space fell over the sample interval), never rising
-  (a deletion is churn), by >= 1 MiB, and extrapolated no further than 20x the observation;
+  (a deletion is churn), by >= 1 MiB, and extrapolated no further than 24x the observation;
   <= 24 h (warning), <= 4 h (critical, or warning while the disk is < 50 % used). Inodes:
   >= 85 % / >= 95 %.
 - CPU: diag's own process and its children are never listed among the top processes.

@@ -11,8 +11,9 @@ Signals (one instant query each across the fleet) and default thresholds:
 - OOM kills (``oom_kill``): any ``node_vmstat_oom_kill`` increase in the window (critical).
 - Disk space per mount (``disk_space``): used >= 85 % (warning), >= 95 % (critical); time to
   full (``disk_filling``) from the slower of the fill rates over the last hour (``trend``) and
-  the last ``rate_interval``, both falling (a disk emptied since is not filling): <= 24 h
-  (warning), <= 4 h (critical; warning while < 50 % used). Inodes (``inodes``): >= 85 % / >= 95 %.
+  the last ``rate_interval``, both falling (a disk emptied since is not filling), extrapolated
+  no further than 24x the history it was fitted on: <= 24 h (warning), <= 4 h (critical;
+  warning while < 50 % used). Inodes (``inodes``): >= 85 % / >= 95 %.
 - Disk I/O (``disk_io_saturation``): device busy >= 90 % of the time (warning), and an average
   queue depth >= 8 (critical); or a queue depth departing from its baseline while >= 1 (warning).
 - Network (``network_errors``): errors >= 1/s or drops >= 100/s per interface (warning); or

@@ -52,19 +52,24 @@ FS_AVAILABLE = "node_filesystem_avail_bytes{$fs}"
 FS_SIZE = "node_filesystem_size_bytes{$fs}"
 FS_USED_RATIO = "1 - node_filesystem_avail_bytes{$fs} / node_filesystem_size_bytes{$fs}"
 FS_TIME_TO_FULL = """
-node_filesystem_avail_bytes{$fs}
-  / -(
-      (
-        (deriv(node_filesystem_avail_bytes{$fs}[$trend]) >= deriv(node_filesystem_avail_bytes{$fs}[$rate]))
-        or deriv(node_filesystem_avail_bytes{$fs}[$rate])
-      ) < 0
-    )
-> 0 <= $horizon
+(
+  node_filesystem_avail_bytes{$fs}
+    / -(
+        (
+          (deriv(node_filesystem_avail_bytes{$fs}[$trend]) >= deriv(node_filesystem_avail_bytes{$fs}[$rate]))
+          or deriv(node_filesystem_avail_bytes{$fs}[$rate])
+        ) < 0
+      )
+  > 0 <= $horizon
+)
+<= $extrapolation * (time() - min_over_time(timestamp(node_filesystem_avail_bytes{$fs})[$trend:$resolution]))
 """
 """Seconds until the free space now reaches zero at the slower of two fill rates: the trend
 of the last ``$trend`` and of the last ``$rate``. Both must be falling, so a fill must be
 sustained over the long range and still going on: a disk emptied a few minutes ago (its long
-trend still falling) is not "full in 19s". Only filesystems full within ``$horizon``."""
+trend still falling) is not "full in 19s". A trend is extrapolated no further than
+``$extrapolation`` times the history it was fitted on (a few minutes of churn after an
+exporter started say nothing about tomorrow). Only filesystems full within ``$horizon``."""
 FS_FORECAST = "predict_linear(node_filesystem_avail_bytes{$fs}[$trend], $horizon)"
 FS_FILES_FREE = "node_filesystem_files_free{$fs}"
 FS_FILES = "node_filesystem_files{$fs}"
@@ -221,6 +226,8 @@ class Ranges:
     horizon: float = 86400.0
     lookback: float = 120.0
     history: float = 86400.0
+    extrapolation: float = 24.0
+    """A trend fitted on w seconds of history predicts no more than this times w ahead."""
 
 
 def seconds(value: float) -> str:
@@ -243,6 +250,8 @@ def render(template: str, matchers: Mapping[str, str], ranges: Ranges, *, at: fl
             "horizon": f"{round(ranges.horizon)}",
             "lookback": seconds(ranges.lookback),
             "history": seconds(ranges.history),
+            "extrapolation": f"{ranges.extrapolation:g}",
+            "resolution": seconds(max(ranges.trend / 60, 1)),
             "at": "" if at is None else f" @ {at:.3f}",
         }
     )

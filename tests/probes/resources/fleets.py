@@ -313,7 +313,8 @@ EXPORTER_DIED = AT - timedelta(minutes=20)
 
 def _dead_exporter() -> Iterator[StagedSeries]:
     """gone-1's node_exporter answered every 30 s for 3 hours, then died at EXPORTER_DIED;
-    web-9's still answers."""
+    web-9's still answers; new-2's started 10 minutes ago, its /data losing 2 MiB/s of its
+    70 GiB free (10 h to full: too far ahead for 10 minutes of history to tell)."""
     from tests.support.prometheus import staged
 
     start = (AT - timedelta(hours=3)).timestamp()
@@ -325,6 +326,14 @@ def _dead_exporter() -> Iterator[StagedSeries]:
         load = np.where(alive, 0.5, np.nan) if died else np.full(times.shape, 0.5)
         yield staged("up", labels, start, 30.0, up)
         yield staged("node_load1", labels, start, 30.0, load)
+    young = times >= (AT - timedelta(minutes=10)).timestamp()
+    labels = {"instance": "new-2:9100", "job": "node"}
+    fs = {**labels, "mountpoint": "/data", "device": "/dev/sdb1", "fstype": "ext4"}
+    free = 70 * GIB - 2 * MIB * (times - (AT - timedelta(minutes=10)).timestamp())
+    yield staged("up", labels, start, 30.0, np.where(young, 1.0, np.nan))
+    yield staged("node_load1", labels, start, 30.0, np.where(young, 0.5, np.nan))
+    yield staged("node_filesystem_avail_bytes", fs, start, 30.0, np.where(young, free, np.nan))
+    yield staged("node_filesystem_size_bytes", fs, start, 30.0, np.where(young, 200 * GIB, np.nan))
 
 
 DEAD_EXPORTER = PrometheusDataset(name="resources-dead-exporter", series=_dead_exporter)

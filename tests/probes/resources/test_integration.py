@@ -341,6 +341,7 @@ def test_a_node_exporter_that_stopped_answering_is_a_finding_not_a_setup_hint(
         window="1h",
     )
     assert run.outcome.status is Status.WARNING, run.outcome.error
+    # new-2's 10 minutes of falling free space do not tell "full in 10h"
     [down] = run.findings
     assert (down.kind, down.severity, down.entity.kind, down.entity.name) == (
         "exporter_down",

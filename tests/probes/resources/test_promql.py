@@ -53,10 +53,11 @@ def test_time_to_full_needs_the_long_and_the_recent_trend_falling() -> None:
         matchers={"fs": ""}, ranges=promql.Ranges(rate=300, window=3600, trend=3600, horizon=86400)
     )
     text = queries.fleet(promql.FS_TIME_TO_FULL)
-    assert text.startswith("node_filesystem_avail_bytes / -(")
+    assert text.startswith("( node_filesystem_avail_bytes / -(")
     assert text.count("deriv(node_filesystem_avail_bytes[1h])") == 1
     assert text.count("deriv(node_filesystem_avail_bytes[5m])") == 2
-    assert text.endswith(") < 0 ) > 0 <= 86400")
+    assert ") < 0 ) > 0 <= 86400 )" in text
+    assert text.endswith("<= 24 * (time() - min_over_time(timestamp(node_filesystem_avail_bytes)[1h:1m]))")
 
 
 @pytest.mark.parametrize("text", ['job="node"', 'job="node", env!~"dev|test"', 'a=~"x,y",b!="z"', ""])
