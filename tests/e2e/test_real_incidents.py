@@ -210,10 +210,8 @@ def test_a_lock_pile_up_behind_an_idle_in_transaction_session(machine: Machine) 
     blocked = only(report, "db.locks", "lock_blocking")
     idle = only(report, "db.connections", "idle_in_transaction")
     assert blocked["severity"] == "critical"
-    assert (
-        blocked["title"].startswith("4 sessions blocked for ")
-        and f"behind pid {root_pid}" in blocked["title"]
-    )
+    assert blocked["title"].startswith("4 sessions waiting up to ")
+    assert blocked["title"].endswith(f"behind pid {root_pid} (idle in transaction {blocked['title'].split()[5]}, application staged-billing-worker)")
     assert blocked["evidence"]["details"]["root"]["pid"] == root_pid
     assert f"behind pid {root_pid}" in report["headline"]
     assert lead(report) == blocked["fingerprint"]
