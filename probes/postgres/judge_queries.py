@@ -319,6 +319,10 @@ def judge_changes(
                 f"{sample}, {change.mean_ms / max(change.previous_mean_ms, 1e-9):.0f}x its mean of "
                 f"{format_duration(change.previous_mean_ms / 1000)}"
             )
+            if scan is not None:
+                title += f": sequential scans of {scan[0].table.table_name}" + (
+                    f", no index on ({scan[1].columns[0]})" if scan[1] else ""
+                )
         else:
             kind = "statement_call_surge"
             title = (

@@ -57,6 +57,7 @@ def test_a_dropped_primary_key_is_named_with_its_table_and_column(bench: Pgbench
     slow, scans = by_kind["statement_slowdown"], by_kind["sequential_scans"]
     assert slow.severity is Severity.WARNING and scans.severity is Severity.WARNING
     assert "per call over the last 2.0s" in slow.title
+    assert slow.title.endswith(": sequential scans of pgbench_accounts, no index on (aid)")
     assert slow.evidence.details["query"] == "SELECT abalance FROM pgbench_accounts WHERE aid = $1"
     assert "no index of pgbench_accounts leads with aid (its indexes now: none)" in slow.summary
     assert slow.next_steps[0].startswith("CREATE INDEX CONCURRENTLY ON pgbench_accounts (aid);")
