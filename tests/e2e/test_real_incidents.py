@@ -107,6 +107,11 @@ class Machine:
         return report
 
 
+def measured(incident: str, report: dict[str, Any]) -> None:
+    """What the run said of an incident, for the record (shown with ``pytest -s``)."""
+    print(f"\n{incident}: {level(report)}; {report['headline']} (run {report['duration_s']:.1f}s)")
+
+
 def problems(report: dict[str, Any]) -> list[dict[str, Any]]:
     return [f for f in report["findings"] if f["severity"] in ("warning", "critical")]
 
@@ -213,6 +218,7 @@ def test_a_lock_pile_up_behind_an_idle_in_transaction_session(machine: Machine) 
         root_pid = pool.pid(root)
     finally:
         pool.close()
+    measured("lock pile-up", report)
     blocked = only(report, "db.locks", "lock_blocking")
     idle = only(report, "db.connections", "idle_in_transaction")
     assert blocked["severity"] == "critical"
@@ -243,6 +249,7 @@ def test_connection_exhaustion_by_one_application(machine: Machine) -> None:
         report = machine.diagnose()
     finally:
         pool.close()
+    measured("connection exhaustion", report)
     saturated = only(report, "db.connections", "connection_saturation")
     assert saturated["severity"] == "critical"
     assert saturated["evidence"]["details"]["by_application"][0]["name"] == "staged-batch-importer"
@@ -263,6 +270,7 @@ def test_a_dropped_index_is_named_by_its_table_and_column(machine: Machine) -> N
     finally:
         with machine.bench.superuser() as conn:
             conn.execute("ALTER TABLE pgbench_accounts ADD PRIMARY KEY (aid)")
+    measured("dropped index", report)
     slow = only(report, "db.queries", "statement_slowdown")
     scans = only(report, "db.queries", "sequential_scans")
     assert slow["evidence"]["details"]["query"] == "SELECT abalance FROM pgbench_accounts WHERE aid = $1"
@@ -319,6 +327,7 @@ def test_a_disk_filling_at_a_steady_rate(machine: Machine, small_disk: Path) -> 
     finally:
         writer.kill()
         writer.wait(timeout=10)
+    measured("disk filling", report)
     filling = only(report, "resources.host", "disk_space")
     assert filling["entity"]["attributes"]["mountpoint"] == str(small_disk)
     assert filling["severity"] == "critical"
@@ -341,6 +350,8 @@ def test_an_http_dependency_failing_then_hanging(machine: Machine) -> None:
         hanging = machine.diagnose()
     finally:
         machine.payments.mode = "ok"
+    measured("dependency failing", failing)
+    measured("dependency hanging", hanging)
     down = only(failing, "deps.http", "http_status")
     assert down["title"].startswith("payments-api: HTTP 503 on 3/3 attempts")
     assert (down["severity"], down["onset"], down["seen_at"]) == ("critical", None, failing["at"])
@@ -372,6 +383,7 @@ def test_a_killed_node_exporter_is_down_since_it_died(machine: Machine) -> None:
         report = machine.diagnose()
     finally:
         machine.exporter.restart()
+    measured("node_exporter killed", report)
     down = only(report, "resources.nodes", "exporter_down")
     assert down["title"].startswith("node exporter on 127.0.0.1 down since ")
     assert down["onset"] is not None

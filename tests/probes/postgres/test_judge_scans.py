@@ -133,7 +133,9 @@ def test_a_dropped_index_names_the_table_and_the_index_in_both_findings() -> Non
     )
     assert scans.evidence.details["missing_index_columns"] == ["aid"]
     assert scans.next_steps[0].startswith("CREATE INDEX CONCURRENTLY ON pgbench_accounts (aid);")
-    assert slow.title.endswith("2600x its mean of 0ms: sequential scans of pgbench_accounts, no index on (aid)")
+    assert slow.title.endswith(
+        "2600x its mean of 0ms: sequential scans of pgbench_accounts, no index on (aid)"
+    )
     assert "no index of pgbench_accounts leads with aid (its indexes now: none)" in slow.summary
     assert slow.evidence.details["sequential_scans"] == {
         "table": "pgbench_accounts",
