@@ -364,7 +364,7 @@ def _change_summary(text: str | None, scan: tuple[ScanSurge, MissingIndex | None
         f"It reads {surge.table.table_name}, scanned sequentially {surge.scans} times in "
         f"{format_duration(surge.seconds)} ({surge.rows_per_scan:,.0f} rows each)"
     )
-    return f"{summary}\n{read}" + (f": {describe_index(found)}." if found else ".")
+    return f"{read}" + (f": {describe_index(found)}." if found else ".") + f" The statement: {summary}"
 
 
 def _scan_details(scan: tuple[ScanSurge, MissingIndex | None] | None) -> dict[str, object]:

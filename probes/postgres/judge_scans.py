@@ -166,6 +166,10 @@ def describe_index(found: MissingIndex | None) -> str:
     return f"no index of {found.table} leads with {found.columns[0]} (its indexes now: {now})"
 
 
+def _sentence(clause: str) -> str:
+    return clause[:1].upper() + clause[1:] + "."
+
+
 def judge_scans(
     surges: Sequence[ScanSurge],
     missing: dict[int, MissingIndex],
@@ -208,7 +212,7 @@ def judge_scans(
                     f"Each scan reads about {surge.rows_per_scan:,.0f} rows: lookups of {table.table_name} read "
                     "the whole table. "
                     + (
-                        describe_index(found) + "."
+                        _sentence(describe_index(found))
                         if found
                         else "No index use is recorded for it in the sample."
                     )
