@@ -134,6 +134,13 @@ def main() -> None:
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
     window, after, every = (parse_duration(v) for v in (args.window, args.after, args.every))
+    if not (args.nab / "data").is_dir() or not (args.nab / "labels").is_dir():
+        parser.exit(
+            2,
+            f"eval_nab: no NAB data at {args.nab} (expected data/ and labels/ inside): clone "
+            "https://github.com/numenta/NAB and pass --nab PATH/TO/NAB (the suite itself needs none of it: "
+            "its NAB series are in tests/fixtures/nab)\n",
+        )
     series = load(args.nab)
     began = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="diag-nab-") as workdir:

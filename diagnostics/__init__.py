@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from diagnostics.errors import (
         ConfigError,
         DiagError,
+        DuplicateFingerprints,
+        NothingToJudge,
         PluginError,
         ProbeError,
         ProbeSkipped,
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
         ReportFormatError,
     )
     from diagnostics.model import (
+        SYMPTOM_OF,
         ChecklistItem,
         Entity,
         ErrorKind,
@@ -35,16 +38,19 @@ if TYPE_CHECKING:
     from diagnostics.report.serialize import report_from_dict, report_to_dict
 
 __all__ = [
+    "SYMPTOM_OF",
     "BackendSection",
     "ChecklistItem",
     "ConfigError",
     "DiagError",
+    "DuplicateFingerprints",
     "Duration",
     "Entity",
     "ErrorKind",
     "Evidence",
     "Finding",
     "Measurement",
+    "NothingToJudge",
     "PluginError",
     "Probe",
     "ProbeContext",
@@ -72,6 +78,8 @@ _LAZY = {
         for name in (
             "ConfigError",
             "DiagError",
+            "DuplicateFingerprints",
+            "NothingToJudge",
             "PluginError",
             "ProbeError",
             "ProbeSkipped",
@@ -90,6 +98,7 @@ _LAZY = {
             "Measurement",
             "ProbeOutcome",
             "Report",
+            "SYMPTOM_OF",
             "Severity",
             "Status",
         )

@@ -41,11 +41,16 @@ def diagnose(
     registry: Registry | None = None,
     listener: ProgressListener | None = None,
     baseline: Report | None = None,
+    began: float | None = None,
 ) -> Diagnosis:
     """Plan and run the probes, then summarize; ``diag run`` is this plus rendering.
 
     With a ``baseline`` report the result also says which findings are new and resolved.
+    The report's ``started_at`` and ``duration_s`` count from ``began`` (Unix time; ``diag``
+    passes its process start, so start-up is included) or from this call, to the end of the
+    summary: only rendering the report comes after.
     """
+    began = time.time() if began is None else began
     environment = dict(os.environ if env is None else env)
     loaded = resolve_config(config, environment)
     reg = registry or load_registry()
@@ -63,8 +68,6 @@ def diagnose(
     if deadline.total_seconds() <= 0:
         raise ConfigError("the timeout must be longer than zero", key="--timeout")
     plans = plan_probes(loaded, reg, selected=probes, env=environment)
-    started_at = datetime.now(UTC)
-    began = time.monotonic()
     result: RunResult = run_plans(
         plans,
         at=moment.astimezone(UTC),
@@ -74,19 +77,24 @@ def diagnose(
         redactor=loaded.redactor.with_secrets(environment_secrets(environment)),
         listener=listener,
     )
+    planned = {p.probe_id for p in plans}
     report = Report(
         at=moment.astimezone(UTC),
         window=span,
-        started_at=started_at,
-        duration_s=time.monotonic() - began,
+        started_at=datetime.fromtimestamp(began, UTC),
+        duration_s=0.0,
         probes=result.outcomes,
         findings=result.findings,
+        not_selected=tuple(
+            (probe_id, cls.checklist_item) for probe_id, cls in reg.probes.items() if probe_id not in planned
+        ),
     )
     report = replace(
         report,
         summary=summarize(report, services=services, settings=summary_options),
         comparison=compare_reports(baseline, report) if baseline is not None else None,
     )
+    report = replace(report, duration_s=max(0.0, time.time() - began))
     return Diagnosis(
         report=report,
         plans=tuple(plans),

@@ -169,6 +169,8 @@ def run_command(
     from diagnostics.report.summary import exit_status
 
     show_progress = sys.stderr.isatty() if progress is None else progress
+    context = click.get_current_context()
+    console_script = bool((context.obj or {}).get("hard_exit"))
     listener: Any = None
     if show_progress:
         from diagnostics.progress import LiveProgress
@@ -183,6 +185,8 @@ def run_command(
             "window": window,
             "timeout": timeout,
             "baseline": previous,
+            # the console script's report counts its whole wall time, interpreter start-up included
+            "began": _process_start() if console_script else None,
         }
         if listener is not None:
             with listener:
@@ -206,14 +210,36 @@ def run_command(
     if diagnosis.interrupted:
         click.echo("diag: interrupted; the report shows what finished", err=True)
     code = int(exit_status(report))
-    context = click.get_current_context()
-    if diagnosis.abandoned_threads and (context.obj or {}).get("hard_exit"):
+    if diagnosis.abandoned_threads and console_script:
         # a hung backend (a thread pool joined at interpreter exit) must not keep the process
         # alive past the deadline; only the console script does this, never an embedding caller
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
     sys.exit(code)
+
+
+def _process_start() -> float | None:
+    """When this process started (Unix time), or None when the system does not say.
+
+    On Linux from /proc (process start and uptime, both to the clock tick): psutil's
+    create_time adds the boot time, which the kernel gives in whole seconds only.
+    """
+    import time
+
+    try:
+        stat = Path("/proc/self/stat").read_text()
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        ticks = int(stat.rsplit(")", 1)[1].split()[19])  # field 22, starttime
+        return time.time() - (uptime - ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        pass
+    import psutil
+
+    try:
+        return float(psutil.Process().create_time())
+    except (psutil.Error, OSError):
+        return None
 
 
 def _write(path: Path, text: str) -> None:
@@ -340,6 +366,8 @@ def probes_command(context: click.Context, config_path: Path | None, fmt: str) -
     for plan in plans:
         if plan.broken:
             state = f"broken: {plan.broken.reason}"
+        elif plan.config_error:
+            state = f"cannot run: {plan.config_error}"
         elif plan.runnable:
             state = "enabled" + (f" (from {plan.backend_origin})" if plan.backend_origin else "")
         else:
@@ -398,6 +426,154 @@ def probes_show(probe_id: str) -> None:
     click.echo(probe_text(probe_class), nl=False)
 
 
+@cli.command(
+    "serve",
+    epilog="""\b
+Examples:
+  diag serve                                   every probe each minute, on 127.0.0.1:9799
+  diag serve --listen 0.0.0.0:9799 --every 30s
+  curl -s localhost:9799/metrics               the series (cached; never runs a probe)
+  curl -s 'localhost:9799/probe?probe=db.locks'   run one probe now, its series
+  curl -s 'localhost:9799/report?format=text'  the newest report
+
+"""
+    + EXIT_STATUS_HELP,
+)
+@config_option
+@click.option("-l", "--listen", metavar="HOST:PORT", help="Address to bind (default 127.0.0.1:9799).")
+@click.option("-e", "--every", metavar="DURATION", help="Run every probe this often (default 1m).")
+@click.option("--tls-cert", metavar="FILE", help="Serve HTTPS with this certificate (PEM), with --tls-key.")
+@click.option("--tls-key", metavar="FILE", help="The certificate's private key (PEM).")
+def serve_command(
+    config_path: Path | None, listen: str | None, every: str | None, tls_cert: str | None, tls_key: str | None
+) -> None:
+    """Run the probes on a schedule and serve their results to Prometheus and people."""
+    import signal
+    import threading
+
+    from diagnostics.serve.service import build_service
+
+    if (tls_cert is None) != (tls_key is None):
+        _fail("--tls-cert and --tls-key go together")
+    overrides: dict[str, Any] = {"listen": listen, "every": every}
+    if tls_cert is not None:
+        overrides["tls"] = {"cert_file": tls_cert, "key_file": tls_key}
+    try:
+        service = build_service(config_path, overrides=overrides)
+    except DiagError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"cannot listen on {listen or 'the configured address'}: {exc.strerror or exc}")
+    host, port = service.address
+    scheme = "https" if service.settings.tls else "http"
+    click.echo(
+        f"diag serve: {len(service.probe_ids)} probes every {service.settings.every.total_seconds():g}s; "
+        f"{scheme}://{host}:{port}/metrics",
+        err=True,
+    )
+    stopping = threading.Event()
+
+    def stop(signum: int, frame: object) -> None:
+        if not stopping.is_set():
+            stopping.set()
+            threading.Thread(target=service.server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    service.start()
+    try:
+        service.server.serve_forever(poll_interval=0.5)
+    finally:
+        service.server.server_close()
+        service.sweeper.stop()
+    sys.exit(0)
+
+
+@cli.command(
+    "watch",
+    epilog="""\b
+Examples:
+  diag watch --every 5m --state /var/lib/diag/watch.json
+  diag watch --once --every 5m --state watch.json     one cycle (a CronJob every 5m)
+
+It prints only what changed (new, worsened, improved, resolved findings) and
+notifies the `notify` section's Alertmanager, Slack and webhooks of it.
+""",
+)
+@config_option
+@click.option("-e", "--every", metavar="DURATION", default="5m", show_default=True, help="How often to run.")
+@click.option(
+    "-s",
+    "--state",
+    "state_path",
+    metavar="FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Remember the findings here across restarts.",
+)
+@click.option("--once", is_flag=True, help="One cycle, then exit with the run's exit status.")
+@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def watch_command(
+    config_path: Path | None, every: str, state_path: Path | None, once: bool, fmt: str
+) -> None:
+    """Repeat runs and print (and notify) only what changed since the previous run."""
+    import json
+    import signal
+    import threading
+    from datetime import UTC, datetime
+
+    from diagnostics.api import diagnose
+    from diagnostics.config import resolve_config
+    from diagnostics.notify.messages import webhook_payload
+    from diagnostics.redaction import environment_secrets
+    from diagnostics.report.summary import exit_status, headline
+    from diagnostics.units import parse_duration
+    from diagnostics.watch.changes import change_line
+    from diagnostics.watch.loop import Cycle, Watcher, notifiers_of
+
+    try:
+        interval = parse_duration(every)
+        if interval.total_seconds() < 1:
+            raise ValueError("--every must be 1s or longer")
+        config = resolve_config(config_path, os.environ)
+        source = config.source if config.source else config_path
+        watcher = Watcher(
+            diagnose=lambda: diagnose(config=source).report,
+            notifiers=notifiers_of(config),
+            every=interval,
+            redactor=config.redactor.with_secrets(environment_secrets(os.environ)),
+            state_file=state_path,
+        )
+    except ValueError as exc:
+        _fail(f"--every: {exc}")
+    except DiagError as exc:
+        _fail(str(exc))
+
+    def show(cycle: Cycle) -> None:
+        if fmt == "json":
+            if cycle.changes:
+                payload = webhook_payload(
+                    cycle.changes, headline=headline(cycle.report), at=datetime.now(UTC)
+                )
+                click.echo(json.dumps(payload))
+            return
+        stamp = f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}"
+        for change in cycle.changes:
+            click.echo(f"{stamp} {change_line(change)}")
+
+    if once:
+        try:
+            cycle = watcher.cycle()
+        except DiagError as exc:
+            _fail(str(exc))
+        show(cycle)
+        sys.exit(int(exit_status(cycle.report)))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
+    watcher.run_forever(interval, show, stop)
+    sys.exit(0)
+
+
 @cli.group("config")
 def config_group() -> None:
     """Check the configuration or print its JSON Schema."""
@@ -423,6 +599,7 @@ def config_check(config_path: Path | None) -> None:
         registry = load_registry()
         plans = plan_probes(config, registry, env=os.environ)
         settings = run_settings(config)
+        _check_service_sections(config)
     except DiagError as exc:
         _fail(str(exc))
     click.echo(f"{config.source or 'no configuration file: embedded defaults'}: valid")
@@ -434,6 +611,8 @@ def config_check(config_path: Path | None) -> None:
     for plan in plans:
         if plan.broken:
             click.echo(f"  {plan.probe_id:<24} broken: {plan.broken.reason}")
+        elif plan.config_error:
+            click.echo(f"  {plan.probe_id:<24} cannot run until set: {plan.config_error}")
         elif not plan.runnable:
             # one hint per backend section, on its first probe, not one per probe
             hint = ""
@@ -446,6 +625,18 @@ def config_check(config_path: Path | None) -> None:
             assert plan.probe_class is not None
             targets = config.redactor(plan.probe_class.targets(plan.backend))
             click.echo(f"  {plan.probe_id:<24} will check {targets}{origin}")
+
+
+def _check_service_sections(config: Any) -> None:
+    """Validate the sections only ``diag serve`` and ``diag watch`` read."""
+    from diagnostics.notify.config import Notifiers
+    from diagnostics.plan import validate_section
+    from diagnostics.serve.config import ServeSettings
+
+    if config.section("serve") is not None:
+        validate_section(config, ("serve",), ServeSettings, config.section("serve"))
+    if config.section("notify") is not None:
+        validate_section(config, ("notify",), Notifiers, config.section("notify"))
 
 
 @config_group.command("schema")

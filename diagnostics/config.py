@@ -3,6 +3,10 @@
 The file is found at ``--config``, ``$DIAG_CONFIG``, ``./diag.yaml``, then
 ``$XDG_CONFIG_HOME/diag/diag.yaml`` (``~/.config/diag/diag.yaml``). ``${VAR}`` and
 ``${VAR:-default}`` interpolate environment variables; ``$${`` writes a literal ``${``.
+An unset variable without a default fails only what reads its section: the probes reading a
+backend section or their ``probes.<id>`` settings end in a configuration error naming it, while
+other probes and commands (``diag probes``) work; ``run``, ``services`` and ``summary`` are read
+by every run, so an unset variable there fails the run.
 Line numbers are kept for every key so errors can point at them. Validation against the
 registered probes happens in :mod:`diagnostics.plan`.
 """
@@ -32,6 +36,18 @@ class Config:
     source: str | None = None
     lines: Mapping[KeyPath, int] = field(default_factory=dict)
     redactor: Redactor = field(default_factory=Redactor)
+    unset: Mapping[KeyPath, ConfigError] = field(default_factory=dict)
+    """Where an unset ``${VAR}`` without a default was left uninterpolated, and the error."""
+
+    def unset_variable(self, prefix: KeyPath) -> ConfigError | None:
+        """The error of the first unset variable at or under ``prefix``, if any."""
+        return next((e for path, e in self.unset.items() if path[: len(prefix)] == prefix), None)
+
+    def require(self, prefix: KeyPath) -> None:
+        """Raise the unset-variable error of the section at ``prefix``, if it has one."""
+        error = self.unset_variable(prefix)
+        if error is not None:
+            raise error
 
     def line_of(self, path: KeyPath) -> int | None:
         """The line of the deepest key of ``path`` that exists in the file."""
@@ -124,8 +140,26 @@ def parse_config(text: str, *, source: str = "<config>", env: Mapping[str, str])
     lines: dict[KeyPath, int] = {}
     _record_lines(node, (), lines, source)
     secrets: set[str] = set()
-    interpolated = _interpolate(data, (), env, secrets, lines, source)
-    return Config(data=interpolated, source=source, lines=lines, redactor=Redactor().with_secrets(secrets))
+    unset: dict[KeyPath, ConfigError] = {}
+    interpolated = _interpolate(data, (), _Scope(env, secrets, lines, source, unset))
+    return Config(
+        data=interpolated,
+        source=source,
+        lines=lines,
+        redactor=Redactor().with_secrets(secrets),
+        unset=unset,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """What interpolation reads (env, lines) and collects (secrets, unset variables)."""
+
+    env: Mapping[str, str]
+    secrets: set[str]
+    lines: Mapping[KeyPath, int]
+    source: str
+    unset: dict[KeyPath, ConfigError]
 
 
 def _record_lines(node: Any, path: KeyPath, lines: dict[KeyPath, int], source: str) -> None:
@@ -153,20 +187,11 @@ def _record_lines(node: Any, path: KeyPath, lines: dict[KeyPath, int], source: s
             _record_lines(item, child, lines, source)
 
 
-def _interpolate(
-    value: Any,
-    path: KeyPath,
-    env: Mapping[str, str],
-    secrets: set[str],
-    lines: Mapping[KeyPath, int],
-    source: str,
-) -> Any:
+def _interpolate(value: Any, path: KeyPath, scope: _Scope) -> Any:
     if isinstance(value, dict):
-        return {
-            str(k): _interpolate(v, (*path, str(k)), env, secrets, lines, source) for k, v in value.items()
-        }
+        return {str(k): _interpolate(v, (*path, str(k)), scope) for k, v in value.items()}
     if isinstance(value, list):
-        return [_interpolate(v, (*path, i), env, secrets, lines, source) for i, v in enumerate(value)]
+        return [_interpolate(v, (*path, i), scope) for i, v in enumerate(value)]
     if not isinstance(value, str):
         return value
     key_is_secret = any(SECRET_KEY.search(str(p)) for p in path if isinstance(p, str))
@@ -175,24 +200,28 @@ def _interpolate(
         if match.group(0) == "$${":
             return "${"
         name, default = match.group(1), match.group(2)
-        if name in env:
-            replacement = env[name]
+        if name in scope.env:
+            replacement = scope.env[name]
         elif default is not None:
             replacement = default
         else:
-            raise ConfigError(
-                f"environment variable {name} is not set",
-                source=source,
-                line=_line(lines, path),
-                key=format_key_path(path),
+            scope.unset.setdefault(
+                path,
+                ConfigError(
+                    f"environment variable {name} is not set",
+                    source=scope.source,
+                    line=_line(scope.lines, path),
+                    key=format_key_path(path),
+                ),
             )
+            return match.group(0)  # left as written: whatever reads this section fails
         if key_is_secret or SECRET_KEY.search(name):
-            secrets.add(replacement)
+            scope.secrets.add(replacement)
         return replacement
 
     result = _VARIABLE.sub(substitute, value)
-    if key_is_secret and result:
-        secrets.add(result)
+    if key_is_secret and result and (path not in scope.unset):
+        scope.secrets.add(result)
     return result
 
 

@@ -6,8 +6,10 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from diagnostics.notify.config import Notifiers
 from diagnostics.plan import RunSettings
 from diagnostics.registry import Registry
+from diagnostics.serve.config import ServeSettings
 from diagnostics.summary.settings import ServiceLinks, SummarySettings
 
 
@@ -24,6 +26,8 @@ def configuration_schema(registry: Registry) -> dict[str, Any]:
         "run": schema_of(RunSettings),
         "services": schema_of(dict[str, ServiceLinks]),
         "summary": schema_of(SummarySettings),
+        "serve": schema_of(ServeSettings),
+        "notify": schema_of(Notifiers),
     }
     sections = {}
     for probe_class in registry.probes.values():

@@ -5,8 +5,10 @@
     ├── PluginError            a registered probe is broken (bad entry point, bad class)
     ├── ReportFormatError      a report file that is not a diag.report/v1 document
     ├── ProbeError             a probe could not check its backend; carries an ErrorKind
-    │   └── ProbeTimeout       ... because the backend did not answer in time
+    │   ├── ProbeTimeout       ... because the backend did not answer in time
+    │   └── DuplicateFingerprints  ... it returned two findings with one fingerprint
     └── ProbeSkipped           a probe found nothing to check (e.g. its exporter's metrics absent)
+        └── NothingToJudge     ... its backend answered, with nothing to judge: "not checked"
 
 Library code raises these; only ``diagnostics.cli`` turns them into exit statuses.
 """
@@ -74,6 +76,10 @@ class ProbeTimeout(ProbeError):
         super().__init__(message, kind=ErrorKind.TIMEOUT)
 
 
+class DuplicateFingerprints(ProbeError):
+    """A probe returned several findings with the same (kind, entity, key)."""
+
+
 class ProbeSkipped(DiagError):
     """Raised by a probe that found nothing it can check; its outcome is ``skipped``.
 
@@ -83,3 +89,11 @@ class ProbeSkipped(DiagError):
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         self.hint = hint
         super().__init__(message)
+
+
+class NothingToJudge(ProbeSkipped):
+    """Raised by a probe whose backend answered but held nothing to judge (no configured query
+    matched, no signal discovered); its outcome is ``not_checked``, never a clean ``ok``.
+
+    ``hint`` is the configuration line that gives it something to judge.
+    """

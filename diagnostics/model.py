@@ -39,6 +39,8 @@ class Status(StrEnum):
     WARNING = "warning"
     CRITICAL = "critical"
     SKIPPED = "skipped"
+    NOT_CHECKED = "not_checked"
+    """The backend answered but held nothing to judge (e.g. no configured query matched)."""
     ERROR = "error"
     TIMEOUT = "timeout"
 
@@ -130,6 +132,16 @@ class Measurement:
         return f"{self.name}: {format_value(self.value, self.unit)}"
 
 
+SYMPTOM_OF = "symptom_of"
+"""``Evidence.details`` key: the fingerprint of the finding this one is a symptom of.
+
+A probe sets it when it knows the cause (a statement slow only because it waits behind a lock
+tree points at that tree's finding); the summary then ranks and groups the symptom under its
+cause instead of treating it as a problem of its own. A link to a finding absent from the
+report (its probe not selected) is ignored.
+"""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Evidence:
     """What backs a finding: measured values, the queries or API calls, structured details."""
@@ -178,11 +190,17 @@ class Finding:
     next_steps: tuple[str, ...] = ()
     key: str = ""
     """Tells apart findings of one kind on one entity (the metric, the alert, the root blocker)."""
+    _fingerprint: str = field(default="", init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # computed once: the summary looks it up for every finding many times
+        fingerprint = fingerprint_of(self.probe, self.kind, self.entity.kind, self.entity.name, self.key)
+        object.__setattr__(self, "_fingerprint", fingerprint)
 
     @property
     def fingerprint(self) -> str:
         """Stable across runs for the same problem on the same entity."""
-        return fingerprint_of(self.probe, self.kind, self.entity.kind, self.entity.name, self.key)
+        return self._fingerprint
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -207,13 +225,19 @@ class Report:
     at: datetime
     window: timedelta
     started_at: datetime
+    """When the run began: ``diag``'s process start, or the ``diagnose()`` call."""
     duration_s: float
+    """Wall time from ``started_at`` to the finished summary (start-up included; only
+    rendering the report is not)."""
     probes: tuple[ProbeOutcome, ...]
     findings: tuple[Finding, ...]
     summary: Summary | None = None
     """Timeline, suspects and severity (see diagnostics.summary)."""
     comparison: Comparison | None = None
     """Against a baseline run, when one was given."""
+    not_selected: tuple[tuple[str, ChecklistItem], ...] = ()
+    """Registered probes left out by ``--probe`` (id, checklist item): their items read
+    "not selected", never "no probe installed"."""
 
     @property
     def worst(self) -> Severity | None:

@@ -19,7 +19,9 @@ from diagnostics.config import Config, KeyPath
 from diagnostics.contract import BackendSection, Duration, Probe, ProbeOptions
 from diagnostics.errors import ConfigError
 from diagnostics.model import ChecklistItem
+from diagnostics.notify.config import Notifiers
 from diagnostics.registry import BrokenProbe, Registry
+from diagnostics.serve.config import ServeSettings
 from diagnostics.summary.settings import ServiceLinks, SummarySettings
 
 
@@ -47,6 +49,8 @@ CORE_SECTIONS: dict[str, Any] = {
     "probes": dict[str, Any],
     "services": dict[str, ServiceLinks],
     "summary": SummarySettings,
+    "serve": ServeSettings,
+    "notify": Notifiers,
 }
 """Top-level sections the core itself reads; backend sections come from the probes."""
 
@@ -64,10 +68,17 @@ class ProbePlan:
     skip_reason: str | None = None
     setup_hint: str | None = None
     broken: BrokenProbe | None = None
+    config_error: str | None = None
+    """Why the settings it reads are unusable (an unset ``${VAR}``): it ends in an error."""
 
     @property
     def runnable(self) -> bool:
-        return self.probe_class is not None and self.skip_reason is None and self.broken is None
+        return (
+            self.probe_class is not None
+            and self.skip_reason is None
+            and self.broken is None
+            and self.config_error is None
+        )
 
     @property
     def timeout(self) -> timedelta:
@@ -84,12 +95,15 @@ def suggest(word: str, candidates: Iterable[str]) -> str:
 
 def run_settings(config: Config) -> RunSettings:
     """The validated ``run`` section."""
+    config.require(("run",))
     settings: RunSettings = _validate(config, ("run",), RunSettings, config.section("run") or {})
     return settings
 
 
 def summary_settings(config: Config) -> tuple[dict[str, ServiceLinks], SummarySettings]:
     """The validated ``services`` and ``summary`` sections."""
+    config.require(("services",))
+    config.require(("summary",))
     services: dict[str, ServiceLinks] = _validate(
         config, ("services",), dict[str, ServiceLinks], config.section("services") or {}
     )
@@ -97,6 +111,11 @@ def summary_settings(config: Config) -> tuple[dict[str, ServiceLinks], SummarySe
         config, ("summary",), SummarySettings, config.section("summary") or {}
     )
     return services, settings
+
+
+def validate_section(config: Config, path: KeyPath, model: Any, raw: Any) -> Any:
+    """``raw`` validated against ``model``; a ConfigError naming the file, line and key."""
+    return _validate(config, path, model, raw)
 
 
 def check_top_level(config: Config, registry: Registry) -> None:
@@ -174,6 +193,18 @@ def _plan_one(
     explicitly_selected: bool,
 ) -> ProbePlan:
     probe_id = probe_class.id
+    section = probe_class.backend_section
+    unset = config.unset_variable(("probes", probe_id))
+    if unset is None and section is not None:
+        unset = config.unset_variable((section.key,))
+    if unset is not None:
+        return ProbePlan(
+            probe_id=probe_id,
+            checklist_item=probe_class.checklist_item,
+            probe_class=probe_class,
+            options=None,
+            config_error=str(unset),
+        )
     options = _validate(
         config, ("probes", probe_id), probe_class.options_model, config.probe_settings(probe_id)
     )
@@ -185,7 +216,6 @@ def _plan_one(
     }
     if not options.enabled and not explicitly_selected:
         return ProbePlan(**base, skip_reason=f"disabled in the configuration (probes.{probe_id}.enabled)")
-    section = probe_class.backend_section
     if section is None:
         return ProbePlan(**base)
     if section.key not in backends:

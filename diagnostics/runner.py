@@ -18,7 +18,14 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from diagnostics.contract import ProbeContext
-from diagnostics.errors import ProbeError, ProbeSkipped, ProbeTimeout
+from diagnostics.errors import (
+    DuplicateFingerprints,
+    NothingToJudge,
+    ProbeError,
+    ProbeSkipped,
+    ProbeTimeout,
+)
+from diagnostics.fingerprints import distinct_fingerprints, strict_by_default
 from diagnostics.model import (
     ChecklistItem,
     ErrorKind,
@@ -70,9 +77,16 @@ def run_plans(
     redactor: Redactor | None = None,
     listener: ProgressListener | None = None,
     clock: Callable[[], float] = time.monotonic,
+    strict_fingerprints: bool | None = None,
 ) -> RunResult:
-    """Run every runnable plan in parallel; every plan yields exactly one outcome."""
+    """Run every runnable plan in parallel; every plan yields exactly one outcome.
+
+    A probe returning two findings with one fingerprint fails when ``strict_fingerprints``
+    (default: ``$DIAG_STRICT_FINGERPRINTS``), else its duplicates are numbered (see
+    :mod:`diagnostics.fingerprints`).
+    """
     redact = redactor or Redactor()
+    strict = strict_by_default() if strict_fingerprints is None else strict_fingerprints
     run_deadline = clock() + timeout
     outcomes: dict[str, ProbeOutcome] = {}
     findings: dict[str, list[Finding]] = {}
@@ -121,7 +135,7 @@ def run_plans(
             if done.probe_id not in running:
                 continue  # it already timed out; its late answer is discarded
             plan, started, _ = running.pop(done.probe_id)
-            outcome, probe_findings = _judge(plan, done, started, redact)
+            outcome, probe_findings = _judge(plan, done, started, redact, strict=strict)
             findings[plan.probe_id] = probe_findings
             finish(plan, outcome)
     except KeyboardInterrupt:
@@ -174,15 +188,20 @@ def _start_thread(
 
 
 def _judge(
-    plan: ProbePlan, done: _Done, started: float, redact: Redactor
+    plan: ProbePlan, done: _Done, started: float, redact: Redactor, *, strict: bool
 ) -> tuple[ProbeOutcome, list[Finding]]:
     duration = done.finished_at - started
     item = _item(plan)
+    if done.error is None:
+        try:
+            done = replace(done, findings=_checked_findings(plan, done.findings or [], strict=strict))
+        except DuplicateFingerprints as exc:
+            done = replace(done, findings=None, error=exc)
     if isinstance(done.error, ProbeSkipped):
         skipped = ProbeOutcome(
             probe=plan.probe_id,
             checklist_item=item,
-            status=Status.SKIPPED,
+            status=Status.NOT_CHECKED if isinstance(done.error, NothingToJudge) else Status.SKIPPED,
             duration_s=duration,
             error=redact(str(done.error)),
             hint=redact(done.error.hint) if done.error.hint else None,
@@ -231,6 +250,12 @@ def _judge(
     )
 
 
+def _checked_findings(plan: ProbePlan, produced: list[Finding], *, strict: bool) -> list[Finding]:
+    if any(not isinstance(f, Finding) or f.probe != plan.probe_id for f in produced):
+        return produced  # reported as a contract error below
+    return distinct_fingerprints(plan.probe_id, produced, strict=strict)
+
+
 def _describe_error(error: BaseException) -> tuple[Status, ErrorKind, str]:
     if isinstance(error, ProbeTimeout):
         return Status.TIMEOUT, ErrorKind.TIMEOUT, str(error)
@@ -246,6 +271,15 @@ def _item(plan: ProbePlan) -> ChecklistItem:
 
 
 def _not_run_outcome(plan: ProbePlan, redact: Redactor) -> ProbeOutcome:
+    if plan.config_error is not None:
+        return ProbeOutcome(
+            probe=plan.probe_id,
+            checklist_item=_item(plan),
+            status=Status.ERROR,
+            duration_s=0.0,
+            error=redact(plan.config_error),
+            error_kind=ErrorKind.CONFIG,
+        )
     if plan.broken is not None:
         return ProbeOutcome(
             probe=plan.probe_id,

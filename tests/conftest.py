@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import pytest
 
+from diagnostics.fingerprints import STRICT_VARIABLE
+
 pytest_plugins = [
     "tests.support.postgres",
     "tests.support.prometheus",
     "tests.support.kube_api",
     "tests.support.http_servers",
+    "tests.support.alertmanager",
+    "tests.support.victoriametrics",
+    "tests.support.unleash",
+    "tests.support.launchdarkly_api",
+    "tests.support.victorialogs",
+    "tests.support.loki_api",
+    "tests.support.elasticsearch_api",
 ]
 
 # Probes honour proxy and CA variables from the environment: every test starts without the
@@ -31,3 +40,5 @@ TRANSPORT_VARIABLES = (
 def _no_transport_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in TRANSPORT_VARIABLES:
         monkeypatch.delenv(name, raising=False)
+    # a probe returning two findings with one fingerprint fails its outcome in every test
+    monkeypatch.setenv(STRICT_VARIABLE, "1")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from diagnostics.model import Finding, Report, Severity
 from diagnostics.report.markdown import timeline_lines
-from diagnostics.report.summary import coverage, headline, ordered_findings
+from diagnostics.report.summary import coverage, headline, ranked_findings
 from diagnostics.units import format_duration, format_value, isoformat
 
 TO_FILL = "_to fill in_"
@@ -78,7 +78,7 @@ def _impact(report: Report) -> list[str]:
     if report.summary is not None and report.summary.severity.affected_services:
         lines.append(f"Affected services: {', '.join(report.summary.severity.affected_services)}.")
         lines.append("")
-    problems = [f for f in ordered_findings(report.findings) if f.severity >= Severity.WARNING]
+    problems = [f for f in ranked_findings(report) if f.severity >= Severity.WARNING]
     if not problems:
         return [*lines, "No problem was found by the diagnosis.", "", f"Customer impact: {TO_FILL}"]
     lines += [f"- **{f.severity.label}** {f.title} ({f.entity.display()})" for f in problems]

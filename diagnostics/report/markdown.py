@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from diagnostics.model import Finding, Report
-from diagnostics.report.summary import coverage, headline, ordered_findings
+from diagnostics.report.summary import coverage, headline, ranked_findings
+from diagnostics.summary.ranking import ranking_reason
 from diagnostics.units import format_duration, format_value, isoformat
 
-_MARK = {"problem": "✗", "clean": "✓", "not_configured": "–", "failed": "!", "no_probe": "·"}
+_MARK = {
+    "problem": "✗",
+    "clean": "✓",
+    "not_configured": "–",
+    "not_checked": "?",
+    "failed": "!",
+    "no_probe": "·",
+    "not_selected": "·",
+}
 
 
 def _cell(text: str) -> str:
@@ -18,13 +27,13 @@ def render_markdown(report: Report) -> str:
     lines = [f"## diag: {headline(report)}", ""]
     lines.append(
         f"Diagnosed `{isoformat(report.at - report.window)}` → `{isoformat(report.at)}` "
-        f"(window {format_duration(report.window)}), run took {report.duration_s:.2f}s."
+        f"(window {format_duration(report.window)}), run took {report.duration_s:.2f}s (start-up included)."
     )
     if report.summary is not None:
         lines += ["", *summary_lines(report)]
     if report.comparison is not None:
         lines += ["", *comparison_lines(report)]
-    findings = ordered_findings(report.findings)
+    findings = ranked_findings(report)
     if findings:
         lines += ["", "| severity | finding | entity | since |", "|---|---|---|---|"]
         for f in findings:
@@ -63,6 +72,9 @@ def summary_lines(report: Report) -> list[str]:
     lines = [f"**Severity: {summary.severity.label}** — {'; '.join(summary.severity.reasons)}"]
     if summary.severity.affected_services:
         lines += ["", f"Affected services: {', '.join(summary.severity.affected_services)}"]
+    why_first = ranking_reason(summary.ranking, {fp: f.title for fp, f in by_fingerprint.items()})
+    if why_first:
+        lines += ["", f"**Ranking:** {_cell(why_first)}"]
     lines.append("")
     if not summary.suspects:
         lines.append(f"**Likely cause:** none named — {summary.no_cause_reason}")
@@ -75,6 +87,9 @@ def summary_lines(report: Report) -> list[str]:
         lines.append(
             f"{rank}. **{suspect.title}**{where}: {suspect.reasoning} _(rule `{suspect.rule}`, score {suspect.score:.2f})_"
         )
+        if suspect.containment is not None:
+            step = suspect.containment
+            lines.append(f"   - {step.step}: `{step.command}` — {step.note}")
     return lines
 
 

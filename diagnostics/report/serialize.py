@@ -24,8 +24,16 @@ from diagnostics.model import (
     Severity,
     Status,
 )
-from diagnostics.report.summary import counts, coverage, exit_status, headline, ordered_findings
-from diagnostics.summary.model import Comparison, SeverityAssessment, Summary, Suspect, TimelineEvent
+from diagnostics.report.summary import counts, coverage, exit_status, headline, ranked_findings
+from diagnostics.summary.model import (
+    Comparison,
+    Containment,
+    RankedProblem,
+    SeverityAssessment,
+    Summary,
+    Suspect,
+    TimelineEvent,
+)
 from diagnostics.units import format_duration, isoformat, parse_time
 
 SCHEMA_ID = "diag.report/v1"
@@ -57,6 +65,18 @@ def _entity_to_dict(entity: Entity) -> dict[str, Any]:
     return {"kind": entity.kind, "name": entity.name, "attributes": dict(entity.attributes)}
 
 
+def _containment_to_dict(containment: Containment | None) -> dict[str, str] | None:
+    if containment is None:
+        return None
+    return {"step": containment.step, "command": containment.command, "note": containment.note}
+
+
+def _containment_from_dict(data: dict[str, Any] | None) -> Containment | None:
+    if not data:
+        return None
+    return Containment(step=data["step"], command=data["command"], note=data.get("note") or "")
+
+
 def summary_to_dict(summary: Summary | None) -> dict[str, Any] | None:
     """The ``summary`` JSON object (None without a summary)."""
     if summary is None:
@@ -76,10 +96,23 @@ def summary_to_dict(summary: Summary | None) -> dict[str, Any] | None:
                 "reasoning": s.reasoning,
                 "score": s.score,
                 "supports": list(s.supports),
+                "containment": _containment_to_dict(s.containment),
             }
             for s in summary.suspects
         ],
         "no_cause": summary.no_cause_reason,
+        "ranking": [
+            {
+                "lead": p.lead,
+                "entity": p.entity,
+                "impact": p.impact,
+                "severity": p.severity.label,
+                "reach": p.reach,
+                "members": list(p.members),
+                "reason": p.reason,
+            }
+            for p in summary.ranking
+        ],
         "timeline": [
             {
                 "at": isoformat(e.at),
@@ -136,7 +169,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         "exit_status": int(exit_status(report)),
         "counts": counts(report),
         "probes": [outcome_to_dict(o) for o in report.probes],
-        "findings": [finding_to_dict(f) for f in ordered_findings(report.findings)],
+        "findings": [finding_to_dict(f) for f in ranked_findings(report)],
         "checklist": [
             {
                 "item": row.item.value,
@@ -149,6 +182,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         ],
         "summary": summary_to_dict(report.summary),
         "comparison": comparison_to_dict(report.comparison),
+        "not_selected": [{"id": probe, "checklist_item": item.value} for probe, item in report.not_selected],
     }
 
 
@@ -228,10 +262,23 @@ def summary_from_dict(data: dict[str, Any] | None) -> Summary | None:
                 reasoning=s["reasoning"],
                 score=float(s["score"]),
                 supports=tuple(s["supports"]),
+                containment=_containment_from_dict(s.get("containment")),
             )
             for s in data["suspects"]
         ),
         no_cause_reason=data.get("no_cause"),
+        ranking=tuple(
+            RankedProblem(
+                lead=p["lead"],
+                entity=p["entity"],
+                impact=p["impact"],
+                severity=Severity.parse(p["severity"]),
+                reach=p.get("reach"),
+                members=tuple(p["members"]),
+                reason=p["reason"],
+            )
+            for p in data.get("ranking") or ()
+        ),
         timeline=tuple(
             TimelineEvent(
                 at=parse_time(e["at"]),
@@ -287,6 +334,9 @@ def report_from_dict(data: Any) -> Report:
             findings=tuple(finding_from_dict(f) for f in data["findings"]),
             summary=summary_from_dict(data.get("summary")),
             comparison=comparison_from_dict(data.get("comparison")),
+            not_selected=tuple(
+                (p["id"], ChecklistItem(p["checklist_item"])) for p in data.get("not_selected") or ()
+            ),
         )
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         raise ReportFormatError(f"malformed {SCHEMA_ID} document: {type(exc).__name__}: {exc}") from None

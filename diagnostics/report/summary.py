@@ -24,8 +24,12 @@ class Coverage(StrEnum):
     PROBLEM = "problem"
     CLEAN = "clean"
     NOT_CONFIGURED = "not_configured"
+    NOT_CHECKED = "not_checked"
+    """Its probes ran but had nothing to judge (no configured query matched...)."""
     FAILED = "failed"
     NO_PROBE = "no_probe"
+    NOT_SELECTED = "not_selected"
+    """Its probes exist but ``--probe`` left them out of this run."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -45,6 +49,22 @@ def ordered_findings(findings: tuple[Finding, ...] | list[Finding]) -> list[Find
         findings,
         key=lambda f: (-int(f.severity), f.onset or far_future, f.probe, f.entity.name, f.title),
     )
+
+
+def ranked_findings(report: Report) -> list[Finding]:
+    """The findings in the summary's rank order (lead, then its group), the rest worst first.
+
+    Without a summary (or a ranking) this is :func:`ordered_findings`.
+    """
+    ordered = ordered_findings(report.findings)
+    if report.summary is None or not report.summary.ranking:
+        return ordered
+    position: dict[str, int] = {}
+    for problem in report.summary.ranking:
+        for fingerprint in (problem.lead, *problem.members):
+            position.setdefault(fingerprint, len(position))
+    last = len(position)
+    return sorted(ordered, key=lambda f: position.get(f.fingerprint, last))
 
 
 def counts(report: Report) -> dict[str, int]:
@@ -76,15 +96,20 @@ def headline(report: Report) -> str:
             return f"Nothing could be checked{failed_text}."
         return f"No problem found by {checked} probe{'s' if checked != 1 else ''}{failed_text}."
     parts = [f"{tally[s.label]} {s.label}" for s in (Severity.CRITICAL, Severity.WARNING) if tally[s.label]]
-    top = problems[0]
+    top, where = problems[0], problems[0].entity.display()
+    ranking = report.summary.ranking if report.summary is not None else ()
+    by_fingerprint = {f.fingerprint: f for f in problems}
+    if ranking and ranking[0].lead in by_fingerprint:
+        top, where = by_fingerprint[ranking[0].lead], ranking[0].entity
     since = f" since {top.onset.astimezone(UTC):%H:%M}Z" if top.onset else ""
     more = len(problems) - 1
     tail = f" (+{more} more)" if more else ""
-    return f"{', '.join(parts)}: {top.title} [{top.entity.display()}]{since}{tail}{failed_text}."
+    return f"{', '.join(parts)}: {top.title} [{where}]{since}{tail}{failed_text}."
 
 
 def coverage(report: Report, items: tuple[ChecklistItem, ...] = DIAGNOSIS_ITEMS) -> list[CoverageRow]:
-    """For each checklist item: problem found, checked clean, not configured, failed, no probe."""
+    """For each checklist item: problem found, checked clean, not checked (nothing to judge),
+    not configured, failed, not selected (``--probe``), no probe."""
     rows = []
     for item in items:
         outcomes = [o for o in report.probes if o.checklist_item is item]
@@ -95,10 +120,13 @@ def coverage(report: Report, items: tuple[ChecklistItem, ...] = DIAGNOSIS_ITEMS)
         failed = [o for o in outcomes if o.status in (Status.ERROR, Status.TIMEOUT)]
         clean = [o for o in outcomes if o.status.checked]
         skipped = [o for o in outcomes if o.status is Status.SKIPPED]
+        unjudged = [o for o in outcomes if o.status is Status.NOT_CHECKED]
+        left_out = [probe for probe, its in report.not_selected if its is item]
         if flagged:
             rows.append(CoverageRow(item=item, state=Coverage.PROBLEM, detail=flagged[0].title, probes=ids))
         elif clean:
             partial = f"; {', '.join(o.probe for o in failed)} could not check" if failed else ""
+            partial += "".join(f"; {o.probe} not checked: {o.error}" for o in unjudged)
             names = ", ".join(o.probe for o in clean)
             rows.append(
                 CoverageRow(
@@ -108,10 +136,28 @@ def coverage(report: Report, items: tuple[ChecklistItem, ...] = DIAGNOSIS_ITEMS)
         elif failed:
             detail = "; ".join(f"{o.probe}: {o.error}" for o in failed)
             rows.append(CoverageRow(item=item, state=Coverage.FAILED, detail=detail, probes=ids))
+        elif unjudged:
+            detail = "; ".join(
+                f"{o.probe}: {o.error}" + (f" — add: {o.hint}" if o.hint else "") for o in unjudged
+            )
+            rows.append(CoverageRow(item=item, state=Coverage.NOT_CHECKED, detail=detail, probes=ids))
         elif skipped:
-            hints = sorted({o.hint or o.error or "not configured" for o in skipped})
+            # one line to add, the first probe's (in id order); the others' are in `diag probes`
+            hints = list(
+                dict.fromkeys(
+                    o.hint or o.error or "not configured" for o in sorted(skipped, key=lambda o: o.probe)
+                )
+            )
+            detail = hints[0] + (f"  (+{len(hints) - 1} more: diag probes)" if len(hints) > 1 else "")
+            rows.append(CoverageRow(item=item, state=Coverage.NOT_CONFIGURED, detail=detail, probes=ids))
+        elif left_out:
             rows.append(
-                CoverageRow(item=item, state=Coverage.NOT_CONFIGURED, detail="; ".join(hints), probes=ids)
+                CoverageRow(
+                    item=item,
+                    state=Coverage.NOT_SELECTED,
+                    detail=f"not selected by --probe: {', '.join(left_out)}",
+                    probes=tuple(left_out),
+                )
             )
         else:
             rows.append(

@@ -11,7 +11,8 @@ from rich.markup import escape
 from rich.text import Text
 
 from diagnostics.model import Finding, ProbeOutcome, Report, Severity, Status
-from diagnostics.report.summary import Coverage, coverage, headline, ordered_findings
+from diagnostics.report.summary import Coverage, coverage, headline, ranked_findings
+from diagnostics.summary.ranking import ranking_reason
 from diagnostics.units import format_duration, format_value, isoformat
 
 SEVERITY_STYLE = {Severity.CRITICAL: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
@@ -20,6 +21,7 @@ STATUS_STYLE = {
     Status.WARNING: "yellow",
     Status.CRITICAL: "bold red",
     Status.SKIPPED: "dim",
+    Status.NOT_CHECKED: "yellow",
     Status.ERROR: "magenta",
     Status.TIMEOUT: "magenta",
 }
@@ -29,6 +31,8 @@ COVERAGE_MARK = {
     Coverage.NOT_CONFIGURED: ("-", "dim"),
     Coverage.FAILED: ("!", "magenta"),
     Coverage.NO_PROBE: ("·", "dim"),
+    Coverage.NOT_CHECKED: ("?", "yellow"),
+    Coverage.NOT_SELECTED: ("·", "dim"),
 }
 MAX_EVIDENCE_VALUES = 8
 
@@ -56,14 +60,14 @@ def write_report(console: Console, report: Report) -> None:
     start = report.at - report.window
     console.print(
         f"Diagnosed {isoformat(start)} → {isoformat(report.at)} "
-        f"(window {format_duration(report.window)}) in {report.duration_s:.2f}s",
+        f"(window {format_duration(report.window)}) in {report.duration_s:.2f}s, start-up included",
         style="dim",
     )
     if report.summary is not None:
         _write_summary(console, report)
     if report.comparison is not None:
         _write_comparison(console, report)
-    findings = ordered_findings(report.findings)
+    findings = ranked_findings(report)
     if findings:
         console.print()
         console.print(Text("Findings", style="bold underline"))
@@ -131,6 +135,9 @@ def _write_summary(console: Console, report: Report) -> None:
     )
     if severity.affected_services:
         console.print(Text(f"Affected services: {', '.join(severity.affected_services)}", style="dim"))
+    why_first = ranking_reason(summary.ranking, {fp: f.title for fp, f in titles.items()})
+    if why_first:
+        console.print(Text.assemble(("Ranking: ", "bold"), why_first))
     if not summary.suspects:
         console.print(Text.assemble(("Likely cause: ", "bold"), f"none named — {summary.no_cause_reason}"))
         return
@@ -150,6 +157,10 @@ def _write_summary(console: Console, report: Report) -> None:
         supports = [titles[fp].title for fp in suspect.supports if fp in titles]
         if supports:
             console.print(Text(f"    explains: {'; '.join(supports)}", style="dim"))
+        if suspect.containment is not None:
+            step = suspect.containment
+            console.print(Text.assemble(("    ", ""), (f"{step.step}: ", "bold"), f"{step.note}"))
+            console.print(Text(f"      {step.command}", style="cyan"))
 
 
 def _write_comparison(console: Console, report: Report) -> None:
@@ -206,7 +217,7 @@ def _write_finding(console: Console, finding: Finding) -> None:
 
 def _outcome_line(outcome: ProbeOutcome) -> Text:
     detail = ""
-    if outcome.status is Status.SKIPPED:
+    if outcome.status in (Status.SKIPPED, Status.NOT_CHECKED):
         detail = f"{outcome.error or 'skipped'}" + (f" — add: {outcome.hint}" if outcome.hint else "")
     elif outcome.error:
         detail = outcome.error

@@ -8,21 +8,39 @@ entity's name are all taken as service names.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Mapping
 from functools import cached_property
 
 from diagnostics.model import Finding
+from diagnostics.summary.machines import MachineIndex, strip_port
 from diagnostics.summary.settings import ServiceLinks
 
 SERVICE_ATTRIBUTES = ("service", "job", "app", "workload")
 HOST_ATTRIBUTES = ("host", "node", "instance", "hostname")
 NO_LINKS = ServiceLinks()
+WEBHOOK_MENTION = re.compile(r'(?:calling|call) webhook \\?"([^"\\]+)\\?"')
+"""How the API server names a webhook that refused a request: ``failed calling webhook "NAME"``."""
 
 
-def _strip_port(value: str) -> str:
-    host, _, port = value.rpartition(":")
-    return host if host and port.isdigit() else value
+def workloads_behind(finding: Finding) -> frozenset[str]:
+    """The workloads (``namespace/name``) a finding about a Service or webhook says serve it."""
+    listed = finding.evidence.details.get("workloads")
+    if isinstance(listed, list):
+        return frozenset(w for w in listed if isinstance(w, str))
+    return frozenset()
+
+
+def webhooks_named(finding: Finding) -> frozenset[str]:
+    """Webhooks a finding is about (a webhook entity's ``details.webhooks``), or that its text
+    says refused a request (the API server's ``failed calling webhook "NAME"``)."""
+    details = finding.evidence.details
+    if finding.entity.kind == "webhook":
+        listed = details.get("webhooks")
+        return frozenset(w for w in listed if isinstance(w, str)) if isinstance(listed, list) else frozenset()
+    texts = [finding.title, finding.summary, repr(dict(details))]
+    return frozenset(m for text in texts for m in WEBHOOK_MENTION.findall(text))
 
 
 def _bare(name: str) -> str:
@@ -32,8 +50,9 @@ def _bare(name: str) -> str:
 class EntityIndex:
     """Resolves names to canonical services using the ``services`` section."""
 
-    def __init__(self, services: Mapping[str, ServiceLinks]) -> None:
+    def __init__(self, services: Mapping[str, ServiceLinks], machines: MachineIndex | None = None) -> None:
         self.services = services
+        self.machines = machines or MachineIndex(())
         self._services_cache: dict[int, tuple[Finding, frozenset[str]]] = {}
 
     @cached_property
@@ -58,7 +77,7 @@ class EntityIndex:
         for service, links in self.services.items():
             for field, index in users.items():
                 for name in getattr(links, field):
-                    index[name].add(service)
+                    index[self.machines.canonical(name) if field == "hosts" else name].add(service)
         return users
 
     def canonical(self, name: str) -> str:
@@ -95,14 +114,15 @@ class EntityIndex:
     def hosts_of(self, finding: Finding) -> frozenset[str]:
         """Hosts or nodes the finding is on (its own name for host and node entities)."""
         entity = finding.entity
-        hosts = {_strip_port(entity.attributes[k]) for k in HOST_ATTRIBUTES if entity.attributes.get(k)}
+        hosts = {strip_port(entity.attributes[k]) for k in HOST_ATTRIBUTES if entity.attributes.get(k)}
         if entity.kind in ("host", "node"):
-            hosts.add(_strip_port(entity.name))
+            hosts.add(strip_port(entity.name))
         # grouped findings (a workload's pods) list where each member runs
         members = finding.evidence.details.get("pods")
         if isinstance(members, list):
             hosts |= {m["node"] for m in members if isinstance(m, dict) and isinstance(m.get("node"), str)}
-        return frozenset(hosts)
+        # one machine, one name: `vm` and `127.0.0.1:9100` of the same machine match
+        return frozenset(self.machines.canonical(h) for h in hosts)
 
     def databases_used_by(self, finding: Finding) -> frozenset[str]:
         """Databases used by the services the finding concerns."""

@@ -22,6 +22,18 @@ class TimelineEvent:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Containment:
+    """What undoes a suspected change before diagnosis ends: a flag switch or a rollback."""
+
+    step: str
+    """The checklist step it answers: "Check feature toggles" or "Consider rollback"."""
+    command: str
+    """The exact command; never run by diag."""
+    note: str
+    """What it does, and for a rollback whether it is safe."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Suspect:
     """A candidate cause: one finding that explains others, by a named rule."""
 
@@ -34,6 +46,8 @@ class Suspect:
     score: float
     supports: tuple[str, ...]
     """Fingerprints of the findings it explains."""
+    containment: Containment | None = None
+    """For a suspected change, the step that undoes it."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -51,14 +65,36 @@ class SeverityAssessment:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RankedProblem:
+    """One problem of the report in rank order: a lead finding and the findings grouped under
+    it (its symptoms, other findings about the same machine)."""
+
+    lead: str
+    """Fingerprint of the finding that leads the group."""
+    entity: str
+    """What the group is about, one machine being one entity (``host vm``)."""
+    impact: str
+    """failing, blocked, data_at_risk, degraded or saturation (see diagnostics.summary.impact)."""
+    severity: Severity
+    reach: int | None
+    """How many sessions, requests, pods or users it touches, when known."""
+    members: tuple[str, ...]
+    """Fingerprints of the other findings grouped under the lead."""
+    reason: str
+    """Why it ranks where it does, in one line."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Summary:
-    """Severity, suspects (or why none), and the timeline of a report."""
+    """Severity, suspects (or why none), the ranked problems and the timeline of a report."""
 
     severity: SeverityAssessment
     suspects: tuple[Suspect, ...]
     no_cause_reason: str | None
     """Why no suspect is named, when none is."""
     timeline: tuple[TimelineEvent, ...]
+    ranking: tuple[RankedProblem, ...] = ()
+    """Every warning or critical finding, grouped, most impact on users and data first."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -4,15 +4,21 @@
   down by ``sev1_traffic_drop`` or more; data at risk with a critical finding (disk full,
   transaction-id wraparound, replication broken); or ``sev1_services`` services with critical
   findings.
-- SEV2: any other critical finding; a user-facing service's error ratio at or above
-  ``sev2_error_ratio``; data at risk with a warning.
-- SEV3: warnings only.
+- SEV2: any other critical finding, except generic saturation (a busy CPU, memory, disk or
+  network that no finding shows anyone suffering from); a user-facing service's error ratio at
+  or above ``sev2_error_ratio``; data at risk with a warning.
+- SEV3: warnings only, or critical generic saturation alone.
+
+The reasons cite the findings that set the level, worst first: when a critical finding sets
+it, no warning is cited.
 - SEV4: nothing wrong found.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 
 from diagnostics.model import Finding, Severity
 from diagnostics.summary.entities import EntityIndex
@@ -28,6 +34,12 @@ DATA_AT_RISK_WORDS = (
     "slot",
     "inodes",
 )
+
+
+@lru_cache(maxsize=1024)
+def puts_data_at_risk(kind: str) -> bool:
+    """Whether findings of this kind are about data that can be lost or stop being written."""
+    return any(word in kind for word in DATA_AT_RISK_WORDS)
 
 
 SIGNAL_NAMES = {
@@ -86,66 +98,109 @@ def normal_value(finding: Finding) -> float | None:
     return None
 
 
-def _user_impact(
-    findings: Iterable[Finding], index: EntityIndex, limits: SeverityThresholds
-) -> tuple[int, list[str]]:
-    level, reasons = 4, []
-    for finding in findings:
-        facing = sorted(s for s in index.services_of(finding) if index.is_user_facing(s))
-        if not facing:
-            continue
-        signal, current, normal = signal_of(finding), current_value(finding), normal_value(finding)
-        service = facing[0]
-        if signal == "error_ratio" and current is not None:
-            if current >= limits.sev1_error_ratio:
-                level = min(level, 1)
-                reasons.append(
-                    f"user-facing {service}: error ratio {current:.1%} (SEV1 from {limits.sev1_error_ratio:.0%})"
-                )
-            elif current >= limits.sev2_error_ratio:
-                level = min(level, 2)
-                reasons.append(
-                    f"user-facing {service}: error ratio {current:.1%} (SEV2 from {limits.sev2_error_ratio:.0%})"
-                )
-        elif signal == "traffic" and current is not None and normal:
-            drop = 1 - current / normal
-            if drop >= limits.sev1_traffic_drop:
-                level = min(level, 1)
-                reasons.append(f"user-facing {service}: traffic down {drop:.0%} from normal")
-    return level, reasons
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """One finding's claim on a SEV level: ``text``, followed by the finding when one is given
+    (built only for the reasons cited)."""
+
+    level: int
+    severity: Severity
+    text: str
+    finding: Finding | None = None
+
+    def line(self) -> str:
+        if self.finding is None:
+            return self.text
+        return f"{self.text}{self.finding.title} [{self.finding.entity.display()}]"
+
+
+def _user_impact(finding: Finding, index: EntityIndex, limits: SeverityThresholds) -> Reason | None:
+    services = index.services_of(finding)
+    facing = sorted(s for s in services if index.is_user_facing(s)) if services else []
+    if not facing:
+        return None
+    signal, current, normal = signal_of(finding), current_value(finding), normal_value(finding)
+    service = facing[0]
+    if signal == "error_ratio" and current is not None:
+        if current >= limits.sev1_error_ratio:
+            return Reason(
+                1,
+                finding.severity,
+                f"user-facing {service}: error ratio {current:.1%} (SEV1 from {limits.sev1_error_ratio:.0%})",
+            )
+        if current >= limits.sev2_error_ratio:
+            return Reason(
+                2,
+                finding.severity,
+                f"user-facing {service}: error ratio {current:.1%} (SEV2 from {limits.sev2_error_ratio:.0%})",
+            )
+    elif signal == "traffic" and current is not None and normal:
+        drop = 1 - current / normal
+        if drop >= limits.sev1_traffic_drop:
+            return Reason(1, finding.severity, f"user-facing {service}: traffic down {drop:.0%} from normal")
+    return None
+
+
+def _finding_reasons(
+    finding: Finding, saturation: bool, index: EntityIndex, limits: SeverityThresholds
+) -> list[Reason]:
+    """Every level this finding alone calls for."""
+    critical = finding.severity is Severity.CRITICAL
+    reasons = [r for r in (_user_impact(finding, index, limits),) if r is not None]
+    if puts_data_at_risk(finding.kind):
+        reasons.append(Reason(1 if critical else 2, finding.severity, "data at risk: ", finding))
+    if critical and not saturation:
+        reasons.append(Reason(2, finding.severity, "critical: ", finding))
+    elif critical:
+        # a busy machine nobody is shown to suffer from is not an incident of its own
+        reasons.append(
+            Reason(3, finding.severity, "critical saturation, no user or data impact shown: ", finding)
+        )
+    else:
+        reasons.append(Reason(3, finding.severity, "warning: ", finding))
+    return reasons
 
 
 def assess_severity(
-    findings: Sequence[Finding], index: EntityIndex, limits: SeverityThresholds
+    findings: Sequence[Finding],
+    index: EntityIndex,
+    limits: SeverityThresholds,
+    *,
+    saturation: Callable[[Finding], bool] = lambda _finding: False,
 ) -> SeverityAssessment:
-    """SEV1-SEV4 for these findings, with every reason that set the level."""
+    """SEV1-SEV4 for these findings, with the findings that set the level, worst first.
+
+    ``findings`` come in rank order (see diagnostics.summary.ranking); ``saturation`` tells
+    generic saturation, which alone makes SEV3 at most. A reason from a warning is never cited
+    while a critical finding sets the same level.
+    """
     problems = [f for f in findings if f.severity >= Severity.WARNING]
     affected = sorted({s for f in problems for s in index.services_of(f)})
-    critical_services = sorted(
-        {s for f in problems if f.severity is Severity.CRITICAL for s in index.services_of(f)}
-    )
-    level, reasons = _user_impact(problems, index, limits)
-    for finding in problems:
-        if any(word in finding.kind for word in DATA_AT_RISK_WORDS):
-            severe = finding.severity is Severity.CRITICAL
-            level = min(level, 1 if severe else 2)
-            reasons.append(f"data at risk: {finding.title} [{finding.entity.display()}]")
-    if len(critical_services) >= limits.sev1_services:
-        level = 1
-        reasons.append(
-            f"{len(critical_services)} services with critical findings: {', '.join(critical_services)}"
-        )
-    criticals = [f for f in problems if f.severity is Severity.CRITICAL]
-    if criticals and level > 2:
-        level = 2
-        reasons.append(
-            f"{len(criticals)} critical finding{'s' if len(criticals) != 1 else ''}, worst: {criticals[0].title}"
-        )
-    if problems and level > 3:
-        level = 3
-        reasons.append(f"{len(problems)} warning{'s' if len(problems) != 1 else ''}, no critical finding")
     if not problems:
-        reasons.append("no problem found")
+        return SeverityAssessment(level=4, reasons=("no problem found",), affected_services=tuple(affected))
+    claims = [r for f in problems for r in _finding_reasons(f, saturation(f), index, limits)]
+    critical_services = sorted(
+        {
+            s
+            for f in problems
+            if f.severity is Severity.CRITICAL and not saturation(f)
+            for s in index.services_of(f)
+        }
+    )
+    if len(critical_services) >= limits.sev1_services:
+        claims.append(
+            Reason(
+                1,
+                Severity.CRITICAL,
+                f"{len(critical_services)} services with critical findings: {', '.join(critical_services)}",
+            )
+        )
+    level = min(c.level for c in claims)
+    setting = [c for c in claims if c.level == level]
+    worst = max(c.severity for c in setting)
+    cited = [c for c in setting if c.severity is worst]  # in the findings' rank order
     return SeverityAssessment(
-        level=level, reasons=tuple(dict.fromkeys(reasons)), affected_services=tuple(affected)
+        level=level,
+        reasons=tuple(dict.fromkeys(c.line() for c in cited)),
+        affected_services=tuple(affected),
     )

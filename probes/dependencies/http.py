@@ -38,24 +38,35 @@ from probes.dependencies.config import (
 )
 
 if TYPE_CHECKING:
+    from probes.dependencies.client_http import HttpTarget
     from probes.dependencies.environment import TransportEnvironment
-    from probes.dependencies.http_collect import HttpTarget
 
 
 class HttpOptions(ProbeOptions):
     """Defaults of ``deps.http``; each entry may override the per-dependency ones."""
 
     timeout: Duration = timedelta(seconds=20)
+    """The whole probe's deadline (every attempt of every entry)."""
     concurrency: int = Field(32, ge=1, le=256)
+    """Requests in flight at once at most."""
     attempts: int = Field(3, ge=1, le=10)
+    """Requests per dependency; the findings say how many failed."""
     request_timeout: Duration = timedelta(seconds=5)
+    """One request's time limit, connect to last byte."""
     latency_warning: Duration = timedelta(seconds=1)
+    """A median response time this slow is a warning."""
     latency_critical: Duration = timedelta(seconds=3)
+    """A median response time this slow is critical."""
     max_redirects: int = Field(5, ge=0, le=30)
+    """Redirects followed before the check fails as a redirect loop."""
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    """Bytes of a body read at most (for ``expect_body``)."""
     cert_expiry_warning: Duration = timedelta(days=14)
+    """A TLS certificate expiring within this is a warning."""
     cert_expiry_critical: Duration = timedelta(days=3)
+    """A TLS certificate expiring within this is critical."""
     user_agent: str = "diag (deps.http)"
+    """The User-Agent header sent."""
 
 
 class HttpProbe(Probe):
@@ -73,12 +84,12 @@ class HttpProbe(Probe):
 
     def run(self, ctx: ProbeContext) -> Iterable[Finding]:
         from probes.dependencies.attempts import not_checked
+        from probes.dependencies.client_http import assemble, attempt_http, prepare_request
         from probes.dependencies.environment import read_environment
-        from probes.dependencies.http_collect import assemble, attempt_http, prepare_request
-        from probes.dependencies.http_judge import judge_http
+        from probes.dependencies.judge_http import judge_http
+        from probes.dependencies.judge_tls import CertificateLimits
         from probes.dependencies.phases import ThreadSessions
         from probes.dependencies.pool import checks_deadline, sweep_attempts
-        from probes.dependencies.tls_judge import CertificateLimits
 
         options = ctx.options
         assert isinstance(options, HttpOptions)
@@ -134,8 +145,8 @@ class HttpProbe(Probe):
 
 def http_target(entry: Dependency, options: HttpOptions, environment: TransportEnvironment) -> HttpTarget:
     """The entry with every default filled in from the options and the environment."""
+    from probes.dependencies.client_http import BodyExpectation, HttpTarget
     from probes.dependencies.environment import proxies_for, verify_setting
-    from probes.dependencies.http_collect import BodyExpectation, HttpTarget
 
     assert entry.url is not None
     return HttpTarget(

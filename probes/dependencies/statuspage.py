@@ -42,18 +42,23 @@ from probes.dependencies.config import (
 )
 
 if TYPE_CHECKING:
+    from probes.dependencies.client_statuspage import StatuspageTarget
     from probes.dependencies.environment import TransportEnvironment
-    from probes.dependencies.statuspage_collect import StatuspageTarget
 
 
 class StatuspageOptions(ProbeOptions):
     """Settings of ``deps.statuspage``."""
 
     timeout: Duration = timedelta(seconds=15)
+    """The whole probe's deadline."""
     concurrency: int = Field(8, ge=1, le=64)
+    """Status pages fetched at once at most."""
     request_timeout: Duration = timedelta(seconds=5)
+    """One request's time limit."""
     max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024)
+    """Bytes of a summary.json read at most; a larger one is an error."""
     user_agent: str = "diag (deps.statuspage)"
+    """The User-Agent header sent."""
 
 
 class StatuspageProbe(Probe):
@@ -70,10 +75,10 @@ class StatuspageProbe(Probe):
         return describe_entries(backend, "statuspage")
 
     def run(self, ctx: ProbeContext) -> Iterable[Finding]:
+        from probes.dependencies.client_statuspage import fetch_statuspage
         from probes.dependencies.environment import read_environment
+        from probes.dependencies.judge_statuspage import judge_statuspage, judge_unreadable
         from probes.dependencies.pool import checks_deadline, run_bounded
-        from probes.dependencies.statuspage_collect import fetch_statuspage
-        from probes.dependencies.statuspage_judge import judge_statuspage, judge_unreadable
 
         options = ctx.options
         assert isinstance(options, StatuspageOptions)
@@ -120,8 +125,8 @@ class StatuspageProbe(Probe):
 def statuspage_target(
     entry: Dependency, options: StatuspageOptions, environment: TransportEnvironment
 ) -> StatuspageTarget:
+    from probes.dependencies.client_statuspage import StatuspageTarget
     from probes.dependencies.environment import proxies_for, verify_setting
-    from probes.dependencies.statuspage_collect import StatuspageTarget
 
     assert entry.statuspage is not None
     return StatuspageTarget(

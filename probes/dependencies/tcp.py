@@ -32,18 +32,24 @@ from probes.dependencies.config import (
 )
 
 if TYPE_CHECKING:
-    from probes.dependencies.tcp_collect import TcpTarget
+    from probes.dependencies.client_tcp import TcpTarget
 
 
 class TcpOptions(ProbeOptions):
     """Defaults of ``deps.tcp``; each entry may override attempts, timeout and latency."""
 
     timeout: Duration = timedelta(seconds=15)
+    """The whole probe's deadline (every attempt of every entry)."""
     concurrency: int = Field(32, ge=1, le=256)
+    """Connections attempted at once at most."""
     attempts: int = Field(3, ge=1, le=10)
+    """Connects per dependency; the findings say how many failed."""
     connect_timeout: Duration = timedelta(seconds=3)
+    """One connect's time limit."""
     latency_warning: Duration = timedelta(milliseconds=300)
+    """A median connect time this slow is a warning."""
     latency_critical: Duration = timedelta(seconds=1)
+    """A median connect time this slow is critical."""
 
 
 class TcpProbe(Probe):
@@ -61,9 +67,9 @@ class TcpProbe(Probe):
 
     def run(self, ctx: ProbeContext) -> Iterable[Finding]:
         from probes.dependencies.attempts import not_checked
+        from probes.dependencies.client_tcp import TcpCheck, attempt_tcp
+        from probes.dependencies.judge_tcp import judge_tcp
         from probes.dependencies.pool import checks_deadline, sweep_attempts
-        from probes.dependencies.tcp_collect import TcpCheck, attempt_tcp
-        from probes.dependencies.tcp_judge import judge_tcp
 
         options = ctx.options
         assert isinstance(options, TcpOptions)
@@ -102,7 +108,7 @@ class TcpProbe(Probe):
 
 
 def tcp_target(entry: Dependency, options: TcpOptions) -> TcpTarget:
-    from probes.dependencies.tcp_collect import TcpTarget
+    from probes.dependencies.client_tcp import TcpTarget
 
     assert entry.tcp is not None
     address = parse_address(entry.tcp)

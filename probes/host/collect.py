@@ -72,6 +72,8 @@ class HostSnapshot:
     max_files: int | None
     processes: tuple[ProcessUsage, ...]
     sample_interval_s: float
+    addresses: tuple[str, ...] = ()
+    """This machine's other names: its interface addresses (loopback included) and localhost."""
 
 
 DISK_SAMPLE_STEP = 0.1
@@ -235,4 +237,22 @@ def take_snapshot(
         max_files=max_files,
         processes=tuple(usages),
         sample_interval_s=elapsed,
+        addresses=_addresses(),
     )
+
+
+def _addresses() -> tuple[str, ...]:
+    """``localhost`` and every address of this machine's interfaces (IPv6 scope ids dropped)."""
+    import socket
+
+    import psutil
+
+    found = {"localhost", "127.0.0.1", "::1"}
+    with contextlib.suppress(OSError):
+        for entries in psutil.net_if_addrs().values():
+            found.update(
+                entry.address.split("%", 1)[0]
+                for entry in entries
+                if entry.family in (socket.AF_INET, socket.AF_INET6)
+            )
+    return tuple(sorted(found))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from diagnostics import Entity, Finding, Measurement, Severity
 from probes.host.collect import HostSnapshot, MountUsage, ProcessUsage
@@ -45,8 +45,15 @@ def top_processes(processes: Iterable[ProcessUsage], key: str, count: int) -> li
     ]
 
 
+def host_entity(snapshot: HostSnapshot) -> Entity:
+    """The local machine; ``aliases`` lists its addresses and localhost, so the summary knows a
+    node_exporter scraped at ``127.0.0.1:9100`` or ``10.0.2.15:9100`` is this same machine."""
+    aliases = ",".join(dict.fromkeys((snapshot.hostname, *snapshot.addresses)))
+    return Entity(kind="host", name=snapshot.hostname, attributes={"aliases": aliases})
+
+
 def judge_host(snapshot: HostSnapshot, limits: HostThresholds, make: MakeFinding) -> list[Finding]:
-    host = Entity(kind="host", name=snapshot.hostname)
+    host = host_entity(snapshot)
     findings = [
         *judge_cpu(snapshot, limits, make, host),
         *judge_memory(snapshot, limits, make, host),
@@ -54,7 +61,13 @@ def judge_host(snapshot: HostSnapshot, limits: HostThresholds, make: MakeFinding
     ]
     for mount in snapshot.mounts:
         findings += judge_mount(mount, snapshot.hostname, limits, make)
-    return findings
+    # every finding names the machine's other names, so its filesystems and processes are
+    # matched with what resources.nodes says of the same machine under an address
+    aliases = host.attributes["aliases"]
+    return [
+        replace(f, entity=replace(f.entity, attributes={**f.entity.attributes, "aliases": aliases}))
+        for f in findings
+    ]
 
 
 def judge_cpu(

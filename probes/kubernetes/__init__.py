@@ -1,9 +1,15 @@
 """Kubernetes probes: what changed in the cluster (rollouts, Helm upgrades) and what is failing.
 
 ``deploys.rollouts`` (:mod:`probes.kubernetes.rollouts`), ``workloads.pods``
-(:mod:`probes.kubernetes.pods`) and ``workloads.nodes`` (:mod:`probes.kubernetes.nodes`) share
-the top-level ``kubernetes`` section (:mod:`probes.kubernetes.backend`). One module talks to
-the API server (:mod:`probes.kubernetes.collect`); everything else is pure: parsing JSON into
-frozen values (:mod:`probes.kubernetes.parse`), rebuilding revision histories
-(:mod:`probes.kubernetes.history`) and judging (``judge_*``).
+(:mod:`probes.kubernetes.pods`), ``workloads.nodes`` (:mod:`probes.kubernetes.nodes`) and the
+probes of the objects around workloads, ``workloads.replicas``, ``workloads.services``,
+``workloads.storage``, ``workloads.batch``, ``workloads.autoscaling`` and
+``workloads.admission``, share the top-level ``kubernetes`` section
+(:mod:`probes.kubernetes.backend`). One module talks to the API server
+(:mod:`probes.kubernetes.collect`); what each probe lists is in
+:mod:`probes.kubernetes.snapshots` and :mod:`probes.kubernetes.cluster_reads`; everything else is
+pure: parsing JSON into frozen values (:mod:`probes.kubernetes.parse`,
+:mod:`probes.kubernetes.parse_cluster`), rebuilding revision histories
+(:mod:`probes.kubernetes.history`), evaluating CronJob schedules (:mod:`probes.kubernetes.cron`)
+and judging (``judge_*``).
 """

@@ -1,4 +1,4 @@
-"""The ``kubernetes`` section shared by deploys.rollouts, workloads.pods and workloads.nodes.
+"""The ``kubernetes`` section shared by deploys.rollouts and every ``workloads.*`` probe.
 
 ```yaml
 kubernetes:
@@ -6,7 +6,7 @@ kubernetes:
   kubeconfig: ~/.kube/config     # default: $KUBECONFIG, then ~/.kube/config
   in_cluster: false              # true: the pod's service account
   namespaces: [shop, payments]   # default: every namespace (cluster-wide list calls)
-  label_selector: tier=backend   # applied to workloads and pods
+  label_selector: tier=backend   # applied to workloads, pods and CronJobs
   request_timeout: 5s            # per API call, never beyond the probe's deadline
   page_size: 500                 # items per list call (limit/continue pagination)
 ```
@@ -102,5 +102,5 @@ SECTION = BackendSection(
     model=KubernetesSettings,
     setup_hint="kubernetes: {context: prod-eu}  # or kubeconfig: PATH, or in_cluster: true",
     from_environment=from_environment,
-    description="The Kubernetes API server: rollouts, pods and nodes",
+    description="The Kubernetes API server: rollouts, workloads, pods, nodes and the objects around them",
 )

@@ -53,10 +53,11 @@ class Resource:
     singular: str
     """The client's method stem: ``replica_set`` -> ``list_namespaced_replica_set``."""
     namespaced: bool = True
+    version: str = "v1"
 
     def path(self, namespace: str | None) -> str:
         """The list URL path, cluster-wide (``namespace`` None) or in one namespace."""
-        root = "/api/v1" if not self.group else f"/apis/{self.group}/v1"
+        root = f"/api/{self.version}" if not self.group else f"/apis/{self.group}/{self.version}"
         return f"{root}/namespaces/{namespace}/{self.plural}" if namespace else f"{root}/{self.plural}"
 
 
@@ -69,6 +70,31 @@ REPLICA_SETS = Resource("replicasets", "apps", "replica_set")
 STATEFUL_SETS = Resource("statefulsets", "apps", "stateful_set")
 DAEMON_SETS = Resource("daemonsets", "apps", "daemon_set")
 CONTROLLER_REVISIONS = Resource("controllerrevisions", "apps", "controller_revision")
+SERVICES = Resource("services", "", "service")
+ENDPOINT_SLICES = Resource("endpointslices", "discovery.k8s.io", "endpoint_slice")
+INGRESSES = Resource("ingresses", "networking.k8s.io", "ingress")
+INGRESS_CLASSES = Resource("ingressclasses", "networking.k8s.io", "ingress_class", namespaced=False)
+PERSISTENT_VOLUME_CLAIMS = Resource("persistentvolumeclaims", "", "persistent_volume_claim")
+PERSISTENT_VOLUMES = Resource("persistentvolumes", "", "persistent_volume", namespaced=False)
+STORAGE_CLASSES = Resource("storageclasses", "storage.k8s.io", "storage_class", namespaced=False)
+JOBS = Resource("jobs", "batch", "job")
+CRON_JOBS = Resource("cronjobs", "batch", "cron_job")
+HORIZONTAL_POD_AUTOSCALERS = Resource(
+    "horizontalpodautoscalers", "autoscaling", "horizontal_pod_autoscaler", version="v2"
+)
+POD_DISRUPTION_BUDGETS = Resource("poddisruptionbudgets", "policy", "pod_disruption_budget")
+MUTATING_WEBHOOKS = Resource(
+    "mutatingwebhookconfigurations",
+    "admissionregistration.k8s.io",
+    "mutating_webhook_configuration",
+    namespaced=False,
+)
+VALIDATING_WEBHOOKS = Resource(
+    "validatingwebhookconfigurations",
+    "admissionregistration.k8s.io",
+    "validating_webhook_configuration",
+    namespaced=False,
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -81,6 +107,26 @@ class Listing:
     readable_scopes: int = 1
     """How many of the namespaces (or the cluster-wide scope) could be read."""
     truncated: bool = False
+    namespaces: tuple[str, ...] = ()
+    """The configured namespaces listed (empty: cluster-wide)."""
+
+    def covers(self, namespace: str | None) -> bool:
+        """Whether the objects of ``namespace`` (of the cluster, for None) were all read.
+
+        Judging "X does not exist" needs it: an object in a namespace RBAC refused, or beyond a
+        list cut short, is unknown, not missing.
+        """
+        if self.readable_scopes == 0 or self.truncated:
+            return False
+        if not self.resource.namespaced:
+            return True
+        if self.namespaces and namespace not in self.namespaces:
+            return False
+        if not self.forbidden:
+            return True
+        if any(f.namespace is None for f in self.forbidden):
+            return namespace is not None and any(f.read_instead == namespace for f in self.forbidden)
+        return namespace not in {f.namespace for f in self.forbidden}
 
 
 class KubeApi:
@@ -151,6 +197,7 @@ class KubeApi:
             forbidden=tuple(forbidden),
             readable_scopes=readable,
             truncated=truncated,
+            namespaces=self._settings.namespaces if resource.namespaced else (),
         )
 
     def _paged(
@@ -208,6 +255,24 @@ class KubeApi:
             raise
         except ProbeError:
             return None  # a slow kubelet behind one log must not cost the whole diagnosis
+        return data.decode("utf-8", errors="replace")
+
+    def pod_log(
+        self, namespace: str, pod: str, container: str, *, since_time: str, tail_lines: int, limit_bytes: int
+    ) -> str | None:
+        """A container's log lines since ``since_time``, each prefixed with its kubelet timestamp;
+        None when the container has no log (not started) or reading it is not allowed."""
+        query = [
+            ("container", container),
+            ("timestamps", "true"),
+            ("sinceTime", since_time),
+            ("tailLines", str(tail_lines)),
+            ("limitBytes", str(limit_bytes)),
+        ]
+        try:
+            data = self._request(f"{PODS.path(namespace)}/{pod}/log", query, "text/plain, */*")
+        except (_Failed, _Refused):
+            return None
         return data.decode("utf-8", errors="replace")
 
     # -- transport --------------------------------------------------------------------------

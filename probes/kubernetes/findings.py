@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from diagnostics import Entity, Finding, ProbeContext, Severity
 from diagnostics.units import format_duration, isoformat
-from probes.kubernetes.objects import Forbidden, WorkloadRef
+from probes.kubernetes.objects import Condition, Forbidden, WorkloadRef
 
 if TYPE_CHECKING:
     from probes.kubernetes.snapshots import Observed
@@ -64,6 +64,17 @@ def ago(moment: datetime, at: datetime, server_time: datetime | None) -> str:
     """``10m ago``, or ``10m before --at`` when diagnosing the past."""
     suffix = "before --at" if in_the_past(at, server_time) else "ago"
     return f"{elapsed(moment, at, server_time)} {suffix}"
+
+
+def condition_details(condition: Condition) -> dict[str, str | None]:
+    """A status condition as evidence details (JSON-ready)."""
+    return {
+        "type": condition.type,
+        "status": condition.status,
+        "reason": condition.reason,
+        "message": condition.message,
+        "since": isoformat(condition.last_transition),
+    }
 
 
 def plural(count: int, word: str) -> str:

@@ -1,8 +1,12 @@
-"""Judging nodes: NotReady, under memory/disk/PID pressure, or cordoned.
+"""Judging nodes: NotReady, under memory/disk/PID pressure, other abnormal conditions, cordoned.
 
 A condition counts when it held at ``--at``: its last transition happened before ``at`` (a
 later transition means the state at ``at`` was the other one). NotReady (``Ready`` False or
 Unknown) is critical, pressure a warning, a cordon informational (it is often maintenance).
+Every other condition is abnormal when True (``NetworkUnavailable``: critical; the
+node-problem-detector's ``KernelDeadlock``, ``ReadonlyFilesystem``... and any custom one: a
+warning) or Unknown (a warning: whatever reports it stopped), except on a node already NotReady,
+whose conditions all turn Unknown with it.
 """
 
 from __future__ import annotations
@@ -17,6 +21,9 @@ from probes.kubernetes.objects import Condition, Node
 
 PRESSURE_CONDITIONS = ("MemoryPressure", "DiskPressure", "PIDPressure")
 UNSCHEDULABLE_TAINT = "node.kubernetes.io/unschedulable"
+HEALTHY_WHEN_TRUE = frozenset({"Ready", "EtcdIsVoter"})
+"""Conditions whose True is the good state (k3s adds EtcdIsVoter); every other is a problem when True."""
+CRITICAL_CONDITIONS = frozenset({"NetworkUnavailable"})
 
 
 def _held_at(condition: Condition, at: datetime) -> bool:
@@ -90,6 +97,10 @@ def judge_nodes(
                     ],
                 )
             )
+        if ready is None or ready.status == "True":
+            other = _abnormal_conditions(node, at)
+            if other:
+                findings.append(_condition_finding(node, other, note, shown_queries, kubectl_suffix, make))
         if node.unschedulable:
             findings.append(
                 make(
@@ -104,6 +115,43 @@ def judge_nodes(
                 )
             )
     return findings
+
+
+def _abnormal_conditions(node: Node, at: datetime) -> list[Condition]:
+    """Conditions other than Ready and the True pressures that say something is wrong."""
+    found = []
+    for condition in node.conditions:
+        if condition.type == "Ready" or not _held_at(condition, at):
+            continue
+        if condition.status == "Unknown" or (
+            condition.status == "True"
+            and condition.type not in HEALTHY_WHEN_TRUE
+            and condition.type not in PRESSURE_CONDITIONS
+        ):
+            found.append(condition)
+    return sorted(found, key=lambda c: (c.type not in CRITICAL_CONDITIONS, c.type))
+
+
+def _condition_finding(
+    node: Node, conditions: list[Condition], note: str, queries: list[str], suffix: str, make: MakeFinding
+) -> Finding:
+    critical = any(c.type in CRITICAL_CONDITIONS and c.status == "True" for c in conditions)
+    names = ", ".join(c.type if c.status == "True" else f"{c.type} (status Unknown)" for c in conditions)
+    return make(
+        kind="node_condition",
+        severity=Severity.CRITICAL if critical else Severity.WARNING,
+        title=f"Node {node.name} reports {names}",
+        entity=node_entity(node.name, node.internal_ip),
+        summary="; ".join(f"{c.type}: {c.message or c.reason or c.status}" for c in conditions) + "." + note,
+        values=[Measurement(name=c.type, value=c.status) for c in conditions],
+        queries=queries,
+        details=_node_details(node),
+        onset=min((c.last_transition for c in conditions if c.last_transition), default=None),
+        next_steps=[
+            f"kubectl describe node {node.name}{suffix}",
+            f"kubectl get events -A --field-selector involvedObject.name={node.name}{suffix}",
+        ],
+    )
 
 
 def _node_details(node: Node) -> dict[str, object]:

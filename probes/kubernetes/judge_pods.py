@@ -110,6 +110,12 @@ def _headline(group: ProblemGroup, now: datetime, limits: PodLimits) -> tuple[Se
         reason = (worst.message or worst.reason).split(" preemption:")[0].rstrip(".")
         severity = Severity.CRITICAL if waited >= limits.pending_critical_s else Severity.WARNING
         return severity, f"{count} of {target} Pending for {format_duration(waited)}: {reason}"
+    if group.kind == "failed":
+        return Severity.WARNING, f"{count} of {target} failed: " + (
+            f"{container} {_exit(worst)}"
+            if worst.container
+            else f"{worst.reason}: {worst.message or 'no message'}"
+        )
     if group.kind == "evicted":
         return Severity.WARNING, f"{count} of {target} evicted: {worst.message or 'no reason given'}"
     return Severity.WARNING, (

@@ -25,6 +25,7 @@ from probes.kubernetes.findings import (
 )
 from probes.kubernetes.history import History, Rollout, TemplateChange, rolled_out_at, rollouts_between
 from probes.kubernetes.objects import Workload, WorkloadRef
+from probes.kubernetes.rollback_safety import rollback_safety
 from probes.kubernetes.snapshots import RolloutData
 
 
@@ -194,9 +195,11 @@ def _rollout_finding(
         if len(rollouts) > 1
         else ""
     )
+    safety = rollback_safety(rollout)
     summary = (
         f"Pod template changed at {isoformat(rollout.at)} (dated by {rollout.dated_by}). "
         f"Rollout state: {state.phase}, {state_text}.{earlier}"
+        + (f" {safety.summary}" if safety else "")
         + live_state_note(at, server_time, "The rollout state")
     )
     return make(
@@ -231,6 +234,7 @@ def _rollout_finding(
                 for r in rollouts
             ],
             **_change_details(rollout),
+            "rollback_safety": safety.details() if safety else None,
         },
         onset=rollout.at,
         next_steps=_commands(workload, rollout.to.number, previous.number if previous else None, limits),

@@ -3,7 +3,9 @@
 Signals (one list call, cluster-scoped: nodes are not namespaced and the label selector does not
 apply to them): the ``Ready`` condition (False or Unknown: critical, onset its last transition),
 ``MemoryPressure``, ``DiskPressure`` and ``PIDPressure`` (True: warning), ``spec.unschedulable``
-(cordoned: informational). A condition counts when its last transition is before ``--at``.
+(cordoned: informational), every other condition True (``NetworkUnavailable``: critical;
+node-problem-detector conditions: warning) or Unknown. A condition counts when its last
+transition is before ``--at``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ class NodesProbe(Probe):
 
     id = "workloads.nodes"
     checklist_item = ChecklistItem.RESOURCES
-    description = "Kubernetes nodes: NotReady, memory/disk/PID pressure, cordoned"
+    description = "Kubernetes nodes: NotReady, memory/disk/PID pressure, NetworkUnavailable and other conditions, cordoned"
     options_model = ProbeOptions
     backend_section = SECTION
 

@@ -24,8 +24,31 @@ from datetime import datetime, timedelta
 
 from probes.kubernetes.objects import ContainerState, Pod, Termination, WorkloadRef
 
-IMAGE_PULL_REASONS = frozenset({"ImagePullBackOff", "ErrImagePull", "InvalidImageName", "ErrImageNeverPull"})
-START_FAILURE_REASONS = frozenset({"CreateContainerConfigError", "CreateContainerError", "RunContainerError"})
+IMAGE_PULL_REASONS = frozenset(
+    {
+        "ImagePullBackOff",
+        "ErrImagePull",
+        "InvalidImageName",
+        "ErrImageNeverPull",
+        "ImageInspectError",
+        "RegistryUnavailable",
+        "SignatureValidationFailed",
+    }
+)
+START_FAILURE_REASONS = frozenset(
+    {
+        "CreateContainerConfigError",
+        "CreateContainerError",
+        "RunContainerError",
+        "PreStartHookError",
+        "PostStartHookError",
+        "ContainerCannotRun",
+    }
+)
+"""Known reasons a container cannot start; any other waiting reason except the transient ones
+(:data:`STARTING_REASONS`) blocks it too and is reported the same way."""
+STARTING_REASONS = frozenset({"ContainerCreating", "PodInitializing"})
+"""Waiting reasons of a container on its way to running: not a problem by themselves."""
 
 SEVERITY_ORDER = (
     "crash_loop",
@@ -34,6 +57,7 @@ SEVERITY_ORDER = (
     "container_error",
     "pending",
     "evicted",
+    "failed",
     "restarts",
 )
 """Problem kinds, most urgent first; a container has at most one of the container kinds."""
@@ -154,7 +178,7 @@ def _container_problem(pod: Pod, container: ContainerState, start: datetime, at:
             reason=waiting,
             message=container.waiting_message,
         )
-    if waiting in START_FAILURE_REASONS:
+    if waiting is not None and waiting not in STARTING_REASONS:
         return Problem(
             kind="container_error",
             pod=pod,
@@ -201,7 +225,9 @@ def pod_problems(pod: Pod, start: datetime, at: datetime) -> list[Problem]:
                 kind="evicted", pod=pod, container=None, since=moment, reason="Evicted", message=pod.message
             )
         ]
-    if pod.phase in ("Succeeded", "Failed"):
+    if pod.phase == "Failed":
+        return _failed(pod, start, at)
+    if pod.phase == "Succeeded":
         return []
     problems = []
     scheduled = pod.condition("PodScheduled")
@@ -221,6 +247,36 @@ def pod_problems(pod: Pod, start: datetime, at: datetime) -> list[Problem]:
         if problem is not None:
             problems.append(problem)
     return problems
+
+
+def _failed(pod: Pod, start: datetime, at: datetime) -> list[Problem]:
+    """A pod that ended Failed (not evicted) in the window: its containers' non-zero exits,
+    or the pod's own reason (``DeadlineExceeded``, ``NodeAffinity``...) when none exited."""
+    exits = [
+        (c, c.terminated)
+        for c in pod.containers
+        if c.terminated is not None
+        and c.terminated.exit_code not in (None, 0)
+        and _in(_when(c.terminated), start, at)
+    ]
+    if exits:
+        return [
+            Problem(
+                kind="failed",
+                pod=pod,
+                container=container,
+                since=_when(ended),
+                reason=ended.reason or "Error",
+                message=pod.message,
+            )
+            for container, ended in exits
+        ]
+    moment = _evicted_at(pod)
+    if pod.reason is None or not _in(moment, start, at):
+        return []
+    return [
+        Problem(kind="failed", pod=pod, container=None, since=moment, reason=pod.reason, message=pod.message)
+    ]
 
 
 def group_problems(problems: Iterable[Problem]) -> list[ProblemGroup]:

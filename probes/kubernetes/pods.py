@@ -8,12 +8,17 @@ previous log of at most ``max_log_reads`` crashing containers, ``log_tail_lines`
 - ``oom_killed``: crash-looping with the last termination OOMKilled (critical), or last
   terminated OOMKilled within the window (a warning), with the memory limit;
 - ``restarts``: a non-zero exit within the window (warning);
-- ``image_pull`` (ImagePullBackOff, ErrImagePull...) and ``container_error``
-  (CreateContainerConfigError...): critical;
+- ``image_pull`` (ImagePullBackOff, ErrImagePull, InvalidImageName, ImageInspectError...) and
+  ``container_error`` (CreateContainerConfigError, RunContainerError, PreStartHookError... any
+  waiting reason but ContainerCreating and PodInitializing): critical;
+- ``pull_secret_missing``: the kubelet's ``FailedToRetrieveImagePullSecret`` events, per
+  workload, with the secret names (critical when the image pull fails too, else a warning);
 - ``pending``: unschedulable with the scheduler's reason, a warning after ``pending_warning``
   (2 min), critical after ``pending_critical`` (10 min);
 - ``evicted``: evicted within the window (warning; see :mod:`probes.kubernetes.pod_problems`
   for how an eviction is dated);
+- ``failed``: pods that ended ``Failed`` (not evicted) in the window, with their containers'
+  non-zero exits or the pod's reason (warning);
 - ``warning_events``: Warning events overlapping the window, grouped by reason and object, that
   no finding above explains (warning; the ``max_event_groups`` biggest).
 
@@ -39,11 +44,15 @@ class PodsOptions(ProbeOptions):
     """Settings of ``workloads.pods``."""
 
     pending_warning: Duration = timedelta(minutes=2)
+    """A pod Pending this long is a warning."""
     pending_critical: Duration = timedelta(minutes=10)
+    """A pod Pending this long is critical."""
     log_tail_lines: int = Field(20, ge=1, le=200)
+    """Lines of a crashed container's previous log shown."""
     max_log_reads: int = Field(5, ge=0, le=20)
     """Crashing workloads whose previous container log is read (one container each)."""
     max_event_groups: int = Field(15, ge=0, le=100)
+    """Warning-event groups (by reason and object) reported at most."""
 
 
 class PodsProbe(Probe):
@@ -51,7 +60,10 @@ class PodsProbe(Probe):
 
     id = "workloads.pods"
     checklist_item = ChecklistItem.RESOURCES
-    description = "Kubernetes pods: crash loops, OOM kills, image pulls, Pending, evictions, Warning events"
+    description = (
+        "Kubernetes pods: crash loops, OOM kills, image pulls, blocked containers, Pending, evictions, "
+        "failed pods, missing pull secrets, Warning events"
+    )
     options_model = PodsOptions
     backend_section = SECTION
 
@@ -61,6 +73,7 @@ class PodsProbe(Probe):
         from probes.kubernetes.findings import kubectl_suffix, list_call_findings
         from probes.kubernetes.judge_events import EXPLAINED_BY, by_subject, group_events, judge_events
         from probes.kubernetes.judge_pods import PodLimits, judge_pod_groups, log_targets
+        from probes.kubernetes.judge_pull_secrets import PULL_SECRET_REASON, judge_pull_secrets
         from probes.kubernetes.pod_problems import group_problems, pod_problems
         from probes.kubernetes.snapshots import collect_pods, read_logs
 
@@ -79,7 +92,7 @@ class PodsProbe(Probe):
         )
         explained = {
             (group.workload.key, reason) for group in groups for reason in EXPLAINED_BY.get(group.kind, ())
-        }
+        } | {(g.entity.name, g.reason) for g in event_groups if g.reason == PULL_SECRET_REASON}
         suffix = kubectl_suffix(settings.context)
         return [
             *judge_pod_groups(
@@ -95,6 +108,9 @@ class PodsProbe(Probe):
                 ),
                 queries=data.observed.queries,
                 make=ctx.finding,
+            ),
+            *judge_pull_secrets(
+                event_groups, groups, queries=data.observed.queries, kubectl_suffix=suffix, make=ctx.finding
             ),
             *judge_events(
                 event_groups,

@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from diagnostics import Entity, Finding, Measurement, Severity
+from diagnostics.model import fingerprint_of
 from diagnostics.units import format_duration
 from probes.postgres.quoting import quote_literal
 from probes.postgres.session import APPLICATION_NAME
@@ -15,6 +16,19 @@ from probes.postgres.visibility import MakeFinding, grant_hint, judge_visibility
 
 LOCK_QUERY = "probes/postgres/sql/lock_waits.sql: pg_stat_activity, pg_blocking_pids(), pg_locks"
 MAX_LISTED_WAITERS = 20
+LOCKS_PROBE_ID = "db.locks"
+LOCK_TREE_KIND = "lock_blocking"
+
+
+def lock_tree_key(root_pid: int) -> str:
+    """The key of the finding about the tree rooted at ``root_pid``."""
+    return f"pid {root_pid}"
+
+
+def lock_tree_fingerprint(entity: Entity, root_pid: int) -> str:
+    """The fingerprint db.locks gives the tree rooted at ``root_pid`` on ``entity`` (other
+    probes link their symptoms of that tree to it)."""
+    return fingerprint_of(LOCKS_PROBE_ID, LOCK_TREE_KIND, entity.kind, entity.name, lock_tree_key(root_pid))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -225,7 +239,7 @@ def judge_tree(
             "not reported (max_trees)."
         )
     return make(
-        kind="lock_blocking",
+        kind=LOCK_TREE_KIND,
         severity=severity,
         title=title,
         entity=entity,
@@ -241,7 +255,7 @@ def judge_tree(
         },
         onset=tree.first_wait,
         next_steps=_next_steps(tree, snapshot.prepared),
-        key=f"pid {tree.root_pid}",
+        key=lock_tree_key(tree.root_pid),
     )
 
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from diagnostics import Entity, Finding, Measurement, Severity
+from diagnostics import SYMPTOM_OF, Entity, Finding, Measurement, Severity
 from diagnostics.units import format_duration
+from probes.postgres.judge_locks import lock_tree_fingerprint, lock_tree_key
 from probes.postgres.judge_scans import (
     TABLE_SCANS_QUERY,
     MissingIndex,
@@ -81,6 +82,7 @@ def judge_queries(
     return [
         *judge_long_running(snapshot, limits, make, entity, texts),
         *judge_active_slowdowns(snapshot, limits, make, entity, texts),
+        *judge_lock_waits(snapshot, limits, make, entity),
         *judge_changes(changes, snapshot, make, entity, texts, scanned=(surges, missing)),
         *judge_scans(surges, missing, make, entity),
         *judge_cache_hits(snapshot, limits, make, entity),
@@ -153,9 +155,13 @@ def judge_long_running(
     summary = f"The longest, pid {longest.pid} ({longest.application or longest.user}), runs: {longest.query}"
     if not longest.visible:
         summary = f"Their text is hidden: the probe's role lacks pg_monitor ({grant_hint(snapshot.server)})."
-    waiting = sum(1 for s in slow if s.wait_event_type == "Lock")
+    waiting = sum(1 for s in slow if waits_on_lock(s))
     if waiting:
         summary = summary.rstrip(".;") + f". {waiting} of them wait on locks (see db.locks)."
+    root = snapshot.lock_roots.get(longest.pid) if waiting == len(slow) else None
+    link = (
+        {SYMPTOM_OF: lock_tree_fingerprint(entity, root), "lock_root_pid": root} if root is not None else {}
+    )
     starts = [s.query_start for s in slow if s.query_start is not None]
     return [
         make(
@@ -175,34 +181,126 @@ def judge_long_running(
             details={
                 "queries": [_query_detail(s) for s in slow[:MAX_LISTED]],
                 "top_statements_by_total_time": _top_statements(snapshot.statements, texts),
+                **link,
             },
             onset=min(starts, default=None),
             next_steps=[
                 f"SELECT pg_cancel_backend({longest.pid});  -- cancels the query, the session stays",
-                "EXPLAIN the query (without ANALYZE) to see its plan.",
+                f"Resolve the lock tree behind pid {root} (see db.locks): these queries wait on it."
+                if root is not None
+                else "EXPLAIN the query (without ANALYZE) to see its plan.",
             ],
         )
     ]
 
 
+def waits_on_lock(session: Session) -> bool:
+    """The session waits on a heavyweight lock: its run time says nothing of its plan."""
+    return session.wait_event_type == "Lock"
+
+
+def _far_over_mean(sessions: list[Session], statement: Statement | None, limits: QueryThresholds) -> bool:
+    if statement is None or statement.calls < limits.slowdown_min_calls or statement.mean_ms <= 0:
+        return False
+    longest = max(s.query_age_s or 0.0 for s in sessions)
+    return longest >= limits.slowdown_factor * statement.mean_ms / 1000
+
+
+def _runs_by_statement(
+    snapshot: QueriesSnapshot, limits: QueryThresholds, *, locked: bool
+) -> dict[int, list[Session]]:
+    runs: dict[int, list[Session]] = defaultdict(list)
+    for session in snapshot.active:
+        if session.query_id is None or waits_on_lock(session) is not locked:
+            continue
+        if (session.query_age_s or 0.0) >= limits.slowdown_min_s:
+            runs[session.query_id].append(session)
+    return runs
+
+
 def active_slowdowns(
     snapshot: QueriesSnapshot, limits: QueryThresholds
 ) -> list[tuple[int, Statement, list[Session]]]:
-    """Statements running now far longer than their cumulative mean (query_id: 14+)."""
+    """Statements running now far longer than their cumulative mean (query_id: 14+), not
+    counting executions that wait on a lock (see :func:`lock_waits`)."""
     usual = {s.query_id: s for s in snapshot.statements.active}
-    runs: dict[int, list[Session]] = defaultdict(list)
-    for session in snapshot.active:
-        if session.query_id is not None and (session.query_age_s or 0.0) >= limits.slowdown_min_s:
-            runs[session.query_id].append(session)
-    found = []
-    for query_id, sessions in runs.items():
-        statement = usual.get(query_id)
-        if statement is None or statement.calls < limits.slowdown_min_calls or statement.mean_ms <= 0:
-            continue
+    return [
+        (query_id, usual[query_id], sessions)
+        for query_id, sessions in _runs_by_statement(snapshot, limits, locked=False).items()
+        if _far_over_mean(sessions, usual.get(query_id), limits)
+    ]
+
+
+def lock_waits(snapshot: QueriesSnapshot, limits: QueryThresholds) -> dict[int | None, list[Session]]:
+    """Executions that would read as slowdowns (far over their mean, or long-running) but wait
+    on a lock, by the root blocker of their tree (None: the root was not seen)."""
+    usual = {s.query_id: s for s in snapshot.statements.active}
+    by_root: dict[int | None, list[Session]] = defaultdict(list)
+    for query_id, sessions in _runs_by_statement(snapshot, limits, locked=True).items():
+        for session in sessions:
+            long_running = (session.query_age_s or 0.0) >= limits.long_running_warning_s
+            if long_running or _far_over_mean([session], usual.get(query_id), limits):
+                by_root[snapshot.lock_roots.get(session.pid)].append(session)
+    return dict(by_root)
+
+
+def judge_lock_waits(
+    snapshot: QueriesSnapshot, limits: QueryThresholds, make: MakeFinding, entity: Entity
+) -> list[Finding]:
+    """One finding per root blocker for the statements slow only because they wait behind it:
+    a symptom of that lock tree (linked to db.locks' finding), not a plan regression."""
+    findings = []
+    for root, sessions in sorted(lock_waits(snapshot, limits).items(), key=lambda item: item[0] or 0):
         longest = max(s.query_age_s or 0.0 for s in sessions)
-        if longest >= limits.slowdown_factor * statement.mean_ms / 1000:
-            found.append((query_id, statement, sessions))
-    return found
+        count = len(sessions)
+        behind = f"behind pid {root}" if root is not None else "behind a blocker that has since ended"
+        statement_ids = sorted({s.query_id for s in sessions if s.query_id is not None})
+        details: dict[str, object] = {
+            "lock_root_pid": root,
+            "pids": sorted(s.pid for s in sessions),
+            "query_ids": statement_ids,
+            "queries": [_query_detail(s) for s in sessions[:MAX_LISTED]],
+        }
+        if root is not None:
+            details[SYMPTOM_OF] = lock_tree_fingerprint(entity, root)
+        findings.append(
+            make(
+                kind="statement_lock_wait",
+                severity=Severity.WARNING,
+                title=(
+                    f"{count} statement{'s' if count != 1 else ''} waiting on a lock for up to "
+                    f"{format_duration(longest)} {behind}"
+                ),
+                entity=entity,
+                summary=(
+                    "Slow because they wait on a lock, not because of their plan: they finish when the "
+                    "lock tree is resolved (see db.locks)."
+                ),
+                values=[
+                    Measurement(name="waiting statements", value=count, unit="count"),
+                    Measurement(name="longest", value=round(longest, 3), unit="s"),
+                ],
+                queries=[ACTIVE_QUERY],
+                details=details,
+                onset=min((s.query_start for s in sessions if s.query_start), default=None),
+                next_steps=[
+                    f"Resolve the lock tree {behind} (see db.locks): these statements finish once it is gone; their plans are not the problem."
+                ],
+                key=lock_tree_key(root) if root is not None else "pid unknown",
+            )
+        )
+    return findings
+
+
+def running_statement_key(query_id: int) -> str:
+    """The key of a finding about the executions of one statement running now."""
+    return f"queryid {query_id} running"
+
+
+def sampled_statement_key(query_id: int, role: str | None) -> str:
+    """The key of a finding about one statement over the sample (pg_stat_statements keeps a row
+    per role, database and queryid; one database is judged at a time)."""
+    return f"queryid {query_id} role {role or '?'}"
 
 
 def judge_active_slowdowns(
@@ -239,6 +337,7 @@ def judge_active_slowdowns(
                 next_steps=[
                     "EXPLAIN the statement: a changed plan (statistics, parameters) is the usual cause."
                 ],
+                key=running_statement_key(query_id),
             )
         )
     return findings
@@ -350,6 +449,7 @@ def judge_changes(
                     **_scan_details(scan),
                 },
                 next_steps=_change_steps(scan),
+                key=sampled_statement_key(query_id, change.statement.role),
             )
         )
     return findings

@@ -10,7 +10,9 @@ Default thresholds:
 
 - an active query running >= 30 s: warning; >= 5 min: critical;
 - a statement running now >= 10x its cumulative mean (and >= 1 s, mean over >= 20 calls):
-  warning. pg_stat_statements and pg_stat_user_tables are sampled twice ``sample_interval``
+  warning. Executions that wait on a lock are not slowdowns: they are reported once per root
+  blocker (``statement_lock_wait``) and linked to db.locks' finding on that tree.
+  pg_stat_statements and pg_stat_user_tables are sampled twice ``sample_interval``
   apart (default 2 s, never more than half the time left; 0: one snapshot): a statement whose
   mean over the sample is >= 10x its mean before (and >= 10 ms), or whose call rate is >= 5x its
   usual rate since the pg_stat_statements reset (14+; and >= 10/s), is a warning;
@@ -85,6 +87,7 @@ class QueriesProbe(PostgresProbe):
             read_active_queries,
             read_database_counters,
             read_hidden_sessions,
+            read_lock_waits,
             read_oldest_xmin,
             read_server,
             read_table_indexes,
@@ -94,6 +97,7 @@ class QueriesProbe(PostgresProbe):
         from probes.postgres.session import open_session
         from probes.postgres.snapshot import QueriesSnapshot
         from probes.postgres.statements import fetch_statement_texts, read_statements
+        from probes.postgres.trees import root_blockers
 
         options = ctx.options
         assert isinstance(options, QueriesOptions)
@@ -111,6 +115,9 @@ class QueriesProbe(PostgresProbe):
             )
             second = read_database_counters(conn) if statements.sample_s else None
             tables_after = read_table_scans(conn) if statements.sample_s else None
+            # statements slow only because they wait on a lock belong to that lock's tree
+            waiting = any(s.wait_event_type == "Lock" for s in active)
+            roots = root_blockers(read_lock_waits(conn, server)) if waiting else {}
             oldest = read_oldest_xmin(conn)
             hidden = 0 if server.can_read_all_stats else read_hidden_sessions(conn)
             snapshot = QueriesSnapshot(
@@ -121,6 +128,7 @@ class QueriesProbe(PostgresProbe):
                 hidden_sessions=hidden,
                 tables_before=tables_before,
                 tables_after=tables_after,
+                lock_roots=roots,
             )
             described = statements_to_describe(snapshot, limits) if statements.available else set()
             texts = fetch_statement_texts(conn, described) if described else {}

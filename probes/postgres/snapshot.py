@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 HIDDEN_QUERY = "<insufficient privilege>"
@@ -252,6 +253,8 @@ class QueriesSnapshot:
     tables_before: TableSample | None = None
     tables_after: TableSample | None = None
     """Two samples of the tables' scan counters around the statements' sample (None: not sampled)."""
+    lock_roots: Mapping[int, int] = field(default_factory=dict)
+    """For active queries waiting on a lock: their pid -> the pid of their tree's root blocker."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

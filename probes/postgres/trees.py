@@ -120,3 +120,12 @@ def on_cycle(pids: set[int], waiting: dict[int, Session]) -> set[int]:
         return False
 
     return {pid for pid in pids if reaches_itself(pid)}
+
+
+def root_blockers(sessions: Iterable[Session]) -> dict[int, int]:
+    """Each waiting session's pid -> the root pid of the widest tree it waits in."""
+    roots: dict[int, int] = {}
+    for tree in blocking_trees(sessions):
+        for waiter in tree.waiters:
+            roots.setdefault(waiter.session.pid, tree.root_pid)
+    return roots

@@ -53,8 +53,11 @@ class AlertsOptions(ProbeOptions):
     """Settings of ``metrics.alerts``."""
 
     include_pending: bool = True
+    """Report pending alerts too (one severity level lower than their label says)."""
     ignore_alerts: tuple[str, ...] = ("Watchdog", "InfoInhibitor", "DeadMansSwitch")
+    """Alert names that fire by design and are never findings."""
     max_findings: int = Field(50, ge=1)
+    """Alerts reported at most (the worst first)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

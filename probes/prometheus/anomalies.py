@@ -24,6 +24,10 @@ critical, others warnings; one ongoing for 15 minutes is a level shift. A series
 >= 90 % of the baseline with no sample for the last 6 minutes is reported as vanished
 (warning). Series present in < 30 % of the baseline (new, sparse) are not judged. At most
 ``max_findings`` findings, worst first; the rest are counted in one info finding.
+
+With nothing to judge (no golden signal discovered and no query configured, no configured
+query returning a series, or no series with enough baseline) the outcome is ``not_checked``
+with the reason and the configuration line to add, never a clean ``ok``.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from diagnostics import (
     Entity,
     ErrorKind,
     Finding,
+    NothingToJudge,
     Probe,
     ProbeContext,
     ProbeError,
@@ -147,13 +152,47 @@ class AnomaliesProbe(Probe):
         assert isinstance(options, AnomaliesOptions)
         with PrometheusClient.from_context(ctx) as client:
             queries = _queries(client, ctx, options)
+            if not queries:
+                raise nothing_to_judge(configured=bool(options.queries), returned=0, names=())
             candidates: list[Candidate] = []
             notes: list[Finding] = []
+            returned = judged_series = 0
             for query in queries[: options.max_queries]:
-                judged, note = _judge_query(client, ctx, options, query)
+                judged, note, counts = _judge_query(client, ctx, options, query)
                 candidates += judged
                 notes += [note] if note is not None else []
+                returned += counts[0]
+                judged_series += counts[1]
+        if judged_series == 0 and not candidates:
+            names = tuple(q.name for q in queries[: options.max_queries])
+            raise nothing_to_judge(configured=bool(options.queries), returned=returned, names=names)
         return _ranked(ctx, options, candidates) + notes
+
+
+EXAMPLE_QUERY = (
+    "probes: {metrics.anomalies: {queries: [{name: checkout p99 latency, unit: s, query: "
+    "'histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{job=\"checkout\"}[5m])))'}]}}"
+)
+"""The configuration line that gives metrics.anomalies a signal to judge."""
+
+
+def nothing_to_judge(*, configured: bool, returned: int, names: tuple[str, ...]) -> NothingToJudge:
+    """Why the probe judged no series ("not checked", never a clean ok), with the line to add."""
+    if returned:
+        return NothingToJudge(
+            f"{returned} series returned, none present in enough of the baseline to be judged (new or sparse)",
+            hint="probes: {metrics.anomalies: {baseline: 1d}}  # a shorter baseline, or wait for history",
+        )
+    if configured:
+        listed = ", ".join(repr(n) for n in names)
+        return NothingToJudge(
+            f"no configured query returned a series ({listed})",
+            hint="fix the query in probes.metrics.anomalies.queries, e.g. " + EXAMPLE_QUERY,
+        )
+    return NothingToJudge(
+        "no golden signal discovered (no request, error or latency metric per job) and no query configured",
+        hint=EXAMPLE_QUERY,
+    )
 
 
 def _queries(client: PrometheusClient, ctx: ProbeContext, options: AnomaliesOptions) -> list[MetricQuery]:
@@ -216,7 +255,8 @@ def _limited_note(ctx: ProbeContext, query: MetricQuery, count: int, max_series:
 
 def _judge_query(
     client: PrometheusClient, ctx: ProbeContext, options: AnomaliesOptions, query: MetricQuery
-) -> tuple[list[Candidate], Finding | None]:
+) -> tuple[list[Candidate], Finding | None, tuple[int, int]]:
+    """The candidates, the max_series note, and (series returned, series judged)."""
     from probes.prometheus.anomaly import DetectorSettings, judge, observations
     from probes.prometheus.anomaly_findings import anomaly_candidates
     from probes.prometheus.client import nice_step
@@ -274,16 +314,20 @@ def _judge_query(
         "series_returned": len(recent.series),
         "series_not_judged_over_limit": truncated + max(0, (count or 0) - options.max_series),
     }
-    return anomaly_candidates(
-        query=query,
-        labels=labels,
-        verdicts=verdicts,
-        make=ctx.finding,
-        base_url=display_url(client.url),
-        at=at,
-        span_seconds=max(2 * window, 3 * 3600),
-        context=context,
-    ), note
+    return (
+        anomaly_candidates(
+            query=query,
+            labels=labels,
+            verdicts=verdicts,
+            make=ctx.finding,
+            base_url=display_url(client.url),
+            at=at,
+            span_seconds=max(2 * window, 3 * 3600),
+            context=context,
+        ),
+        note,
+        (len(recent.series), int(verdicts.judged.sum())),
+    )
 
 
 def _named(exc: ProbeError, query: MetricQuery) -> ProbeError:

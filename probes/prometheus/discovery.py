@@ -38,7 +38,9 @@ STATUS_LABELS = ("code", "status", "status_code", "http_status_code", "http_resp
 
 REQUEST_RATE = "sum by ({group}) (rate({metric}[{rate}]))"
 
-# jobs without any 5xx series yet get 0, not no value: errors often first appear with the incident
+# jobs without any 5xx series yet get 0, not no value: errors often first appear with the incident;
+# a job without traffic has no errors (0, not 0/0 = NaN: VictoriaMetrics drops NaN results, so
+# the series would seem to stop reporting there while Prometheus kept it)
 ERROR_RATIO = """
 (
     sum by ({group}) (rate({metric}{{{status}=~"5.."}}[{rate}]))
@@ -46,7 +48,7 @@ ERROR_RATIO = """
     0 * sum by ({group}) (rate({metric}[{rate}]))
 )
 /
-sum by ({group}) (rate({metric}[{rate}]))
+clamp_min(sum by ({group}) (rate({metric}[{rate}])), 1e-9)
 """
 
 P99_LATENCY = "histogram_quantile(0.99, sum by ({group}, le) (rate({metric}[{rate}])))"

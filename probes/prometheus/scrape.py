@@ -47,6 +47,7 @@ class ScrapeOptions(ProbeOptions):
     failing_ratio: float = Field(0.1, gt=0, le=1)
     """Share of failed scrapes in the window that makes a target that is up now 'failing'."""
     max_targets_listed: int = Field(20, ge=1)
+    """Targets named per job in a finding at most."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -91,6 +91,36 @@ def test_probes_lists_every_probe_with_its_state() -> None:
     assert rows["test.crit"]["checklist_item"] == "metrics"
 
 
+def test_an_unset_variable_fails_only_the_probes_reading_its_section_and_commands_still_work() -> None:
+    Path("diag.yaml").write_text("widgets: ['${WIDGET_PASSWORD}']\n")
+    code, out, err = invoke("probes")
+    assert code == 0, err
+    lines = out.splitlines()
+    [index] = [i for i, row in enumerate(lines) if row.split()[:1] == ["test.needs_backend"]]
+    assert lines[index].split()[1:3] == ["cannot", "run"]
+    reason = lines[index + 1]  # the reason stands under the probe's row
+    assert reason.endswith("diag.yaml:1: widgets[0]: environment variable WIDGET_PASSWORD is not set")
+    code, out, _ = invoke("run", "--probe", "test.needs_backend", "--probe", "test.warn", "--format", "json")
+    assert code == 1
+    outcomes = {o["id"]: o for o in json.loads(out)["probes"]}
+    assert outcomes["test.needs_backend"]["status"] == "error"
+    assert outcomes["test.needs_backend"]["error_kind"] == "config"
+    assert "environment variable WIDGET_PASSWORD is not set" in outcomes["test.needs_backend"]["error"]
+    assert outcomes["test.warn"]["status"] == "warning"
+
+
+def test_other_checklist_items_read_not_selected_with_probe() -> None:
+    code, out, _ = invoke("run", "--probe", "test.warn", "--format", "json")
+    assert code == 1
+    rows = {row["item"]: row for row in json.loads(out)["checklist"]}
+    assert rows["metrics"]["state"] == "not_selected"  # test.crit serves metrics
+    assert rows["metrics"]["detail"].startswith("not selected by --probe: test.crit, ")
+    assert rows["logs"]["state"] == "not_selected"  # logs.* exist but were left out
+    assert "no_probe" not in {rows[item]["state"] for item in ("deployments", "dependencies", "resources")}
+    _, out, _ = invoke("run", "--probe", "test.warn")
+    assert "Check dashboards and metrics: not selected — not selected by --probe: test.crit" in out
+
+
 def test_config_check_says_what_each_probe_will_check() -> None:
     Path("diag.yaml").write_text("widgets: [main, backup]\nprobes:\n  test.warn: {enabled: false}\n")
     code, out, _ = invoke("config", "check")
@@ -122,6 +152,17 @@ def test_real_subprocess_run_of_the_zero_config_default(scripted_probes: Path) -
     assert document["probes"][0]["id"] == "resources.host"
     assert document["probes"][0]["status"] in ("ok", "warning", "critical")
     assert time.monotonic() - began < 10
+
+
+def test_the_reported_run_time_includes_the_process_start_up(scripted_probes: Path) -> None:
+    # a second of start-up before the CLI is even imported, as a slow machine or a big import has
+    code = "import time; time.sleep(1.0); from diagnostics.cli import main; main(['run', '--probe', 'test.sleep', '--format', 'json'])"
+    began = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    wall = time.monotonic() - began
+    assert done.returncode == 0, done.stderr
+    reported = json.loads(done.stdout)["duration_s"]
+    assert 1.0 <= reported <= wall
 
 
 def test_a_hung_backend_does_not_keep_the_process_alive() -> None:
@@ -225,15 +266,35 @@ def test_a_file_that_is_not_a_report_is_a_one_line_error(tmp_path: Path) -> None
     assert err == f"diag: error: {bogus}: not a diag.report/v1 document (missing or different 'schema')\n"
 
 
+def test_the_example_configuration_passes_config_check_with_no_variables_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    root = Path(__file__).resolve().parents[2]
+    for name in ("ORDERS_DB_PASSWORD", "PAYMENTS_TOKEN", "PROM_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    code, out, err = invoke("config", "check", "--config", str(root / "config" / "diag.yaml"))
+    assert code == 0, err
+    lines = {line.split()[0]: line for line in out.splitlines()[2:]}
+    assert lines["db.locks"].endswith("postgres[0].dsn: environment variable ORDERS_DB_PASSWORD is not set")
+    assert "cannot run until set" in lines["db.locks"]
+    assert "will check" in lines["metrics.anomalies"] and "will check" in lines["resources.host"]
+
+
 def test_the_example_configuration_is_valid_and_the_schema_file_is_current(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     root = Path(__file__).resolve().parents[2]
     monkeypatch.setenv("ORDERS_DB_PASSWORD", "example-password")
     monkeypatch.setenv("PAYMENTS_TOKEN", "example-token")
+    monkeypatch.setenv("UNLEASH_ADMIN_TOKEN", "example-unleash-token")
+    monkeypatch.setenv("LD_API_TOKEN", "example-ld-token")
+    monkeypatch.setenv("ES_PASSWORD", "example-es-password")
+    monkeypatch.setenv("VLOGS_TOKEN", "example-vlogs-token")
     code, out, err = invoke("config", "check", "--config", str(root / "config" / "diag.yaml"))
     assert code == 0, err
     assert "will check 1 target: orders" in out
+    assert "6 sources: checkout (file), nginx (journald), cart (kubernetes)" in out
+    assert "example-es-password" not in out and "example-vlogs-token" not in out
     assert "example-password" not in out
     from diagnostics.config_schema import configuration_schema
     from diagnostics.registry import Registry, load_registry

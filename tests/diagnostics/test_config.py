@@ -79,10 +79,28 @@ def test_environment_variables_are_interpolated() -> None:
     assert needs.backend_origin == "config"
 
 
-def test_missing_environment_variable_is_an_error_naming_the_key() -> None:
-    assert (
-        error_of("widgets:\n  - ${NOPE}\n") == "diag.yaml:2: widgets[0]: environment variable NOPE is not set"
+def test_an_unset_variable_fails_only_the_probes_reading_its_section() -> None:
+    plans = {p.probe_id: p for p in plan("widgets:\n  - ${NOPE}\nprobes:\n  test.warn: {enabled: true}\n")}
+    needs = plans["test.needs_backend"]
+    assert not needs.runnable
+    assert needs.config_error == "diag.yaml:2: widgets[0]: environment variable NOPE is not set"
+    assert plans["test.warn"].runnable and plans["test.sleep"].runnable
+
+
+def test_an_unset_variable_in_probe_settings_fails_only_that_probe() -> None:
+    plans = {p.probe_id: p for p in plan("probes:\n  test.sleep:\n    timeout: ${SLEEP_TIMEOUT}\n")}
+    assert plans["test.sleep"].config_error == (
+        "diag.yaml:3: probes.test.sleep.timeout: environment variable SLEEP_TIMEOUT is not set"
     )
+    assert plans["test.warn"].runnable
+
+
+def test_an_unset_variable_in_the_run_section_fails_the_run() -> None:
+    config = parse_config("run:\n  window: ${WINDOW}\n", source="diag.yaml", env={})
+    with pytest.raises(
+        ConfigError, match=r"^diag.yaml:2: run.window: environment variable WINDOW is not set$"
+    ):
+        run_settings(config)
 
 
 def test_secret_values_from_the_environment_are_registered_for_redaction() -> None:

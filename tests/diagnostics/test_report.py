@@ -44,6 +44,7 @@ def finding(severity: Severity, title: str, minutes_ago: int | None, probe: str 
         ),
         onset=AT - timedelta(minutes=minutes_ago) if minutes_ago is not None else None,
         next_steps=("SELECT pg_cancel_backend(8123);",),
+        key=title,  # one fingerprint per finding, as the runner requires
     )
 
 
@@ -201,3 +202,26 @@ def test_a_finding_seen_now_says_so_instead_of_an_onset() -> None:
         report, "text"
     )
     assert "| seen now |" in render(report, "markdown")
+
+
+def test_the_ranking_and_not_selected_items_validate_round_trip_and_render() -> None:
+    from dataclasses import replace
+
+    from diagnostics.summary.build import summarize
+
+    ranked = replace(REPORT, not_selected=(("deploys.rollouts", ChecklistItem.DEPLOYMENTS),))
+    ranked = replace(ranked, summary=summarize(ranked))
+    document = json.loads(render(ranked, "json"))
+    jsonschema.validate(document, SCHEMA, format_checker=jsonschema.FormatChecker())
+    first = document["summary"]["ranking"][0]
+    assert (first["impact"], first["severity"]) == ("blocked", "critical")
+    assert document["findings"][0]["fingerprint"] == first["lead"]
+    assert document["not_selected"] == [{"id": "deploys.rollouts", "checklist_item": "deployments"}]
+    assert report_to_dict(report_from_dict(document)) == document
+    rows = {row["item"]: row["state"] for row in document["checklist"]}
+    assert rows["deployments"] == "not_selected"
+    assert (
+        "**Ranking:** '3 sessions blocked for 41 s behind pid 8123' [database orders] leads: critical"
+        in render(ranked, "markdown")
+    )
+    assert "Ranking: '3 sessions blocked for 41 s behind pid 8123'" in render(ranked, "text", color=False)

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from typing import Any
 
+import pytest
+
 from diagnostics.api import diagnose
-from diagnostics.model import ErrorKind, ProbeOutcome, Status
+from diagnostics.contract import ProbeContext
+from diagnostics.fingerprints import STRICT_VARIABLE
+from diagnostics.model import Entity, ErrorKind, Finding, ProbeOutcome, Severity, Status
 from diagnostics.registry import Registry
 from tests.fixtures import diag_testprobes as tp
 
@@ -120,3 +125,45 @@ def test_a_probe_can_skip_itself_with_a_hint() -> None:
     assert outcome.status is Status.SKIPPED
     assert outcome.error == "no node_exporter metrics in Prometheus"
     assert outcome.hint == "install node_exporter"
+
+
+class TwinsProbe(tp._Scripted):
+    """Two findings of one kind on one entity without a key: the same fingerprint twice."""
+
+    id = "test.twins"
+
+    def run(self, ctx: ProbeContext) -> Iterable[Finding]:
+        entity = Entity(kind="database", name="orders")
+        return [
+            ctx.finding(kind="statement_slowdown", severity=Severity.WARNING, title=title, entity=entity)
+            for title in ("statement 2 slower", "statement 1 slower")
+        ]
+
+
+TWINS = Registry(probes={TwinsProbe.id: TwinsProbe, tp.WarnProbe.id: tp.WarnProbe}, broken={})
+
+
+def test_duplicate_fingerprints_fail_the_probe_under_test() -> None:
+    # the test suite runs with DIAG_STRICT_FINGERPRINTS=1 (tests/conftest.py)
+    diagnosis = run({}, ("test.twins", "test.warn"), registry=TWINS)
+    twins, warn = diagnosis.report.probes
+    assert twins.status is Status.ERROR and twins.error_kind is ErrorKind.INTERNAL
+    assert twins.error is not None and twins.error.startswith(
+        "test.twins returned 2 findings with fingerprint "
+    )
+    assert twins.error.endswith(
+        "(kind statement_slowdown, database orders, key ''): give each a distinct key"
+    )
+    assert warn.status is Status.WARNING
+
+
+def test_duplicate_fingerprints_are_numbered_the_same_way_every_run_in_production(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(STRICT_VARIABLE)
+    first, second = (run({}, ("test.twins",), registry=TWINS).report for _ in range(2))
+    assert first.probes[0].status is Status.WARNING
+    keys = {f.title: f.key for f in first.findings}
+    assert keys == {"statement 1 slower": "", "statement 2 slower": "#2"}
+    assert len({f.fingerprint for f in first.findings}) == 2
+    assert [f.fingerprint for f in first.findings] == [f.fingerprint for f in second.findings]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from diagnostics.model import (
@@ -28,6 +29,9 @@ ITEMS = {
     "db.locks": ChecklistItem.DATABASE,
     "db.connections": ChecklistItem.DATABASE,
     "deps.http": ChecklistItem.DEPENDENCIES,
+    "db.queries": ChecklistItem.DATABASE,
+    "resources.host": ChecklistItem.RESOURCES,
+    "resources.nodes": ChecklistItem.RESOURCES,
 }
 
 
@@ -39,6 +43,7 @@ def make(
     severity: Severity = Severity.CRITICAL,
     title: str | None = None,
     details: dict[str, object] | None = None,
+    values: tuple[Measurement, ...] = (),
 ) -> Finding:
     return Finding(
         probe=probe,
@@ -47,7 +52,7 @@ def make(
         title=title or f"{kind} on {entity.name}",
         summary="",
         entity=entity,
-        evidence=Evidence(details=details or {}),
+        evidence=Evidence(details=details or {}, values=values),
         onset=AT - timedelta(minutes=minutes_ago) if minutes_ago is not None else None,
     )
 
@@ -173,7 +178,7 @@ def test_severity_levels_with_reasons() -> None:
     assert sev1.affected_services == ("checkout",)
     sev2 = summarize(report_of(blocker)).severity
     assert sev2.label == "SEV2" and sev2.reasons == (
-        "1 critical finding, worst: 3 sessions blocked for 41 s behind pid 8123",
+        "critical: 3 sessions blocked for 41 s behind pid 8123 [database orders]",
     )
     assert summarize(report_of(rollout)).severity.label == "SEV3"
     assert summarize(report_of()).severity.label == "SEV4"
@@ -227,3 +232,162 @@ def test_idle_in_transaction_sessions_explain_exhausted_connections_on_the_same_
     assert suspect.rule == "sessions_before_database_pressure"
     assert suspect.supports == (full.fingerprint,)
     assert suspect.reasoning.startswith("On database orders, 27 sessions idle in transaction 12m before")
+
+
+# the machine of the issue: resources.host names it `vm`, resources.nodes `127.0.0.1` (its
+# node_exporter at 127.0.0.1:9100, whose uname nodename is vm)
+LOCAL_HOST = Entity(kind="host", name="vm", attributes={"aliases": "vm,localhost,127.0.0.1,::1,10.0.2.15"})
+LOCAL_NODE = Entity(
+    kind="host", name="127.0.0.1", attributes={"instance": "127.0.0.1:9100", "job": "node", "node": "vm"}
+)
+host_cpu = make(
+    "resources.host", "cpu_saturation", LOCAL_HOST, 40, title="CPU saturated: load 9.1 on 2 cores (4.6 per core), 100 % busy"
+)  # fmt: skip
+node_cpu = make("resources.nodes", "cpu_saturation", LOCAL_NODE, 45, title="CPU 98 % busy on 127.0.0.1")
+node_metric = make(
+    "metrics.anomalies", "metric_anomaly", Entity(kind="metric", name="node_load1", attributes={"instance": "127.0.0.1:9100"}),
+    35, Severity.WARNING, title="node_load1 4x normal",
+)  # fmt: skip
+pile_up = make(
+    "db.locks", "lock_blocking", ORDERS_DB, 1.2, title="4 sessions waiting up to 1m11s behind pid 8123",
+    values=(Measurement(name="waiting sessions", value=4, unit="count"),),
+)  # fmt: skip
+
+
+def test_a_lock_pile_up_leads_over_cpu_saturation_from_unrelated_processes() -> None:
+    report = report_of(host_cpu, node_cpu, node_metric, pile_up)
+    summary = summarize(report)
+    first = summary.ranking[0]
+    assert first.lead == pile_up.fingerprint
+    assert (first.impact, first.reach) == ("blocked", 4)
+    assert first.reason == "critical, blocking work now (waiting sessions: 4)"
+    assert summary.ranking[-1].impact == "saturation"
+    # the CPU explains the node's load anomaly, but the pile-up is what to act on first
+    assert [s.rule for s in summary.suspects][:2] == ["highest_impact", "node_under_workloads"]
+    assert summary.suspects[0].cause == pile_up.fingerprint
+    assert summary.severity.reasons == (
+        "critical: 4 sessions waiting up to 1m11s behind pid 8123 [database orders]",
+    )
+    from diagnostics.report.summary import headline
+
+    shown = headline(replace(report, summary=summary))
+    assert shown.startswith(
+        "3 critical, 1 warning: 4 sessions waiting up to 1m11s behind pid 8123 [database orders]"
+    )
+
+
+def test_connection_exhaustion_leads_over_an_earlier_critical_cpu_saturation() -> None:
+    exhausted = make(
+        "db.connections", "connections_exhausted", ORDERS_DB, 0.5, title="97 of 97 usable connections used",
+        values=(Measurement(name="connections used", value=97, unit="count"),),
+    )  # fmt: skip
+    summary = summarize(report_of(host_cpu, exhausted))
+    assert summary.ranking[0].lead == exhausted.fingerprint
+    assert summary.ranking[0].reason == "critical, blocking work now (connections used: 97)"
+    assert "generic saturation; no finding shows users or data affected by it" in summary.ranking[1].reason
+
+
+def test_one_machine_is_one_entity_under_its_hostname() -> None:
+    summary = summarize(report_of(host_cpu, node_cpu))
+    [machine] = summary.ranking
+    assert machine.entity == "host vm"
+    assert {machine.lead, *machine.members} == {host_cpu.fingerprint, node_cpu.fingerprint}
+
+
+def test_a_loopback_instance_of_another_machine_stays_another_machine() -> None:
+    remote = Entity(kind="host", name="127.0.0.1", attributes={"instance": "127.0.0.1:9100", "node": "db-1"})
+    elsewhere = make("resources.nodes", "cpu_saturation", remote, 10, title="CPU 99 % busy on db-1")
+    summary = summarize(report_of(host_cpu, elsewhere))
+    assert sorted(p.entity for p in summary.ranking) == ["host db-1", "host vm"]
+
+
+def test_severity_reasons_cite_the_critical_finding_not_a_warning_at_the_same_level() -> None:
+    filling = make(
+        "resources.host", "disk_filling", Entity(kind="filesystem", name="vm:/", attributes={"host": "vm", "mountpoint": "/"}),
+        30, Severity.WARNING, title="Disk / 25.3 % full, full in 9h22m",
+    )  # fmt: skip
+    assessment = summarize(report_of(filling, pile_up)).severity
+    assert assessment.label == "SEV2"
+    assert assessment.reasons == (
+        "critical: 4 sessions waiting up to 1m11s behind pid 8123 [database orders]",
+    )
+    alone = summarize(report_of(filling)).severity
+    assert alone.label == "SEV2" and alone.reasons[0].startswith("data at risk: Disk / 25.3 % full")
+
+
+def test_critical_saturation_alone_is_no_sev2() -> None:
+    assessment = summarize(report_of(host_cpu)).severity
+    assert assessment.label == "SEV3"
+    assert assessment.reasons[0].startswith(
+        "critical saturation, no user or data impact shown: CPU saturated"
+    )
+
+
+def test_statements_waiting_on_a_lock_are_grouped_under_the_root_blocker() -> None:
+    waiting = make(
+        "db.queries", "statement_lock_wait", ORDERS_DB, 1.2, Severity.WARNING,
+        title="4 statements waiting on a lock for up to 1m11s behind pid 8123",
+        details={"symptom_of": pile_up.fingerprint, "lock_root_pid": 8123},
+    )  # fmt: skip
+    long_running = make(
+        "db.queries", "long_running_queries", ORDERS_DB, 1.3, Severity.WARNING,
+        title="4 queries running longer than 30s, the longest 1m11s (pid 8124)",
+        details={"symptom_of": pile_up.fingerprint},
+    )  # fmt: skip
+    summary = summarize(report_of(waiting, long_running, pile_up, host_cpu))
+    first = summary.ranking[0]
+    assert first.lead == pile_up.fingerprint
+    assert set(first.members) == {waiting.fingerprint, long_running.fingerprint}
+    # the waiting queries are symptoms: never the cause of their own lock tree
+    [top] = summary.suspects
+    assert (top.rule, top.cause) == ("symptom_of_cause", pile_up.fingerprint)
+    assert set(top.supports) == {waiting.fingerprint, long_running.fingerprint}
+    assert "is a symptom of it" in top.reasoning
+    # a link to a finding absent from the report (db.locks not selected) is ignored
+    alone = summarize(report_of(waiting))
+    assert alone.ranking[0].lead == waiting.fingerprint and alone.suspects == ()
+
+
+LOG_ITEMS = {**ITEMS, "logs.patterns": ChecklistItem.LOGS, "logs.errors": ChecklistItem.LOGS}
+
+
+def log_report(*findings: Finding) -> Report:
+    probes = tuple(
+        ProbeOutcome(probe=p, checklist_item=i, status=Status.OK, duration_s=0.1)
+        for p, i in LOG_ITEMS.items()
+    )
+    return Report(
+        at=AT, window=timedelta(hours=1), started_at=AT, duration_s=1.0, probes=probes, findings=findings
+    )
+
+
+new_log_error = make(
+    "logs.patterns", "log_new_pattern", Entity(kind="service", name="checkout"), 8, Severity.WARNING,
+    title="checkout: new error 'could not connect to database orders at <IP>', 48 times since 10:22 UTC",
+    details={"template": "could not connect to database orders at <IP>", "example": "could not connect to database orders at 10.0.4.7"},
+)  # fmt: skip
+
+
+def test_a_new_log_error_right_after_a_rollout_supports_the_rollout() -> None:
+    summary = summarize(log_report(new_log_error, rollout))
+    top = summary.suspects[0]
+    assert top.rule == "rollout_before_symptom" and top.cause == rollout.fingerprint
+    assert top.supports == (new_log_error.fingerprint,)
+
+
+def test_a_new_log_error_naming_a_database_supports_the_database_cause() -> None:
+    summary = summarize(log_report(new_log_error, blocker))  # no services mapping needed: the log names it
+    top = summary.suspects[0]
+    assert top.rule == "log_names_cause" and top.cause == blocker.fingerprint
+    assert top.supports == (new_log_error.fingerprint,)
+    assert top.reasoning.startswith(
+        "Database orders showed '3 sessions blocked for 41 s behind pid 8123' 12m before"
+    )
+
+
+def test_a_log_error_naming_nothing_known_links_nothing() -> None:
+    unrelated = make(
+        "logs.patterns", "log_new_pattern", Entity(kind="service", name="search"), 8, Severity.WARNING,
+        details={"template": "index shard <NUM> unavailable"},
+    )  # fmt: skip
+    assert summarize(log_report(unrelated, blocker)).suspects == ()

@@ -276,3 +276,59 @@ def test_fingerprints_are_stable_and_the_diff_shows_the_fix(
     result = CliRunner().invoke(cli, ["diff", str(tmp_path / "before.json"), str(tmp_path / "after.json")])
     assert result.exit_code == 0
     assert "0 new, 1 resolved, 0 unchanged" in result.stdout
+
+
+def test_statements_waiting_behind_a_lock_are_grouped_under_the_root_blocker(
+    tmp_path: Path, pg_sessions: SessionPool, postgres_config: dict[str, Any]
+) -> None:
+    root, waiters = hold_rows(pg_sessions)
+    options = {
+        "db.locks": {"wait_warning": "0.1s"},
+        "db.queries": {"long_running_warning": "0.2s", "slowdown_min_runtime": "0.1s"},
+    }
+    report = diagnose(
+        tmp_path, {**postgres_config, "probes": options}, "--probe", "db.locks", "--probe", "db.queries"
+    )
+    blocked = finding(report, "db.locks", "lock_blocking")
+    waiting = finding(report, "db.queries", "statement_lock_wait")
+    details = waiting["evidence"]["details"]
+    assert (details["symptom_of"], details["lock_root_pid"]) == (blocked["fingerprint"], root)
+    assert sorted(details["pids"]) == sorted(waiters)
+    assert waiting["title"].endswith(f"behind pid {root}")
+    assert not [f for f in report["findings"] if f["kind"] == "statement_slowdown"]
+    assert len({f["fingerprint"] for f in report["findings"]}) == len(report["findings"])
+    first = report["summary"]["ranking"][0]
+    assert first["lead"] == blocked["fingerprint"] and waiting["fingerprint"] in first["members"]
+    top = report["summary"]["suspects"][0]
+    assert (top["rule"], top["cause"]) == ("symptom_of_cause", blocked["fingerprint"])
+    assert waiting["fingerprint"] in top["supports"]
+    assert f"behind pid {root}" in report["headline"]
+
+
+def test_a_lock_pile_up_leads_over_the_saturated_machine_it_runs_on(
+    tmp_path: Path, pg_sessions: SessionPool, postgres_config: dict[str, Any]
+) -> None:
+    root, _ = hold_rows(pg_sessions)
+    # the real machine, judged saturated whatever its load: the noise that must not lead
+    saturated = {"load_per_core_warning": 1e-6, "load_per_core_critical": 2e-6}
+    calm_disks = {"disk_used_warning": 1, "disk_used_critical": 1, "inodes_used_warning": 1,
+                  "inodes_used_critical": 1, "time_to_full_warning": "1s", "time_to_full_critical": "1s"}  # fmt: skip
+    options = {
+        "db.locks": {"wait_warning": "0.1s", "wait_critical": "0.2s"},
+        "resources.host": {**saturated, **calm_disks},
+    }
+    report = diagnose(
+        tmp_path, {**postgres_config, "probes": options}, "--probe", "db.locks", "--probe", "resources.host"
+    )
+    blocked = finding(report, "db.locks", "lock_blocking")
+    cpu = finding(report, "resources.host", "cpu_saturation")
+    assert (blocked["severity"], cpu["severity"]) == ("critical", "critical")
+    assert f"behind pid {root}" in blocked["title"]
+    assert report["headline"].split(": ", 1)[1].startswith(blocked["title"])
+    ranking = report["summary"]["ranking"]
+    assert (ranking[0]["lead"], ranking[0]["impact"]) == (blocked["fingerprint"], "blocked")
+    assert (ranking[-1]["lead"], ranking[-1]["impact"]) == (cpu["fingerprint"], "saturation")
+    severity = report["summary"]["severity"]
+    assert severity["level"] == "SEV2"
+    assert severity["reasons"] == [f"critical: {blocked['title']} [database {blocked['entity']['name']}]"]
+    assert report["findings"][0]["fingerprint"] == blocked["fingerprint"]

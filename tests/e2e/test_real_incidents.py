@@ -169,7 +169,7 @@ def machine(prometheus_server: Any, http_servers: Any) -> Iterator[Machine]:
         try:
             prometheus = prometheus_server(
                 PrometheusDataset(
-                    name="e2e-machine", scrape_self=True, scrape_jobs=(("node", (exporter.target,)),)
+                    name="e2e-machine", scrape_self=True, scrape_targets={"node": exporter.target}
                 )
             )
             with bench.traffic("-S", clients=2, rate=200), cpu_hog(), disk_churn(workdir / "churn"):

@@ -4,12 +4,15 @@ No real API server runs on this machine, so the probes' real ``kubernetes`` clie
 real HTTP to this one (a thread on 127.0.0.1). It serves, from the objects of the loaded
 :class:`Cluster`, the endpoints the probes call:
 
-- lists, cluster-wide and per namespace: ``/api/v1/{pods,events,secrets,nodes}``,
-  ``/apis/apps/v1/{deployments,replicasets,statefulsets,daemonsets,controllerrevisions}``,
+- lists, cluster-wide and per namespace, of every kind in :data:`RESOURCES` (core v1, apps,
+  discovery.k8s.io, networking.k8s.io, storage.k8s.io, batch, autoscaling/v2, policy,
+  admissionregistration.k8s.io), at the version each group is served at (404 otherwise),
   honouring ``labelSelector``, ``fieldSelector``, ``limit``/``continue`` and the
   ``as=PartialObjectMetadataList`` Accept header;
 - single reads ``.../namespaces/{ns}/{resource}/{name}`` and ``.../pods/{name}/log``
-  (``container``, ``previous``, ``tailLines``, ``limitBytes``);
+  (``container``, ``previous``, ``tailLines``, ``limitBytes``; for the cluster's timed logs also
+  ``sinceTime``, ``sinceSeconds`` and ``timestamps``, the RFC 3339 prefix the kubelet writes,
+  with ``limitBytes`` cutting the end of the answer as the kubelet does);
 - bearer-token authentication (401 Status otherwise) and RBAC-like 403 Status objects for the
   cluster's forbidden namespaces and resources (a cluster-wide list is refused when any
   namespace is, as RBAC does for namespace-scoped roles).
@@ -26,6 +29,7 @@ import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -52,10 +56,29 @@ RESOURCES: Mapping[str, tuple[str, str, bool]] = {
     "StatefulSet": ("statefulsets", "apps", True),
     "DaemonSet": ("daemonsets", "apps", True),
     "ControllerRevision": ("controllerrevisions", "apps", True),
+    "Service": ("services", "", True),
+    "EndpointSlice": ("endpointslices", "discovery.k8s.io", True),
+    "Ingress": ("ingresses", "networking.k8s.io", True),
+    "IngressClass": ("ingressclasses", "networking.k8s.io", False),
+    "PersistentVolumeClaim": ("persistentvolumeclaims", "", True),
+    "PersistentVolume": ("persistentvolumes", "", False),
+    "StorageClass": ("storageclasses", "storage.k8s.io", False),
+    "Job": ("jobs", "batch", True),
+    "CronJob": ("cronjobs", "batch", True),
+    "HorizontalPodAutoscaler": ("horizontalpodautoscalers", "autoscaling", True),
+    "PodDisruptionBudget": ("poddisruptionbudgets", "policy", True),
+    "MutatingWebhookConfiguration": ("mutatingwebhookconfigurations", "admissionregistration.k8s.io", False),
+    "ValidatingWebhookConfiguration": (
+        "validatingwebhookconfigurations",
+        "admissionregistration.k8s.io",
+        False,
+    ),
 }
+GROUP_VERSIONS: Mapping[str, str] = {"": "v1", "autoscaling": "v2"}
+"""The version each group is served at (v1 unless listed)."""
 PLURALS = {plural: (kind, group, namespaced) for kind, (plural, group, namespaced) in RESOURCES.items()}
 _PATH = re.compile(
-    r"^/(?:api/v1|apis/(?P<group>apps)/v1)"
+    r"^/(?:api/(?P<core>v1)|apis/(?P<group>[a-z0-9.]+)/(?P<version>v[0-9a-z]+))"
     r"(?:/namespaces/(?P<namespace>[^/]+))?/(?P<plural>[a-z]+)(?:/(?P<name>[^/]+))?(?:/(?P<sub>log))?$"
 )
 
@@ -67,6 +90,8 @@ class Cluster:
     objects: dict[str, list[Obj]] = field(default_factory=dict)
     logs: dict[tuple[str, str, str, bool], str] = field(default_factory=dict)
     """(namespace, pod, container, previous) -> log text."""
+    timed_logs: dict[tuple[str, str, str], list[tuple[datetime, str]]] = field(default_factory=dict)
+    """(namespace, pod, container) -> the current container's lines with the kubelet's times."""
     forbidden_namespaces: frozenset[str] = frozenset()
     forbidden_resources: frozenset[str] = frozenset()
     """Plurals refused everywhere (``secrets``, ``nodes``...)."""
@@ -76,12 +101,14 @@ class Cluster:
         cls,
         *objects: Obj | Iterable[Obj],
         logs: Mapping[tuple[str, str, str, bool], str] | None = None,
+        timed_logs: Mapping[tuple[str, str, str], list[tuple[datetime, str]]] | None = None,
         forbidden_namespaces: Iterable[str] = (),
         forbidden_resources: Iterable[str] = (),
     ) -> Cluster:
         """A cluster holding ``objects`` (single objects or iterables of them), sorted by kind."""
         cluster = cls(
             logs=dict(logs or {}),
+            timed_logs=dict(timed_logs or {}),
             forbidden_namespaces=frozenset(forbidden_namespaces),
             forbidden_resources=frozenset(forbidden_resources),
         )
@@ -282,7 +309,12 @@ def _handler_for(api: KubeApiServer) -> type[BaseHTTPRequestHandler]:
                 self._send(404, _status(404, "NotFound", "the server could not find the requested resource"))
                 return
             kind, group, namespaced = PLURALS[match["plural"]]
-            if (match["group"] or "") != group or (match["namespace"] and not namespaced):
+            version = match["core"] or match["version"]
+            if (
+                (match["group"] or "") != group
+                or version != GROUP_VERSIONS.get(group, "v1")
+                or (match["namespace"] and not namespaced)
+            ):
                 self._send(404, _status(404, "NotFound", "the server could not find the requested resource"))
                 return
             cluster = api.cluster
@@ -384,7 +416,7 @@ def _handler_for(api: KubeApiServer) -> type[BaseHTTPRequestHandler]:
                 # list items carry no kind/apiVersion, like the real API server's
                 body = {
                     "kind": f"{kind}List",
-                    "apiVersion": f"{group}/v1" if group else "v1",
+                    "apiVersion": f"{group}/{GROUP_VERSIONS.get(group, 'v1')}" if group else "v1",
                     "metadata": list_meta,
                     "items": [{k: v for k, v in o.items() if k not in ("kind", "apiVersion")} for o in page],
                 }
@@ -415,6 +447,10 @@ def _handler_for(api: KubeApiServer) -> type[BaseHTTPRequestHandler]:
                 return
             container = query.get("container") or found["spec"]["containers"][0]["name"]
             previous = query.get("previous") == "true"
+            timed = cluster.timed_logs.get((namespace or "", pod or "", container))
+            if timed is not None and not previous:
+                self._send(200, _timed_log(timed, query), "text/plain")
+                return
             text = cluster.logs.get((namespace or "", pod or "", container, previous))
             if text is None:
                 which = "previous terminated" if previous else "current"
@@ -431,6 +467,26 @@ def _handler_for(api: KubeApiServer) -> type[BaseHTTPRequestHandler]:
             self._send(200, text, "text/plain")
 
     return Handler
+
+
+def _timed_log(lines: list[tuple[datetime, str]], query: Mapping[str, str]) -> str:
+    """What the kubelet answers for a container's log: since, tail, timestamps, then the byte limit."""
+    if query.get("sinceTime"):
+        since = datetime.fromisoformat(query["sinceTime"].replace("Z", "+00:00"))
+        lines = [(t, line) for t, line in lines if t >= since]
+    elif query.get("sinceSeconds"):
+        since = datetime.now(UTC) - timedelta(seconds=int(query["sinceSeconds"]))
+        lines = [(t, line) for t, line in lines if t >= since]
+    if query.get("tailLines"):
+        lines = lines[-int(query["tailLines"]) :] if int(query["tailLines"]) else []
+    stamped = query.get("timestamps") == "true"
+    text = "".join(
+        (t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond:06d}000Z " if stamped else "") + line + "\n"
+        for t, line in lines
+    )
+    if query.get("limitBytes"):
+        text = text.encode()[: int(query["limitBytes"])].decode(errors="ignore")
+    return text
 
 
 @pytest.fixture(scope="session")

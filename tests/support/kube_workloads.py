@@ -218,8 +218,14 @@ def stateful_set(
     updated: int | None = None,
     ready: int | None = None,
     generation: int = 1,
+    volume_claims: Mapping[str, str | None] | None = None,
+    service_name: str | None = None,
 ) -> Obj:
-    """A StatefulSet whose pods run ``current_revision``, updating to ``update_revision``."""
+    """A StatefulSet whose pods run ``current_revision``, updating to ``update_revision``.
+
+    ``volume_claims`` maps claim template names to their StorageClass; its governing Service is
+    ``service_name`` (the StatefulSet's name by default).
+    """
     app = template["metadata"]["labels"]["app.kubernetes.io/name"]
     ready_count = replicas if ready is None else ready
     return {
@@ -236,8 +242,22 @@ def stateful_set(
         "spec": {
             "replicas": replicas,
             "selector": {"matchLabels": {"app.kubernetes.io/name": app}},
-            "serviceName": name,
+            "serviceName": service_name or name,
             "template": template,
+            "volumeClaimTemplates": [
+                {
+                    "apiVersion": "v1",
+                    "kind": "PersistentVolumeClaim",
+                    "metadata": {"name": claim},
+                    "spec": {
+                        "accessModes": ["ReadWriteOnce"],
+                        "resources": {"requests": {"storage": "20Gi"}},
+                        **({"storageClassName": storage} if storage is not None else {}),
+                        "volumeMode": "Filesystem",
+                    },
+                }
+                for claim, storage in (volume_claims or {}).items()
+            ],
             "podManagementPolicy": "OrderedReady",
             "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}},
             "revisionHistoryLimit": 10,

@@ -131,8 +131,8 @@ class PrometheusDataset:
     """A job ``prometheus`` scraping the server itself every second (an up target)."""
     scrape_down_job: str | None = None
     """A job scraping a closed port every second (a down target)."""
-    scrape_jobs: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    """(job, targets) scraped every second, e.g. a real node_exporter."""
+    scrape_targets: Mapping[str, str] = field(default_factory=dict)
+    """More jobs scraped every second: job name -> ``host:port`` (e.g. a running ``diag serve``)."""
 
 
 @dataclass(slots=True, kw_only=True)
@@ -188,10 +188,10 @@ def _config_text(dataset: PrometheusDataset, port: int, rule_file: Path | None, 
                 "static_configs": [{"targets": [f"127.0.0.1:{down_port}"]}],
             }
         )
-    for job, targets in dataset.scrape_jobs:
-        jobs.append(
-            {"job_name": job, "scrape_timeout": "900ms", "static_configs": [{"targets": list(targets)}]}
-        )
+    jobs += [
+        {"job_name": job, "static_configs": [{"targets": [target]}]}
+        for job, target in dataset.scrape_targets.items()
+    ]
     config["scrape_configs"] = jobs
     return json.dumps(config, indent=2)  # JSON is YAML
 

@@ -15,15 +15,15 @@ from probes.dependencies.attempts import (
     latency_severity,
     present_note,
 )
+from probes.dependencies.client_http import BodyExpectation, HttpAttempt, HttpCheck, HttpTarget
+from probes.dependencies.client_statuspage import StatuspageCheck, StatuspageTarget
 from probes.dependencies.failures import Failure, TlsProblem, TransportFailure
 from probes.dependencies.http import HttpOptions
-from probes.dependencies.http_collect import BodyExpectation, HttpAttempt, HttpCheck, HttpTarget
-from probes.dependencies.http_judge import judge_failures, judge_http, judge_latency, redirect_loop
-from probes.dependencies.statuspage_collect import StatuspageCheck, StatuspageTarget
-from probes.dependencies.statuspage_judge import judge_statuspage
+from probes.dependencies.judge_http import judge_failures, judge_http, judge_latency, redirect_loop
+from probes.dependencies.judge_statuspage import judge_statuspage
+from probes.dependencies.judge_tls import CertificateLimits, judge_certificate
 from probes.dependencies.statuspage_schema import SchemaError, parse_summary
 from probes.dependencies.tls import CertificateInfo
-from probes.dependencies.tls_judge import CertificateLimits, judge_certificate
 from tests.support.http_servers import STATUSPAGE_MAJOR_OUTAGE, STATUSPAGE_OPERATIONAL
 
 AT = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)

@@ -10,13 +10,13 @@ import pytest
 
 from diagnostics import ProbeContext, Severity, report_to_dict
 from diagnostics.testing import run_probe
+from probes.dependencies.client_http import HttpCheck, HttpTarget, assemble, attempt_http, prepare_request
 from probes.dependencies.config import Dependency
 from probes.dependencies.environment import read_environment
 from probes.dependencies.http import HttpOptions, HttpProbe, http_target
-from probes.dependencies.http_collect import HttpCheck, HttpTarget, assemble, attempt_http, prepare_request
-from probes.dependencies.http_judge import judge_http
+from probes.dependencies.judge_http import judge_http
+from probes.dependencies.judge_tls import CertificateLimits
 from probes.dependencies.phases import open_session
-from probes.dependencies.tls_judge import CertificateLimits
 from tests.support.http_servers import HttpServers
 
 pytestmark = pytest.mark.integration

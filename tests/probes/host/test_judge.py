@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from diagnostics.contract import ProbeContext
@@ -170,3 +171,52 @@ def test_inodes_and_file_descriptors() -> None:
     [fds] = judge_host(snapshot(processes=(near,)), limits(), CTX.finding)
     assert fds.title == "Process nginx (pid 77) uses 1000 of its 1024 file descriptors"
     assert fds.severity is Severity.CRITICAL
+
+
+def test_every_finding_names_the_machine_by_its_addresses_too() -> None:
+    hot = snapshot(
+        cpu_percent=100.0,
+        load_average=(32.0, 20.0, 10.0),
+        mounts=(mount(used=0.9),),
+        addresses=("10.0.2.15", "127.0.0.1", "::1", "localhost"),
+    )
+    findings = judge_host(hot, limits(), CTX.finding)
+    assert {f.entity.kind for f in findings} == {"host", "filesystem"}
+    for finding in findings:
+        assert finding.entity.attributes["aliases"] == f"{hot.hostname},10.0.2.15,127.0.0.1,::1,localhost"
+
+
+def test_a_node_exporter_scraped_at_loopback_is_the_same_machine_in_the_summary() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from diagnostics.model import ChecklistItem, Entity, ProbeOutcome, Report, Status
+    from diagnostics.summary.build import summarize
+
+    hot = snapshot(cpu_percent=100.0, load_average=(32.0, 20.0, 10.0), mounts=(mount(used=0.9),),
+                   addresses=("127.0.0.1", "::1", "localhost"))  # fmt: skip
+    own = judge_host(hot, limits(), CTX.finding)
+    # resources.nodes' view of the same machine: instance 127.0.0.1:9100, no uname series
+    node = Entity(kind="host", name="127.0.0.1", attributes={"instance": "127.0.0.1:9100"})
+    mountpoint = own[1].entity.attributes["mountpoint"]
+    disk = Entity(
+        kind="filesystem",
+        name=f"127.0.0.1:{mountpoint}",
+        attributes={"host": "127.0.0.1", "mountpoint": mountpoint},
+    )
+    seen = [
+        replace(own[0], probe="resources.nodes", entity=node),
+        replace(own[1], probe="resources.nodes", entity=disk),
+    ]
+    at = datetime(2026, 12, 7, tzinfo=UTC)
+    outcomes = tuple(
+        ProbeOutcome(probe=p, checklist_item=ChecklistItem.RESOURCES, status=Status.CRITICAL, duration_s=0.1)
+        for p in ("resources.host", "resources.nodes")
+    )
+    report = Report(at=at, window=timedelta(hours=1), started_at=at, duration_s=1.0, probes=outcomes,
+                    findings=(*own, *seen))  # fmt: skip
+    ranking = summarize(report).ranking
+    assert sorted(p.entity for p in ranking) == [
+        f"filesystem {hot.hostname}:{mountpoint}",
+        f"host {hot.hostname}",
+    ]
+    assert all(len(p.members) == 1 for p in ranking)

@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from diagnostics import Severity
+from diagnostics.model import fingerprint_of
 from probes.postgres.judge_queries import (
     QueryThresholds,
     judge_queries,
@@ -225,3 +226,53 @@ def test_statement_text_is_read_only_for_what_is_reported() -> None:
         "SELECT 5",
         "SELECT 6",
     ]
+
+
+def test_two_statements_slower_over_the_sample_have_distinct_stable_fingerprints() -> None:
+    before = (statement(1, calls=1000, mean_ms=2), statement(4, calls=1000, mean_ms=2))
+    after = tuple(
+        Statement(query_id=q, role="app", calls=1010, total_ms=2000 + 10 * 80, mean_ms=2.8, rows=0)
+        for q in (1, 4)
+    )
+    first, second = (judge(snapshot(stats=sampled(before, after))) for _ in range(2))
+
+    assert [f.kind for f in first] == ["statement_slowdown", "statement_slowdown"]
+    assert [f.key for f in first] == ["queryid 1 role app", "queryid 4 role app"]
+    assert len({f.fingerprint for f in first}) == 2
+    assert [f.fingerprint for f in first] == [f.fingerprint for f in second]
+
+
+def test_statements_waiting_on_a_lock_are_linked_to_the_root_blocker_not_called_slowdowns() -> None:
+    stats = StatementStats(available=True, active=(statement(77, calls=500, mean_ms=20),))
+    locked = {"wait_event_type": "Lock", "wait_event": "transactionid", "query_id": 77}
+    active = (
+        session(1, query_age_s=71, **locked),
+        session(2, query_age_s=65, **locked),
+        session(3, query_age_s=4, query_id=77),  # slow on its own: a real slowdown
+    )
+    findings = judge(snapshot(active=active, stats=stats, lock_roots={1: 8123, 2: 8123}))
+    by_kind = {f.kind: f for f in findings}
+    tree = fingerprint_of("db.locks", "lock_blocking", ENTITY.kind, ENTITY.name, "pid 8123")
+
+    assert sorted(by_kind) == ["long_running_queries", "statement_lock_wait", "statement_slowdown"]
+    waiting = by_kind["statement_lock_wait"]
+    assert waiting.title == "2 statements waiting on a lock for up to 1m11s behind pid 8123"
+    assert waiting.evidence.details["symptom_of"] == tree
+    assert waiting.evidence.details["pids"] == [1, 2]
+    assert not any("EXPLAIN" in step for step in waiting.next_steps)
+    assert (
+        by_kind["statement_slowdown"].title
+        == "Statement 77 running 4.0s now, 200x its mean of 20ms (1 running)"
+    )
+    assert by_kind["long_running_queries"].evidence.details["symptom_of"] == tree
+    assert len({f.fingerprint for f in findings}) == 3
+
+
+def test_the_lock_tree_fingerprint_is_the_one_db_locks_gives_its_finding() -> None:
+    from probes.postgres.judge_locks import LOCKS_PROBE_ID, lock_tree_fingerprint
+    from probes.postgres.locks import LocksProbe
+
+    assert LocksProbe.id == LOCKS_PROBE_ID
+    assert lock_tree_fingerprint(ENTITY, 8123) == fingerprint_of(
+        "db.locks", "lock_blocking", ENTITY.kind, ENTITY.name, "pid 8123"
+    )

@@ -28,7 +28,8 @@ WINDOW = 3600.0
 RECENT_STEP, BASELINE_STEP = 30.0, 300.0
 RECENT_TIMES = AT - 2 * WINDOW + RECENT_STEP * np.arange(241)
 BASELINE_TIMES = AT - 2 * WINDOW - 7 * 86400 + BASELINE_STEP * np.arange(2016)
-NAB = Path(__file__).resolve().parents[4] / "shared" / "nab"
+NAB = Path(__file__).resolve().parents[2] / "fixtures" / "nab"
+"""The NAB series the tests read, with NAB's licence (tests/fixtures/nab/README.md)."""
 
 Shape = Callable[[np.ndarray], np.ndarray]
 rng = np.random.default_rng(4)
@@ -342,3 +343,10 @@ def test_nab_series_without_anomaly_never_alarm(key: str) -> None:
     for at in np.arange(times[0] + 7 * 86400 + 2 * WINDOW, times[-1], 4 * 3600):
         v = judge_nab(key, float(at))
         assert v.judged[0] and not v.anomalous[0] and not v.vanished[0], at
+
+
+def test_the_nab_series_ship_with_the_tests_and_their_licence() -> None:
+    project = Path(__file__).resolve().parents[3]
+    assert NAB.is_relative_to(project)  # a clone with nothing beside it runs the whole suite
+    assert "Numenta" in (NAB / "LICENSE.txt").read_text()
+    assert len(list((NAB / "data").glob("*/*.csv"))) == 9

@@ -33,7 +33,7 @@ def test_golden_signals_per_job() -> None:
     assert rate == "sum by (job) (rate(http_requests_total[5m]))"
     assert errors == (
         '(sum by (job) (rate(http_requests_total{status=~"5.."}[5m])) or 0 * sum by (job) '
-        "(rate(http_requests_total[5m]))) / sum by (job) (rate(http_requests_total[5m]))"
+        "(rate(http_requests_total[5m]))) / clamp_min(sum by (job) (rate(http_requests_total[5m])), 1e-9)"
     )
     assert (
         latency
@@ -113,13 +113,15 @@ def test_nothing_to_discover() -> None:
 
 
 @responses.activate
-def test_probe_without_queries_or_golden_signals_is_ok_and_silent() -> None:
+def test_probe_without_queries_or_golden_signals_is_not_checked_never_ok() -> None:
     from diagnostics import Status
     from diagnostics.testing import run_probe
     from probes.prometheus.anomalies import AnomaliesProbe
 
     responses.get(f"{URL}/api/v1/label/__name__/values", json={"status": "success", "data": []})
     run = run_probe(AnomaliesProbe, config={"prometheus": {"url": URL}}, at=AT)
-    assert run.outcome.status is Status.OK and run.outcome.error is None
+    assert run.outcome.status is Status.NOT_CHECKED
+    assert run.outcome.error is not None and run.outcome.error.startswith("no golden signal discovered")
+    assert run.outcome.hint is not None and "probes: {metrics.anomalies: {queries:" in run.outcome.hint
     assert run.findings == ()
     assert len(responses.calls) == 1  # looked in the index, queried nothing

@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
-from diagnostics import ErrorKind, Finding, Severity, Status
+from diagnostics import ChecklistItem, ErrorKind, Finding, Severity, Status
+from diagnostics.report.summary import Coverage, ExitStatus, coverage, exit_status
+from diagnostics.report.text import render_text
 from diagnostics.testing import ProbeRun, run_probe
 from probes.prometheus.alerts import AlertsProbe
 from probes.prometheus.anomalies import AnomaliesProbe
@@ -360,3 +362,32 @@ def test_not_configured_is_skipped_with_a_hint() -> None:
 def test_prometheus_url_from_the_environment(shop: PrometheusServer) -> None:
     run = run_probe(ScrapeProbe, config={}, env={"PROMETHEUS_URL": shop.url}, at=AT)
     assert run.outcome.status is Status.WARNING
+
+
+def test_a_configured_query_matching_nothing_is_not_checked_never_clean(shop: PrometheusServer) -> None:
+    run = run_probe(
+        AnomaliesProbe,
+        config={"prometheus": shop.config()},
+        options={"queries": [{"name": "checkout p99", "query": 'checkout_p99_seconds{job="nope"}'}]},
+        at=AT,
+    )
+    assert run.outcome.status is Status.NOT_CHECKED
+    assert run.outcome.error == "no configured query returned a series ('checkout p99')"
+    assert (
+        run.outcome.hint is not None and "probes: {metrics.anomalies: {queries: [{name:" in run.outcome.hint
+    )
+    [metrics] = [row for row in coverage(run.report) if row.item is ChecklistItem.METRICS]
+    assert metrics.state is Coverage.NOT_CHECKED
+    assert metrics.detail.startswith("metrics.anomalies: no configured query returned a series")
+    assert exit_status(run.report) is ExitStatus.UNKNOWN
+
+
+def test_no_golden_signal_discovered_is_not_checked_with_the_line_to_add(shop: PrometheusServer) -> None:
+    before_any_data = AT - timedelta(days=60)
+    run = run_probe(AnomaliesProbe, config={"prometheus": shop.config()}, at=before_any_data)
+    assert run.outcome.status is Status.NOT_CHECKED
+    assert run.outcome.error is not None and run.outcome.error.startswith("no golden signal discovered")
+    assert run.outcome.hint is not None and run.outcome.hint.startswith("probes: {metrics.anomalies:")
+    text = render_text(run.report, color=False)
+    assert "Check dashboards and metrics: not checked — metrics.anomalies: no golden signal" in text
+    assert "Check dashboards and metrics: clean" not in text

@@ -13,8 +13,8 @@ from typing import Any
 from diagnostics import Finding, Measurement, Severity
 from diagnostics.units import isoformat
 from probes.dependencies.attempts import MakeFinding, present_note
+from probes.dependencies.client_statuspage import StatuspageCheck
 from probes.dependencies.config import display_url
-from probes.dependencies.statuspage_collect import StatuspageCheck
 from probes.dependencies.statuspage_schema import StatusComponent, StatusIncident, StatusSummary
 
 INDICATOR_SEVERITY = {

@@ -26,9 +26,9 @@ from probes.dependencies.attempts import (
     present_note,
     seconds,
 )
+from probes.dependencies.client_http import HttpAttempt, HttpCheck, HttpTarget
 from probes.dependencies.failures import BODY_TIMEOUT, Failure, TlsProblem
-from probes.dependencies.http_collect import HttpAttempt, HttpCheck, HttpTarget
-from probes.dependencies.tls_judge import OPENSSL, CertificateLimits, certificate_details, judge_certificate
+from probes.dependencies.judge_tls import OPENSSL, CertificateLimits, certificate_details, judge_certificate
 
 ORDER = (
     Failure.DNS,

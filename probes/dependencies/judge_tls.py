@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from diagnostics import Finding, Measurement, Severity
 from diagnostics.units import isoformat
 from probes.dependencies.attempts import MakeFinding
-from probes.dependencies.http_collect import HttpCheck
+from probes.dependencies.client_http import HttpCheck
 from probes.dependencies.tls import CertificateInfo
 
 OPENSSL = (

@@ -2,7 +2,7 @@
 
 An attempt follows redirects up to the entry's limit, reads at most ``max_body_bytes`` of the
 final body and records what happened; it never raises for the dependency's failures. Whether
-the status and the body were the expected ones is left to :mod:`probes.dependencies.http_judge`,
+the status and the body were the expected ones is left to :mod:`probes.dependencies.judge_http`,
 except the body match itself (the body is not kept, so memory stays flat on a large sweep).
 """
 

@@ -18,7 +18,7 @@ from probes.dependencies.attempts import (
     present_note,
     seconds,
 )
-from probes.dependencies.tcp_collect import TcpAttempt, TcpCheck, TcpFailure, TcpTarget
+from probes.dependencies.client_tcp import TcpAttempt, TcpCheck, TcpFailure, TcpTarget
 
 ORDER = (TcpFailure.DNS, TcpFailure.REFUSED, TcpFailure.TIMEOUT, TcpFailure.ERROR)
 NEXT_STEPS = {

@@ -1,0 +1,1 @@
+"""Change notifications of ``diag watch``: Alertmanager, Slack incoming webhooks, JSON webhooks."""

@@ -1,0 +1,1 @@
+"""``diag serve``: the probes on a schedule, their results as Prometheus series and reports."""

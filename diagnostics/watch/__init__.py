@@ -1,0 +1,1 @@
+"""``diag watch``: repeated runs that report only what changed, kept across restarts."""

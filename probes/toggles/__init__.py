@@ -1,0 +1,1 @@
+"""Feature flag providers (Unleash, LaunchDarkly, flagd): what changed, and how to switch it off."""
