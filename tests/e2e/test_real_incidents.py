@@ -109,7 +109,10 @@ class Machine:
 
 def measured(incident: str, report: dict[str, Any]) -> None:
     """What the run said of an incident, for the record (shown with ``pytest -s``)."""
-    print(f"\n{incident}: {level(report)}; {report['headline']} (run {report['duration_s']:.1f}s)")
+    suspects = [(s["rule"], s["title"]) for s in report["summary"]["suspects"]]
+    print(
+        f"\n{incident}: {level(report)}; {report['headline']} (run {report['duration_s']:.1f}s); suspects {suspects}"
+    )
 
 
 def problems(report: dict[str, Any]) -> list[dict[str, Any]]:
@@ -132,7 +135,11 @@ def lead(report: dict[str, Any]) -> str:
 
 
 def noise_ranks_below(report: dict[str, Any], incident: dict[str, Any]) -> None:
-    """Every noise finding ranks after the incident's finding."""
+    """Every noise finding ranks after the incident's finding, and none is a suspect."""
+    noise = {f["fingerprint"] for f in report["findings"] if (f["probe"], f["kind"]) in NOISE}
+    assert not [s for s in report["summary"]["suspects"] if s["cause"] in noise], report["summary"][
+        "suspects"
+    ]
     order = [group["lead"] for group in report["summary"]["ranking"]]
     members = {m: group["lead"] for group in report["summary"]["ranking"] for m in group["members"]}
     incident_rank = order.index(members.get(incident["fingerprint"], incident["fingerprint"]))
@@ -230,8 +237,10 @@ def test_a_lock_pile_up_behind_an_idle_in_transaction_session(machine: Machine) 
     assert blocked["evidence"]["details"]["root"]["pid"] == root_pid
     assert f"behind pid {root_pid}" in report["headline"]
     assert lead(report) == blocked["fingerprint"]
+    # the session idle in transaction holds the lock the others wait for
     top = report["summary"]["suspects"][0]
-    assert top["cause"] in (blocked["fingerprint"], idle["fingerprint"]), top
+    assert (top["rule"], top["cause"]) == ("sessions_before_database_pressure", idle["fingerprint"]), top
+    assert blocked["fingerprint"] in top["supports"]
     assert level(report) == "SEV2"
     assert report["summary"]["severity"]["reasons"][0] == f"critical: {blocked['title']} [database bench]"
     noise_ranks_below(report, blocked)
