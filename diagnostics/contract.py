@@ -192,6 +192,7 @@ class ProbeContext:
         queries: Iterable[str] = (),
         details: Mapping[str, Any] | None = None,
         onset: datetime | None = None,
+        seen_at: datetime | None = None,
         next_steps: Iterable[str] = (),
         key: str = "",
     ) -> Finding:
@@ -199,6 +200,8 @@ class ProbeContext:
 
         ``key`` tells apart several findings of one ``kind`` on one entity (e.g. the metric
         name); with kind and entity it makes the fingerprint, so keep it stable across runs.
+        ``seen_at``: when a live check observed a problem whose onset no history tells (kept
+        only without an ``onset``).
         """
         return Finding(
             probe=self.probe_id,
@@ -209,6 +212,7 @@ class ProbeContext:
             entity=entity,
             evidence=Evidence(values=tuple(values), queries=tuple(queries), details=dict(details or {})),
             onset=onset,
+            seen_at=None if onset is not None else seen_at,
             next_steps=tuple(next_steps),
             key=key,
         )

@@ -185,6 +185,9 @@ class Finding:
     entity: Entity
     evidence: Evidence = field(default_factory=Evidence)
     onset: datetime | None = None
+    seen_at: datetime | None = None
+    """When the probe observed the problem, for a finding whose onset is unknown (no history
+    says when it began): reports say "seen now" rather than inventing an onset."""
     next_steps: tuple[str, ...] = ()
     key: str = ""
     """Tells apart findings of one kind on one entity (the metric, the alert, the root blocker)."""

@@ -39,7 +39,7 @@ def render_markdown(report: Report) -> str:
         for f in findings:
             lines.append(
                 f"| **{f.severity.label}** | {_cell(f.title)} | {_cell(f.entity.display())} "
-                f"| {isoformat(f.onset) or '—'} |"
+                f"| {isoformat(f.onset) or ('seen now' if f.seen_at else '—')} |"
             )
         for f in findings:
             lines += ["", *_finding_section(f)]

@@ -56,6 +56,7 @@ def finding_to_dict(finding: Finding) -> dict[str, Any]:
             "details": dict(finding.evidence.details),
         },
         "onset": isoformat(finding.onset),
+        "seen_at": isoformat(finding.seen_at),
         "next_steps": list(finding.next_steps),
     }
 
@@ -232,6 +233,7 @@ def finding_from_dict(data: dict[str, Any]) -> Finding:
             details=evidence.get("details") or {},
         ),
         onset=_time(data.get("onset")),
+        seen_at=_time(data.get("seen_at")),
         next_steps=tuple(data.get("next_steps", [])),
         key=data.get("key") or "",
     )

@@ -192,6 +192,8 @@ def _write_comparison(console: Console, report: Report) -> None:
 
 def _write_finding(console: Console, finding: Finding) -> None:
     since = f"  since {finding.onset.astimezone(UTC):%Y-%m-%d %H:%M:%S}Z" if finding.onset else ""
+    if finding.onset is None and finding.seen_at is not None:
+        since = "  seen now, onset unknown"
     console.print()
     console.print(
         Text.assemble(

@@ -197,6 +197,10 @@ def assess_severity(
         )
     level = min(c.level for c in claims)
     setting = [c for c in claims if c.level == level]
+    # a level that a real problem sets as well is explained by it, not by generic saturation
+    # (a busy CPU that is critical only by its own measure must not be cited over a slow query)
+    substantive = [c for c in setting if c.finding is None or not saturation(c.finding)]
+    setting = substantive or setting
     worst = max(c.severity for c in setting)
     cited = [c for c in setting if c.severity is worst]  # in the findings' rank order
     return SeverityAssessment(

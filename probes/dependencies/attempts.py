@@ -84,7 +84,7 @@ def not_checked(
         ),
         values=[Measurement(name="not checked", value=len(names), unit="count")],
         details={"not_checked": list(names)},
-        onset=at,
+        seen_at=at,  # a live check: when it began is unknown
         next_steps=[
             f"raise probes.{probe_id}.timeout or probes.{probe_id}.concurrency, or lower the entries' timeout"
         ],

@@ -15,7 +15,8 @@ attempts, each on a fresh connection with its own timeout (default 5s, connect a
 
 HTTP(S)_PROXY, NO_PROXY and REQUESTS_CA_BUNDLE are honoured as requests does. Checks run on at
 most ``concurrency`` (default 32) threads. A dependency check observes the present: findings
-have ``onset`` = ``--at`` and say so when ``--at`` lies in the past. Entries of other kinds are
+have no ``onset`` (no history says when the failure began) but ``seen_at`` = ``--at``, shown as
+"seen now", and say so when ``--at`` lies in the past. Entries of other kinds are
 left to ``deps.tcp`` and ``deps.statuspage``; with no ``url`` entry this probe finds nothing.
 """
 

@@ -251,8 +251,10 @@ def judge_failures(check: HttpCheck, *, at: datetime, make: MakeFinding) -> list
             values=_failure_values(attempts, failed, len(failed_kinds)),
             queries=[f"GET {target.display_url}" + (f" via proxy {check.proxy}" if check.proxy else "")],
             details=_failure_details(check, kind, failed, counts),
-            # an expired certificate dates the failure; otherwise the check saw it at --at
-            onset=certificate.not_after if expired and certificate is not None else at,
+            # an expired certificate dates the failure; otherwise the check saw it now, at an
+            # unknown time after it began
+            onset=certificate.not_after if expired and certificate is not None else None,
+            seen_at=at,
             next_steps=_next_steps(kind, check, failed),
         )
     ]
@@ -289,7 +291,7 @@ def judge_latency(check: HttpCheck, *, at: datetime, make: MakeFinding) -> list[
                 "url": target.display_url,
                 "attempts": [_attempt_details(a, target) for a in check.attempts],
             },
-            onset=at,
+            seen_at=at,  # a live check: when it began is unknown
             next_steps=[CURL.format(url=target.display_url)],
         )
     ]

@@ -73,7 +73,7 @@ def judge_indicator(
             + present_note(at, check.observed_at),
             values=[Measurement(name="indicator", value=summary.indicator)],
             details={"page": summary.page_name, "updated_at": isoformat(summary.updated_at)},
-            onset=at,
+            seen_at=at,  # a live check: when it began is unknown
             **_common(check, summary),
         )
     ]
@@ -111,7 +111,7 @@ def judge_components(
             details={
                 "components": [{"name": c.name, "group": c.group, "status": c.status} for c in affected],
             },
-            onset=at,
+            seen_at=at,  # a live check: when it began is unknown
             **_common(check, summary),
         )
     ]
@@ -155,7 +155,8 @@ def judge_incidents(
                     for i in ranked
                 ]
             },
-            onset=min(starts) if starts else at,
+            onset=min(starts) if starts else None,
+            seen_at=at,
             **_common(check, summary),
         )
     ]
@@ -185,6 +186,6 @@ def judge_unreadable(check: StatuspageCheck, *, at: datetime, make: MakeFinding)
             Measurement(name="error kind", value=check.error_kind.value if check.error_kind else "unknown")
         ],
         queries=[f"GET {check.target.display_summary_url}"],
-        onset=at,
+        seen_at=at,  # a live check: when it began is unknown
         next_steps=[f"curl -sS {check.target.display_summary_url} | head -c 300"],
     )

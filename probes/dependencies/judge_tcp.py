@@ -96,7 +96,7 @@ def judge_tcp_failures(check: TcpCheck, *, at: datetime, make: MakeFinding) -> l
             ],
             queries=[f"TCP connect {target.address}"],
             details={**_details(check.attempts, target), "failures_by_kind": dict(counts)},
-            onset=at,
+            seen_at=at,  # a live check: when it began is unknown
             next_steps=[NEXT_STEPS[kind].format(host=target.host, port=target.port)],
         )
     ]
@@ -126,7 +126,7 @@ def judge_tcp_latency(check: TcpCheck, *, at: datetime, make: MakeFinding) -> li
             ],
             queries=[f"TCP connect {target.address}"],
             details=_details(check.attempts, target),
-            onset=at,
+            seen_at=at,  # a live check: when it began is unknown
             next_steps=[NEXT_STEPS[TcpFailure.TIMEOUT].format(host=target.host, port=target.port)],
         )
     ]

@@ -9,7 +9,7 @@ connects with a timeout each (default 3s):
   300ms) or ``latency_critical`` (default 1s); one attempt above critical: warning.
 
 Nothing is sent: the connection is closed once established. Checks run on at most
-``concurrency`` (default 32) threads. The check observes the present (``onset`` = ``--at``).
+``concurrency`` (default 32) threads. The check observes the present: no ``onset``, ``seen_at`` = ``--at`` ("seen now").
 With no ``tcp`` entry this probe finds nothing.
 """
 

@@ -1,4 +1,10 @@
-"""Reading this host's state with psutil: one snapshot, sampled over a short interval."""
+"""Reading this host's state with psutil: one snapshot, sampled over a short interval.
+
+Free space is sampled every :data:`DISK_SAMPLE_STEP` seconds; a mount whose free space kept
+falling over the short interval is observed longer (up to ``fill_observation``) so that a
+sustained fill can be told from churn (:mod:`probes.host.disk_trend`). diag's own process and
+its children are left out of the process list: the tool must not report itself.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,8 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from probes.host.disk_trend import FillTrend, still_falling, sustained_fill
 
 # filesystems that are views of the kernel, not storage that can fill up
 PSEUDO_FILESYSTEMS = frozenset(
@@ -42,8 +50,9 @@ class MountUsage:
     free_bytes: int
     inodes_total: int
     inodes_free: int
-    growth_bytes_per_s: float | None
-    """Measured across the sampling interval; None when too small to tell from noise."""
+    fill: FillTrend | None = None
+    """A sustained fill measured over the observation; None when the free space did not fall
+    steadily (idle, or churn: written and deleted)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -67,7 +76,8 @@ class HostSnapshot:
     """This machine's other names: its interface addresses (loopback included) and localhost."""
 
 
-MIN_MEASURABLE_GROWTH = 1024 * 1024  # bytes over the interval; below this is write noise
+DISK_SAMPLE_STEP = 0.1
+"""Seconds between two readings of every mount's free space."""
 
 
 def _storage_mounts(ignore: tuple[str, ...]) -> list[tuple[str, str, str]]:
@@ -103,20 +113,62 @@ def _file_handles() -> tuple[int | None, int | None]:
         return None, None
 
 
-def take_snapshot(*, sample_interval: float, ignore_mounts: tuple[str, ...]) -> HostSnapshot:
-    """Sample CPU, processes, swap and disk growth over ``sample_interval`` seconds."""
+def own_processes() -> frozenset[int]:
+    """The pids of diag itself and its children (never reported as the host's load)."""
+    import psutil
+
+    me = psutil.Process()
+    try:
+        children = [child.pid for child in me.children(recursive=True)]
+    except psutil.Error:
+        children = []
+    return frozenset({me.pid, *children})
+
+
+FreeSamples = dict[str, list[tuple[float, int]]]
+
+
+def _sample_free(mountpoints: list[str], samples: FreeSamples) -> None:
+    now = time.monotonic()
+    for mountpoint in mountpoints:
+        stats = _statvfs(mountpoint)
+        if stats is not None:
+            samples[mountpoint].append((now, stats.f_bfree * stats.f_frsize))
+
+
+def _observe_free_space(mountpoints: list[str], samples: FreeSamples, until: float) -> None:
+    """Keep sampling ``mountpoints`` every step until ``until`` (monotonic seconds)."""
+    while time.monotonic() < until:
+        time.sleep(min(DISK_SAMPLE_STEP, max(until - time.monotonic(), 0.0)))
+        _sample_free(mountpoints, samples)
+
+
+def _falling(samples: FreeSamples) -> list[str]:
+    return [m for m, readings in samples.items() if len(readings) >= 2 and still_falling(readings)]
+
+
+def take_snapshot(
+    *,
+    sample_interval: float,
+    ignore_mounts: tuple[str, ...],
+    fill_observation: float = 0.0,
+    exclude_pids: frozenset[int] = frozenset(),
+) -> HostSnapshot:
+    """Sample CPU, processes and swap over ``sample_interval`` seconds, and the free space of
+    every mount over that interval, longer (up to ``fill_observation``) for mounts filling."""
     import psutil
 
     mounts = _storage_mounts(ignore_mounts)
-    first = {m: _statvfs(m) for m, _, _ in mounts}
-    processes = list(psutil.process_iter(["pid", "name", "username"]))
+    free: FreeSamples = {m: [] for m, _, _ in mounts}
+    _sample_free(list(free), free)
+    processes = [p for p in psutil.process_iter(["pid", "name", "username"]) if p.pid not in exclude_pids]
     for proc in processes:
         with contextlib.suppress(psutil.Error):
             proc.cpu_percent(None)
     psutil.cpu_percent(None)
     swap_before = psutil.swap_memory()
     began = time.monotonic()
-    time.sleep(sample_interval)
+    _observe_free_space(list(free), free, began + sample_interval)
     elapsed = max(time.monotonic() - began, 1e-3)
     cpu = psutil.cpu_percent(None)
     swap = psutil.swap_memory()
@@ -145,31 +197,27 @@ def take_snapshot(*, sample_interval: float, ignore_mounts: tuple[str, ...]) -> 
                 )
         except psutil.Error:
             continue  # exited or not ours to read
+    # only a mount still falling is worth watching longer; stop as soon as none is
+    deadline = began + max(fill_observation, sample_interval)
+    while (falling := _falling(free)) and time.monotonic() < deadline:
+        _observe_free_space(falling, free, min(time.monotonic() + 0.5, deadline))
     mount_usages = []
     for mountpoint, device, fstype in mounts:
         stats = _statvfs(mountpoint)
         if stats is None or stats.f_blocks == 0:
             continue
         total = stats.f_blocks * stats.f_frsize
-        free = stats.f_bavail * stats.f_frsize
-        used = (stats.f_blocks - stats.f_bfree) * stats.f_frsize
-        before = first.get(mountpoint)
-        growth = None
-        if before is not None:
-            delta = (before.f_bfree - stats.f_bfree) * stats.f_frsize
-            if abs(delta) >= MIN_MEASURABLE_GROWTH:
-                growth = delta / elapsed
         mount_usages.append(
             MountUsage(
                 mountpoint=mountpoint,
                 device=device,
                 fstype=fstype,
                 total_bytes=total,
-                used_bytes=used,
-                free_bytes=free,
+                used_bytes=(stats.f_blocks - stats.f_bfree) * stats.f_frsize,
+                free_bytes=stats.f_bavail * stats.f_frsize,
                 inodes_total=stats.f_files,
                 inodes_free=stats.f_favail,
-                growth_bytes_per_s=growth,
+                fill=sustained_fill(free.get(mountpoint, []), min_observed_s=fill_observation),
             )
         )
     open_files, max_files = _file_handles()

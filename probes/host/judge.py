@@ -25,6 +25,7 @@ class HostThresholds:
     inodes_used_critical: float
     time_to_full_warning_s: float
     time_to_full_critical_s: float
+    time_to_full_critical_min_used: float
     file_handles_warning: float
     process_fds_warning: float
     top_processes: int
@@ -151,24 +152,30 @@ def judge_mount(mount: MountUsage, hostname: str, limits: HostThresholds, make: 
     findings = []
     usable = mount.used_bytes + mount.free_bytes
     used = mount.used_bytes / usable if usable else 0.0
-    time_to_full = (
-        mount.free_bytes / mount.growth_bytes_per_s
-        if mount.growth_bytes_per_s and mount.growth_bytes_per_s > 0
-        else None
-    )
+    time_to_full = credible_time_to_full(mount)
     severity = None
-    if used >= limits.disk_used_critical or (
-        time_to_full is not None and time_to_full <= limits.time_to_full_critical_s
-    ):
+    if used >= limits.disk_used_critical:
         severity = Severity.CRITICAL
-    elif used >= limits.disk_used_warning or (
-        time_to_full is not None and time_to_full <= limits.time_to_full_warning_s
-    ):
+    elif used >= limits.disk_used_warning:
         severity = Severity.WARNING
+    if time_to_full is not None:
+        filling = None
+        if time_to_full <= limits.time_to_full_critical_s:
+            # a mostly empty disk is never critical on a trend alone: the trend may still turn
+            mostly_empty = used < limits.time_to_full_critical_min_used
+            filling = Severity.WARNING if mostly_empty else Severity.CRITICAL
+        elif time_to_full <= limits.time_to_full_warning_s:
+            filling = Severity.WARNING
+        if filling is not None and (severity is None or filling > severity):
+            severity = filling
     if severity is not None:
         from diagnostics.units import format_bytes, format_duration
 
-        ttf_text = f", full in {format_duration(time_to_full)}" if time_to_full is not None else ""
+        ttf_text = (
+            f", full in {format_duration(time_to_full)} at its rate over the last {format_duration(mount.fill.observed_s)}"
+            if time_to_full is not None and mount.fill is not None
+            else ""
+        )
         findings.append(
             make(
                 kind="disk_space",
@@ -182,14 +189,18 @@ def judge_mount(mount: MountUsage, hostname: str, limits: HostThresholds, make: 
                     Measurement(name="size", value=mount.total_bytes, unit="bytes"),
                     *(
                         [
-                            Measurement(name="growth", value=mount.growth_bytes_per_s, unit="bytes/s"),
-                            Measurement(name="time to full", value=time_to_full, unit="s"),
+                            Measurement(name="growth", value=round(mount.fill.bytes_per_s), unit="bytes/s"),
+                            Measurement(name="observed for", value=round(mount.fill.observed_s, 2), unit="s"),
+                            Measurement(name="time to full", value=round(time_to_full, 1), unit="s"),
                         ]
-                        if time_to_full is not None
+                        if time_to_full is not None and mount.fill is not None
                         else []
                     ),
                 ],
-                queries=[f"statvfs({mount.mountpoint})"],
+                queries=[
+                    f"statvfs({mount.mountpoint})"
+                    + (f" sampled {mount.fill.samples} times" if mount.fill is not None else "")
+                ],
                 next_steps=[
                     f"du -xh --max-depth=2 {mount.mountpoint} | sort -rh | head -20",
                     "lsof +L1  # deleted files still held open",
@@ -225,6 +236,15 @@ def judge_mount(mount: MountUsage, hostname: str, limits: HostThresholds, make: 
                 )
             )
     return findings
+
+
+def credible_time_to_full(mount: MountUsage) -> float | None:
+    """Seconds until ``mount`` is full at its sustained fill rate; None without a sustained fill
+    or when that is further ahead than the observation can tell."""
+    if mount.fill is None or mount.fill.bytes_per_s <= 0:
+        return None
+    seconds = mount.free_bytes / mount.fill.bytes_per_s
+    return seconds if seconds <= mount.fill.horizon_s else None
 
 
 def judge_file_handles(

@@ -5,15 +5,22 @@ Signals and default thresholds:
 - CPU saturation: 1-minute load per core >= 1.5 (warning), >= 3 (critical); or >= 90 % busy
   with load per core >= 1 (warning). Evidence lists the top processes by CPU.
 - Memory: available <= 10 % (warning), <= 5 % (critical); swapping out >= 1 MiB/s (warning).
-- Disk space per mount: used >= 85 % (warning), >= 95 % (critical); time to full, measured over
-  the sampling interval, <= 24 h (warning), <= 4 h (critical). Inodes: >= 85 % / >= 95 %.
+- Disk space per mount: used >= 85 % (warning), >= 95 % (critical). Time to full only from a
+  sustained fill: free space falling at every step of an observation of ``fill_observation``
+  (3 s; started only for mounts whose free space fell over the sample interval), never rising
+  (a deletion is churn), by >= 1 MiB, and extrapolated no further than 24x the observation;
+  <= 24 h (warning), <= 4 h (critical, or warning while the disk is < 50 % used). Inodes:
+  >= 85 % / >= 95 %.
+- CPU: diag's own process and its children are never listed among the top processes.
 - File handles: system-wide >= 80 % of fs.file-max; a process at >= 80 % of its RLIMIT_NOFILE.
 
-The host keeps no history: the snapshot is of now, whatever ``--at`` says.
+The host keeps no history: the snapshot is of now, whatever ``--at`` says; findings carry no
+onset but ``seen_at`` (rendered "seen now").
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import timedelta
 
@@ -38,6 +45,10 @@ class HostOptions(ProbeOptions):
     inodes_used_critical: float = Field(0.95, gt=0, le=1)
     time_to_full_warning: Duration = timedelta(hours=24)
     time_to_full_critical: Duration = timedelta(hours=4)
+    time_to_full_critical_min_used: float = Field(0.5, ge=0, le=1)
+    """Below this share used, a time to full alone makes a disk a warning, never critical."""
+    fill_observation: Duration = timedelta(seconds=3)
+    """How long a mount whose free space falls is watched before its fill counts as sustained."""
     file_handles_warning: float = Field(0.80, gt=0, le=1)
     process_fds_warning: float = Field(0.80, gt=0, le=1)
     top_processes: int = Field(5, ge=1, le=50)
@@ -59,13 +70,19 @@ class HostProbe(Probe):
     options_model = HostOptions
 
     def run(self, ctx: ProbeContext) -> Iterable[Finding]:
-        from probes.host.collect import take_snapshot
+        from probes.host.collect import own_processes, take_snapshot
         from probes.host.judge import HostThresholds, judge_host
 
         options = ctx.options
         assert isinstance(options, HostOptions)
         interval = min(options.sample_interval.total_seconds(), max(ctx.remaining() / 4, 0.05))
-        snapshot = take_snapshot(sample_interval=interval, ignore_mounts=options.ignore_mounts)
+        observation = min(options.fill_observation.total_seconds(), max(ctx.remaining() / 2, interval))
+        snapshot = take_snapshot(
+            sample_interval=interval,
+            ignore_mounts=options.ignore_mounts,
+            fill_observation=observation,
+            exclude_pids=own_processes(),
+        )
         limits = HostThresholds(
             load_per_core_warning=options.load_per_core_warning,
             load_per_core_critical=options.load_per_core_critical,
@@ -79,8 +96,10 @@ class HostProbe(Probe):
             inodes_used_critical=options.inodes_used_critical,
             time_to_full_warning_s=options.time_to_full_warning.total_seconds(),
             time_to_full_critical_s=options.time_to_full_critical.total_seconds(),
+            time_to_full_critical_min_used=options.time_to_full_critical_min_used,
             file_handles_warning=options.file_handles_warning,
             process_fds_warning=options.process_fds_warning,
             top_processes=options.top_processes,
         )
-        return judge_host(snapshot, limits, ctx.finding)
+        # the host keeps no history: what it shows was seen now, at an unknown time after it began
+        return judge_host(snapshot, limits, functools.partial(ctx.finding, seen_at=ctx.at))

@@ -21,6 +21,9 @@ from probes.postgres.snapshot import (
     Session,
     Slot,
     StandbyStatus,
+    TableIndex,
+    TableSample,
+    TableScans,
 )
 from probes.postgres.sql_texts import (
     QUERY_CHARS,
@@ -179,3 +182,33 @@ def read_slots(conn: Connection, server: ServerInfo) -> tuple[Slot, ...]:
 def read_standby(conn: Connection) -> StandbyStatus:
     """This server as a standby: its WAL receiver and replay position."""
     return StandbyStatus(**_rows(conn, query("standby"))[0])
+
+
+SAMPLED_TABLES = 1000
+"""Tables read per sample, the most read by sequential scans first."""
+
+
+def read_table_scans(conn: Connection) -> TableSample | None:
+    """pg_stat_user_tables' scan counters now, by the server's clock (None: no table)."""
+    rows = _rows(conn, query("table_scans"), {"limit": SAMPLED_TABLES})
+    if not rows:
+        return None
+    fields = ("relid", "table_name", "relname", "seq_scan", "seq_tup_read", "idx_scan", "n_live_tup")
+    tables = tuple(TableScans(**{name: row[name] for name in fields}) for row in rows)
+    return TableSample(at=rows[0]["sampled_at"], since=rows[0]["stats_since"], tables=tables)
+
+
+def read_table_indexes(conn: Connection, relids: set[int]) -> tuple[TableIndex, ...]:
+    """The indexes of the tables ``relids`` and their key columns."""
+    if not relids:
+        return ()
+    rows = _rows(conn, query("table_indexes"), {"relids": sorted(relids)})
+    return tuple(
+        TableIndex(
+            relid=int(row["relid"]),
+            index_name=row["index_name"],
+            columns=tuple(row["columns"] or ()),
+            valid=bool(row["valid"]),
+        )
+        for row in rows
+    )

@@ -9,7 +9,18 @@ from dataclasses import dataclass
 from diagnostics import SYMPTOM_OF, Entity, Finding, Measurement, Severity
 from diagnostics.units import format_duration
 from probes.postgres.judge_locks import lock_tree_fingerprint, lock_tree_key
-from probes.postgres.snapshot import QueriesSnapshot, Session, Statement, StatementStats
+from probes.postgres.judge_scans import (
+    TABLE_SCANS_QUERY,
+    MissingIndex,
+    ScanSurge,
+    ScanThresholds,
+    describe_index,
+    judge_scans,
+    missing_index,
+    reads_table,
+    scan_surges,
+)
+from probes.postgres.snapshot import QueriesSnapshot, Session, Statement, StatementStats, TableIndex
 from probes.postgres.visibility import MakeFinding, grant_hint, judge_visibility
 
 WRAPAROUND_LIMIT = 2**31
@@ -33,6 +44,7 @@ class QueryThresholds:
     cache_hit_min_blocks: int
     wraparound_warning: float
     wraparound_critical: float
+    scans: ScanThresholds
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,13 +68,23 @@ def judge_queries(
     entity: Entity,
     *,
     texts: dict[int, str] | None = None,
+    indexes: tuple[TableIndex, ...] = (),
 ) -> list[Finding]:
     texts = texts or {}
+    changes = statement_changes(snapshot, limits)
+    surges = _surges(snapshot, limits, changes, texts)
+    slowed_first = [c.statement.query_id for c in changes if c.slowed] + sorted(texts)
+    missing = {
+        surge.table.relid: found
+        for surge in surges
+        if (found := missing_index(surge.table, texts, dict.fromkeys(slowed_first), indexes)) is not None
+    }
     return [
         *judge_long_running(snapshot, limits, make, entity, texts),
         *judge_active_slowdowns(snapshot, limits, make, entity, texts),
         *judge_lock_waits(snapshot, limits, make, entity),
-        *judge_changes(statement_changes(snapshot, limits), snapshot, make, entity, texts),
+        *judge_changes(changes, snapshot, make, entity, texts, scanned=(surges, missing)),
+        *judge_scans(surges, missing, make, entity),
         *judge_cache_hits(snapshot, limits, make, entity),
         *judge_wraparound(snapshot, limits, make, entity),
         *judge_statements_unavailable(snapshot.statements, make, entity),
@@ -74,9 +96,23 @@ def statements_to_describe(snapshot: QueriesSnapshot, limits: QueryThresholds) -
     """The statements whose text the findings will show (none when nothing is reported)."""
     wanted = {change.statement.query_id for change in statement_changes(snapshot, limits)}
     wanted.update(query_id for query_id, _, _ in active_slowdowns(snapshot, limits))
-    if _long_running(snapshot, limits):
+    surges = scan_surges(snapshot.tables_before, snapshot.tables_after, limits.scans)
+    if _long_running(snapshot, limits) or surges:
         wanted.update(s.query_id for s in snapshot.statements.top)
     return wanted
+
+
+def tables_to_describe(snapshot: QueriesSnapshot, limits: QueryThresholds, texts: dict[int, str]) -> set[int]:
+    """The tables whose indexes the findings will name (those read by sequential scans far
+    above their usual rate, or by a statement that slowed down)."""
+    return {s.table.relid for s in _surges(snapshot, limits, statement_changes(snapshot, limits), texts)}
+
+
+def _surges(
+    snapshot: QueriesSnapshot, limits: QueryThresholds, changes: list[StatementChange], texts: dict[int, str]
+) -> list[ScanSurge]:
+    slowed = [texts[c.statement.query_id] for c in changes if c.slowed and c.statement.query_id in texts]
+    return scan_surges(snapshot.tables_before, snapshot.tables_after, limits.scans, slowed=slowed)
 
 
 def _long_running(snapshot: QueriesSnapshot, limits: QueryThresholds) -> list[Session]:
@@ -350,17 +386,31 @@ def statement_changes(snapshot: QueriesSnapshot, limits: QueryThresholds) -> lis
     return changes[:MAX_LISTED]
 
 
+def _scans_read_by(
+    text: str | None, scanned: tuple[list[ScanSurge], dict[int, MissingIndex]]
+) -> tuple[ScanSurge, MissingIndex | None] | None:
+    """The table this statement reads by sequential scans far above their usual rate."""
+    surges, missing = scanned
+    for surge in surges if text else ():
+        if text and reads_table(text, surge.table):
+            return surge, missing.get(surge.table.relid)
+    return None
+
+
 def judge_changes(
     changes: list[StatementChange],
     snapshot: QueriesSnapshot,
     make: MakeFinding,
     entity: Entity,
     texts: dict[int, str],
+    *,
+    scanned: tuple[list[ScanSurge], dict[int, MissingIndex]] = ([], {}),
 ) -> list[Finding]:
     sample = format_duration(snapshot.statements.sample_s or 0.0)
     findings = []
     for change in changes:
         query_id = change.statement.query_id
+        scan = _scans_read_by(texts.get(query_id), scanned) if change.slowed else None
         if change.slowed:
             kind = "statement_slowdown"
             title = (
@@ -368,6 +418,10 @@ def judge_changes(
                 f"{sample}, {change.mean_ms / max(change.previous_mean_ms, 1e-9):.0f}x its mean of "
                 f"{format_duration(change.previous_mean_ms / 1000)}"
             )
+            if scan is not None:
+                title += f": sequential scans of {scan[0].table.table_name}" + (
+                    f", no index on ({scan[1].columns[0]})" if scan[1] else ""
+                )
         else:
             kind = "statement_call_surge"
             title = (
@@ -380,20 +434,57 @@ def judge_changes(
                 severity=Severity.WARNING,
                 title=title,
                 entity=entity,
-                summary=texts.get(query_id) or "(statement text unavailable)",
+                summary=_change_summary(texts.get(query_id), scan),
                 values=[
                     Measurement(name="calls in sample", value=change.calls, unit="count"),
                     Measurement(name="mean in sample", value=round(change.mean_ms / 1000, 6), unit="s"),
                     Measurement(name="mean before", value=round(change.previous_mean_ms / 1000, 6), unit="s"),
                     Measurement(name="calls per second", value=round(change.calls_per_s, 2), unit="1/s"),
                 ],
-                queries=[STATEMENTS_QUERY + " (two samples)"],
-                details={"query_id": query_id, "role": change.statement.role, "query": texts.get(query_id)},
-                next_steps=["EXPLAIN the statement; compare with the previous deploy's query patterns."],
+                queries=[STATEMENTS_QUERY + " (two samples)", *([TABLE_SCANS_QUERY] if scan else [])],
+                details={
+                    "query_id": query_id,
+                    "role": change.statement.role,
+                    "query": texts.get(query_id),
+                    **_scan_details(scan),
+                },
+                next_steps=_change_steps(scan),
                 key=sampled_statement_key(query_id, change.statement.role),
             )
         )
     return findings
+
+
+def _change_summary(text: str | None, scan: tuple[ScanSurge, MissingIndex | None] | None) -> str:
+    summary = text or "(statement text unavailable)"
+    if scan is None:
+        return summary
+    surge, found = scan
+    read = (
+        f"It reads {surge.table.table_name}, scanned sequentially {surge.scans} times in "
+        f"{format_duration(surge.seconds)} ({surge.rows_per_scan:,.0f} rows each)"
+    )
+    return f"{read}" + (f": {describe_index(found)}." if found else ".") + f" The statement: {summary}"
+
+
+def _scan_details(scan: tuple[ScanSurge, MissingIndex | None] | None) -> dict[str, object]:
+    if scan is None:
+        return {}
+    surge, found = scan
+    return {
+        "sequential_scans": {"table": surge.table.table_name, "scans": surge.scans, "rows": surge.rows},
+        "missing_index_columns": list(found.columns) if found else None,
+    }
+
+
+def _change_steps(scan: tuple[ScanSurge, MissingIndex | None] | None) -> list[str]:
+    if scan is None:
+        return ["EXPLAIN the statement; compare with the previous deploy's query patterns."]
+    surge, found = scan
+    steps = [f"EXPLAIN the statement: expect a Seq Scan on {surge.table.table_name}."]
+    if found is not None:
+        steps.insert(0, f"{found.create_statement()}  -- the statement filters on {', '.join(found.columns)}")
+    return steps
 
 
 def judge_cache_hits(

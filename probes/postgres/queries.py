@@ -11,9 +11,16 @@ Default thresholds:
 - an active query running >= 30 s: warning; >= 5 min: critical;
 - a statement running now >= 10x its cumulative mean (and >= 1 s, mean over >= 20 calls):
   warning. Executions that wait on a lock are not slowdowns: they are reported once per root
-  blocker (``statement_lock_wait``) and linked to db.locks' finding on that tree. With ``sample_interval`` > 0 (default 0: off) pg_stat_statements is sampled twice:
-  a statement whose mean over the sample is >= 10x its mean before (and >= 10 ms), or whose call
-  rate is >= 5x its usual rate since the pg_stat_statements reset (14+; and >= 10/s), is a warning;
+  blocker (``statement_lock_wait``) and linked to db.locks' finding on that tree.
+  pg_stat_statements and pg_stat_user_tables are sampled twice ``sample_interval``
+  apart (default 2 s, never more than half the time left; 0: one snapshot): a statement whose
+  mean over the sample is >= 10x its mean before (and >= 10 ms), or whose call rate is >= 5x its
+  usual rate since the pg_stat_statements reset (14+; and >= 10/s), is a warning;
+- a table read by sequential scans over the sample (>= 10 000 rows/s, >= 1 000 rows per scan)
+  at >= 10x its rate since the statistics began, or read by a statement that slowed: warning
+  (``sequential_scans``). The column the slow statements reading it filter on (their ``WHERE``)
+  that leads no valid index of the table (pg_index) is named as the likely missing index, in
+  the table's finding and in the statement's;
 - buffer cache hit ratio < 90 % over the sample (``sample_interval`` > 0 only, >= 1 000 blocks
   accessed in it): warning. The cumulative ratio since the statistics reset is not judged: it
   stays low long after a big database's cold start, whatever happens now;
@@ -51,8 +58,14 @@ class QueriesOptions(ProbeOptions):
     call_surge_factor: float = Field(5.0, gt=1)
     call_surge_min_rate: float = Field(10.0, ge=0)
     """Calls per second below which a surge is not reported."""
-    sample_interval: Duration = timedelta(0)
-    """Sample pg_stat_statements and pg_stat_database twice this far apart (0: one snapshot)."""
+    sample_interval: Duration = timedelta(seconds=2)
+    """Sample pg_stat_statements, pg_stat_database and pg_stat_user_tables twice this far apart
+    (0: one snapshot); never more than half the time left."""
+    seq_scan_factor: float = Field(10.0, gt=1)
+    """Rows read by sequential scans per second over the sample vs. the table's usual rate."""
+    seq_scan_min_rows_per_s: float = Field(10_000.0, ge=0)
+    seq_scan_min_rows_per_scan: float = Field(1000.0, ge=0)
+    """Smaller tables are always read whole: not judged."""
     top_statements: int = Field(5, ge=1, le=50)
     cache_hit_warning: float = Field(0.90, gt=0, le=1)
     cache_hit_min_blocks: int = Field(1000, ge=1)
@@ -77,8 +90,10 @@ class QueriesProbe(PostgresProbe):
             read_lock_waits,
             read_oldest_xmin,
             read_server,
+            read_table_indexes,
+            read_table_scans,
         )
-        from probes.postgres.judge_queries import judge_queries, statements_to_describe
+        from probes.postgres.judge_queries import judge_queries, statements_to_describe, tables_to_describe
         from probes.postgres.session import open_session
         from probes.postgres.snapshot import QueriesSnapshot
         from probes.postgres.statements import fetch_statement_texts, read_statements
@@ -93,11 +108,13 @@ class QueriesProbe(PostgresProbe):
             server = read_server(conn, label)
             active = read_active_queries(conn, server, floor_s=floor, limit=MAX_ACTIVE)
             first = read_database_counters(conn)
+            tables_before = read_table_scans(conn) if sample_s > 0 else None
             active_ids = tuple(sorted({s.query_id for s in active if s.query_id is not None}))
             statements = read_statements(
                 conn, ctx, active_ids=active_ids, top=options.top_statements, sample_s=sample_s
             )
             second = read_database_counters(conn) if statements.sample_s else None
+            tables_after = read_table_scans(conn) if statements.sample_s else None
             # statements slow only because they wait on a lock belong to that lock's tree
             waiting = any(s.wait_event_type == "Lock" for s in active)
             roots = root_blockers(read_lock_waits(conn, server)) if waiting else {}
@@ -109,16 +126,22 @@ class QueriesProbe(PostgresProbe):
                 statements=statements,
                 database=database_stats(first, second, oldest),
                 hidden_sessions=hidden,
+                tables_before=tables_before,
+                tables_after=tables_after,
                 lock_roots=roots,
             )
             described = statements_to_describe(snapshot, limits) if statements.available else set()
             texts = fetch_statement_texts(conn, described) if described else {}
-        return judge_queries(snapshot, limits, ctx.finding, database_entity(target, label), texts=texts)
+            indexes = read_table_indexes(conn, tables_to_describe(snapshot, limits, texts))
+        return judge_queries(
+            snapshot, limits, ctx.finding, database_entity(target, label), texts=texts, indexes=indexes
+        )
 
     @staticmethod
     def thresholds(options: QueriesOptions) -> QueryThresholds:
         """The options as the plain thresholds the judging takes."""
         from probes.postgres.judge_queries import QueryThresholds
+        from probes.postgres.judge_scans import ScanThresholds
 
         return QueryThresholds(
             long_running_warning_s=options.long_running_warning.total_seconds(),
@@ -133,4 +156,9 @@ class QueriesProbe(PostgresProbe):
             cache_hit_min_blocks=options.cache_hit_min_blocks,
             wraparound_warning=options.wraparound_warning,
             wraparound_critical=options.wraparound_critical,
+            scans=ScanThresholds(
+                factor=options.seq_scan_factor,
+                min_rows_per_s=options.seq_scan_min_rows_per_s,
+                min_rows_per_scan=options.seq_scan_min_rows_per_scan,
+            ),
         )

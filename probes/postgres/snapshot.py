@@ -206,6 +206,41 @@ class DatabaseStats:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class TableScans:
+    """One row of pg_stat_user_tables: scan counters, cumulative since ``stats_since``."""
+
+    relid: int
+    table_name: str
+    """As the search path names it (``pgbench_accounts``, ``audit.events``)."""
+    relname: str
+    seq_scan: int
+    seq_tup_read: int
+    idx_scan: int | None
+    """None when the table has no index."""
+    n_live_tup: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TableSample:
+    """pg_stat_user_tables at one moment of the server's clock."""
+
+    at: datetime
+    since: datetime
+    """When the statistics began (their reset, or the server's start)."""
+    tables: tuple[TableScans, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TableIndex:
+    """One index of a table, with its key columns in order (None for an expression)."""
+
+    relid: int
+    index_name: str
+    columns: tuple[str | None, ...]
+    valid: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class QueriesSnapshot:
     """What ``db.queries`` judges."""
 
@@ -215,6 +250,9 @@ class QueriesSnapshot:
     statements: StatementStats
     database: DatabaseStats
     hidden_sessions: int
+    tables_before: TableSample | None = None
+    tables_after: TableSample | None = None
+    """Two samples of the tables' scan counters around the statements' sample (None: not sampled)."""
     lock_roots: Mapping[int, int] = field(default_factory=dict)
     """For active queries waiting on a lock: their pid -> the pid of their tree's root blocker."""
 

@@ -236,7 +236,7 @@ class PrometheusClient:
         timeout = self._timeout()
         params = {"query": promql, "time": f"{at.timestamp():.3f}", "timeout": f"{timeout[1]:.3f}"}
         data = self._api("/api/v1/query", params, what=f"query {promql}")
-        with self._errors(f"query {promql}"):
+        with self._errors(f"query {promql}", read_timeout=timeout[1]):
             return self._instant(data.get("result") if isinstance(data, Mapping) else None)
 
     def query_range(self, promql: str, start: datetime, end: datetime, step: float) -> RangeResult:
@@ -255,7 +255,7 @@ class PrometheusClient:
             "step": f"{step:g}",
             "timeout": f"{timeout[1]:.3f}",
         }
-        with self._errors(f"query {promql}"):
+        with self._errors(f"query {promql}", read_timeout=timeout[1]):
             # the body is decoded by decode_matrix, about twice as fast as json.loads plus a
             # float() per value (benchmarks/bench_anomalies.py)
             raw = self._read(self.url + "/api/v1/query_range", params, timeout)
@@ -274,7 +274,7 @@ class PrometheusClient:
         data = self._api(
             "/api/v1/query", {"query": "time()", "timeout": f"{timeout[1]:.3f}"}, what="query time()"
         )
-        with self._errors("query time()"):
+        with self._errors("query time()", read_timeout=timeout[1]):
             (sample,) = self._instant(data.get("result") if isinstance(data, Mapping) else None)
         return datetime.fromtimestamp(sample.value, UTC)
 
@@ -430,7 +430,7 @@ class PrometheusClient:
     ) -> Any:
         timeout = self._timeout(server)
         base = (self.config.alertmanager_url or "") if server == ALERTMANAGER else self.url
-        with self._errors(what or f"GET {url.removeprefix(base)}", server=server):
+        with self._errors(what or f"GET {url.removeprefix(base)}", server=server, read_timeout=timeout[1]):
             return _json(self._read(url, params, timeout, server))
 
     def _read(
@@ -490,9 +490,33 @@ class PrometheusClient:
         values = np.array([p[1] for p in points], dtype=np.float64)
         return Series(labels=_labels(item.get("metric")), timestamps=timestamps, values=values)
 
+    def _too_slow(self, what: str, server: str, read_timeout: float | None) -> ProbeTimeout:
+        """A request that did not answer within its read timeout: which request, which limit,
+        and the setting that raises it (the section's ``timeout``, or the run's when the probe's
+        deadline was nearer)."""
+        where = self._where(server)
+        if read_timeout is None:
+            return ProbeTimeout(
+                f"{server} at {where} accepted the connection but did not answer {what:.120} in time "
+                "(read timeout)"
+            )
+        configured = self.config.timeout.total_seconds()
+        limit = (
+            f"prometheus.timeout ({configured:g}s): raise it"
+            if read_timeout >= configured - 1e-3
+            else f"the {read_timeout:.1f}s left before the probe's deadline: raise the run's --timeout"
+        )
+        return ProbeTimeout(
+            f"{server} at {where} accepted the connection but did not answer {what:.160} within "
+            f"{limit} (read timeout)"
+        )
+
     @contextmanager
-    def _errors(self, what: str, server: str = PROMETHEUS) -> Iterator[None]:
-        """Turn any failure of one request to ``server`` into a ProbeError that says why."""
+    def _errors(
+        self, what: str, server: str = PROMETHEUS, read_timeout: float | None = None
+    ) -> Iterator[None]:
+        """Turn any failure of one request to ``server`` into a ProbeError that says why (a read
+        that timed out while the answer streamed in is a timeout, not an unreachable server)."""
         import requests
         import urllib3
 
@@ -520,12 +544,13 @@ class PrometheusClient:
                 kind=ErrorKind.CONNECT,
             ) from None
         except (requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError):
-            raise ProbeTimeout(
-                f"{server} at {where} accepted the connection but did not answer in time "
-                f"(read timeout, {what:.120})"
-            ) from None
+            # accepted the connection, then no answer within the read timeout: which request,
+            # which limit, and the setting that raises it
+            raise self._too_slow(what, server, read_timeout) from None
         except requests.exceptions.ConnectionError as exc:
             reason = _reason(exc)
+            if "Read timed out" in str(exc):  # urllib3's ReadTimeoutError while reading the body
+                raise self._too_slow(what, server, read_timeout) from None
             dns = any(
                 s in reason
                 for s in ("Name or service not known", "NameResolution", "getaddrinfo", "nodename")

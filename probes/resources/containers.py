@@ -6,7 +6,9 @@ Signals (one instant query each across all containers) and default thresholds:
   ``container_cpu_cfs_throttled_periods_total / container_cpu_cfs_periods_total``, >= 25 %
   (warning), >= 50 % (critical). Evidence: CPU usage and limit (quota / period) in cores.
 - Memory limit (``memory_limit``): working set >= 90 % (warning), >= 95 % (critical) of
-  ``container_spec_memory_limit_bytes``.
+  ``container_spec_memory_limit_bytes``, or of kube-state-metrics'
+  ``kube_pod_container_resource_limits{resource="memory"}`` when cAdvisor's spec series are
+  dropped (kube-prometheus-stack's default); CPU limits likewise.
 - OOM kills (``container_oom``): any ``container_oom_events_total`` increase in the window
   (critical); without that counter, a container restarted in the window whose last termination
   reason (kube-state-metrics) is ``OOMKilled``: one known kill, the last restart, since

@@ -1,7 +1,10 @@
 """Reading containers' cAdvisor (kubelet) and kube-state-metrics series: one query per signal.
 
 Restarts, last termination reasons and pod owners come from kube-state-metrics when it is
-scraped; without it, workloads are derived from pod names and restarts are not judged. Metric
+scraped; without it, workloads are derived from pod names and restarts are not judged. CPU and
+memory limits come from cAdvisor's ``container_spec_*`` series, or, when those are dropped (as
+kube-prometheus-stack does by default), from kube-state-metrics'
+``kube_pod_container_resource_limits``. Metric
 discovery looks for each exporter's metrics among the series its own selector picks.
 """
 
@@ -23,6 +26,7 @@ KUBE_STATE_METRICS = frozenset(
         "kube_pod_container_status_restarts_total",
         "kube_pod_container_status_last_terminated_reason",
         "kube_pod_owner",
+        "kube_pod_container_resource_limits",
     }
 )
 """The metrics of kube-state-metrics (selected with ``kube_state_selector``); the others are cAdvisor's."""
@@ -46,6 +50,9 @@ SIGNALS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     ),
     "owners": (promql.POD_OWNERS, POD, ("kube_pod_owner",)),
 }
+KSM_LIMITS = "kube_pod_container_resource_limits"
+LIMIT_FALLBACKS = {"cpu_limit": promql.KSM_CPU_LIMIT, "memory_limit": promql.KSM_MEMORY_LIMIT}
+"""Limits read from kube-state-metrics when cAdvisor's spec series are absent."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -54,6 +61,8 @@ class ContainerSnapshot:
 
     present: frozenset[str]
     signals: dict[str, Vector]
+    limits_from_kube_state: frozenset[str] = frozenset()
+    """The limit signals (``cpu_limit``, ``memory_limit``) read from kube-state-metrics."""
 
     def __getitem__(self, name: str) -> Vector:
         return self.signals[name]
@@ -62,7 +71,7 @@ class ContainerSnapshot:
 def all_metrics() -> list[str]:
     """Every metric the probe reads, sorted."""
     names = {metric for _, _, metrics in SIGNALS.values() for metric in metrics}
-    return sorted(names | set(MARKERS))
+    return sorted(names | set(MARKERS) | {KSM_LIMITS})
 
 
 def metrics_by_scope(queries: promql.QuerySet) -> dict[str, list[str]]:
@@ -88,4 +97,9 @@ def collect_containers(fetcher: Fetcher, queries: promql.QuerySet) -> ContainerS
         else empty(key_labels)
         for name, (template, key_labels, metrics) in SIGNALS.items()
     }
-    return ContainerSnapshot(present=present, signals=signals)
+    fallbacks = {
+        name for name in LIMIT_FALLBACKS if not present.issuperset(SIGNALS[name][2]) and KSM_LIMITS in present
+    }
+    for name in fallbacks:
+        signals[name] = fetcher.vector(queries.fleet(LIMIT_FALLBACKS[name]), CONTAINER)
+    return ContainerSnapshot(present=present, signals=signals, limits_from_kube_state=frozenset(fallbacks))

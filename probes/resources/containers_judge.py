@@ -72,6 +72,8 @@ def observe(snapshot: ContainerSnapshot, limits: ContainerThresholds) -> list[Ob
         severity = grade(working_set / limit, limits.memory_limit_warning, limits.memory_limit_critical)
         if severity is not None:
             extra = {"working_set_bytes": working_set, "limit_bytes": limit}
+            if "memory_limit" in snapshot.limits_from_kube_state:
+                extra["limit_source"] = "kube-state-metrics"
             found.append(
                 Observation(
                     kind="memory_limit", severity=severity, key=key, value=working_set / limit, extra=extra
@@ -226,13 +228,18 @@ def _wording(
             ),
         )
     if kind == "memory_limit":
+        ratio = (
+            promql.KSM_MEMORY_LIMIT_RATIO
+            if worst.extra.get("limit_source") == "kube-state-metrics"
+            else promql.MEMORY_LIMIT_RATIO
+        )
         return _Wording(
-            template=promql.MEMORY_LIMIT_RATIO,
+            template=ratio,
             title=f"{where} at {worst.value * 100:.0f} % of its {format_bytes(float(worst.extra['limit_bytes']))} memory limit{also}",
             summary="The working set is close to the memory limit: the kernel reclaims cache and the OOM killer is near.",
             next_steps=(top, describe),
             onset=OnsetQuery(
-                promql=q.breach(promql.MEMORY_LIMIT_RATIO, ">=", limits.memory_limit_warning),
+                promql=q.breach(ratio, ">=", limits.memory_limit_warning),
                 key_labels=CONTAINER,
             ),
         )

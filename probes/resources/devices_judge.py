@@ -47,6 +47,8 @@ def _filesystem(s: NodeSnapshot, q: promql.QuerySet, limits: NodeThresholds, key
         if time_to_full is not None
         else None
     )
+    if filling is Severity.CRITICAL and (used is None or used < limits.time_to_full_critical_min_used):
+        filling = Severity.WARNING  # a mostly empty disk is never critical on a trend alone
     space = grade(used, limits.disk_used_warning, limits.disk_used_critical) if used is not None else None
     values = (
         Measurement(name="used", value=None if used is None else round(used, 4), unit="ratio"),
@@ -66,7 +68,11 @@ def _filesystem(s: NodeSnapshot, q: promql.QuerySet, limits: NodeThresholds, key
             kind="disk_filling",
             severity=filling,
             title=f"Disk {mountpoint} on {host} full in {format_duration(time_to_full)} at the current rate ({used_text}, {format_bytes(available or 0)} free)",
-            summary=f"At the linear trend of the last {format_duration(q.ranges.trend)}, the free space of {mountpoint} reaches zero in {format_duration(time_to_full)}.",
+            summary=(
+                f"At the slower of its fill rates over the last {format_duration(q.ranges.trend)} and the last "
+                f"{format_duration(q.ranges.rate)} (both falling), the free space of {mountpoint} reaches zero "
+                f"in {format_duration(time_to_full)}."
+            ),
             entity=entity,
             values=values,
             queries=(

@@ -10,8 +10,10 @@ Signals (one instant query each across the fleet) and default thresholds:
   baseline while >= 100/s (warning).
 - OOM kills (``oom_kill``): any ``node_vmstat_oom_kill`` increase in the window (critical).
 - Disk space per mount (``disk_space``): used >= 85 % (warning), >= 95 % (critical); time to
-  full from ``predict_linear`` over the last hour (``disk_filling``): <= 24 h (warning), <= 4 h
-  (critical). Inodes (``inodes``): >= 85 % / >= 95 %.
+  full (``disk_filling``) from the slower of the fill rates over the last hour (``trend``) and
+  the last ``rate_interval``, both falling (a disk emptied since is not filling), extrapolated
+  no further than 24x the history it was fitted on: <= 24 h (warning), <= 4 h (critical;
+  warning while < 50 % used). Inodes (``inodes``): >= 85 % / >= 95 %.
 - Disk I/O (``disk_io_saturation``): device busy >= 90 % of the time (warning), and an average
   queue depth >= 8 (critical); or a queue depth departing from its baseline while >= 1 (warning).
 - Network (``network_errors``): errors >= 1/s or drops >= 100/s per interface (warning); or
@@ -19,8 +21,12 @@ Signals (one instant query each across the fleet) and default thresholds:
 - Kernel tables: file descriptors (``fd_exhaustion``) and the conntrack table (``conntrack``)
   >= 80 % (warning), >= 95 % (critical) of their limit.
 
+- Exporters (``exporter_down``): a node_exporter target scraped within ``baseline`` whose
+  ``up`` is 0 now (warning), dated by its run of failed scrapes: "node exporter on X down since T".
+
 Baselines use :mod:`probes.prometheus.anomaly` over the day before the window (``baseline``).
-Without node_exporter metrics in Prometheus the probe ends ``skipped``.
+Without node_exporter metrics in Prometheus, and no node_exporter target down, the probe ends
+``skipped``.
 """
 
 from __future__ import annotations
@@ -84,6 +90,8 @@ class NodeOptions(ResourceOptions):
     disk_used_critical: float = Field(0.95, gt=0, le=1)
     time_to_full_warning: Duration = timedelta(hours=24)
     time_to_full_critical: Duration = timedelta(hours=4)
+    time_to_full_critical_min_used: float = Field(0.5, ge=0, le=1)
+    """Below this share used, a time to full alone makes a disk a warning, never critical."""
     inodes_used_warning: float = Field(0.85, gt=0, le=1)
     inodes_used_critical: float = Field(0.95, gt=0, le=1)
     disk_busy_warning: float = Field(0.90, gt=0, le=1)
@@ -130,6 +138,7 @@ def fleet_problems(
     """The probe's work through ``fetcher``: collect, judge, then date the problems found."""
     from probes.resources.baseline import BaselineSettings
     from probes.resources.devices_judge import judge_devices
+    from probes.resources.exporters_judge import judge_exporters, titled_with_onset
     from probes.resources.nodes_collect import BaselineFloors, collect_nodes
     from probes.resources.nodes_judge import NodeThresholds, judge_hosts
     from probes.resources.problem import with_onsets
@@ -151,8 +160,12 @@ def fleet_problems(
         window=window,
     )
     limits = thresholds(options, NodeThresholds)
-    problems = judge_hosts(snapshot, queries, limits, window) + judge_devices(snapshot, queries, limits)
-    return snapshot, with_onsets(problems, fetcher, fetcher.at - window)
+    problems = [
+        *judge_exporters(snapshot, queries),
+        *judge_hosts(snapshot, queries, limits, window),
+        *judge_devices(snapshot, queries, limits),
+    ]
+    return snapshot, titled_with_onset(with_onsets(problems, fetcher, fetcher.at - window))
 
 
 def query_set(options: NodeOptions, window: timedelta) -> QuerySet:
@@ -173,6 +186,7 @@ def query_set(options: NodeOptions, window: timedelta) -> QuerySet:
             trend=options.trend.total_seconds(),
             horizon=options.time_to_full_warning.total_seconds(),
             lookback=event_lookback(window),
+            history=options.baseline.total_seconds(),
         ),
         scopes=dict.fromkeys(("node", "fs", "disk", "nic"), options.selector),
     )

@@ -19,7 +19,8 @@ FILESYSTEM = ("instance", "mountpoint")
 DEVICE = ("instance", "device")
 
 MARKERS = ("node_cpu_seconds_total", "node_load1", "node_memory_MemAvailable_bytes")
-"""node_exporter is there when any of these is; without them the probe is skipped."""
+"""node_exporter is there when any of these is; without them (and without a node_exporter
+target that is down) the probe is skipped."""
 
 # signal -> (template, identity labels, metrics it needs)
 SIGNALS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
@@ -101,8 +102,13 @@ def collect_nodes(
 ) -> NodeSnapshot:
     """Read every signal (skipping the probe when node_exporter is absent)."""
     present = fetcher.metrics_present({queries.scopes.get("node", ""): all_metrics()})
-    require_exporter(present, MARKERS, "node_exporter", "install node_exporter on the hosts and scrape it")
-    signals: dict[str, Vector] = {}
+    # an exporter Prometheus scraped before and cannot scrape now is a finding, not a setup hint
+    down = fetcher.vector(queries.fleet(promql.EXPORTER_DOWN), HOST)
+    if not down:
+        require_exporter(
+            present, MARKERS, "node_exporter", "install node_exporter on the hosts and scrape it"
+        )
+    signals: dict[str, Vector] = {"exporter_down": down}
     for name, (template, key_labels, metrics) in SIGNALS.items():
         if present.issuperset(metrics):
             signals[name] = fetcher.vector(queries.fleet(template), key_labels)

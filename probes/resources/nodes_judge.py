@@ -31,6 +31,7 @@ class NodeThresholds:
     disk_used_critical: float = 0.95
     time_to_full_warning_s: float = 24 * 3600.0
     time_to_full_critical_s: float = 4 * 3600.0
+    time_to_full_critical_min_used: float = 0.5
     inodes_used_warning: float = 0.85
     inodes_used_critical: float = 0.95
     disk_busy_warning: float = 0.90

@@ -52,16 +52,24 @@ FS_AVAILABLE = "node_filesystem_avail_bytes{$fs}"
 FS_SIZE = "node_filesystem_size_bytes{$fs}"
 FS_USED_RATIO = "1 - node_filesystem_avail_bytes{$fs} / node_filesystem_size_bytes{$fs}"
 FS_TIME_TO_FULL = """
-predict_linear(node_filesystem_avail_bytes{$fs}[$trend], 0)
-  / (
-      predict_linear(node_filesystem_avail_bytes{$fs}[$trend], 0)
-    - predict_linear(node_filesystem_avail_bytes{$fs}[$trend], 3600)
-  )
-  * 3600
-> 0 <= $horizon
+(
+  node_filesystem_avail_bytes{$fs}
+    / -(
+        (
+          (deriv(node_filesystem_avail_bytes{$fs}[$trend]) >= deriv(node_filesystem_avail_bytes{$fs}[$rate]))
+          or deriv(node_filesystem_avail_bytes{$fs}[$rate])
+        ) < 0
+      )
+  > 0 <= $horizon
+)
+<= $extrapolation * (time() - min_over_time(timestamp(node_filesystem_avail_bytes{$fs})[$trend:$resolution]))
 """
-"""Seconds until the free space reaches zero at the linear trend of the last ``$trend``; only
-filesystems that shrink and fill within ``$horizon`` are returned."""
+"""Seconds until the free space now reaches zero at the slower of two fill rates: the trend
+of the last ``$trend`` and of the last ``$rate``. Both must be falling, so a fill must be
+sustained over the long range and still going on: a disk emptied a few minutes ago (its long
+trend still falling) is not "full in 19s". A trend is extrapolated no further than
+``$extrapolation`` times the history it was fitted on (a few minutes of churn after an
+exporter started say nothing about tomorrow). Only filesystems full within ``$horizon``."""
 FS_FORECAST = "predict_linear(node_filesystem_avail_bytes{$fs}[$trend], $horizon)"
 FS_FILES_FREE = "node_filesystem_files_free{$fs}"
 FS_FILES = "node_filesystem_files{$fs}"
@@ -99,6 +107,11 @@ CONNTRACK_ENTRIES = "node_nf_conntrack_entries{$node}"
 CONNTRACK_LIMIT = "node_nf_conntrack_entries_limit{$node}"
 CONNTRACK_RATIO = "node_nf_conntrack_entries{$node} / node_nf_conntrack_entries_limit{$node}"
 UNAME = "node_uname_info{$node}"
+EXPORTER_DOWN = """
+up{$node} == 0
+  and on (instance, job) group by (instance, job) (present_over_time(node_load1{$node}[$history]))
+"""
+"""node_exporter targets Prometheus scraped within ``$history`` and cannot scrape now."""
 
 # -- containers (cAdvisor through the kubelet, kube-state-metrics) -----------------------------
 
@@ -116,6 +129,19 @@ MEMORY_LIMIT = "max by (namespace, pod, container) (container_spec_memory_limit_
 MEMORY_LIMIT_RATIO = """
 max by (namespace, pod, container) (container_memory_working_set_bytes{$c})
   / max by (namespace, pod, container) (container_spec_memory_limit_bytes{$c} > 0)
+"""
+KSM_CPU_LIMIT = """
+max by (namespace, pod, container) (kube_pod_container_resource_limits{resource="cpu",$ksm})
+"""
+"""kube-state-metrics' CPU limits (cores): the fallback when cAdvisor's spec series are dropped
+(kube-prometheus-stack drops every ``container_spec_*`` series by default)."""
+KSM_MEMORY_LIMIT = """
+max by (namespace, pod, container) (kube_pod_container_resource_limits{resource="memory",$ksm} > 0)
+"""
+KSM_MEMORY_LIMIT_RATIO = """
+max by (namespace, pod, container) (container_memory_working_set_bytes{$c})
+  / on (namespace, pod, container)
+    max by (namespace, pod, container) (kube_pod_container_resource_limits{resource="memory",$ksm} > 0)
 """
 CONTAINER_OOMS = "sum by (namespace, pod, container) (increase(container_oom_events_total{$c}[$window])) > 0"
 CONTAINER_OOM_EVENTS = (
@@ -199,6 +225,9 @@ class Ranges:
     trend: float = 3600.0
     horizon: float = 86400.0
     lookback: float = 120.0
+    history: float = 86400.0
+    extrapolation: float = 24.0
+    """A trend fitted on w seconds of history predicts no more than this times w ahead."""
 
 
 def seconds(value: float) -> str:
@@ -220,6 +249,9 @@ def render(template: str, matchers: Mapping[str, str], ranges: Ranges, *, at: fl
             "trend": seconds(ranges.trend),
             "horizon": f"{round(ranges.horizon)}",
             "lookback": seconds(ranges.lookback),
+            "history": seconds(ranges.history),
+            "extrapolation": f"{ranges.extrapolation:g}",
+            "resolution": seconds(max(ranges.trend / 60, 1)),
             "at": "" if at is None else f" @ {at:.3f}",
         }
     )

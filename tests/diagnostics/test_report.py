@@ -191,6 +191,24 @@ def test_markdown_has_the_headline_a_findings_table_and_the_checklist() -> None:
     assert "1. `SELECT pg_cancel_backend(8123);`" in markdown
 
 
+def test_a_finding_seen_now_says_so_instead_of_an_onset() -> None:
+    from dataclasses import replace
+
+    seen = replace(finding(Severity.CRITICAL, "payments-api: HTTP 503 on 3/3 attempts", None), seen_at=AT)
+    report = replace(REPORT, findings=(seen,))
+    document = json.loads(render(report, "json"))
+    jsonschema.validate(document, SCHEMA, format_checker=jsonschema.FormatChecker())
+    assert (document["findings"][0]["onset"], document["findings"][0]["seen_at"]) == (
+        None,
+        "2026-11-27T10:30:00Z",
+    )
+    assert report_to_dict(report_from_dict(document)) == document
+    assert "payments-api: HTTP 503 on 3/3 attempts  [database orders]  seen now, onset unknown" in render(
+        report, "text"
+    )
+    assert "| seen now |" in render(report, "markdown")
+
+
 def test_the_ranking_and_not_selected_items_validate_round_trip_and_render() -> None:
     from dataclasses import replace
 

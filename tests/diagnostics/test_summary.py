@@ -323,6 +323,18 @@ def test_critical_saturation_alone_is_no_sev2() -> None:
     )
 
 
+def test_a_warning_that_sets_sev3_is_cited_over_critical_saturation() -> None:
+    # a dropped index on a machine whose CPU is busy from other work: both would make SEV3;
+    # the slow statement explains the level, the busy CPU does not
+    slow = make(
+        "db.queries", "statement_slowdown", ORDERS_DB, 3, Severity.WARNING,
+        title="Statement 63x its mean of 1ms: sequential scans of pgbench_accounts, no index on (aid)",
+    )  # fmt: skip
+    assessment = summarize(report_of(host_cpu, slow)).severity
+    assert assessment.label == "SEV3"
+    assert assessment.reasons == (f"warning: {slow.title} [database orders]",)
+
+
 def test_statements_waiting_on_a_lock_are_grouped_under_the_root_blocker() -> None:
     waiting = make(
         "db.queries", "statement_lock_wait", ORDERS_DB, 1.2, Severity.WARNING,

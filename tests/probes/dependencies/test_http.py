@@ -71,7 +71,7 @@ def test_503_on_every_attempt_is_critical_with_count_and_latency(http_servers: H
     assert value(finding, "failed attempts") == 3
     assert value(finding, "status") == 503
     assert 0 < value(finding, "latency (median)") <= value(finding, "latency (worst)")
-    assert finding.onset == result.report.at
+    assert finding.onset is None and finding.seen_at == result.report.at  # seen now, onset unknown
     attempts = finding.evidence.details["attempts"]
     assert [a["status"] for a in attempts] == [503, 503, 503]
     assert all(a["connect_s"] is not None for a in attempts)  # each attempt on a fresh connection
@@ -260,7 +260,7 @@ def test_dependencies_left_when_the_deadline_comes_are_reported(http_servers: Ht
 def test_a_past_at_says_the_check_reflects_the_run(http_servers: HttpServers) -> None:
     result = check({"name": "payments-api", "url": http_servers.url("/status/503")}, at="-2h")
     finding = only(result, "http_status")
-    assert finding.onset == result.report.at
+    assert finding.onset is None and finding.seen_at == result.report.at  # seen now, onset unknown
     assert result.report.at < result.report.started_at - timedelta(hours=1)
     assert "the time of the run" in finding.summary
 

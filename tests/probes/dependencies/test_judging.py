@@ -143,7 +143,7 @@ def test_status_failure_title_follows_the_issue_example() -> None:
     (finding,) = judge_failures(check(*(attempt(503, 2.1) for _ in range(3))), at=AT, make=make)
     assert finding.title == "payments-api: HTTP 503 on 3/3 attempts, 2.1s"
     assert finding.severity is Severity.CRITICAL
-    assert finding.onset == AT
+    assert finding.onset is None and finding.seen_at == AT  # seen now, onset unknown
 
 
 def test_mixed_failures_are_named_by_the_most_frequent() -> None:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from diagnostics.contract import ProbeContext
 from diagnostics.model import Severity
 from probes.host.collect import HostSnapshot, MountUsage, ProcessUsage
+from probes.host.disk_trend import FillTrend
 from probes.host.judge import judge_host
 from probes.host.probe import HostOptions, HostProbe
 
@@ -35,13 +36,16 @@ def limits():  # type: ignore[no-untyped-def]
         inodes_used_critical=o.inodes_used_critical,
         time_to_full_warning_s=o.time_to_full_warning.total_seconds(),
         time_to_full_critical_s=o.time_to_full_critical.total_seconds(),
+        time_to_full_critical_min_used=o.time_to_full_critical_min_used,
         file_handles_warning=o.file_handles_warning,
         process_fds_warning=o.process_fds_warning,
         top_processes=3,
     )
 
 
-def mount(used: float = 0.5, growth: float | None = None, inodes_free: int = 900_000) -> MountUsage:
+def mount(
+    used: float = 0.5, growth: float | None = None, observed_s: float = 3.0, inodes_free: int = 900_000
+) -> MountUsage:
     total = 100 * GIB
     return MountUsage(
         mountpoint="/data",
@@ -52,7 +56,7 @@ def mount(used: float = 0.5, growth: float | None = None, inodes_free: int = 900
         free_bytes=int(total * (1 - used)),
         inodes_total=1_000_000,
         inodes_free=inodes_free,
-        growth_bytes_per_s=growth,
+        fill=None if growth is None else FillTrend(bytes_per_s=growth, observed_s=observed_s, samples=30),
     )
 
 
@@ -126,11 +130,29 @@ def test_disk_thresholds_and_time_to_full() -> None:
     [warning] = judge_host(snapshot(mounts=(mount(used=0.9),)), limits(), CTX.finding)
     assert warning.severity is Severity.WARNING and warning.title == "Disk /data 90.0 % full (10.0 GiB free)"
     assert warning.entity.name == "web-1:/data"
-    # 50 GiB free, growing 5 MiB/s: full in under 3 hours
-    [filling] = judge_host(snapshot(mounts=(mount(used=0.5, growth=5 * 1048576.0),)), limits(), CTX.finding)
-    assert filling.severity is Severity.CRITICAL and filling.title.endswith("full in 2h50m")
+    # 40 GiB free, filling 200 MiB/s steadily for 30 s: full in 3m25s
+    [filling] = judge_host(
+        snapshot(mounts=(mount(used=0.6, growth=200 * 1048576.0, observed_s=30.0),)), limits(), CTX.finding
+    )
+    assert filling.severity is Severity.CRITICAL
+    assert (
+        filling.title == "Disk /data 60.0 % full (40.0 GiB free), full in 3m25s at its rate over the last 30s"
+    )
     ttf = next(m for m in filling.evidence.values if m.name == "time to full")
-    assert 10_000 < ttf.value < 10_500
+    assert 200 < ttf.value < 210
+
+
+def test_a_mostly_empty_disk_filling_fast_is_a_warning_not_critical() -> None:
+    [filling] = judge_host(
+        snapshot(mounts=(mount(used=0.25, growth=500 * 1048576.0, observed_s=30.0),)), limits(), CTX.finding
+    )
+    assert filling.severity is Severity.WARNING
+    assert "full in 2m34s" in filling.title
+
+
+def test_a_time_to_full_beyond_what_the_observation_can_tell_is_not_claimed() -> None:
+    # 50 GiB free at 5 MiB/s is 2h50m away; a 3 s observation cannot tell that far
+    assert judge_host(snapshot(mounts=(mount(used=0.5, growth=5 * 1048576.0),)), limits(), CTX.finding) == []
 
 
 def test_inodes_and_file_descriptors() -> None:

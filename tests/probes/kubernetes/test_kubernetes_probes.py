@@ -181,13 +181,13 @@ def test_a_statefulset_update(kube_cluster: KubeApiServer, now: datetime) -> Non
         Cluster.of(
             sts,
             k.controller_revision(sts, template=old, revision=4, created=now - timedelta(days=20)),
-            k.controller_revision(sts, template=new, revision=5, created=now - timedelta(minutes=3)),
+            k.controller_revision(sts, template=new, revision=5, created=now - timedelta(minutes=13)),
         )
     )
     [finding] = run_probe(RolloutsProbe, config=kube_config(kube_cluster)).findings
     assert (finding.kind, finding.severity) == ("rollout", Severity.WARNING)
     assert (
-        finding.title == "StatefulSet data/orders-db rolled out 3m ago: revision 4 → 5, postgres 16.2 → 16.3"
+        finding.title == "StatefulSet data/orders-db rolled out 13m ago: revision 4 → 5, postgres 16.2 → 16.3"
     )
     assert finding.evidence.details["env"] == [
         {

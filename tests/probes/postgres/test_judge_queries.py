@@ -13,6 +13,7 @@ from probes.postgres.judge_queries import (
     statement_changes,
     statements_to_describe,
 )
+from probes.postgres.judge_scans import ScanThresholds
 from probes.postgres.snapshot import DatabaseStats, QueriesSnapshot, Statement, StatementStats
 from tests.probes.postgres.factories import ENTITY, NOW, make_finding, server, session
 
@@ -29,6 +30,7 @@ LIMITS = QueryThresholds(
     cache_hit_min_blocks=1000,
     wraparound_warning=0.5,
     wraparound_critical=0.75,
+    scans=ScanThresholds(factor=10, min_rows_per_s=10_000, min_rows_per_scan=1000),
 )
 
 

@@ -294,7 +294,11 @@ def test_http_failures_become_error_kinds(
             ErrorKind.TLS,
             "certificate verify failed",
         ),
-        (requests.exceptions.ReadTimeout("read timed out"), ErrorKind.TIMEOUT, "did not answer in time"),
+        (
+            requests.exceptions.ReadTimeout("read timed out"),
+            ErrorKind.TIMEOUT,
+            "did not answer GET /api/v1/targets within prometheus.timeout (5s): raise it",
+        ),
     ],
 )
 @responses.activate

@@ -8,6 +8,8 @@
 - batch-2: the kernel's OOM killer fires at :data:`HOST_OOM_AT`;
 - edge-3: eth0 drops about 3 packets/s, as always, then 40/s from :data:`DROPS_ONSET` (no
   fixed threshold crossed: a departure from its own baseline);
+- db-2: ``/data`` (100 GiB) filled at 25 MiB/s for 50 min, then was emptied at
+  :data:`EMPTIED_AT`: its hour-long trend still falls, but it is filling no more;
 - web-1, web-2: healthy;
 - shop/checkout (2 pods): container ``app`` throttled in 60 % (55 %) of its CFS periods from
   :data:`THROTTLE_ONSET`; its ``envoy`` sidecar is fine;
@@ -59,6 +61,7 @@ HOST_OOM_AT = AT - timedelta(minutes=25)
 DROPS_ONSET = AT - timedelta(minutes=20)
 THROTTLE_ONSET = AT - timedelta(minutes=30)
 MEMORY_ONSET = AT - timedelta(minutes=20)
+EMPTIED_AT = AT - timedelta(minutes=6)
 CONTAINER_OOM_AT = AT - timedelta(minutes=15)
 CART_LIMIT = 512 * MIB
 BACKUP_SIZE = 500 * GIB
@@ -112,6 +115,13 @@ def _plain_host(name: str, seed: int = 0, **changes: object) -> Host:
     return Host(**defaults)  # type: ignore[arg-type]
 
 
+def _emptied(t: np.typing.NDArray[np.float64]) -> np.typing.NDArray[np.float64]:
+    """Free space of db-2:/data: falling 25 MiB/s for 50 min until EMPTIED_AT, 95 GiB free after."""
+    filling = 95 * GIB - 25 * MIB * np.clip(t - (EMPTIED_AT - timedelta(minutes=50)).timestamp(), 0, None)
+    result: np.typing.NDArray[np.float64] = np.where(t >= EMPTIED_AT.timestamp(), 95 * GIB, filling)
+    return result
+
+
 def incident_hosts() -> list[Host]:
     return [
         _plain_host(
@@ -147,6 +157,13 @@ def incident_hosts() -> list[Host]:
             4,
             interfaces=(
                 Interface(device="eth0", drops=noisy(step_at(DROPS_ONSET, 3.0, 40.0), 0.5, "edge-3-eth0")),
+            ),
+        ),
+        _plain_host(
+            "db-2",
+            7,
+            filesystems=(
+                Filesystem(mountpoint="/data", device="/dev/nvme1n1", size=100 * GIB, available=_emptied),
             ),
         ),
         _plain_host("web-1", 5),
@@ -288,3 +305,68 @@ def _healthy_series() -> Iterator[StagedSeries]:
 
 INCIDENTS = PrometheusDataset(name="resources-incidents", series=_incidents)
 HEALTHY = PrometheusDataset(name="resources-healthy-fleet", series=_healthy)
+
+
+EXPORTER_DIED = AT - timedelta(minutes=20)
+"""When node_exporter on gone-1 stopped answering (:data:`DEAD_EXPORTER`)."""
+
+
+def _dead_exporter() -> Iterator[StagedSeries]:
+    """gone-1's node_exporter answered every 30 s for 3 hours, then died at EXPORTER_DIED;
+    web-9's still answers; new-2's started 10 minutes ago, its /data losing 2 MiB/s of its
+    70 GiB free (10 h to full: too far ahead for 10 minutes of history to tell)."""
+    from tests.support.prometheus import staged
+
+    start = (AT - timedelta(hours=3)).timestamp()
+    times = start + 30.0 * np.arange(6 * 60 + 1)
+    alive = times < EXPORTER_DIED.timestamp()
+    for host, died in (("gone-1", True), ("web-9", False)):
+        labels = {"instance": f"{host}:9100", "job": "node"}
+        up = np.where(alive, 1.0, 0.0) if died else np.ones(times.shape)
+        load = np.where(alive, 0.5, np.nan) if died else np.full(times.shape, 0.5)
+        yield staged("up", labels, start, 30.0, up)
+        yield staged("node_load1", labels, start, 30.0, load)
+    young = times >= (AT - timedelta(minutes=10)).timestamp()
+    labels = {"instance": "new-2:9100", "job": "node"}
+    fs = {**labels, "mountpoint": "/data", "device": "/dev/sdb1", "fstype": "ext4"}
+    free = 70 * GIB - 2 * MIB * (times - (AT - timedelta(minutes=10)).timestamp())
+    yield staged("up", labels, start, 30.0, np.where(young, 1.0, np.nan))
+    yield staged("node_load1", labels, start, 30.0, np.where(young, 0.5, np.nan))
+    yield staged("node_filesystem_avail_bytes", fs, start, 30.0, np.where(young, free, np.nan))
+    yield staged("node_filesystem_size_bytes", fs, start, 30.0, np.where(young, 200 * GIB, np.nan))
+
+
+DEAD_EXPORTER = PrometheusDataset(name="resources-dead-exporter", series=_dead_exporter)
+
+
+def _spec_dropped() -> Iterator[StagedSeries]:
+    """A kube-prometheus-stack cluster: no ``container_spec_*`` series; shop/cart's ``app`` at
+    97 % of its 512 MiB limit from MEMORY_ONSET (the limit known from kube-state-metrics only),
+    shop/web's ``app`` at 40 % of its limit."""
+    start = (AT - timedelta(hours=3)).timestamp()
+    times = start + 30.0 * np.arange(6 * 60 + 1)
+    containers = (
+        Container(
+            namespace="shop",
+            pod="cart-5d7f8c9b4b-m2n4p",
+            container="app",
+            memory_limit=CART_LIMIT,
+            working_set=lambda t: np.where(t >= MEMORY_ONSET.timestamp(), 0.97, 0.6) * CART_LIMIT,
+            owner=("ReplicaSet", "cart-5d7f8c9b4b"),
+            spec_series=False,
+        ),
+        Container(
+            namespace="shop",
+            pod="web-6c8d9f7b5-k3l5m",
+            container="app",
+            memory_limit=GIB,
+            working_set=const(0.4 * GIB),
+            owner=("ReplicaSet", "web-6c8d9f7b5"),
+            spec_series=False,
+        ),
+    )
+    for container in containers:
+        yield from container_series(container, times, 30.0)
+
+
+SPEC_DROPPED = PrometheusDataset(name="resources-spec-dropped", series=_spec_dropped)

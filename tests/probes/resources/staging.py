@@ -198,6 +198,8 @@ class Container:
     owner: tuple[str, str] | None = None
     """(owner_kind, owner_name) as kube_pod_owner says; None for a pod without controller."""
     extra_labels: dict[str, str] = field(default_factory=dict)
+    spec_series: bool = True
+    """False: cAdvisor's ``container_spec_*`` series are dropped (kube-prometheus-stack's default)."""
 
 
 CFS_PERIODS_PER_S = 10.0  # the default 100 ms CFS period
@@ -226,13 +228,15 @@ def container_series(c: Container, times: Array, step: float) -> Iterator[Staged
         yield _series(
             "container_cpu_cfs_throttled_periods_total", cadvisor, times, counter(throttled, step, 10.0)
         )
-        yield _series(
-            "container_spec_cpu_quota", cadvisor, times, np.full(times.shape, c.cpu_limit * 100_000)
-        )
-        yield _series("container_spec_cpu_period", cadvisor, times, np.full(times.shape, 100_000.0))
+        if c.spec_series:
+            yield _series(
+                "container_spec_cpu_quota", cadvisor, times, np.full(times.shape, c.cpu_limit * 100_000)
+            )
+            yield _series("container_spec_cpu_period", cadvisor, times, np.full(times.shape, 100_000.0))
     yield _series("container_memory_working_set_bytes", cadvisor, times, c.working_set(times))
     limit = 0.0 if c.memory_limit is None else c.memory_limit
-    yield _series("container_spec_memory_limit_bytes", cadvisor, times, np.full(times.shape, limit))
+    if c.spec_series:
+        yield _series("container_spec_memory_limit_bytes", cadvisor, times, np.full(times.shape, limit))
     yield _series("container_oom_events_total", cadvisor, times, events_counter(times, c.oom_kills))
     ksm = {"job": "kube-state-metrics", "instance": "10.0.0.5:8080", "namespace": c.namespace, "pod": c.pod}
     restarts = events_counter(times, c.restarts, start=c.restarts_before)
@@ -242,6 +246,10 @@ def container_series(c: Container, times: Array, step: float) -> Iterator[Staged
     if c.last_terminated_reason:
         reason = {**ksm, "container": c.container, "reason": c.last_terminated_reason}
         yield _series("kube_pod_container_status_last_terminated_reason", reason, times, np.ones(times.shape))
+    for resource, unit, value in (("cpu", "core", c.cpu_limit), ("memory", "byte", c.memory_limit)):
+        if value is not None:
+            labels = {**ksm, "container": c.container, "resource": resource, "unit": unit, "node": "node-1"}
+            yield _series("kube_pod_container_resource_limits", labels, times, np.full(times.shape, value))
     if c.owner is not None:
         owner = {**ksm, "owner_kind": c.owner[0], "owner_name": c.owner[1], "owner_is_controller": "true"}
         yield _series("kube_pod_owner", owner, times, np.ones(times.shape))

@@ -41,7 +41,7 @@ def _host_value(metric: str, query: str, index: int, sick: bool) -> float:
         "node_memory_MemTotal_bytes": 16 * GIB,
         "node_vmstat_pgmajfault": 5.0,
         "node_vmstat_pswpin": 0.0,
-        "node_filesystem_avail_bytes": 10800.0 if sick and "predict_linear" in query else 40 * GIB,
+        "node_filesystem_avail_bytes": 10800.0 if sick and "deriv(" in query else 40 * GIB,
         "node_filesystem_size_bytes": 100 * GIB,
         "node_filesystem_files_free": 5e6,
         "node_filesystem_files": 6e6,
@@ -87,10 +87,12 @@ class SyntheticPrometheus:
             wanted = [n for group in _DISCOVERED.findall(promql) for n in group.replace("\\", "").split("|")]
             names = [n for n in wanted if not self.metrics or n in self.metrics]
             return tuple(Sample(labels={"__name__": n}, timestamp=moment, value=1.0) for n in names)
+        if promql.startswith("up"):
+            return ()  # every exporter is up
         found = _METRIC.search(promql)
         metric = found.group(1) if found else ""
         if metric.startswith("node_"):
-            if "> 0" in promql and "predict_linear" not in promql:
+            if "> 0" in promql and "deriv(" not in promql:
                 return ()  # event counters: no OOM kill anywhere
             parts = _PARTS.get(metric.split("_")[1], ("",))
             return tuple(

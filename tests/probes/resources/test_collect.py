@@ -42,7 +42,9 @@ def test_node_queries_do_not_grow_with_the_fleet() -> None:
     small, large = SyntheticPrometheus(hosts=10), SyntheticPrometheus(hosts=1000)
     _, few = node_run(small)
     snapshot, many = node_run(large)
-    assert len(small.queries) == len(large.queries) == 1 + 23 + 2  # discovery, signals, 2 onset filters
+    assert (
+        len(small.queries) == len(large.queries) == 1 + 1 + 23 + 2
+    )  # discovery, exporters down, signals, 2 onset filters
     assert len(snapshot.instances()) == 1000
     assert [(p.kind, p.entity.name) for p in many] == [
         ("cpu_saturation", "node-0000"),
@@ -69,7 +71,7 @@ def test_without_node_exporter_the_probe_is_skipped_naming_the_exporter() -> Non
         node_run(fleet)
     assert str(raised.value).startswith("no node_exporter metrics (node_cpu_seconds_total, node_load1")
     assert raised.value.hint == "install node_exporter on the hosts and scrape it"
-    assert len(fleet.queries) == 1
+    assert len(fleet.queries) == 2  # discovery, and no node_exporter target down
 
 
 def test_signals_whose_metrics_are_absent_are_not_queried() -> None:
@@ -83,7 +85,9 @@ def test_signals_whose_metrics_are_absent_are_not_queried() -> None:
     )
     fleet = SyntheticPrometheus(hosts=5, metrics=present)
     snapshot, _ = node_run(fleet)
-    assert len(fleet.queries) == 1 + 5 + 1  # discovery; cores, busy, load, memory x2; the CPU onset
+    assert (
+        len(fleet.queries) == 1 + 1 + 5 + 1
+    )  # discovery; exporters down; cores, busy, load, memory x2; the CPU onset
     assert not any("conntrack" in q for q in fleet.queries[1:])
     assert len(snapshot["conntrack_entries"]) == 0
 
@@ -297,7 +301,8 @@ def test_a_kubelet_selector_leaves_kube_state_metrics_queries_alone() -> None:
         'count by (__name__) ({__name__=~"container_cpu_cfs_periods_total|container_cpu_cfs_throttled_periods_total'
         "|container_cpu_usage_seconds_total|container_memory_working_set_bytes|container_oom_events_total"
         '|container_spec_cpu_period|container_spec_cpu_quota|container_spec_memory_limit_bytes",job="kubelet"})'
-        ' or on (__name__) count by (__name__) ({__name__=~"kube_pod_container_status_last_terminated_reason'
+        ' or on (__name__) count by (__name__) ({__name__=~"kube_pod_container_resource_limits'
+        "|kube_pod_container_status_last_terminated_reason"
         '|kube_pod_container_status_restarts_total|kube_pod_owner",job="kube-state-metrics"})'
     )
     assert len(signals) == 9  # restarts, termination reasons and owners still read

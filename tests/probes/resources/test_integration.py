@@ -99,6 +99,11 @@ def test_a_disk_filling_to_full_in_three_hours(incident_nodes: ProbeRun) -> None
     )
 
 
+def test_a_disk_emptied_minutes_ago_is_not_full_in_seconds(incident_nodes: ProbeRun) -> None:
+    # its hour-long trend still falls steeply, but the last minutes do not: filling no more
+    assert [f for f in incident_nodes.findings if f.entity.name == "db-2:/data"] == []
+
+
 def test_a_disk_full_since_before_the_window_is_not_dated_at_the_windows_start(
     incident_nodes: ProbeRun,
 ) -> None:
@@ -206,6 +211,23 @@ def test_an_oom_killed_container_and_its_restart(incident_containers: ProbeRun) 
     assert near(restart.onset, fleets.CONTAINER_OOM_AT + timedelta(seconds=20))
 
 
+def test_without_cadvisor_spec_series_the_memory_limit_comes_from_kube_state_metrics(
+    prometheus_server: Servers,
+) -> None:
+    server = prometheus_server(fleets.SPEC_DROPPED)
+    run = run_probe(
+        ContainerResourcesProbe, config={"prometheus": server.config()}, at=fleets.AT, window="1h"
+    )
+    [limit] = run.findings
+    assert (limit.kind, limit.severity, limit.entity.name) == ("memory_limit", Severity.CRITICAL, "shop/cart")
+    assert limit.title == "Container app of shop/cart at 97 % of its 512.0 MiB memory limit"
+    assert value(limit, "memory limit") == fleets.CART_LIMIT
+    assert "kube_pod_container_resource_limits" in limit.evidence.queries[0]
+    [container] = limit.evidence.details["containers"]  # type: ignore[misc]
+    assert container["limit_source"] == "kube-state-metrics"
+    assert near(limit.onset, fleets.MEMORY_ONSET)
+
+
 def test_a_kubelet_selector_still_judges_restarts_from_kube_state_metrics(prometheus_server: Servers) -> None:
     """cAdvisor series come from the kubelets' job, kube-state-metrics' from its own."""
     server = prometheus_server(fleets.INCIDENTS)
@@ -305,6 +327,43 @@ def test_absent_exporter_metrics_skip_the_probe_and_say_which(
     assert run.outcome.error is not None and run.outcome.error.startswith(exporter)
     assert run.outcome.hint is not None and hint in run.outcome.hint
     assert run.findings == ()
+
+
+def test_a_node_exporter_that_stopped_answering_is_a_finding_not_a_setup_hint(
+    prometheus_server: Servers,
+) -> None:
+    server = prometheus_server(fleets.DEAD_EXPORTER)
+    run = run_probe(
+        NodeResourcesProbe,
+        config={"prometheus": server.config()},
+        options=NODE_OPTIONS,
+        at=fleets.AT,
+        window="1h",
+    )
+    assert run.outcome.status is Status.WARNING, run.outcome.error
+    # new-2's 10 minutes of falling free space do not tell "full in 10h"
+    [down] = run.findings
+    assert (down.kind, down.severity, down.entity.kind, down.entity.name) == (
+        "exporter_down",
+        Severity.WARNING,
+        "host",
+        "gone-1",
+    )
+    assert down.title == f"node exporter on gone-1 down since {fleets.EXPORTER_DIED:%Y-%m-%d %H:%M:%S}Z"
+    assert near(down.onset, fleets.EXPORTER_DIED)
+    assert (
+        down.entity.attributes["job"] == "node" and down.evidence.details["scrape_probe"] == "metrics.scrape"
+    )
+    # alone in Prometheus, the dead exporter still makes a finding, not a skip
+    alone = run_probe(
+        NodeResourcesProbe,
+        config={"prometheus": server.config()},
+        options={**NODE_OPTIONS, "selector": 'instance="gone-1:9100"'},
+        at=fleets.AT,
+        window="1h",
+    )
+    assert alone.outcome.status is Status.WARNING
+    assert [f.kind for f in alone.findings] == ["exporter_down"]
 
 
 def test_the_token_never_appears_in_the_report(prometheus_server: Servers) -> None:

@@ -48,13 +48,16 @@ def test_a_scoped_query_narrows_every_selector_to_the_entity() -> None:
     assert queries.breach(promql.FS_USED_RATIO, ">=", 0.85).endswith(") >= 0.85")
 
 
-def test_time_to_full_uses_predict_linear_and_keeps_only_filling_filesystems() -> None:
+def test_time_to_full_needs_the_long_and_the_recent_trend_falling() -> None:
     queries = promql.QuerySet(
         matchers={"fs": ""}, ranges=promql.Ranges(rate=300, window=3600, trend=3600, horizon=86400)
     )
     text = queries.fleet(promql.FS_TIME_TO_FULL)
-    assert text.count("predict_linear(node_filesystem_avail_bytes[1h], ") == 3
-    assert text.endswith("* 3600 > 0 <= 86400")
+    assert text.startswith("( node_filesystem_avail_bytes / -(")
+    assert text.count("deriv(node_filesystem_avail_bytes[1h])") == 1
+    assert text.count("deriv(node_filesystem_avail_bytes[5m])") == 2
+    assert ") < 0 ) > 0 <= 86400 )" in text
+    assert text.endswith("<= 24 * (time() - min_over_time(timestamp(node_filesystem_avail_bytes)[1h:1m]))")
 
 
 @pytest.mark.parametrize("text", ['job="node"', 'job="node", env!~"dev|test"', 'a=~"x,y",b!="z"', ""])
