@@ -30,8 +30,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -53,6 +54,7 @@ from diagnostics.units import format_duration
 from probes.prometheus.backend import SECTION, display_url
 
 if TYPE_CHECKING:
+    from probes.prometheus.anomaly import DetectorSettings
     from probes.prometheus.anomaly_findings import Candidate
     from probes.prometheus.client import PrometheusClient
     from probes.prometheus.discovery import MetricQuery
@@ -110,17 +112,13 @@ class AnomaliesOptions(ProbeOptions):
     """History the diagnosed window is compared against."""
     queries: tuple[QuerySpec, ...] = ()
     """Key metrics to judge; without any, the golden signals are discovered."""
-    threshold: float = Field(5.0, gt=0)
-    persistence: Duration = timedelta(minutes=6)
-    """How long a departure must last (at least 2 points of the recent grid)."""
+    threshold: float = Field(4.0, gt=0)
+    """Robust z a window mean must reach against the baseline's means of the same length."""
     min_relative: float = Field(0.1, ge=0)
     level_shift_after: Duration = timedelta(minutes=15)
     """An ongoing departure older than this is reported as a level shift."""
     seasonality: bool = True
     """Compare seasonal series with the same time a day and a week earlier."""
-    min_coverage: float = Field(0.3, gt=0, le=1)
-    """Share of the baseline a series must be present in to be judged (new and sparse series are not)."""
-    window_points: int = Field(240, ge=20, le=2000)
     baseline_points: int = Field(2016, ge=100, le=10_999)
     rate_window: str = Field("5m", pattern=r"^\d+[smh]$")
     group_by: str = Field("job", pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -214,30 +212,68 @@ def _limited_note(ctx: ProbeContext, query: MetricQuery, count: int, max_series:
     )
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueryGrid:
+    """Where and how densely one query is read: the baseline, then the recent range (the
+    diagnosed window and an equal lead-in for the onset), both at the baseline's step and phase."""
+
+    step: float
+    baseline_start: float
+    baseline_end: float
+    recent_start: float
+    at: float
+
+
+def query_grid(at: float, window: float, baseline: float, baseline_points: int) -> QueryGrid:
+    """The grid of :func:`_judge_query` as of unix time ``at``: points every ``step`` ending at ``at``."""
+    from probes.prometheus.client import nice_step
+
+    step = nice_step(baseline, baseline_points, minimum=nice_step(2 * window, 240))
+    recent_start = at - math.floor(2 * window / step) * step
+    baseline_end = recent_start - step
+    return QueryGrid(
+        step=step,
+        baseline_start=baseline_end - (math.floor(baseline / step) - 1) * step,
+        baseline_end=baseline_end,
+        recent_start=recent_start,
+        at=at,
+    )
+
+
+def detector_settings(options: AnomaliesOptions, query: MetricQuery) -> DetectorSettings:
+    """The detection settings of ``query`` under ``options`` (the evaluation uses the same)."""
+    from probes.prometheus.anomaly import DetectorSettings
+
+    return DetectorSettings(
+        threshold=query.threshold or options.threshold,
+        min_deviation=query.min_deviation if query.min_deviation is not None else 0.0,
+        min_relative=query.min_relative if query.min_relative is not None else options.min_relative,
+        direction=query.direction,
+        weekly_check=options.seasonality,
+        min_seasonal_days=2 if options.seasonality else 10**9,
+        level_shift_seconds=options.level_shift_after.total_seconds(),
+    )
+
+
 def _judge_query(
     client: PrometheusClient, ctx: ProbeContext, options: AnomaliesOptions, query: MetricQuery
 ) -> tuple[list[Candidate], Finding | None]:
-    from probes.prometheus.anomaly import DetectorSettings, judge, observations
+    from probes.prometheus.anomaly import judge, observations
     from probes.prometheus.anomaly_findings import anomaly_candidates
-    from probes.prometheus.client import nice_step
 
     at = ctx.at.replace(microsecond=0)
     window = ctx.window.total_seconds()
-    recent_step = nice_step(2 * window, options.window_points)
-    recent_start = at - timedelta(seconds=math.floor(2 * window / recent_step) * recent_step)
-    baseline_span = options.baseline.total_seconds()
-    baseline_step = nice_step(baseline_span, options.baseline_points, minimum=recent_step)
-    baseline_end = recent_start - timedelta(seconds=baseline_step)
-    baseline_start = baseline_end - timedelta(seconds=baseline_span - baseline_step)
+    grid = query_grid(at.timestamp(), window, options.baseline.total_seconds(), options.baseline_points)
     promql, note = query.promql, None
     count = _series_count(client, query, at)
     if count is not None and count > options.max_series:
-        span = (at - recent_start).total_seconds()
-        promql = limited(query.promql, options.max_series, span, recent_step, at.timestamp())
+        span = grid.at - grid.recent_start
+        promql = limited(query.promql, options.max_series, span, grid.step, grid.at)
         note = _limited_note(ctx, query, count, options.max_series, promql)
+    moment = partial(datetime.fromtimestamp, tz=UTC)
     try:
-        recent = client.query_range(promql, recent_start, at, recent_step)
-        baseline = client.query_range(promql, baseline_start, baseline_end, baseline_step)
+        recent = client.query_range(promql, moment(grid.recent_start), at, grid.step)
+        baseline = client.query_range(promql, moment(grid.baseline_start), moment(grid.baseline_end), grid.step)
     except ProbeError as exc:
         raise _named(exc, query) from None
     recent_grid = recent.grid()
@@ -250,26 +286,11 @@ def _judge_query(
             labels=recent_grid.labels[: options.max_series],
         )
     labels, obs = observations(baseline.grid(), recent_grid, judged_from=(at - ctx.window).timestamp())
-    persistence = max(2, math.ceil(options.persistence.total_seconds() / recent_step))
-    settings = DetectorSettings(
-        threshold=query.threshold or options.threshold,
-        persistence=persistence,
-        min_deviation=query.min_deviation if query.min_deviation is not None else 0.0,
-        min_relative=query.min_relative if query.min_relative is not None else options.min_relative,
-        direction=query.direction,
-        weekly_check=options.seasonality,
-        min_seasonal_days=3 if options.seasonality else 10**9,
-        min_coverage=options.min_coverage,
-        level_shift_points=max(
-            persistence, math.ceil(options.level_shift_after.total_seconds() / recent_step)
-        ),
-    )
-    verdicts = judge(obs, settings)
+    verdicts = judge(obs, detector_settings(options, query))
     context = {
         "query_name": query.name,
         "baseline": format_duration(options.baseline),
-        "step_s": recent_step,
-        "baseline_step_s": baseline_step,
+        "step_s": grid.step,
         "series_judged": int(verdicts.judged.sum()),
         "series_returned": len(recent.series),
         "series_not_judged_over_limit": truncated + max(0, (count or 0) - options.max_series),
