@@ -89,9 +89,9 @@ Direction = Literal["up", "down", "both"]
 class DetectorSettings:
     """How a departure is judged (see the module docstring); counts are the series' own samples."""
 
-    threshold: float = 4.0
+    threshold: float = 3.5
     """Robust z of a window mean against the baseline's means of the same length."""
-    rank: int = 3
+    rank: int = 2
     """A window mean must also pass the baseline's ``rank x k``-th most extreme mean of its length."""
     windows: tuple[int, ...] = (1, 3, 6, 12)
     onset_fraction: float = 0.5
@@ -107,6 +107,10 @@ class DetectorSettings:
     recent_check: bool = True
     """A side held for ``new_normal_share`` of the last baseline day is the new normal."""
     new_normal_share: float = 0.5
+    slot_tolerance: float = 1800.0
+    """Seconds either side of the same time on previous days that count as "the same time"."""
+    usual_windows: int = 12
+    """Window lengths up to this are confirmed against the usual extremes at the same time."""
     short_history_days: float = 3.0
     short_margin: float = 1.5
     min_samples: int = 12
@@ -234,6 +238,24 @@ class _Model:
     typical: FloatArray
     day_ago: FloatArray
     week_ago: FloatArray
+    usual_high: FloatArray
+    usual_low: FloatArray
+    """Per point, the median over the previous days of the highest (lowest) value within
+    ``slot_tolerance`` columns of the same time: what the series usually reaches then."""
+
+
+def _usual_extremes(history: FloatArray, period: int, days: int, tolerance: int) -> tuple[FloatArray, FloatArray]:
+    """:attr:`_Model.usual_high` and ``usual_low`` (NaN without a previous day)."""
+    if not period or days < 1:
+        empty = np.full_like(history, np.nan)
+        return empty, empty
+    nearby = [_shifted(history, shift) for shift in range(-tolerance, tolerance + 1) if shift >= 0]
+    nearby += [np.roll(history, -shift, axis=1) for shift in range(1, tolerance + 1)]
+    stack = np.stack(nearby)
+    high, low = np.fmax.reduce(stack, axis=0), np.fmin.reduce(stack, axis=0)
+    highs = np.stack([_shifted(high, d * period) for d in range(1, days + 1)]).astype(np.float32)
+    lows = np.stack([_shifted(low, d * period) for d in range(1, days + 1)]).astype(np.float32)
+    return nanmedian(highs, axis=0).astype(np.float64), nanmedian(lows, axis=0).astype(np.float64)
 
 
 def _expected(grid: _Grid, settings: DetectorSettings) -> _Model:
@@ -273,8 +295,19 @@ def _expected(grid: _Grid, settings: DetectorSettings) -> _Model:
             expected = np.where(better[:, None], np.where(np.isfinite(model), model, level_model), expected)
             seasonal |= better
             best = np.where(better, spread, best)
+    days = min(7, grid.base_width // period) if period else 0
+    step = float(grid.times[1] - grid.times[0]) if len(grid.times) > 1 else DAY
+    tolerance = max(1, round(settings.slot_tolerance / step))
+    usual_high, usual_low = _usual_extremes(history, period, days, tolerance)
     return _Model(
-        expected=expected, seasonal=seasonal, level=level, typical=typical, day_ago=day_ago, week_ago=week_ago
+        expected=expected,
+        seasonal=seasonal,
+        level=level,
+        typical=typical,
+        day_ago=day_ago,
+        week_ago=week_ago,
+        usual_high=usual_high,
+        usual_low=usual_low,
     )
 
 
@@ -307,6 +340,8 @@ def _departures(grid: _Grid, model: _Model, short: BoolArray, settings: Detector
     z_needed = settings.threshold * np.where(short, settings.short_margin, 1.0)
     floor = np.maximum(settings.min_deviation, settings.min_relative * model.typical)
     rows = residual.shape[0]
+    above_usual, _, _ = compacted(grid.values - model.usual_high, grid.present)
+    below_usual, _, _ = compacted(model.usual_low - grid.values, grid.present)
     out_up = np.zeros(residual.shape, dtype=bool)
     out_down = np.zeros(residual.shape, dtype=bool)
     single = (np.full(rows, np.nan), np.full(rows, np.nan), np.full(rows, np.nan), np.full(rows, np.nan))
@@ -326,6 +361,9 @@ def _departures(grid: _Grid, model: _Model, short: BoolArray, settings: Detector
             down = judged & usable[:, None] & (center[:, None] - means >= margin) & (means < low[:, None])
             up &= means >= floor[:, None]
             down &= -means >= floor[:, None]
+            if settings.recent_check and length <= settings.usual_windows:  # a departure the series makes at this time every day is normal
+                up &= ~(window_means(above_usual, length) <= 0)
+                down &= ~(window_means(below_usual, length) <= 0)
         out_up |= spread_back(up, length)
         out_down |= spread_back(down, length)
         if length == 1:
