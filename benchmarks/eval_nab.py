@@ -178,7 +178,7 @@ def judged_directly(options: AnomaliesOptions, window: float) -> Judgement:
         for at in ats:
             grid = query_grid(at, window, options.baseline.total_seconds(), options.baseline_points)
             base_times = np.arange(grid.baseline_start, grid.baseline_end + 1, grid.step)
-            recent_times = np.arange(grid.recent_start, at + 1, grid.step)
+            recent_times = np.arange(grid.recent_start, at + 1, grid.recent_step)
             seen = (times >= at - 2 * window - HISTORY_2D) if variant == "2d" else np.ones(len(times), bool)
             rows_base.append(as_prometheus_sees(times[seen], values[seen], base_times))
             rows_recent.append(as_prometheus_sees(times[seen], values[seen], recent_times))
@@ -193,7 +193,7 @@ def judged_directly(options: AnomaliesOptions, window: float) -> Judgement:
             recent=recent,
             recent_present=np.isfinite(recent),
             recent_start=grid.recent_start - grid.at,
-            recent_step=grid.step,
+            recent_step=grid.recent_step,
             judged_from=-window,
         )
         verdicts = judge(obs, settings)

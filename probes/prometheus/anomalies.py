@@ -218,6 +218,8 @@ class QueryGrid:
     diagnosed window and an equal lead-in for the onset), both at the baseline's step and phase."""
 
     step: float
+    recent_step: float
+    """The recent range is also read at this finer step, to date the onset precisely."""
     baseline_start: float
     baseline_end: float
     recent_start: float
@@ -228,11 +230,13 @@ def query_grid(at: float, window: float, baseline: float, baseline_points: int) 
     """The grid of :func:`_judge_query` as of unix time ``at``: points every ``step`` ending at ``at``."""
     from probes.prometheus.client import nice_step
 
-    step = nice_step(baseline, baseline_points, minimum=nice_step(2 * window, 240))
+    recent_step = nice_step(2 * window, 240)
+    step = nice_step(baseline, baseline_points, minimum=recent_step)
     recent_start = at - math.floor(2 * window / step) * step
     baseline_end = recent_start - step
     return QueryGrid(
         step=step,
+        recent_step=recent_step,
         baseline_start=baseline_end - (math.floor(baseline / step) - 1) * step,
         baseline_end=baseline_end,
         recent_start=recent_start,
@@ -268,11 +272,11 @@ def _judge_query(
     count = _series_count(client, query, at)
     if count is not None and count > options.max_series:
         span = grid.at - grid.recent_start
-        promql = limited(query.promql, options.max_series, span, grid.step, grid.at)
+        promql = limited(query.promql, options.max_series, span, grid.recent_step, grid.at)
         note = _limited_note(ctx, query, count, options.max_series, promql)
     moment = partial(datetime.fromtimestamp, tz=UTC)
     try:
-        recent = client.query_range(promql, moment(grid.recent_start), at, grid.step)
+        recent = client.query_range(promql, moment(grid.recent_start), at, grid.recent_step)
         baseline = client.query_range(promql, moment(grid.baseline_start), moment(grid.baseline_end), grid.step)
     except ProbeError as exc:
         raise _named(exc, query) from None
@@ -290,7 +294,8 @@ def _judge_query(
     context = {
         "query_name": query.name,
         "baseline": format_duration(options.baseline),
-        "step_s": grid.step,
+        "step_s": grid.recent_step,
+        "baseline_step_s": grid.step,
         "series_judged": int(verdicts.judged.sum()),
         "series_returned": len(recent.series),
         "series_not_judged_over_limit": truncated + max(0, (count or 0) - options.max_series),

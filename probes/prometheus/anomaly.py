@@ -33,7 +33,7 @@ every 15 s as for hourly recording rules, for a week of history as for a day. Fo
    into the diagnosed window is reported with its peak. Its onset is found walking back while
    the residual stays beyond ``onset_fraction`` x the threshold on the same side.
 7. **Vanished.** A series present in ``vanish_coverage`` of its own expected samples, silent
-   for longer than 3 of its sampling intervals and than its longest gap in the baseline, stopped
+   for 2 of its sampling intervals and longer than its longest gap in the baseline, stopped
    reporting (a one-sample gap of an irregular series is not a vanished series).
 
 Counters must be judged through ``rate()``/``increase()``, never raw.
@@ -411,13 +411,6 @@ def _latest_run(out: BoolArray) -> tuple[BoolArray, IntArray, IntArray]:
     return has, start, end
 
 
-def _next_true(mask: BoolArray) -> IntArray:
-    """For each position, the first position at or after it where ``mask`` holds (width if none)."""
-    width = mask.shape[1]
-    ahead = np.where(mask, np.arange(width), width)
-    return np.minimum.accumulate(ahead[:, ::-1], axis=1)[:, ::-1]
-
-
 def _history(grid: _Grid, settings: DetectorSettings) -> tuple[FloatArray, FloatArray, BoolArray, FloatArray]:
     """(days of history, own sampling interval in columns, short history, own coverage)."""
     base = grid.present[:, : grid.base_width]
@@ -448,7 +441,6 @@ def judge(obs: Observations, settings: DetectorSettings) -> Verdicts:
     soft_side = np.zeros(found.residual.shape, dtype=bool)
     for sign, out, soft in ((1, found.out_up, found.soft_up), (-1, found.out_down, found.soft_down)):
         has, run_start, run_end = _latest_run(out & judged[:, None])
-        run_start = np.where(has, np.minimum(pick(_next_true(soft), run_start), run_end), -1)
         has &= ~_held_last_day(grid, found, soft, settings)
         later = has & (run_end > end)
         sign_of = np.where(later, sign, sign_of)
@@ -457,14 +449,14 @@ def judge(obs: Observations, settings: DetectorSettings) -> Verdicts:
         soft_side = np.where(later[:, None], soft, soft_side)
     anomalous = end >= 0
     position = np.arange(found.residual.shape[1])
-    # step 6, onset: walk back from the run's start while the residual stays beyond the soft
-    # threshold, not past the first recent sample
-    last_not_soft = np.maximum.accumulate(np.where(soft_side, -1, position), axis=1)
-    onset_at = np.maximum(np.minimum(pick(last_not_soft, start) + 1, start), found.base_count)
-    onset_at = np.where(anomalous, np.minimum(onset_at, start), -1)
+    # step 6: the peak of the run, then the onset: walk back from the peak while the residual
+    # stays beyond the soft threshold, not past the first recent sample
     in_run = anomalous[:, None] & (position >= start[:, None]) & (position <= end[:, None])
     strength = np.where(in_run, np.abs(np.nan_to_num(found.z, nan=0.0)), -1.0)
     peak = np.where(anomalous, np.argmax(strength, axis=1), -1)
+    last_not_soft = np.maximum.accumulate(np.where(soft_side, -1, position), axis=1)
+    onset_at = np.maximum(np.minimum(pick(last_not_soft, peak) + 1, peak), found.base_count)
+    onset_at = np.where(anomalous, np.minimum(onset_at, peak), -1)
     last = found.count - 1
     ongoing = anomalous & (end >= last)
     times = grid.times
@@ -478,18 +470,18 @@ def judge(obs: Observations, settings: DetectorSettings) -> Verdicts:
         column = np.where(where >= 0, pick(found.columns, where), -1)
         return pick_or_nan(array, column)
 
-    onset = at_position(onset_at)
+    onset = _finer_onset(obs, grid, model, found, at_position(onset_at), sign_of)
     run_end = at_position(end)
     peak_expected = grid_value(model.expected, peak)
     recent_last = last_true(obs.recent_present)
     recent_times = obs.recent_times
     last_seen = np.where(recent_last >= 0, recent_times[np.maximum(recent_last, 0)] if len(recent_times) else 0, np.nan)
     silent = (recent_times[-1] if len(recent_times) else 0.0) - last_seen
-    longest_gap = _longest_gap(grid) * step
+    longest_gap = _longest_gap(grid)
     vanished = (
         (coverage >= settings.vanish_coverage)
         & (found.base_count >= settings.min_samples)
-        & (silent >= np.maximum(3 * interval * step, longest_gap + step))
+        & (silent >= np.maximum(2 * interval, longest_gap + interval) * step)
     )
     return Verdicts(
         judged=judged,
@@ -506,7 +498,8 @@ def judge(obs: Observations, settings: DetectorSettings) -> Verdicts:
         onset=onset,
         onset_censored=anomalous
         & (onset_at == found.base_count)
-        & pick(soft_side, np.maximum(found.base_count - 1, 0)),
+        & pick(soft_side, np.maximum(found.base_count - 1, 0))
+        & (onset <= obs.recent_start + 1e-6),
         run_end=run_end,
         peak_time=at_position(peak),
         peak_value=grid_value(grid.values, peak),
@@ -521,6 +514,29 @@ def judge(obs: Observations, settings: DetectorSettings) -> Verdicts:
         spread=found.spread,
         last_seen=last_seen,
     )
+
+
+def _finer_onset(
+    obs: Observations, grid: _Grid, model: _Model, found: _Departures, onset: FloatArray, sign: IntArray
+) -> FloatArray:
+    """Step 6 on the recent range's own (finer) points: from the onset found on the judging
+    grid, walk back while the series stays beyond the soft threshold on the same side."""
+    times = obs.recent_times
+    if not len(times) or obs.recent_step >= obs.baseline_step or not np.isfinite(onset).any():
+        return onset
+    step = obs.baseline_step
+    column = np.clip(np.rint((times - grid.times[0]) / step).astype(np.int64), 0, grid.values.shape[1] - 1)
+    z_needed = np.abs((found.single_high - found.center) / np.maximum(found.spread, 1e-300))
+    with np.errstate(invalid="ignore"):
+        z = (obs.recent - model.expected[:, column] - found.center[:, None]) / found.spread[:, None]
+        soft = sign[:, None] * z >= 0.5 * np.minimum(z_needed, 1e300)[:, None]
+    soft &= obs.recent_present
+    position = np.arange(len(times))
+    start = np.searchsorted(times, np.nan_to_num(onset, nan=np.inf) - 1e-6)
+    last_not_soft = np.maximum.accumulate(np.where(soft, -1, position), axis=1)
+    walked = np.minimum(pick(last_not_soft, np.minimum(start, len(times) - 1)) + 1, start)
+    finer = times[np.clip(walked, 0, len(times) - 1)]
+    return np.where(np.isfinite(onset) & (start < len(times)), np.minimum(finer, onset), onset)
 
 
 def _longest_gap(grid: _Grid) -> FloatArray:

@@ -99,7 +99,6 @@ def departures(
         obs,
         DetectorSettings(
             threshold=settings.threshold,
-            persistence=max(2, math.ceil(settings.persistence / recent_step)),
             min_deviation=floor,
             direction="up",
         ),
