@@ -394,13 +394,28 @@ def _departures(grid: _Grid, model: _Model, short: BoolArray, settings: Detector
     )
 
 
-def _held_last_day(grid: _Grid, found: _Departures, soft: BoolArray, settings: DetectorSettings) -> BoolArray:
-    """Step 5: rows whose samples of the last baseline day were mostly beyond normal on this side."""
-    day = grid.day_columns or max(1, int(DAY // (grid.times[1] - grid.times[0]) if len(grid.times) > 1 else 1))
-    last_day = (found.columns >= grid.base_width - day) & (found.columns < grid.base_width) & (found.columns >= 0)
+def _held_last_day(
+    grid: _Grid, found: _Departures, side: int, soft: BoolArray, run: BoolArray, settings: DetectorSettings
+) -> BoolArray:
+    """Step 5: rows whose samples of the last baseline day were mostly beyond normal on this
+    side, as far out as the run typically is: a level held for a day is the new normal; a
+    ramp, whose run lies beyond the upper quartile of that day, is not."""
+    step = float(grid.times[1] - grid.times[0]) if len(grid.times) > 1 else DAY
+    day = grid.day_columns or max(1, int(DAY // step))
+    columns = found.columns
+    last_day = (columns >= grid.base_width - day) & (columns < grid.base_width) & (columns >= 0)
     samples = last_day.sum(axis=1)
     share = (soft & last_day).sum(axis=1) / np.maximum(samples, 1)
-    return settings.recent_check & (samples > 0) & (share >= settings.new_normal_share)
+    outward = side * found.residual
+    then = np.where(last_day, outward, np.nan)
+    upper_quartile_then = ranked(then, np.maximum(1, np.ceil(0.25 * samples).astype(np.int64)), largest=True)
+    typical_now = nanmedian(np.where(run, outward, np.nan))
+    return (
+        settings.recent_check
+        & (samples > 0)
+        & (share >= settings.new_normal_share)
+        & ~(typical_now > upper_quartile_then)
+    )
 
 
 def _latest_run(out: BoolArray) -> tuple[BoolArray, IntArray, IntArray]:
@@ -441,7 +456,9 @@ def judge(obs: Observations, settings: DetectorSettings) -> Verdicts:
     soft_side = np.zeros(found.residual.shape, dtype=bool)
     for sign, out, soft in ((1, found.out_up, found.soft_up), (-1, found.out_down, found.soft_down)):
         has, run_start, run_end = _latest_run(out & judged[:, None])
-        has &= ~_held_last_day(grid, found, soft, settings)
+        position = np.arange(found.residual.shape[1])
+        run = has[:, None] & (position >= run_start[:, None]) & (position <= run_end[:, None])
+        has &= ~_held_last_day(grid, found, sign, soft, run, settings)
         later = has & (run_end > end)
         sign_of = np.where(later, sign, sign_of)
         start = np.where(later, run_start, start)
