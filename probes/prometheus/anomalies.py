@@ -112,7 +112,7 @@ class AnomaliesOptions(ProbeOptions):
     """History the diagnosed window is compared against."""
     queries: tuple[QuerySpec, ...] = ()
     """Key metrics to judge; without any, the golden signals are discovered."""
-    threshold: float = Field(3.5, gt=0)
+    threshold: float = Field(4.0, gt=0)
     """Robust z a window mean must reach against the baseline's means of the same length."""
     min_relative: float = Field(0.1, ge=0)
     level_shift_after: Duration = timedelta(minutes=15)

@@ -50,6 +50,7 @@ import numpy as np
 from probes.prometheus.anomaly_stats import (
     compacted,
     last_true,
+    nanmean,
     nanmedian,
     pick,
     pick_or_nan,
@@ -89,7 +90,7 @@ Direction = Literal["up", "down", "both"]
 class DetectorSettings:
     """How a departure is judged (see the module docstring); counts are the series' own samples."""
 
-    threshold: float = 3.5
+    threshold: float = 4.0
     """Robust z of a window mean against the baseline's means of the same length."""
     rank: int = 2
     """A window mean must also pass the baseline's ``rank x k``-th most extreme mean of its length."""
@@ -287,10 +288,10 @@ def _expected(grid: _Grid, settings: DetectorSettings) -> _Model:
         common = np.isfinite(actual)
         for model in models:
             common &= np.isfinite(model[:, : grid.base_width])
-        zero = np.zeros(rows)
-        best = robust_spread(np.where(common, actual - level[:, None], np.nan), zero) * settings.seasonality_gain
+        # mean absolute residual: a model wrong one day in seven must lose to one right every day
+        best = nanmean(np.abs(np.where(common, actual - level[:, None], np.nan))) * settings.seasonality_gain
         for model in models:
-            spread = robust_spread(np.where(common, actual - model[:, : grid.base_width], np.nan), zero)
+            spread = nanmean(np.abs(np.where(common, actual - model[:, : grid.base_width], np.nan)))
             better = (spread < best) & (common.sum(axis=1) >= settings.min_samples)
             expected = np.where(better[:, None], np.where(np.isfinite(model), model, level_model), expected)
             seasonal |= better
@@ -418,6 +419,18 @@ def _held_last_day(
     )
 
 
+def _departure_end(run: BoolArray, soft: BoolArray, z: FloatArray, calm: int = 3) -> IntArray:
+    """Where the departure of each run ends: its last sample beyond the soft threshold before the
+    series stays back within it for ``calm`` samples after the peak. A long window that still
+    holds a spike does not stretch the spike to the end of the window."""
+    position = np.arange(run.shape[1])
+    peak = np.argmax(np.where(run, np.abs(np.nan_to_num(z, nan=0.0)), -1.0), axis=1)
+    settled = (run_lengths(~soft) >= calm) & (position[None, :] > peak[:, None])
+    back = np.where(settled.any(axis=1), np.argmax(settled, axis=1) - calm + 1, run.shape[1])
+    within = run & soft & (position[None, :] >= peak[:, None]) & (position[None, :] < back[:, None])
+    return np.maximum(last_true(within), peak)
+
+
 def _latest_run(out: BoolArray) -> tuple[BoolArray, IntArray, IntArray]:
     """The latest run of out samples: (has, start, end) in compacted positions."""
     end = last_true(out)
@@ -458,6 +471,7 @@ def judge(obs: Observations, settings: DetectorSettings) -> Verdicts:
         has, run_start, run_end = _latest_run(out & judged[:, None])
         position = np.arange(found.residual.shape[1])
         run = has[:, None] & (position >= run_start[:, None]) & (position <= run_end[:, None])
+        run_end = np.where(has, _departure_end(run, soft, found.z), -1)
         has &= ~_held_last_day(grid, found, sign, soft, run, settings)
         later = has & (run_end > end)
         sign_of = np.where(later, sign, sign_of)
