@@ -114,6 +114,8 @@ class AnomaliesOptions(ProbeOptions):
     """Key metrics to judge; without any, the golden signals are discovered."""
     threshold: float = Field(4.0, gt=0)
     """Robust z a window mean must reach against the baseline's means of the same length."""
+    window_points: int = Field(240, ge=20, le=2000)
+    """Points of the recent range (window + lead-in) used to date the onset."""
     min_relative: float = Field(0.1, ge=0)
     level_shift_after: Duration = timedelta(minutes=15)
     """An ongoing departure older than this is reported as a level shift."""
@@ -226,11 +228,11 @@ class QueryGrid:
     at: float
 
 
-def query_grid(at: float, window: float, baseline: float, baseline_points: int) -> QueryGrid:
+def query_grid(at: float, window: float, baseline: float, baseline_points: int, window_points: int = 240) -> QueryGrid:
     """The grid of :func:`_judge_query` as of unix time ``at``: points every ``step`` ending at ``at``."""
     from probes.prometheus.client import nice_step
 
-    recent_step = nice_step(2 * window, 240)
+    recent_step = nice_step(2 * window, window_points)
     step = nice_step(baseline, baseline_points, minimum=recent_step)
     recent_start = at - math.floor(2 * window / step) * step
     baseline_end = recent_start - step
@@ -267,7 +269,9 @@ def _judge_query(
 
     at = ctx.at.replace(microsecond=0)
     window = ctx.window.total_seconds()
-    grid = query_grid(at.timestamp(), window, options.baseline.total_seconds(), options.baseline_points)
+    grid = query_grid(
+        at.timestamp(), window, options.baseline.total_seconds(), options.baseline_points, options.window_points
+    )
     promql, note = query.promql, None
     count = _series_count(client, query, at)
     if count is not None and count > options.max_series:

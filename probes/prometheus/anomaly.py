@@ -245,18 +245,34 @@ class _Model:
     ``slot_tolerance`` columns of the same time: what the series usually reaches then."""
 
 
-def _usual_extremes(history: FloatArray, period: int, days: int, tolerance: int) -> tuple[FloatArray, FloatArray]:
-    """:attr:`_Model.usual_high` and ``usual_low`` (NaN without a previous day)."""
-    if not period or days < 1:
-        empty = np.full_like(history, np.nan)
-        return empty, empty
-    nearby = [_shifted(history, shift) for shift in range(-tolerance, tolerance + 1) if shift >= 0]
-    nearby += [np.roll(history, -shift, axis=1) for shift in range(1, tolerance + 1)]
-    stack = np.stack(nearby)
-    high, low = np.fmax.reduce(stack, axis=0), np.fmin.reduce(stack, axis=0)
-    highs = np.stack([_shifted(high, d * period) for d in range(1, days + 1)]).astype(np.float32)
-    lows = np.stack([_shifted(low, d * period) for d in range(1, days + 1)]).astype(np.float32)
-    return nanmedian(highs, axis=0).astype(np.float64), nanmedian(lows, axis=0).astype(np.float64)
+def _usual_extremes(
+    history: FloatArray, period: int, days: int, tolerance: int, tail: int
+) -> tuple[FloatArray, FloatArray]:
+    """:attr:`_Model.usual_high` and ``usual_low`` over the last ``tail`` columns (NaN elsewhere
+    and without a previous day): only the windows ending in the diagnosed window use them."""
+    rows, width = history.shape
+    high, low = np.full_like(history, np.nan), np.full_like(history, np.nan)
+    tail = min(tail, width)
+    if not period or days < 1 or not tail:
+        return high, low
+    padding = np.full((rows, days * period + tolerance), np.nan)
+    padded = np.hstack([padding, history, np.full((rows, tolerance), np.nan)])
+    offset = padding.shape[1]
+    highs, lows = [], []
+    for day in range(1, days + 1):
+        first = offset + width - tail - day * period - tolerance
+        segment = padded[:, first : first + tail + 2 * tolerance]
+        windows = np.lib.stride_tricks.sliding_window_view(segment, 2 * tolerance + 1, axis=1)
+        highs.append(np.fmax.reduce(windows, axis=-1))
+        lows.append(np.fmin.reduce(windows, axis=-1))
+    high[:, width - tail :] = _median_of(highs)
+    low[:, width - tail :] = _median_of(lows)
+    return high, low
+
+
+def _median_of(arrays: list[FloatArray]) -> FloatArray:
+    """Element-wise median of equally shaped arrays, ignoring NaN (sorted along a short last axis)."""
+    return nanmedian(np.stack(arrays, axis=-1).astype(np.float32), axis=-1).astype(np.float64)
 
 
 def _expected(grid: _Grid, settings: DetectorSettings) -> _Model:
@@ -277,8 +293,7 @@ def _expected(grid: _Grid, settings: DetectorSettings) -> _Model:
     models: list[FloatArray] = []
     if period and grid.base_width >= settings.min_seasonal_days * period:
         days = min(7, grid.base_width // period)
-        stacked = np.stack([_shifted(history, d * period) for d in range(1, days + 1)]).astype(np.float32)
-        models.append(nanmedian(stacked, axis=0).astype(np.float64))
+        models.append(_median_of([_shifted(history, d * period) for d in range(1, days + 1)]))
     if period and settings.weekly_check and grid.base_width >= 14 * period:
         models.append(week_ago)
     expected = level_model.copy()
@@ -299,7 +314,8 @@ def _expected(grid: _Grid, settings: DetectorSettings) -> _Model:
     days = min(7, grid.base_width // period) if period else 0
     step = float(grid.times[1] - grid.times[0]) if len(grid.times) > 1 else DAY
     tolerance = max(1, round(settings.slot_tolerance / step))
-    usual_high, usual_low = _usual_extremes(history, period, days, tolerance)
+    tail = grid.values.shape[1] - grid.first_judged + max(settings.windows) * 12
+    usual_high, usual_low = _usual_extremes(history, period, days, tolerance, tail)
     return _Model(
         expected=expected,
         seasonal=seasonal,
@@ -341,13 +357,15 @@ def _departures(grid: _Grid, model: _Model, short: BoolArray, settings: Detector
     z_needed = settings.threshold * np.where(short, settings.short_margin, 1.0)
     floor = np.maximum(settings.min_deviation, settings.min_relative * model.typical)
     rows = residual.shape[0]
-    above_usual, _, _ = compacted(grid.values - model.usual_high, grid.present)
-    below_usual, _, _ = compacted(model.usual_low - grid.values, grid.present)
+    # the usual extremes matter for windows ending in the diagnosed window only: the tail
+    tail = max(0, int(base_count.min()) - max(settings.windows)) if len(base_count) else 0
+    above_usual = compacted(grid.values - model.usual_high, grid.present)[0][:, tail:]
+    below_usual = compacted(model.usual_low - grid.values, grid.present)[0][:, tail:]
     out_up = np.zeros(residual.shape, dtype=bool)
     out_down = np.zeros(residual.shape, dtype=bool)
     single = (np.full(rows, np.nan), np.full(rows, np.nan), np.full(rows, np.nan), np.full(rows, np.nan))
     for length in settings.windows:
-        means = window_means(residual, length)
+        means = window_means(residual, length, count)
         base_means = np.where(in_base, means, np.nan)
         rank = settings.rank * length
         usable = (base_count - length + 1) >= 4 * rank
@@ -363,8 +381,8 @@ def _departures(grid: _Grid, model: _Model, short: BoolArray, settings: Detector
             up &= means >= floor[:, None]
             down &= -means >= floor[:, None]
             if settings.recent_check and length <= settings.usual_windows:  # a departure the series makes at this time every day is normal
-                up &= ~(window_means(above_usual, length) <= 0)
-                down &= ~(window_means(below_usual, length) <= 0)
+                up[:, tail:] &= ~(window_means(above_usual, length) <= 0)
+                down[:, tail:] &= ~(window_means(below_usual, length) <= 0)
         out_up |= spread_back(up, length)
         out_down |= spread_back(down, length)
         if length == 1:

@@ -85,18 +85,26 @@ def pick_or_nan(array: FloatArray, columns: IntArray) -> FloatArray:
     return np.where(columns >= 0, pick(array, columns).astype(np.float64), np.nan)
 
 
-def window_means(values: FloatArray, length: int) -> FloatArray:
+def window_means(values: FloatArray, length: int, count: IntArray | None = None) -> FloatArray:
     """Mean of each run of ``length`` consecutive values ending at each position (NaN before
-    the first full run or where a value in it is NaN)."""
+    the first full run or where a value in it is NaN). With ``count``, the rows are compacted
+    (finite values first, ``count`` of them): one running sum instead of two."""
     rows, width = values.shape
     finite = np.isfinite(values)
-    total = np.concatenate([np.zeros((rows, 1)), np.cumsum(np.where(finite, values, 0.0), axis=1)], axis=1)
-    present = np.concatenate([np.zeros((rows, 1)), np.cumsum(finite, axis=1)], axis=1)
+    total = np.zeros((rows, width + 1))
+    np.cumsum(np.where(finite, values, 0.0), axis=1, out=total[:, 1:])
     means = np.full((rows, width), np.nan)
-    if length <= width:
-        sums = total[:, length:] - total[:, :-length]
-        full = (present[:, length:] - present[:, :-length]) == length
-        means[:, length - 1 :] = np.where(full, sums / length, np.nan)
+    if length > width:
+        return means
+    sums = (total[:, length:] - total[:, :-length]) / length
+    if count is not None:
+        position = np.arange(length - 1, width)[None, :]
+        means[:, length - 1 :] = np.where(position < count[:, None], sums, np.nan)
+        return means
+    present = np.zeros((rows, width + 1), dtype=np.int64)
+    np.cumsum(finite, axis=1, out=present[:, 1:])
+    full = (present[:, length:] - present[:, :-length]) == length
+    means[:, length - 1 :] = np.where(full, sums, np.nan)
     return means
 
 
