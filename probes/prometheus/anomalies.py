@@ -9,21 +9,25 @@ Queries, per metric: ``count(<query>)`` at ``at`` (one instant query: how many s
 range queries as of ``--at``: the recent range ``[at - 2 x window, at]`` (the window plus an
 equal lead-in to find the onset) at a step giving at most ``window_points`` points, and the
 baseline (default the 7 days before) at a coarser step dividing a day (5 min for 7 days), never
-more than Prometheus' 11,000 points per series. A query counting more than ``max_series`` series
-is limited in Prometheus itself to the ``max_series`` with the largest latest value in the recent
-range (``topk``), so no more is transferred or decoded, and an info finding says so.
+more than Prometheus' 11,000 points per series; the recent range is judged on the baseline's
+grid and its finer points date the onset (:func:`query_grid`). Range answers are compressed only
+when Prometheus is remote. A query counting more than ``max_series`` series is limited in
+Prometheus itself to the ``max_series`` with the largest latest value in the recent range
+(``topk``), so no more is transferred or decoded, and an info finding says so.
 
-Default thresholds (tuned on the NAB series, see benchmarks/eval_nab.py): robust z >= 5
-against the median/MAD baseline (or the daily profile for seasonal series), confirmed against
-the same time a day and a week earlier (or the last day's level), for at least 6 minutes (3 when
-10 robust deviations out and beyond anything in the baseline), at least 10 % of the series'
-typical magnitude away; error ratios must also rise by 0.5 percentage point and 50 %, p99
-latencies by 50 ms and 50 %. Configured queries get an absolute floor from their ``unit``
-(:data:`UNIT_FLOORS`: ratio 0.005, s 0.05...), others the relative floor only. Ongoing departures more than 3 normal half-widths out are
-critical, others warnings; one ongoing for 15 minutes is a level shift. A series present in
->= 90 % of the baseline with no sample for the last 6 minutes is reported as vanished
-(warning). Series present in < 30 % of the baseline (new, sparse) are not judged. At most
-``max_findings`` findings, worst first; the rest are counted in one info finding.
+Default thresholds (one set for every sampling interval and history length, chosen on the NAB
+series at 5-minute, 30-minute, hourly points and 2-day histories together, see
+benchmarks/eval_nab.py and docs/anomalies.md): a mean of 1, 3, 6 or 12 of the series' own
+samples at least 4 robust spreads of the baseline's means of the same length from their median
+and beyond their 2k-th most extreme one, beyond what the series usually reaches at this time of
+day, and at least 10 % of its typical magnitude away; error ratios must also rise by 0.5
+percentage point and 50 %, p99 latencies by 50 ms and 50 %. Configured queries get an absolute
+floor from their ``unit`` (:data:`UNIT_FLOORS`: ratio 0.005, s 0.05...). Less than 3 days of
+baseline: 1.5x the threshold and a "short history" note. Ongoing departures more than 3 normal
+half-widths out are critical, others warnings; one ongoing for 15 minutes is a level shift. A
+series present in >= 90 % of its own samples and silent for 2 of its intervals and longer than
+any baseline gap is reported as vanished (warning). At most ``max_findings`` findings, worst
+first; the rest are counted in one info finding.
 """
 
 from __future__ import annotations
