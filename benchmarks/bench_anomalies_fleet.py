@@ -34,12 +34,12 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_anomalies import AT, staged  # noqa: E402
+from bench_anomalies import AT, staged
 
-from diagnostics.testing import run_probe  # noqa: E402
-from probes.prometheus import client as prometheus_client  # noqa: E402
-from probes.prometheus.anomalies import AnomaliesOptions, AnomaliesProbe, query_grid  # noqa: E402
-from tests.support.prometheus import PrometheusDataset, start_prometheus  # noqa: E402
+from diagnostics.testing import run_probe
+from probes.prometheus import client as prometheus_client
+from probes.prometheus.anomalies import AnomaliesOptions, AnomaliesProbe, query_grid
+from tests.support.prometheus import PrometheusDataset, start_prometheus
 
 QUERY = "bench_value"
 WINDOW = timedelta(hours=1)
@@ -59,8 +59,18 @@ def the_probes_queries() -> list[dict[str, str]]:
     options = AnomaliesOptions()
     grid = query_grid(AT, WINDOW.total_seconds(), options.baseline.total_seconds(), options.baseline_points)
     return [
-        {"query": QUERY, "start": f"{grid.baseline_start:.0f}", "end": f"{grid.baseline_end:.0f}", "step": f"{grid.step:g}"},
-        {"query": QUERY, "start": f"{grid.recent_start:.0f}", "end": f"{AT:.0f}", "step": f"{grid.recent_step:g}"},
+        {
+            "query": QUERY,
+            "start": f"{grid.baseline_start:.0f}",
+            "end": f"{grid.baseline_end:.0f}",
+            "step": f"{grid.step:g}",
+        },
+        {
+            "query": QUERY,
+            "start": f"{grid.recent_start:.0f}",
+            "end": f"{AT:.0f}",
+            "step": f"{grid.recent_step:g}",
+        },
     ]
 
 
@@ -81,7 +91,11 @@ def wire_bytes(url: str, encoding: str) -> int:
     size = 0
     for params in the_probes_queries():
         with requests.get(
-            f"{url}/api/v1/query_range", params=params, headers={"Accept-Encoding": encoding}, stream=True, timeout=60
+            f"{url}/api/v1/query_range",
+            params=params,
+            headers={"Accept-Encoding": encoding},
+            stream=True,
+            timeout=60,
         ) as answer:
             size += len(answer.raw.read(decode_content=False))
     return size
@@ -98,7 +112,11 @@ def end_to_end(url: str, repeat: int, *, encoding: str | None) -> tuple[float, i
             result = run_probe(
                 AnomaliesProbe,
                 config={"prometheus": {"url": url}},
-                options={"queries": [{"name": "bench", "query": QUERY}], "max_series": 100_000, "timeout": "120s"},
+                options={
+                    "queries": [{"name": "bench", "query": QUERY}],
+                    "max_series": 100_000,
+                    "timeout": "120s",
+                },
                 at=datetime.fromtimestamp(AT, UTC),
                 window=WINDOW,
             )
@@ -121,7 +139,9 @@ def main() -> None:
         began = time.perf_counter()
         dataset = PrometheusDataset(name="fleet", series=lambda: staged(args.series, rng))
         server = start_prometheus(dataset, Path(workdir))
-        print(f"{args.series} series x 7 days backfilled, Prometheus ready in {time.perf_counter() - began:.0f}s")
+        print(
+            f"{args.series} series x 7 days backfilled, Prometheus ready in {time.perf_counter() - began:.0f}s"
+        )
         try:
             end_to_end(server.url, 1, encoding=None)  # warm Prometheus' caches and the imports
             own = prometheus_time(server.url, args.repeat)

@@ -139,7 +139,9 @@ class Moments:
     negatives: list[float]
 
 
-def moments(item: NabSeries, interval: float, window: float, after: float, every: float, limit: int) -> Moments:
+def moments(
+    item: NabSeries, interval: float, window: float, after: float, every: float, limit: int
+) -> Moments:
     positives = []
     for label in item.labels:
         visible = (np.floor(label / interval) + 1) * interval if interval else label
@@ -202,13 +204,17 @@ def judged_directly(options: AnomaliesOptions, window: float) -> Judgement:
     return flags
 
 
-def staged(series: list[NabSeries], variants: list[str], plan: dict[tuple[str, str], Moments], window: float) -> Iterator[StagedSeries]:
+def staged(
+    series: list[NabSeries], variants: list[str], plan: dict[tuple[str, str], Moments], window: float
+) -> Iterator[StagedSeries]:
     for item in series:
         for variant in variants:
             times, values = resampled(item.times, item.values, VARIANTS[variant])
             labels = {"group": item.group, "series": item.name, "variant": variant}
             if variant != "2d":
-                yield StagedSeries(name="nab_value", labels=labels, timestamps=times.tolist(), values=values.tolist())
+                yield StagedSeries(
+                    name="nab_value", labels=labels, timestamps=times.tolist(), values=values.tolist()
+                )
                 continue
             moments_of = plan[(item.name, variant)]
             for at in moments_of.positives + moments_of.negatives:
@@ -228,7 +234,10 @@ def judged_by_prometheus(url: str, window: float) -> Judgement:
         found = []
         for at in ats:
             cut = f',cut="{at:.0f}"' if variant == "2d" else ""
-            query = {"name": item.name, "query": f'nab_value{{series="{item.name}",variant="{variant}"{cut}}}'}
+            query = {
+                "name": item.name,
+                "query": f'nab_value{{series="{item.name}",variant="{variant}"{cut}}}',
+            }
             run = run_probe(
                 AnomaliesProbe,
                 config={"prometheus": {"url": url}},
@@ -262,7 +271,9 @@ def evaluate(
                 tally.negatives += 1
                 tally.alarms += hit
                 if hit:
-                    tally.false_alarms.append(f"{item.name} @ {datetime.fromtimestamp(at, UTC):%Y-%m-%d %H:%M}")
+                    tally.false_alarms.append(
+                        f"{item.name} @ {datetime.fromtimestamp(at, UTC):%Y-%m-%d %H:%M}"
+                    )
     return tallies
 
 
@@ -275,7 +286,9 @@ def main() -> None:
     parser.add_argument("--max-negatives", type=int, default=24)
     parser.add_argument("--variant", action="append", choices=sorted(VARIANTS))
     parser.add_argument("--prometheus", action="store_true", help="judge through a real Prometheus")
-    parser.add_argument("--check-same", action="store_true", help="both ways; print any decision that differs")
+    parser.add_argument(
+        "--check-same", action="store_true", help="both ways; print any decision that differs"
+    )
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
     if not args.nab.is_dir():

@@ -232,7 +232,9 @@ class QueryGrid:
     at: float
 
 
-def query_grid(at: float, window: float, baseline: float, baseline_points: int, window_points: int = 240) -> QueryGrid:
+def query_grid(
+    at: float, window: float, baseline: float, baseline_points: int, window_points: int = 240
+) -> QueryGrid:
     """The grid of :func:`_judge_query` as of unix time ``at``: points every ``step`` ending at ``at``."""
     from probes.prometheus.client import nice_step
 
@@ -274,7 +276,11 @@ def _judge_query(
     at = ctx.at.replace(microsecond=0)
     window = ctx.window.total_seconds()
     grid = query_grid(
-        at.timestamp(), window, options.baseline.total_seconds(), options.baseline_points, options.window_points
+        at.timestamp(),
+        window,
+        options.baseline.total_seconds(),
+        options.baseline_points,
+        options.window_points,
     )
     promql, note = query.promql, None
     count = _series_count(client, query, at)
@@ -285,7 +291,9 @@ def _judge_query(
     moment = partial(datetime.fromtimestamp, tz=UTC)
     try:
         recent = client.query_range(promql, moment(grid.recent_start), at, grid.recent_step)
-        baseline = client.query_range(promql, moment(grid.baseline_start), moment(grid.baseline_end), grid.step)
+        baseline = client.query_range(
+            promql, moment(grid.baseline_start), moment(grid.baseline_end), grid.step
+        )
     except ProbeError as exc:
         raise _named(exc, query) from None
     recent_grid = recent.grid()

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -203,13 +203,17 @@ def _joined(obs: Observations) -> _Grid:
     extra = max(0, int(np.floor((end - obs.baseline_start) / step + 1e-6)) + 1 - base_width)
     times = obs.baseline_start + step * np.arange(base_width + extra, dtype=np.float64)
     source = np.searchsorted(recent_times, times[base_width:] + 1e-6, side="right") - 1
-    found = (source >= 0) & (times[base_width:] - recent_times[np.maximum(source, 0)] < obs.recent_step - 1e-6)
+    found = (source >= 0) & (
+        times[base_width:] - recent_times[np.maximum(source, 0)] < obs.recent_step - 1e-6
+    )
     column = np.maximum(source, 0)
     rows = obs.baseline.shape[0]
     recent = np.where(found[None, :], obs.recent[:, column] if len(recent_times) else np.nan, np.nan)
     present = np.where(found[None, :], obs.recent_present[:, column] if len(recent_times) else False, False)
     values = np.hstack([obs.baseline, recent.reshape(rows, extra)])
-    present = np.hstack([obs.baseline_present, present.reshape(rows, extra).astype(bool)]) & np.isfinite(values)
+    present = np.hstack([obs.baseline_present, present.reshape(rows, extra).astype(bool)]) & np.isfinite(
+        values
+    )
     day = DAY / step
     return _Grid(
         values=np.where(present, values, np.nan),
@@ -380,7 +384,9 @@ def _departures(grid: _Grid, model: _Model, short: BoolArray, settings: Detector
             down = judged & usable[:, None] & (center[:, None] - means >= margin) & (means < low[:, None])
             up &= means >= floor[:, None]
             down &= -means >= floor[:, None]
-            if settings.recent_check and length <= settings.usual_windows:  # a departure the series makes at this time every day is normal
+            if (
+                settings.recent_check and length <= settings.usual_windows
+            ):  # a departure the series makes at this time every day is normal
                 up[:, tail:] &= ~(window_means(above_usual, length) <= 0)
                 down[:, tail:] &= ~(window_means(below_usual, length) <= 0)
         out_up |= spread_back(up, length)
@@ -429,12 +435,13 @@ def _held_last_day(
     then = np.where(last_day, outward, np.nan)
     upper_quartile_then = ranked(then, np.maximum(1, np.ceil(0.25 * samples).astype(np.int64)), largest=True)
     typical_now = nanmedian(np.where(run, outward, np.nan))
-    return (
+    held: BoolArray = (
         settings.recent_check
         & (samples > 0)
         & (share >= settings.new_normal_share)
         & ~(typical_now > upper_quartile_then)
     )
+    return held
 
 
 def _departure_end(run: BoolArray, soft: BoolArray, z: FloatArray, calm: int = 3) -> IntArray:
@@ -446,7 +453,8 @@ def _departure_end(run: BoolArray, soft: BoolArray, z: FloatArray, calm: int = 3
     settled = (run_lengths(~soft) >= calm) & (position[None, :] > peak[:, None])
     back = np.where(settled.any(axis=1), np.argmax(settled, axis=1) - calm + 1, run.shape[1])
     within = run & soft & (position[None, :] >= peak[:, None]) & (position[None, :] < back[:, None])
-    return np.maximum(last_true(within), peak)
+    end: IntArray = np.maximum(last_true(within), peak)
+    return end
 
 
 def _latest_run(out: BoolArray) -> tuple[BoolArray, IntArray, IntArray]:
@@ -520,11 +528,13 @@ def judge(obs: Observations, settings: DetectorSettings) -> Verdicts:
         return pick_or_nan(array, column)
 
     onset = _finer_onset(obs, grid, model, found, at_position(onset_at), sign_of)
-    run_end = at_position(end)
+    ended_at = at_position(end)
     peak_expected = grid_value(model.expected, peak)
     recent_last = last_true(obs.recent_present)
     recent_times = obs.recent_times
-    last_seen = np.where(recent_last >= 0, recent_times[np.maximum(recent_last, 0)] if len(recent_times) else 0, np.nan)
+    last_seen = np.where(
+        recent_last >= 0, recent_times[np.maximum(recent_last, 0)] if len(recent_times) else 0, np.nan
+    )
     silent = (recent_times[-1] if len(recent_times) else 0.0) - last_seen
     longest_gap = _longest_gap(grid)
     vanished = (
@@ -542,14 +552,14 @@ def judge(obs: Observations, settings: DetectorSettings) -> Verdicts:
         interval=interval * step,
         sign=sign_of,
         score=np.where(anomalous, pick_or_nan(strength, peak), 0.0),
-        level_shift=ongoing & (run_end - onset >= settings.level_shift_seconds - 1e-6),
+        level_shift=ongoing & (ended_at - onset >= settings.level_shift_seconds - 1e-6),
         ongoing=ongoing,
         onset=onset,
         onset_censored=anomalous
         & (onset_at == found.base_count)
         & pick(soft_side, np.maximum(found.base_count - 1, 0))
         & (onset <= obs.recent_start + 1e-6),
-        run_end=run_end,
+        run_end=ended_at,
         peak_time=at_position(peak),
         peak_value=grid_value(grid.values, peak),
         peak_expected=peak_expected,

@@ -113,7 +113,8 @@ def spread_back(flags: BoolArray, length: int) -> BoolArray:
     rows, width = flags.shape
     counts = np.concatenate([np.zeros((rows, 1), np.int64), np.cumsum(flags, axis=1)], axis=1)
     ahead = np.minimum(np.arange(width) + length, width)
-    return (counts[:, ahead] - counts[:, :width]) > 0
+    covered: BoolArray = (counts[:, ahead] - counts[:, :width]) > 0
+    return covered
 
 
 def compacted(values: FloatArray, present: BoolArray) -> tuple[FloatArray, IntArray, IntArray]:

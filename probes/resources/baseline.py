@@ -10,7 +10,6 @@ fleet costs no range query at all and a sick one costs two per signal, whatever 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
