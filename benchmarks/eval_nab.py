@@ -64,7 +64,8 @@ from tests.support.prometheus import PrometheusDataset, StagedSeries, start_prom
 
 DAY = 86_400.0
 LOOKBACK = 300.0
-"""Prometheus' lookback: a point sees the last sample of the 5 minutes before it."""
+"""Prometheus' lookback: a point sees the last sample of the 5 minutes before it, both ends
+included (Prometheus 2.x, which the test support runs)."""
 VARIANTS = {"5m": 0.0, "30m": 1800.0, "1h": 3600.0, "2d": 0.0}
 """Variant name -> resampling interval in seconds (0: the original points)."""
 HISTORY_2D = 2 * DAY
@@ -161,7 +162,7 @@ def as_prometheus_sees(times: np.ndarray, values: np.ndarray, grid: np.ndarray) 
     """The value PromQL returns at each grid time: the last sample of the lookback before."""
     index = np.searchsorted(times, grid, side="right") - 1
     age = grid - times[np.maximum(index, 0)]
-    return np.where((index >= 0) & (age < LOOKBACK), values[np.maximum(index, 0)], np.nan)
+    return np.where((index >= 0) & (age <= LOOKBACK), values[np.maximum(index, 0)], np.nan)
 
 
 Judgement = Callable[[NabSeries, str, list[float]], list[bool]]

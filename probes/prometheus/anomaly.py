@@ -214,6 +214,7 @@ def _joined(obs: Observations) -> _Grid:
     present = np.hstack([obs.baseline_present, present.reshape(rows, extra).astype(bool)]) & np.isfinite(
         values
     )
+    present &= ~_seen_twice(values, present)
     day = DAY / step
     return _Grid(
         values=np.where(present, values, np.nan),
@@ -223,6 +224,20 @@ def _joined(obs: Observations) -> _Grid:
         first_judged=int(np.searchsorted(times, obs.judged_from - 1e-6)),
         day_columns=int(day) if day == int(day) else 0,
     )
+
+
+def _seen_twice(values: FloatArray, present: BoolArray) -> BoolArray:
+    """Isolated pairs of points with the same value (absent, x, x, absent): a sample exactly one
+    lookback before a grid point is seen by two points (Prometheus 2.x's lookback includes its
+    start) and would count twice for a sparse series; the second is dropped."""
+    repeat = np.zeros_like(present)
+    if values.shape[1] >= 2:
+        edge = np.zeros((len(present), 1), dtype=bool)
+        before = np.hstack([edge, present[:, :-2]])
+        after = np.hstack([present[:, 2:], edge])
+        same = present[:, 1:] & present[:, :-1] & (values[:, 1:] == values[:, :-1])
+        repeat[:, 1:] = same & ~before & ~after
+    return repeat
 
 
 def _shifted(values: FloatArray, columns: int) -> FloatArray:
