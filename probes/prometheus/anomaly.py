@@ -47,10 +47,18 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from probes.prometheus.anomaly_expected import (
+    DAY,
+    ExpectedValues,
+    JudgingGrid,
+    expected_values,
+    history_of,
+    judging_grid,
+    longest_gap,
+)
 from probes.prometheus.anomaly_stats import (
     compacted,
     last_true,
-    nanmean,
     nanmedian,
     pick,
     pick_or_nan,
@@ -81,8 +89,6 @@ __all__ = [
     "run_lengths",
 ]
 
-DAY = 86_400.0
-WEEK = 7 * DAY
 Direction = Literal["up", "down", "both"]
 
 
@@ -183,171 +189,6 @@ class Verdicts:
 
 
 @dataclass(frozen=True, slots=True)
-class _Grid:
-    """Baseline and recent points on one grid (the baseline's step and phase)."""
-
-    values: FloatArray
-    present: BoolArray
-    times: FloatArray
-    base_width: int
-    first_judged: int
-    day_columns: int
-    """Columns per day; 0 when the step does not divide a day."""
-
-
-def _joined(obs: Observations) -> _Grid:
-    """The baseline followed by the recent points that fall on the baseline's grid."""
-    step, base_width = obs.baseline_step, obs.baseline.shape[1]
-    recent_times = obs.recent_times
-    end = recent_times[-1] if len(recent_times) else obs.baseline_start + step * (base_width - 1)
-    extra = max(0, int(np.floor((end - obs.baseline_start) / step + 1e-6)) + 1 - base_width)
-    times = obs.baseline_start + step * np.arange(base_width + extra, dtype=np.float64)
-    source = np.searchsorted(recent_times, times[base_width:] + 1e-6, side="right") - 1
-    found = (source >= 0) & (
-        times[base_width:] - recent_times[np.maximum(source, 0)] < obs.recent_step - 1e-6
-    )
-    column = np.maximum(source, 0)
-    rows = obs.baseline.shape[0]
-    recent = np.where(found[None, :], obs.recent[:, column] if len(recent_times) else np.nan, np.nan)
-    present = np.where(found[None, :], obs.recent_present[:, column] if len(recent_times) else False, False)
-    values = np.hstack([obs.baseline, recent.reshape(rows, extra)])
-    present = np.hstack([obs.baseline_present, present.reshape(rows, extra).astype(bool)]) & np.isfinite(
-        values
-    )
-    present &= ~_seen_twice(values, present)
-    day = DAY / step
-    return _Grid(
-        values=np.where(present, values, np.nan),
-        present=present,
-        times=times,
-        base_width=base_width,
-        first_judged=int(np.searchsorted(times, obs.judged_from - 1e-6)),
-        day_columns=int(day) if day == int(day) else 0,
-    )
-
-
-def _seen_twice(values: FloatArray, present: BoolArray) -> BoolArray:
-    """Isolated pairs of points with the same value (absent, x, x, absent): a sample exactly one
-    lookback before a grid point is seen by two points (Prometheus 2.x's lookback includes its
-    start) and would count twice for a sparse series; the second is dropped."""
-    repeat = np.zeros_like(present)
-    if values.shape[1] >= 2:
-        edge = np.zeros((len(present), 1), dtype=bool)
-        before = np.hstack([edge, present[:, :-2]])
-        after = np.hstack([present[:, 2:], edge])
-        same = present[:, 1:] & present[:, :-1] & (values[:, 1:] == values[:, :-1])
-        repeat[:, 1:] = same & ~before & ~after
-    return repeat
-
-
-def _shifted(values: FloatArray, columns: int) -> FloatArray:
-    """Each column's value ``columns`` earlier (NaN before the start)."""
-    out = np.full_like(values, np.nan)
-    if 0 < columns < values.shape[1]:
-        out[:, columns:] = values[:, :-columns]
-    return out
-
-
-@dataclass(frozen=True, slots=True)
-class _Model:
-    """Expected value of every grid point, and which model gave it."""
-
-    expected: FloatArray
-    seasonal: BoolArray
-    level: FloatArray
-    typical: FloatArray
-    day_ago: FloatArray
-    week_ago: FloatArray
-    usual_high: FloatArray
-    usual_low: FloatArray
-    """Per point, the median over the previous days of the highest (lowest) value within
-    ``slot_tolerance`` columns of the same time: what the series usually reaches then."""
-
-
-def _usual_extremes(
-    history: FloatArray, period: int, days: int, tolerance: int, tail: int
-) -> tuple[FloatArray, FloatArray]:
-    """:attr:`_Model.usual_high` and ``usual_low`` over the last ``tail`` columns (NaN elsewhere
-    and without a previous day): only the windows ending in the diagnosed window use them."""
-    rows, width = history.shape
-    high, low = np.full_like(history, np.nan), np.full_like(history, np.nan)
-    tail = min(tail, width)
-    if not period or days < 1 or not tail:
-        return high, low
-    padding = np.full((rows, days * period + tolerance), np.nan)
-    padded = np.hstack([padding, history, np.full((rows, tolerance), np.nan)])
-    offset = padding.shape[1]
-    highs, lows = [], []
-    for day in range(1, days + 1):
-        first = offset + width - tail - day * period - tolerance
-        segment = padded[:, first : first + tail + 2 * tolerance]
-        windows = np.lib.stride_tricks.sliding_window_view(segment, 2 * tolerance + 1, axis=1)
-        highs.append(np.fmax.reduce(windows, axis=-1))
-        lows.append(np.fmin.reduce(windows, axis=-1))
-    high[:, width - tail :] = _median_of(highs)
-    low[:, width - tail :] = _median_of(lows)
-    return high, low
-
-
-def _median_of(arrays: list[FloatArray]) -> FloatArray:
-    """Element-wise median of equally shaped arrays, ignoring NaN (sorted along a short last axis)."""
-    return nanmedian(np.stack(arrays, axis=-1).astype(np.float32), axis=-1).astype(np.float64)
-
-
-def _expected(grid: _Grid, settings: DetectorSettings) -> _Model:
-    """Step 2: the level, daily and weekly models; per row, the one with the smallest spread."""
-    history = grid.values.copy()
-    history[:, grid.base_width :] = np.nan  # expectations come from the baseline only
-    base = history[:, : grid.base_width]
-    rows = base.shape[0]
-    level = nanmedian(base).astype(np.float64)
-    typical = np.abs(level)
-    crossing = np.flatnonzero((np.fmin.reduce(base, axis=1) < 0) & (np.fmax.reduce(base, axis=1) > 0))
-    if len(crossing):
-        typical[crossing] = nanmedian(np.abs(base[crossing]))
-    level_model = np.broadcast_to(level[:, None], grid.values.shape)
-    period = grid.day_columns
-    day_ago = _shifted(history, period) if period else np.full_like(history, np.nan)
-    week_ago = _shifted(history, 7 * period) if period else np.full_like(history, np.nan)
-    models: list[FloatArray] = []
-    if period and grid.base_width >= settings.min_seasonal_days * period:
-        days = min(7, grid.base_width // period)
-        models.append(_median_of([_shifted(history, d * period) for d in range(1, days + 1)]))
-    if period and settings.weekly_check and grid.base_width >= 14 * period:
-        models.append(week_ago)
-    expected = level_model.copy()
-    seasonal = np.zeros(rows, dtype=bool)
-    if models:
-        actual = grid.values[:, : grid.base_width]
-        common = np.isfinite(actual)
-        for model in models:
-            common &= np.isfinite(model[:, : grid.base_width])
-        # mean absolute residual: a model wrong one day in seven must lose to one right every day
-        best = nanmean(np.abs(np.where(common, actual - level[:, None], np.nan))) * settings.seasonality_gain
-        for model in models:
-            spread = nanmean(np.abs(np.where(common, actual - model[:, : grid.base_width], np.nan)))
-            better = (spread < best) & (common.sum(axis=1) >= settings.min_samples)
-            expected = np.where(better[:, None], np.where(np.isfinite(model), model, level_model), expected)
-            seasonal |= better
-            best = np.where(better, spread, best)
-    days = min(7, grid.base_width // period) if period else 0
-    step = float(grid.times[1] - grid.times[0]) if len(grid.times) > 1 else DAY
-    tolerance = max(1, round(settings.slot_tolerance / step))
-    tail = grid.values.shape[1] - grid.first_judged + max(settings.windows) * 12
-    usual_high, usual_low = _usual_extremes(history, period, days, tolerance, tail)
-    return _Model(
-        expected=expected,
-        seasonal=seasonal,
-        level=level,
-        typical=typical,
-        day_ago=day_ago,
-        week_ago=week_ago,
-        usual_high=usual_high,
-        usual_low=usual_low,
-    )
-
-
-@dataclass(frozen=True, slots=True)
 class _Departures:
     """Per compacted sample: residual, single-sample z, and which samples are out on each side."""
 
@@ -366,7 +207,9 @@ class _Departures:
     single_high: FloatArray
 
 
-def _departures(grid: _Grid, model: _Model, short: BoolArray, settings: DetectorSettings) -> _Departures:
+def _departures(
+    grid: JudgingGrid, model: ExpectedValues, short: BoolArray, settings: DetectorSettings
+) -> _Departures:
     """Step 3: calibrated window tests for every window length, on the compacted residuals."""
     residual, columns, count = compacted(grid.values - model.expected, grid.present)
     base_count = grid.present[:, : grid.base_width].sum(axis=1)
@@ -435,7 +278,12 @@ def _departures(grid: _Grid, model: _Model, short: BoolArray, settings: Detector
 
 
 def _held_last_day(
-    grid: _Grid, found: _Departures, side: int, soft: BoolArray, run: BoolArray, settings: DetectorSettings
+    grid: JudgingGrid,
+    found: _Departures,
+    side: int,
+    soft: BoolArray,
+    run: BoolArray,
+    settings: DetectorSettings,
 ) -> BoolArray:
     """Step 5: rows whose samples of the last baseline day were mostly beyond normal on this
     side, as far out as the run typically is: a level held for a day is the new normal; a
@@ -480,27 +328,11 @@ def _latest_run(out: BoolArray) -> tuple[BoolArray, IntArray, IntArray]:
     return has, start, end
 
 
-def _history(grid: _Grid, settings: DetectorSettings) -> tuple[FloatArray, FloatArray, BoolArray, FloatArray]:
-    """(days of history, own sampling interval in columns, short history, own coverage)."""
-    base = grid.present[:, : grid.base_width]
-    first = np.where(base.any(axis=1), np.argmax(base, axis=1), grid.base_width)
-    span = (grid.base_width - first).astype(np.float64)
-    step = float(grid.times[1] - grid.times[0]) if len(grid.times) > 1 else 1.0
-    _, columns, count = compacted(np.zeros(base.shape), base)
-    gaps = np.where(columns[:, 1:] >= 0, np.diff(columns, axis=1).astype(np.float64), np.nan)
-    interval = np.where(count >= 2, nanmedian(gaps), 1.0)
-    interval = np.where(np.isfinite(interval), np.maximum(interval, 1.0), 1.0)
-    coverage = count * interval / np.maximum(span, 1.0)
-    days = span * step / DAY
-    short = (days < settings.short_history_days) | (coverage < 0.5)
-    return days, interval, short, coverage
-
-
 def judge(obs: Observations, settings: DetectorSettings) -> Verdicts:
     """Judge every row of ``obs`` against its own baseline (see the module docstring)."""
-    grid = _joined(obs)
-    model = _expected(grid, settings)
-    days, interval, short, coverage = _history(grid, settings)
+    grid = judging_grid(obs)
+    model = expected_values(grid, settings)
+    days, interval, short, coverage = history_of(grid, settings)
     found = _departures(grid, model, short, settings)
     rows = grid.values.shape[0]
     judged = (found.base_count >= settings.min_samples) & (found.count > found.base_count)
@@ -551,11 +383,11 @@ def judge(obs: Observations, settings: DetectorSettings) -> Verdicts:
         recent_last >= 0, recent_times[np.maximum(recent_last, 0)] if len(recent_times) else 0, np.nan
     )
     silent = (recent_times[-1] if len(recent_times) else 0.0) - last_seen
-    longest_gap = _longest_gap(grid)
+    widest_gap = longest_gap(grid)
     vanished = (
         (coverage >= settings.vanish_coverage)
         & (found.base_count >= settings.min_samples)
-        & (silent >= np.maximum(2 * interval, longest_gap + interval) * step)
+        & (silent >= np.maximum(2 * interval, widest_gap + interval) * step)
     )
     return Verdicts(
         judged=judged,
@@ -591,7 +423,12 @@ def judge(obs: Observations, settings: DetectorSettings) -> Verdicts:
 
 
 def _finer_onset(
-    obs: Observations, grid: _Grid, model: _Model, found: _Departures, onset: FloatArray, sign: IntArray
+    obs: Observations,
+    grid: JudgingGrid,
+    model: ExpectedValues,
+    found: _Departures,
+    onset: FloatArray,
+    sign: IntArray,
 ) -> FloatArray:
     """Step 6 on the recent range's own (finer) points: from the onset found on the judging
     grid, walk back while the series stays beyond the soft threshold on the same side."""
@@ -611,14 +448,6 @@ def _finer_onset(
     walked = np.minimum(pick(last_not_soft, np.minimum(start, len(times) - 1)) + 1, start)
     finer = times[np.clip(walked, 0, len(times) - 1)]
     return np.where(np.isfinite(onset) & (start < len(times)), np.minimum(finer, onset), onset)
-
-
-def _longest_gap(grid: _Grid) -> FloatArray:
-    """Longest run of absent columns between two baseline samples of each row, in columns."""
-    base = grid.present[:, : grid.base_width]
-    _, columns, count = compacted(np.zeros(base.shape), base)
-    gaps = np.where(columns[:, 1:] >= 0, np.diff(columns, axis=1), 0)
-    return np.where(count >= 2, gaps.max(axis=1, initial=0), 0).astype(np.float64)
 
 
 def observations(

@@ -28,7 +28,8 @@ WINDOW = 3600.0
 RECENT_STEP, BASELINE_STEP = 30.0, 300.0
 RECENT_TIMES = AT - 2 * WINDOW + RECENT_STEP * np.arange(241)
 BASELINE_TIMES = AT - 2 * WINDOW - 7 * 86400 + BASELINE_STEP * np.arange(2016)
-NAB = Path(__file__).resolve().parents[4] / "shared" / "nab"
+NAB = Path(__file__).resolve().parents[2] / "fixtures" / "nab"
+"""The NAB series the tests read, with NAB's licence (tests/fixtures/nab/README.md)."""
 
 Shape = Callable[[np.ndarray], np.ndarray]
 rng = np.random.default_rng(4)
