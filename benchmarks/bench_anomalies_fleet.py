@@ -101,6 +101,30 @@ def wire_bytes(url: str, encoding: str) -> int:
     return size
 
 
+def breakdown(url: str, repeat: int) -> tuple[float, float]:
+    """Median seconds of the two range queries (transfer and decoding) and of judging them."""
+    from probes.prometheus.anomaly import DetectorSettings, judge, observations
+    from probes.prometheus.backend import PrometheusConfig
+    from probes.prometheus.client import PrometheusClient
+
+    options = AnomaliesOptions()
+    grid = query_grid(AT, WINDOW.total_seconds(), options.baseline.total_seconds(), options.baseline_points)
+    moment = [
+        datetime.fromtimestamp(t, UTC)
+        for t in (grid.baseline_start, grid.baseline_end, grid.recent_start, AT)
+    ]
+    with PrometheusClient(PrometheusConfig(url=url), deadline=time.monotonic() + 600) as client:
+
+        def fetch() -> object:
+            recent = client.query_range(QUERY, moment[2], moment[3], grid.recent_step)
+            baseline = client.query_range(QUERY, moment[0], moment[1], grid.step)
+            return observations(baseline.grid(), recent.grid(), judged_from=AT - WINDOW.total_seconds())[1]
+
+        fetching, obs = median_time(repeat, fetch)
+        judging, _ = median_time(repeat, lambda: judge(obs, DetectorSettings()))  # type: ignore[arg-type]
+    return fetching, judging
+
+
 def end_to_end(url: str, repeat: int, *, encoding: str | None) -> tuple[float, int]:
     """Median seconds of the probe, and its number of findings; ``encoding`` forces one."""
     chosen = prometheus_client.range_encoding
@@ -148,6 +172,10 @@ def main() -> None:
             plain, packed = wire_bytes(server.url, "identity"), wire_bytes(server.url, "gzip")
             print(f"1. Prometheus' own evaluation of the probe's 2 range queries: median {own:.2f}s")
             print(f"2. data moved: {plain / 1e6:.1f} MB uncompressed, {packed / 1e6:.1f} MB gzip")
+            fetching, judging = breakdown(server.url, args.repeat)
+            print(
+                f"   of the probe's time: range queries (transfer, decoding) {fetching:.2f}s, judging {judging:.2f}s"
+            )
             for name, encoding in (("chosen (loopback: none)", None), ("gzip forced", "gzip")):
                 seconds, findings = end_to_end(server.url, args.repeat, encoding=encoding)
                 print(
