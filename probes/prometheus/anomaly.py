@@ -42,7 +42,7 @@ Counters must be judged through ``rate()``/``increase()``, never raw.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -328,8 +328,37 @@ def _latest_run(out: BoolArray) -> tuple[BoolArray, IntArray, IntArray]:
     return has, start, end
 
 
+ROWS_AT_ONCE = 500
+"""Rows judged together: the arrays of one chunk stay in the tens of megabytes, whatever the
+number of series (10,000 series of 7 days at once would take gigabytes)."""
+
+
 def judge(obs: Observations, settings: DetectorSettings) -> Verdicts:
-    """Judge every row of ``obs`` against its own baseline (see the module docstring)."""
+    """Judge every row of ``obs`` against its own baseline (see the module docstring), in chunks
+    of :data:`ROWS_AT_ONCE` rows so that memory stays bounded."""
+    rows = obs.baseline.shape[0]
+    if rows <= ROWS_AT_ONCE:
+        return _judge_rows(obs, settings)
+    parts = [
+        _judge_rows(
+            replace(
+                obs,
+                baseline=obs.baseline[first : first + ROWS_AT_ONCE],
+                baseline_present=obs.baseline_present[first : first + ROWS_AT_ONCE],
+                recent=obs.recent[first : first + ROWS_AT_ONCE],
+                recent_present=obs.recent_present[first : first + ROWS_AT_ONCE],
+            ),
+            settings,
+        )
+        for first in range(0, rows, ROWS_AT_ONCE)
+    ]
+    return Verdicts(
+        **{name.name: np.concatenate([getattr(p, name.name) for p in parts]) for name in fields(Verdicts)}
+    )
+
+
+def _judge_rows(obs: Observations, settings: DetectorSettings) -> Verdicts:
+    """:func:`judge` on rows few enough to judge at once."""
     grid = judging_grid(obs)
     model = expected_values(grid, settings)
     days, interval, short, coverage = history_of(grid, settings)

@@ -265,6 +265,29 @@ def test_many_series_judged_at_once_without_crosstalk() -> None:
     assert v.seasonal.tolist() == [False, False, True]
 
 
+def test_many_series_judged_in_chunks_as_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from probes.prometheus import anomaly
+
+    rows = [observe(noisy(100, 5), after(AT - 600, noisy(100, 5), noisy(100 + 40 * i, 5))) for i in range(5)]
+    stacked = Observations(
+        baseline=np.vstack([o.baseline for o in rows]),
+        baseline_present=np.vstack([o.baseline_present for o in rows]),
+        baseline_start=rows[0].baseline_start,
+        baseline_step=BASELINE_STEP,
+        recent=np.vstack([o.recent for o in rows]),
+        recent_present=np.vstack([o.recent_present for o in rows]),
+        recent_start=rows[0].recent_start,
+        recent_step=RECENT_STEP,
+        judged_from=AT - WINDOW,
+    )
+    whole = judge(stacked, DetectorSettings())
+    monkeypatch.setattr(anomaly, "ROWS_AT_ONCE", 2)
+    chunked = judge(stacked, DetectorSettings())
+    assert whole.anomalous.tolist() == [False, True, True, True, True]
+    for name in ("anomalous", "onset", "score", "peak_value", "normal_high", "short_history"):
+        np.testing.assert_array_equal(getattr(chunked, name), getattr(whole, name))
+
+
 def test_no_series_and_empty_series() -> None:
     empty = Observations(
         baseline=np.zeros((0, 2016)), baseline_present=np.zeros((0, 2016), bool), baseline_start=BASELINE_TIMES[0],
