@@ -5,13 +5,15 @@ stated in the series' *own samples* (the points it has on the baseline's grid, w
 sampling interval) and calibrated on its *own baseline*, so that it holds for series scraped
 every 15 s as for hourly recording rules, for a week of history as for a day. For each row:
 
-1. **Grid.** The recent range is read at the baseline's step and phase, so the recent points
-   and the baseline points are the same kind of statistic (a point every ``baseline_step``).
+1. **Grid.** The recent range is judged at the baseline's step and phase, so the recent points
+   and the baseline points are the same kind of statistic (a point every ``baseline_step``);
+   its finer points only date the onset. A sample seen by two grid points (at the edge of
+   Prometheus' lookback) counts once.
 2. **Expected value.** Three models: the *level* (median of the baseline), the *daily* one
    (median of the same time on the previous days) and, with two weeks of history, the *weekly*
-   one (the same time a week earlier). Each is scored by the robust spread (1.4826 x MAD) of
-   its residuals over the whole baseline; a seasonal model is chosen only when its spread is
-   below ``seasonality_gain`` x the level model's.
+   one (the same time a week earlier). Each is scored by its mean absolute residual over the
+   whole baseline (a model wrong one day in seven loses to one right every day); a seasonal
+   model is chosen only when it is below ``seasonality_gain`` x the level model's.
 3. **Calibrated departures.** For each window length ``k`` of ``windows`` (1, 3, 6, 12
    samples), the means of ``k`` consecutive residuals over the baseline form the *null
    distribution of that statistic*: its median, its own robust spread, and its ``rank x k``-th
@@ -21,22 +23,28 @@ every 15 s as for hourly recording rules, for a week of history as for a day. Fo
    news; P(a new window beats the r-th extreme of n) ~ r/(n+1), so the check tightens by
    itself on short baselines) **and** at least the absolute and relative floors. Window
    lengths whose baseline has fewer than ``4 x rank x k`` windows are not used. One
-   exceptional sample is judged by ``k = 1``; a long, moderate shift by ``k = 12``.
+   exceptional sample is judged by ``k = 1``; a long, moderate shift by ``k = 12``. The
+   window's values must also exceed what the series usually reaches at this time of day (the
+   median over previous days of the extreme within ``slot_tolerance``): a departure it makes
+   every day at this time is normal.
 4. **Short history.** With less than ``short_history_days`` of baseline, or less than half of
    it present in the series' own samples, the series is judged with ``short_margin`` x the
    threshold, and the verdict says the history is short. Fewer than ``min_samples`` baseline
    samples: not judged.
 5. **New normal.** A departure whose side the series already held for ``new_normal_share`` of
-   the last baseline day is the new normal. A ramp is compared with the level it began from
-   (the baseline model, never a reference that moved with it).
+   the last baseline day, as far out as the run typically is, is the new normal. A ramp is
+   compared with the level it began from (the baseline model, never a reference that moved
+   with it): its run lies beyond the last day's upper quartile, so it is reported.
 6. **Run, onset, peak.** The samples of departing windows form runs; the latest run reaching
-   into the diagnosed window is reported with its peak. Its onset is found walking back while
-   the residual stays beyond ``onset_fraction`` x the threshold on the same side.
+   into the diagnosed window is reported with its peak; it ends at its last sample beyond
+   ``onset_fraction`` x the threshold before 3 calm samples. Its onset is found walking back
+   from the peak while the residual stays beyond that soft threshold, then on the recent
+   range's finer points.
 7. **Vanished.** A series present in ``vanish_coverage`` of its own expected samples, silent
    for 2 of its sampling intervals and longer than its longest gap in the baseline, stopped
    reporting (a one-sample gap of an irregular series is not a vanished series).
 
-Counters must be judged through ``rate()``/``increase()``, never raw.
+Rows are judged in chunks of :data:`ROWS_AT_ONCE`, so memory stays bounded. Counters must be judged through ``rate()``/``increase()``, never raw.
 """
 
 from __future__ import annotations
@@ -112,7 +120,8 @@ class DetectorSettings:
     weekly_check: bool = True
     """Consider the weekly model (the same time a week earlier) when history allows."""
     recent_check: bool = True
-    """A side held for ``new_normal_share`` of the last baseline day is the new normal."""
+    """A side held for ``new_normal_share`` of the last baseline day is the new normal, and a
+    departure must exceed what the series usually reaches at this time of day."""
     new_normal_share: float = 0.5
     slot_tolerance: float = 1800.0
     """Seconds either side of the same time on previous days that count as "the same time"."""
