@@ -32,8 +32,6 @@ class BaselineSettings:
 
     baseline: float
     """How far back before the window normal behaviour is learnt."""
-    persistence: float
-    """How long a departure must last to count."""
     threshold: float
     """Robust z-score beyond which a point departs."""
 
