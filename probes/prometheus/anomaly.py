@@ -24,9 +24,9 @@ every 15 s as for hourly recording rules, for a week of history as for a day. Fo
    itself on short baselines) **and** at least the absolute and relative floors. Window
    lengths whose baseline has fewer than ``4 x rank x k`` windows are not used. One
    exceptional sample is judged by ``k = 1``; a long, moderate shift by ``k = 12``. The
-   window's values must also exceed what the series usually reaches at this time of day (the
-   median over previous days of the extreme within ``slot_tolerance``): a departure it makes
-   every day at this time is normal.
+   window's residuals must also exceed how far the series usually departs at this time of day
+   (the median over previous days of the extreme residual within ``slot_tolerance``): a
+   departure it makes every day at this time is normal.
 4. **Short history.** With less than ``short_history_days`` of baseline, or less than half of
    it present in the series' own samples, the series is judged with ``short_margin`` x the
    threshold, and the verdict says the history is short. Fewer than ``min_samples`` baseline
@@ -230,8 +230,9 @@ def _departures(
     rows = residual.shape[0]
     # the usual extremes matter for windows ending in the diagnosed window only: the tail
     tail = max(0, int(base_count.min()) - max(settings.windows)) if len(base_count) else 0
-    above_usual = compacted(grid.values - model.usual_high, grid.present)[0][:, tail:]
-    below_usual = compacted(model.usual_low - grid.values, grid.present)[0][:, tail:]
+    residuals = grid.values - model.expected
+    above_usual = compacted(residuals - model.usual_high, grid.present)[0][:, tail:]
+    below_usual = compacted(model.usual_low - residuals, grid.present)[0][:, tail:]
     out_up = np.zeros(residual.shape, dtype=bool)
     out_down = np.zeros(residual.shape, dtype=bool)
     single = (np.full(rows, np.nan), np.full(rows, np.nan), np.full(rows, np.nan), np.full(rows, np.nan))

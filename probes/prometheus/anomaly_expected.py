@@ -99,8 +99,9 @@ class ExpectedValues:
     week_ago: FloatArray
     usual_high: FloatArray
     usual_low: FloatArray
-    """Per point, the median over the previous days of the highest (lowest) value within
-    ``slot_tolerance`` columns of the same time: what the series usually reaches then."""
+    """Per point, the median over the previous days of the highest (lowest) residual of the
+    chosen model within ``slot_tolerance`` of the same time: how far the series usually
+    departs then."""
 
 
 def usual_extremes(
@@ -183,7 +184,8 @@ def expected_values(grid: JudgingGrid, settings: DetectorSettings) -> ExpectedVa
     step = float(grid.times[1] - grid.times[0]) if len(grid.times) > 1 else DAY
     tolerance = max(1, round(settings.slot_tolerance / step))
     tail = grid.values.shape[1] - grid.first_judged + max(settings.windows) * 12
-    usual_high, usual_low = usual_extremes(history, period, days, tolerance, tail)
+    # in residuals of the chosen model, like every other statistic of the method
+    usual_high, usual_low = usual_extremes(history - expected, period, days, tolerance, tail)
     return ExpectedValues(
         expected=expected,
         seasonal=seasonal,
