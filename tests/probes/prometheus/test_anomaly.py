@@ -361,9 +361,9 @@ def moment(text: str) -> float:
 @pytest.mark.parametrize(
     ("key", "label"),
     [
-        # art_daily_jumpsup and art_daily_flatmiddle are found at 30-minute and hourly points
-        # only: at 5 minutes their jump stays within the baseline's 2nd largest residual (the
-        # daily step's own transitions); see docs/anomalies.md
+        # art_daily_jumpsup (found at 30-minute and hourly points) and art_daily_flatmiddle
+        # (hourly) are not found at 5 minutes: their jump stays within the baseline's 2nd
+        # largest residual (the daily step's own transitions); see docs/anomalies.md
         ("artificialWithAnomaly/art_daily_jumpsdown.csv", "2014-04-11 09:00:00"),
         ("artificialWithAnomaly/art_daily_nojump.csv", "2014-04-11 09:00:00"),
         ("realTweets/Twitter_volume_FB.csv", "2015-03-16 07:07:53"),
