@@ -367,3 +367,20 @@ def test_not_configured_is_skipped_with_a_hint() -> None:
 def test_prometheus_url_from_the_environment(shop: PrometheusServer) -> None:
     run = run_probe(ScrapeProbe, config={}, env={"PROMETHEUS_URL": shop.url}, at=AT)
     assert run.outcome.status is Status.WARNING
+
+
+def test_an_hourly_series_is_judged_in_its_own_samples(shop: PrometheusServer) -> None:
+    """One hourly point three times the usual is a departure: persistence counts the series'
+    own samples, not the 5-minute grid's, and a point every hour is no sparse history."""
+    run = run_probe(
+        AnomaliesProbe,
+        config={"prometheus": shop.config()},
+        options={"queries": [{"name": "orders per hour", "query": "orders_hourly"}]},
+        at=AT,
+    )
+    (finding,) = run.findings
+    details = finding.evidence.details
+    assert finding.kind == "metric_anomaly" and details["change"] == "up"
+    assert details["sampling_interval_s"] == 3600 and not details["short_history"]
+    assert value(finding, "peak") == 1500 and "3x normal" in finding.title
+    assert finding.onset == AT
