@@ -1,19 +1,34 @@
-"""How well does metrics.anomalies find real anomalies? The NAB series through a real Prometheus.
+"""How well does metrics.anomalies find real anomalies? The NAB series, in four variants.
 
-Every series of ``../shared/nab/data`` (Numenta Anomaly Benchmark) is backfilled, at its original
-timestamps, into a Prometheus started for the occasion (``promtool tsdb create-blocks-from
-openmetrics``) as ``nab_value{group=..., series=...}``. Then ``metrics.anomalies`` runs, with its
-default settings and one configured query per series, as of:
+Every series of ``../shared/nab/data`` (Numenta Anomaly Benchmark) is judged as of:
 
-- **positives**: each labelled anomaly time + ``--after`` (default 30 min), window ``--window``
-  (1 h): the anomaly is inside the diagnosed window; any finding counts as detected;
+- **positives**: each labelled anomaly time + ``--after`` (default 30 min), or the end of the
+  resampled point holding it when later, window ``--window`` (1 h): the anomaly is inside the
+  diagnosed window; any finding counts as detected;
 - **negatives**: every ``--every`` (6 h) from 7 days + 2 windows after the series' start, at
   least a day away from every labelled anomaly window, at most ``--max-negatives`` (24) evenly
   spread per series; any finding is a false alarm.
 
-Prints recall and false-alarm rate per group (the README table). Run it from the repository:
+in four **variants** (tuned on all together, never on one):
 
-    .venv/bin/python benchmarks/eval_nab.py [--verbose]
+- ``5m``: the original 5-minute points and their whole history;
+- ``30m`` and ``1h``: the mean of each 30-minute / hour interval, stamped at the interval's end
+  (what a recording rule or a downsampled store gives);
+- ``2d``: the original points, but only the 2 days before each judged moment (a new service).
+
+Two ways to judge, the same decisions (``--check-same`` compares them):
+
+- ``--prometheus`` (the figures of docs/anomalies.md): every variant backfilled into a real
+  Prometheus (``promtool tsdb create-blocks-from openmetrics``; the 2-day variant as one cut
+  series per judged moment) and ``metrics.anomalies`` run with its default settings and one
+  configured query per series;
+- default, direct: the same grids as Prometheus returns them (last sample of the 5 minutes
+  before each point), judged by the same function with the same settings, without the server:
+  a whole evaluation in seconds, for tuning.
+
+Prints recall and false-alarm rate per group and variant. Run it from the repository:
+
+    .venv/bin/python benchmarks/eval_nab.py [--prometheus] [--variant 5m --variant 1h] [--verbose]
 """
 
 from __future__ import annotations
@@ -24,24 +39,40 @@ import json
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from diagnostics.testing import run_probe  # noqa: E402
 from diagnostics.units import parse_duration  # noqa: E402
-from probes.prometheus.anomalies import AnomaliesProbe  # noqa: E402
+from probes.prometheus.anomalies import (  # noqa: E402
+    AnomaliesOptions,
+    AnomaliesProbe,
+    QuerySpec,
+    detector_settings,
+    query_grid,
+)
+from probes.prometheus.anomaly import Observations, judge  # noqa: E402
+from probes.prometheus.discovery import MetricQuery  # noqa: E402
 from tests.support.prometheus import PrometheusDataset, StagedSeries, start_prometheus  # noqa: E402
 
-DAY = timedelta(days=1)
+DAY = 86_400.0
+LOOKBACK = 300.0
+"""Prometheus' lookback: a point sees the last sample of the 5 minutes before it, both ends
+included (Prometheus 2.x, which the test support runs)."""
+VARIANTS = {"5m": 0.0, "30m": 1800.0, "1h": 3600.0, "2d": 0.0}
+"""Variant name -> resampling interval in seconds (0: the original points)."""
+HISTORY_2D = 2 * DAY
 
 
-def parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text.split(".")[0]).replace(tzinfo=UTC)
+def parse_time(text: str) -> float:
+    return datetime.fromisoformat(text.split(".")[0]).replace(tzinfo=UTC).timestamp()
 
 
 @dataclass
@@ -53,15 +84,19 @@ class Tally:
     misses: list[str] = field(default_factory=list)
     false_alarms: list[str] = field(default_factory=list)
 
+    def add(self, other: Tally) -> None:
+        for name in ("positives", "detected", "negatives", "alarms"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
 
 @dataclass(frozen=True)
 class NabSeries:
     group: str
     name: str
-    times: list[datetime]
-    values: list[float]
-    labels: list[datetime]
-    windows: list[tuple[datetime, datetime]]
+    times: np.ndarray
+    values: np.ndarray
+    labels: list[float]
+    windows: list[tuple[float, float]]
 
 
 def load(nab: Path) -> list[NabSeries]:
@@ -79,8 +114,8 @@ def load(nab: Path) -> list[NabSeries]:
             NabSeries(
                 group=group,
                 name=name.removesuffix(".csv"),
-                times=[parse_time(r["timestamp"]) for r in rows],
-                values=[float(r["value"]) for r in rows],
+                times=np.array([parse_time(r["timestamp"]) for r in rows]),
+                values=np.array([float(r["value"]) for r in rows]),
                 labels=[parse_time(t) for t in labels[key]],
                 windows=[(parse_time(a), parse_time(b)) for a, b in windows[key]],
             )
@@ -88,18 +123,31 @@ def load(nab: Path) -> list[NabSeries]:
     return found
 
 
-def staged(series: list[NabSeries]) -> Iterator[StagedSeries]:
-    for item in series:
-        yield StagedSeries(
-            name="nab_value",
-            labels={"group": item.group, "series": item.name},
-            timestamps=[t.timestamp() for t in item.times],
-            values=item.values,
-        )
+def resampled(times: np.ndarray, values: np.ndarray, interval: float) -> tuple[np.ndarray, np.ndarray]:
+    """The mean of each ``interval``, stamped at the interval's end (the original when 0)."""
+    if not interval:
+        return times, values
+    bucket = np.floor(times / interval).astype(np.int64)
+    keys, first = np.unique(bucket, return_index=True)
+    sums = np.add.reduceat(values, first)
+    counts = np.diff(np.append(first, len(values)))
+    return (keys + 1) * interval, sums / counts
 
 
-def negatives(item: NabSeries, window: timedelta, every: timedelta, limit: int) -> list[datetime]:
-    moment, end = item.times[0] + timedelta(days=7) + 2 * window, item.times[-1]
+@dataclass(frozen=True)
+class Moments:
+    positives: list[float]
+    negatives: list[float]
+
+
+def moments(
+    item: NabSeries, interval: float, window: float, after: float, every: float, limit: int
+) -> Moments:
+    positives = []
+    for label in item.labels:
+        visible = (np.floor(label / interval) + 1) * interval if interval else label
+        positives.append(max(label + after, visible))
+    moment, end = item.times[0] + 7 * DAY + 2 * window, item.times[-1]
     found = []
     while moment <= end:
         if all(not (start - DAY <= moment <= stop + DAY) for start, stop in item.windows):
@@ -107,33 +155,145 @@ def negatives(item: NabSeries, window: timedelta, every: timedelta, limit: int) 
         moment += every
     if len(found) > limit:
         found = [found[round(i * (len(found) - 1) / (limit - 1))] for i in range(limit)]
-    return found
+    return Moments(positives=positives, negatives=found)
 
 
-def flagged(url: str, item: NabSeries, at: datetime, window: timedelta) -> bool:
-    query = {"name": item.name, "query": f'nab_value{{series="{item.name}"}}'}
-    run = run_probe(
-        AnomaliesProbe,
-        config={"prometheus": {"url": url}},
-        options={"queries": [query]},
-        at=at,
-        window=window,
-    )
-    if run.outcome.error:
-        raise RuntimeError(f"{item.name} at {at}: {run.outcome.error}")
-    return bool(run.findings)
+def as_prometheus_sees(times: np.ndarray, values: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """The value PromQL returns at each grid time: the last sample of the lookback before."""
+    index = np.searchsorted(times, grid, side="right") - 1
+    age = grid - times[np.maximum(index, 0)]
+    return np.where((index >= 0) & (age <= LOOKBACK), values[np.maximum(index, 0)], np.nan)
+
+
+Judgement = Callable[[NabSeries, str, list[float]], list[bool]]
+
+
+def judged_directly(options: AnomaliesOptions, window: float) -> Judgement:
+    """Judge all moments of one series at once, on the grids Prometheus would return."""
+    spec = QuerySpec(name="nab", query="nab_value")
+    settings = detector_settings(options, MetricQuery(name=spec.name, promql=spec.query, signal="configured"))
+
+    def flags(item: NabSeries, variant: str, ats: list[float]) -> list[bool]:
+        if not ats:
+            return []
+        times, values = resampled(item.times, item.values, VARIANTS[variant])
+        rows_base, rows_recent = [], []
+        for at in ats:
+            grid = query_grid(at, window, options.baseline.total_seconds(), options.baseline_points)
+            base_times = np.arange(grid.baseline_start, grid.baseline_end + 1, grid.step)
+            recent_times = np.arange(grid.recent_start, at + 1, grid.recent_step)
+            seen = (times >= at - 2 * window - HISTORY_2D) if variant == "2d" else np.ones(len(times), bool)
+            rows_base.append(as_prometheus_sees(times[seen], values[seen], base_times))
+            rows_recent.append(as_prometheus_sees(times[seen], values[seen], recent_times))
+        base, recent = np.vstack(rows_base), np.vstack(rows_recent)
+        # every moment on one shared, relative clock: the method only uses times relative to
+        # the grid (and a day's worth of columns), so the rows can be judged at once
+        obs = Observations(
+            baseline=base,
+            baseline_present=np.isfinite(base),
+            baseline_start=grid.baseline_start - grid.at,
+            baseline_step=grid.step,
+            recent=recent,
+            recent_present=np.isfinite(recent),
+            recent_start=grid.recent_start - grid.at,
+            recent_step=grid.recent_step,
+            judged_from=-window,
+        )
+        verdicts = judge(obs, settings)
+        return [bool(a or v) for a, v in zip(verdicts.anomalous, verdicts.vanished, strict=True)]
+
+    return flags
+
+
+def staged(
+    series: list[NabSeries], variants: list[str], plan: dict[tuple[str, str], Moments], window: float
+) -> Iterator[StagedSeries]:
+    for item in series:
+        for variant in variants:
+            times, values = resampled(item.times, item.values, VARIANTS[variant])
+            labels = {"group": item.group, "series": item.name, "variant": variant}
+            if variant != "2d":
+                yield StagedSeries(
+                    name="nab_value", labels=labels, timestamps=times.tolist(), values=values.tolist()
+                )
+                continue
+            moments_of = plan[(item.name, variant)]
+            for at in moments_of.positives + moments_of.negatives:
+                keep = (times >= at - 2 * window - HISTORY_2D) & (times <= at)
+                yield StagedSeries(
+                    name="nab_value",
+                    labels={**labels, "cut": f"{at:.0f}"},
+                    timestamps=times[keep].tolist(),
+                    values=values[keep].tolist(),
+                )
+
+
+def judged_by_prometheus(url: str, window: float) -> Judgement:
+    """Run the probe against the staged Prometheus, once per moment."""
+
+    def flags(item: NabSeries, variant: str, ats: list[float]) -> list[bool]:
+        found = []
+        for at in ats:
+            cut = f',cut="{at:.0f}"' if variant == "2d" else ""
+            query = {
+                "name": item.name,
+                "query": f'nab_value{{series="{item.name}",variant="{variant}"{cut}}}',
+            }
+            run = run_probe(
+                AnomaliesProbe,
+                config={"prometheus": {"url": url}},
+                options={"queries": [query]},
+                at=datetime.fromtimestamp(at, UTC),
+                window=timedelta(seconds=window),
+            )
+            if run.outcome.error:
+                raise RuntimeError(f"{item.name} at {at}: {run.outcome.error}")
+            found.append(any(f.kind in ("metric_anomaly", "series_vanished") for f in run.findings))
+        return found
+
+    return flags
+
+
+def evaluate(
+    series: list[NabSeries], variants: list[str], plan: dict[tuple[str, str], Moments], flags: Judgement
+) -> dict[str, dict[str, Tally]]:
+    tallies: dict[str, dict[str, Tally]] = {}
+    for variant in variants:
+        for item in series:
+            tally = tallies.setdefault(variant, {}).setdefault(item.group, Tally())
+            chosen = plan[(item.name, variant)]
+            found = flags(item, variant, chosen.positives + chosen.negatives)
+            for at, hit in zip(chosen.positives, found[: len(chosen.positives)], strict=True):
+                tally.positives += 1
+                tally.detected += hit
+                if not hit:
+                    tally.misses.append(f"{item.name} @ {datetime.fromtimestamp(at, UTC):%Y-%m-%d %H:%M}")
+            for at, hit in zip(chosen.negatives, found[len(chosen.positives) :], strict=True):
+                tally.negatives += 1
+                tally.alarms += hit
+                if hit:
+                    tally.false_alarms.append(
+                        f"{item.name} @ {datetime.fromtimestamp(at, UTC):%Y-%m-%d %H:%M}"
+                    )
+    return tallies
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--nab", type=Path, default=ROOT.parent / "shared" / "nab")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--nab", type=Path, default=ROOT.parent.parent / "shared" / "nab")
     parser.add_argument("--window", default="1h")
     parser.add_argument("--after", default="30m")
     parser.add_argument("--every", default="6h")
     parser.add_argument("--max-negatives", type=int, default=24)
+    parser.add_argument("--variant", action="append", choices=sorted(VARIANTS))
+    parser.add_argument("--prometheus", action="store_true", help="judge through a real Prometheus")
+    parser.add_argument(
+        "--check-same", action="store_true", help="both ways; print any decision that differs"
+    )
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
-    window, after, every = (parse_duration(v) for v in (args.window, args.after, args.every))
+    if not args.nab.is_dir():
+        args.nab = ROOT.parent / "shared" / "nab"
     if not (args.nab / "data").is_dir() or not (args.nab / "labels").is_dir():
         parser.exit(
             2,
@@ -141,71 +301,68 @@ def main() -> None:
             "https://github.com/numenta/NAB and pass --nab PATH/TO/NAB (the suite itself needs none of it: "
             "its NAB series are in tests/fixtures/nab)\n",
         )
+    window, after, every = (parse_duration(v).total_seconds() for v in (args.window, args.after, args.every))
+    variants = args.variant or list(VARIANTS)
     series = load(args.nab)
+    plan = {
+        (item.name, variant): moments(item, VARIANTS[variant], window, after, every, args.max_negatives)
+        for item in series
+        for variant in variants
+    }
     began = time.monotonic()
+    direct = None
+    if not args.prometheus or args.check_same:
+        direct = evaluate(series, variants, plan, judged_directly(AnomaliesOptions(), window))
+        if not args.check_same:
+            report(direct, args, time.monotonic() - began)
+            return
     with tempfile.TemporaryDirectory(prefix="diag-nab-") as workdir:
-        server = start_prometheus(PrometheusDataset(name="nab", series=lambda: staged(series)), Path(workdir))
-        loaded = time.monotonic() - began
+        dataset = PrometheusDataset(name="nab", series=lambda: staged(series, variants, plan, window))
+        server = start_prometheus(dataset, Path(workdir))
         try:
-            tallies = evaluate(server.url, series, window, after, every, args.max_negatives)
+            served = evaluate(series, variants, plan, judged_by_prometheus(server.url, window))
         finally:
             server.stop()
-    report(tallies, args, loaded, time.monotonic() - began, sum(len(s.values) for s in series), len(series))
+    report(served, args, time.monotonic() - began)
+    if direct is not None:
+        print("\ndecisions that differ between direct and Prometheus judging:")
+        for variant, groups in served.items():
+            for group, tally in groups.items():
+                other = direct[variant][group]
+                for name in ("misses", "false_alarms"):
+                    for moment in sorted(set(getattr(tally, name)) ^ set(getattr(other, name))):
+                        print(f"  {variant} {group} {name}: {moment}")
 
 
-def evaluate(
-    url: str, series: list[NabSeries], window: timedelta, after: timedelta, every: timedelta, limit: int
-) -> dict[str, Tally]:
-    tallies: dict[str, Tally] = {}
-    for item in series:
-        tally = tallies.setdefault(item.group, Tally())
-        for label in item.labels:
-            tally.positives += 1
-            if flagged(url, item, label + after, window):
-                tally.detected += 1
-            else:
-                tally.misses.append(f"{item.name} @ {label:%Y-%m-%d %H:%M}")
-        for moment in negatives(item, window, every, limit):
-            tally.negatives += 1
-            if flagged(url, item, moment, window):
-                tally.alarms += 1
-                tally.false_alarms.append(f"{item.name} @ {moment:%Y-%m-%d %H:%M}")
-    return tallies
-
-
-def report(
-    tallies: dict[str, Tally], args: argparse.Namespace, loaded: float, total: float, points: int, count: int
-) -> None:
-    print(
-        f"NAB: {count} series, {points} points backfilled and Prometheus ready in {loaded:.1f}s; total {total:.1f}s"
-    )
-    print(
-        f"window {args.window}, positives at label + {args.after}, negatives every {args.every} >= 1 day from any window"
-    )
+def report(tallies: dict[str, dict[str, Tally]], args: argparse.Namespace, total: float) -> None:
+    how = "a real Prometheus" if args.prometheus else "directly on Prometheus' grids"
+    print(f"NAB, judged {how} in {total:.1f}s; window {args.window}, positives at label + {args.after}")
     print()
-    print("| group | recall | false alarms |")
-    print("|---|---|---|")
-    overall = Tally()
-    for group, tally in sorted(tallies.items()):
-        recall = (
-            f"{tally.detected}/{tally.positives} = {tally.detected / tally.positives:.0%}"
-            if tally.positives
-            else "- (no labelled anomaly)"
-        )
-        rate = f"{tally.alarms}/{tally.negatives} = {tally.alarms / max(tally.negatives, 1):.1%}"
-        print(f"| {group} | {recall} | {rate} |")
-        for name in ("positives", "detected", "negatives", "alarms"):
-            setattr(overall, name, getattr(overall, name) + getattr(tally, name))
-    print(
-        f"| **all** | {overall.detected}/{overall.positives} = {overall.detected / overall.positives:.0%} "
-        f"| {overall.alarms}/{overall.negatives} = {overall.alarms / overall.negatives:.1%} |"
-    )
+    print("| variant | group | recall | false alarms |")
+    print("|---|---|---|---|")
+    for variant, groups in tallies.items():
+        overall = Tally()
+        for group, tally in sorted(groups.items()):
+            overall.add(tally)
+            print(f"| {variant} | {group} | {_recall(tally)} | {_rate(tally)} |")
+        print(f"| {variant} | **all** | {_recall(overall)} | {_rate(overall)} |")
     if args.verbose:
-        for group, tally in sorted(tallies.items()):
-            for miss in tally.misses:
-                print(f"missed       {group}/{miss}")
-            for alarm in tally.false_alarms:
-                print(f"false alarm  {group}/{alarm}")
+        for variant, groups in tallies.items():
+            for group, tally in sorted(groups.items()):
+                for miss in tally.misses:
+                    print(f"{variant:4} missed       {group}/{miss}")
+                for alarm in tally.false_alarms:
+                    print(f"{variant:4} false alarm  {group}/{alarm}")
+
+
+def _recall(tally: Tally) -> str:
+    if not tally.positives:
+        return "- (no labelled anomaly)"
+    return f"{tally.detected}/{tally.positives} = {tally.detected / tally.positives:.0%}"
+
+
+def _rate(tally: Tally) -> str:
+    return f"{tally.alarms}/{tally.negatives} = {tally.alarms / max(tally.negatives, 1):.1%}"
 
 
 if __name__ == "__main__":

@@ -96,12 +96,11 @@ def judge_error_rate(
     )
     settings = DetectorSettings(
         threshold=threshold,
-        persistence=persistence_minutes,
         min_deviation=min_ratio_rise if signal == "5xx_ratio" else min_rise,
         direction="up",
         weekly_check=False,
         min_seasonal_days=10**9,
-        level_shift_points=10**9,
+        level_shift_seconds=float("inf"),
     )
     verdicts = judge(observations, settings)
     if not verdicts.anomalous[0]:

@@ -9,21 +9,25 @@ Queries, per metric: ``count(<query>)`` at ``at`` (one instant query: how many s
 range queries as of ``--at``: the recent range ``[at - 2 x window, at]`` (the window plus an
 equal lead-in to find the onset) at a step giving at most ``window_points`` points, and the
 baseline (default the 7 days before) at a coarser step dividing a day (5 min for 7 days), never
-more than Prometheus' 11,000 points per series. A query counting more than ``max_series`` series
-is limited in Prometheus itself to the ``max_series`` with the largest latest value in the recent
-range (``topk``), so no more is transferred or decoded, and an info finding says so.
+more than Prometheus' 11,000 points per series; the recent range is judged on the baseline's
+grid and its finer points date the onset (:func:`query_grid`). Range answers are compressed only
+when Prometheus is remote. A query counting more than ``max_series`` series is limited in
+Prometheus itself to the ``max_series`` with the largest latest value in the recent range
+(``topk``), so no more is transferred or decoded, and an info finding says so.
 
-Default thresholds (tuned on the NAB series, see benchmarks/eval_nab.py): robust z >= 5
-against the median/MAD baseline (or the daily profile for seasonal series), confirmed against
-the same time a day and a week earlier (or the last day's level), for at least 6 minutes (3 when
-10 robust deviations out and beyond anything in the baseline), at least 10 % of the series'
-typical magnitude away; error ratios must also rise by 0.5 percentage point and 50 %, p99
-latencies by 50 ms and 50 %. Configured queries get an absolute floor from their ``unit``
-(:data:`UNIT_FLOORS`: ratio 0.005, s 0.05...), others the relative floor only. Ongoing departures more than 3 normal half-widths out are
-critical, others warnings; one ongoing for 15 minutes is a level shift. A series present in
->= 90 % of the baseline with no sample for the last 6 minutes is reported as vanished
-(warning). Series present in < 30 % of the baseline (new, sparse) are not judged. At most
-``max_findings`` findings, worst first; the rest are counted in one info finding.
+Default thresholds (one set for every sampling interval and history length, chosen on the NAB
+series at 5-minute, 30-minute, hourly points and 2-day histories together, see
+benchmarks/eval_nab.py and docs/anomalies.md): a mean of 1, 3, 6 or 12 of the series' own
+samples at least 4 robust spreads of the baseline's means of the same length from their median
+and beyond their 2k-th most extreme one, beyond what the series usually reaches at this time of
+day, and at least 10 % of its typical magnitude away; error ratios must also rise by 0.5
+percentage point and 50 %, p99 latencies by 50 ms and 50 %. Configured queries get an absolute
+floor from their ``unit`` (:data:`UNIT_FLOORS`: ratio 0.005, s 0.05...). Less than 3 days of
+baseline: 1.5x the threshold and a "short history" note. Ongoing departures more than 3 normal
+half-widths out are critical, others warnings; one ongoing for 15 minutes is a level shift. A
+series present in >= 90 % of its own samples and silent for 2 of its intervals and longer than
+any baseline gap is reported as vanished (warning). At most ``max_findings`` findings, worst
+first; the rest are counted in one info finding.
 
 With nothing to judge (no golden signal discovered and no query configured, no configured
 query returning a series, or no series with enough baseline) the outcome is ``not_checked``
@@ -34,8 +38,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -58,6 +63,7 @@ from diagnostics.units import format_duration
 from probes.prometheus.backend import SECTION, display_url
 
 if TYPE_CHECKING:
+    from probes.prometheus.anomaly import DetectorSettings
     from probes.prometheus.anomaly_findings import Candidate
     from probes.prometheus.client import PrometheusClient
     from probes.prometheus.discovery import MetricQuery
@@ -115,17 +121,15 @@ class AnomaliesOptions(ProbeOptions):
     """History the diagnosed window is compared against."""
     queries: tuple[QuerySpec, ...] = ()
     """Key metrics to judge; without any, the golden signals are discovered."""
-    threshold: float = Field(5.0, gt=0)
-    persistence: Duration = timedelta(minutes=6)
-    """How long a departure must last (at least 2 points of the recent grid)."""
+    threshold: float = Field(4.0, gt=0)
+    """Robust z a window mean must reach against the baseline's means of the same length."""
+    window_points: int = Field(240, ge=20, le=2000)
+    """Points of the recent range (window + lead-in) used to date the onset."""
     min_relative: float = Field(0.1, ge=0)
     level_shift_after: Duration = timedelta(minutes=15)
     """An ongoing departure older than this is reported as a level shift."""
     seasonality: bool = True
     """Compare seasonal series with the same time a day and a week earlier."""
-    min_coverage: float = Field(0.3, gt=0, le=1)
-    """Share of the baseline a series must be present in to be judged (new and sparse series are not)."""
-    window_points: int = Field(240, ge=20, le=2000)
     baseline_points: int = Field(2016, ge=100, le=10_999)
     rate_window: str = Field("5m", pattern=r"^\d+[smh]$")
     group_by: str = Field("job", pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -253,31 +257,83 @@ def _limited_note(ctx: ProbeContext, query: MetricQuery, count: int, max_series:
     )
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueryGrid:
+    """Where and how densely one query is read: the baseline, then the recent range (the
+    diagnosed window and an equal lead-in for the onset), both at the baseline's step and phase."""
+
+    step: float
+    recent_step: float
+    """The recent range is also read at this finer step, to date the onset precisely."""
+    baseline_start: float
+    baseline_end: float
+    recent_start: float
+    at: float
+
+
+def query_grid(
+    at: float, window: float, baseline: float, baseline_points: int, window_points: int = 240
+) -> QueryGrid:
+    """The grid of :func:`_judge_query` as of unix time ``at``: points every ``step`` ending at ``at``."""
+    from probes.prometheus.client import nice_step
+
+    recent_step = nice_step(2 * window, window_points)
+    step = nice_step(baseline, baseline_points, minimum=recent_step)
+    recent_start = at - math.floor(2 * window / step) * step
+    baseline_end = recent_start - step
+    return QueryGrid(
+        step=step,
+        recent_step=recent_step,
+        baseline_start=baseline_end - (math.floor(baseline / step) - 1) * step,
+        baseline_end=baseline_end,
+        recent_start=recent_start,
+        at=at,
+    )
+
+
+def detector_settings(options: AnomaliesOptions, query: MetricQuery) -> DetectorSettings:
+    """The detection settings of ``query`` under ``options`` (the evaluation uses the same)."""
+    from probes.prometheus.anomaly import DetectorSettings
+
+    return DetectorSettings(
+        threshold=query.threshold or options.threshold,
+        min_deviation=query.min_deviation if query.min_deviation is not None else 0.0,
+        min_relative=query.min_relative if query.min_relative is not None else options.min_relative,
+        direction=query.direction,
+        weekly_check=options.seasonality,
+        min_seasonal_days=2 if options.seasonality else 10**9,
+        level_shift_seconds=options.level_shift_after.total_seconds(),
+    )
+
+
 def _judge_query(
     client: PrometheusClient, ctx: ProbeContext, options: AnomaliesOptions, query: MetricQuery
 ) -> tuple[list[Candidate], Finding | None, tuple[int, int]]:
     """The candidates, the max_series note, and (series returned, series judged)."""
-    from probes.prometheus.anomaly import DetectorSettings, judge, observations
+    from probes.prometheus.anomaly import judge, observations
     from probes.prometheus.anomaly_findings import anomaly_candidates
-    from probes.prometheus.client import nice_step
 
     at = ctx.at.replace(microsecond=0)
     window = ctx.window.total_seconds()
-    recent_step = nice_step(2 * window, options.window_points)
-    recent_start = at - timedelta(seconds=math.floor(2 * window / recent_step) * recent_step)
-    baseline_span = options.baseline.total_seconds()
-    baseline_step = nice_step(baseline_span, options.baseline_points, minimum=recent_step)
-    baseline_end = recent_start - timedelta(seconds=baseline_step)
-    baseline_start = baseline_end - timedelta(seconds=baseline_span - baseline_step)
+    grid = query_grid(
+        at.timestamp(),
+        window,
+        options.baseline.total_seconds(),
+        options.baseline_points,
+        options.window_points,
+    )
     promql, note = query.promql, None
     count = _series_count(client, query, at)
     if count is not None and count > options.max_series:
-        span = (at - recent_start).total_seconds()
-        promql = limited(query.promql, options.max_series, span, recent_step, at.timestamp())
+        span = grid.at - grid.recent_start
+        promql = limited(query.promql, options.max_series, span, grid.recent_step, grid.at)
         note = _limited_note(ctx, query, count, options.max_series, promql)
+    moment = partial(datetime.fromtimestamp, tz=UTC)
     try:
-        recent = client.query_range(promql, recent_start, at, recent_step)
-        baseline = client.query_range(promql, baseline_start, baseline_end, baseline_step)
+        recent = client.query_range(promql, moment(grid.recent_start), at, grid.recent_step)
+        baseline = client.query_range(
+            promql, moment(grid.baseline_start), moment(grid.baseline_end), grid.step
+        )
     except ProbeError as exc:
         raise _named(exc, query) from None
     recent_grid = recent.grid()
@@ -290,26 +346,12 @@ def _judge_query(
             labels=recent_grid.labels[: options.max_series],
         )
     labels, obs = observations(baseline.grid(), recent_grid, judged_from=(at - ctx.window).timestamp())
-    persistence = max(2, math.ceil(options.persistence.total_seconds() / recent_step))
-    settings = DetectorSettings(
-        threshold=query.threshold or options.threshold,
-        persistence=persistence,
-        min_deviation=query.min_deviation if query.min_deviation is not None else 0.0,
-        min_relative=query.min_relative if query.min_relative is not None else options.min_relative,
-        direction=query.direction,
-        weekly_check=options.seasonality,
-        min_seasonal_days=3 if options.seasonality else 10**9,
-        min_coverage=options.min_coverage,
-        level_shift_points=max(
-            persistence, math.ceil(options.level_shift_after.total_seconds() / recent_step)
-        ),
-    )
-    verdicts = judge(obs, settings)
+    verdicts = judge(obs, detector_settings(options, query))
     context = {
         "query_name": query.name,
         "baseline": format_duration(options.baseline),
-        "step_s": recent_step,
-        "baseline_step_s": baseline_step,
+        "step_s": grid.recent_step,
+        "baseline_step_s": grid.step,
         "series_judged": int(verdicts.judged.sum()),
         "series_returned": len(recent.series),
         "series_not_judged_over_limit": truncated + max(0, (count or 0) - options.max_series),

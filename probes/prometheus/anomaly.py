@@ -1,41 +1,81 @@
 """Does a series depart from its own normal behaviour? Pure, vectorized functions over arrays.
 
-Every series of a query is one row; all rows are judged at once with numpy (no Python loop per
-point or per series). The method, for each row:
+Every series of a query is one row; all rows are judged at once with numpy. Every rule is
+stated in the series' *own samples* (the points it has on the baseline's grid, whatever its
+sampling interval) and calibrated on its *own baseline*, so that it holds for series scraped
+every 15 s as for hourly recording rules, for a week of history as for a day. For each row:
 
-1. **Normal behaviour from the baseline** (e.g. the 7 days before the diagnosed window): the
-   median level and a robust spread, 1.4826 x the median absolute deviation (MAD), falling back
-   to 1.2533 x the mean absolute deviation when more than half the points equal the median.
-2. **Seasonality**: the baseline is folded into days; the median of the same time of day over
-   the days before the last one is the *daily profile*. When it predicts the last baseline day
-   with a spread at most ``seasonality_gain`` x the level spread, the series is seasonal: it is
-   expected to follow its profile.
-3. **Departure**: robust z = (value - expected) / spread. A point is out when
-   ``|z| >= threshold`` *and* the absolute deviation is at least ``min_deviation`` *and* at
-   least ``min_relative`` x the series' typical magnitude (median |value|), so flat series and
-   tiny ratios do not alarm on noise; *and* it departs as much, on the same side, from the same
-   time a day earlier and a week earlier (seasonal series) or from the last baseline day's
-   level (others): a level held for a day is the new normal, a pattern of last week is not news.
-4. **Persistence**: only a run of at least ``persistence`` consecutive out points, all on the
-   same side, that reaches into the diagnosed window counts (spikes, drops and level shifts
-   alike); points ``extreme_factor`` x further out *and* beyond anything in the baseline need
-   half as many. The latest such run is reported with its peak.
-5. **Onset**: from the run, walk back while the series stays beyond ``onset_fraction`` x the
-   threshold on the same side (hysteresis): that first point is when the departure began.
-6. **Vanished**: a series present in 90 % of the baseline that has had no sample for the last
-   ``persistence`` points stopped reporting.
+1. **Grid.** The recent range is judged at the baseline's step and phase, so the recent points
+   and the baseline points are the same kind of statistic (a point every ``baseline_step``);
+   its finer points only date the onset. A sample seen by two grid points (at the edge of
+   Prometheus' lookback) counts once.
+2. **Expected value.** Three models: the *level* (median of the baseline), the *daily* one
+   (median of the same time on the previous days) and, with two weeks of history, the *weekly*
+   one (the same time a week earlier). Each is scored by its mean absolute residual over the
+   whole baseline (a model wrong one day in seven loses to one right every day); a seasonal
+   model is chosen only when it is below ``seasonality_gain`` x the level model's.
+3. **Calibrated departures.** For each window length ``k`` of ``windows`` (1, 3, 6, 12
+   samples), the means of ``k`` consecutive residuals over the baseline form the *null
+   distribution of that statistic*: its median, its own robust spread, and its ``rank x k``-th
+   most extreme value. A recent window of ``k`` samples departs when its mean residual is at
+   least ``threshold`` of those spreads from the median **and** beyond that ranked extreme
+   (extremes that recur ``rank`` times in the baseline are normal: a daily batch spike is not
+   news; P(a new window beats the r-th extreme of n) ~ r/(n+1), so the check tightens by
+   itself on short baselines) **and** at least the absolute and relative floors. Window
+   lengths whose baseline has fewer than ``4 x rank x k`` windows are not used. One
+   exceptional sample is judged by ``k = 1``; a long, moderate shift by ``k = 12``. The
+   window's residuals must also exceed how far the series usually departs at this time of day
+   (the median over previous days of the extreme residual within ``slot_tolerance``): a
+   departure it makes every day at this time is normal.
+4. **Short history.** With less than ``short_history_days`` of baseline, or less than half of
+   it present in the series' own samples, the series is judged with ``short_margin`` x the
+   threshold, and the verdict says the history is short. Fewer than ``min_samples`` baseline
+   samples: not judged.
+5. **New normal.** A departure whose side the series already held for ``new_normal_share`` of
+   the last baseline day, as far out as the run typically is, is the new normal. A ramp is
+   compared with the level it began from (the baseline model, never a reference that moved
+   with it): its run lies beyond the last day's upper quartile, so it is reported.
+6. **Run, onset, peak.** The samples of departing windows form runs; the latest run reaching
+   into the diagnosed window is reported with its peak; it ends at its last sample beyond
+   ``onset_fraction`` x the threshold before 3 calm samples. Its onset is found walking back
+   from the peak while the residual stays beyond that soft threshold, then on the recent
+   range's finer points.
+7. **Vanished.** A series present in ``vanish_coverage`` of its own expected samples, silent
+   for 2 of its sampling intervals and longer than its longest gap in the baseline, stopped
+   reporting (a one-sample gap of an irregular series is not a vanished series).
 
-Series with less than ``min_coverage`` of their baseline present (new or sparse series) are not
-judged. Counters must be judged through ``rate()``/``increase()``, never raw.
+Rows are judged in chunks of :data:`ROWS_AT_ONCE`, so memory stays bounded. Counters must be judged through ``rate()``/``increase()``, never raw.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass, fields, replace
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+
+from probes.prometheus.anomaly_expected import (
+    DAY,
+    ExpectedValues,
+    JudgingGrid,
+    expected_values,
+    history_of,
+    judging_grid,
+    longest_gap,
+)
+from probes.prometheus.anomaly_stats import (
+    compacted,
+    last_true,
+    nanmedian,
+    pick,
+    pick_or_nan,
+    ranked,
+    robust_spread,
+    run_lengths,
+    spread_back,
+    window_means,
+)
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -43,44 +83,56 @@ if TYPE_CHECKING:
     from probes.prometheus.model import SeriesGrid
 
     FloatArray = npt.NDArray[np.float64]
-    Floats = npt.NDArray[np.floating[Any]]
     BoolArray = npt.NDArray[np.bool_]
     IntArray = npt.NDArray[np.int64]
 
-DAY = 86_400.0
-WEEK = 7 * DAY
-MAD_TO_SIGMA = 1.4826
-MEAN_AD_TO_SIGMA = 1.2533
+__all__ = [
+    "DetectorSettings",
+    "Observations",
+    "Verdicts",
+    "judge",
+    "nanmedian",
+    "observations",
+    "robust_spread",
+    "run_lengths",
+]
+
 Direction = Literal["up", "down", "both"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DetectorSettings:
-    """Thresholds of the detection; points are points of the recent grid."""
+    """How a departure is judged (see the module docstring); counts are the series' own samples."""
 
-    threshold: float = 5.0
-    """Robust z-score beyond which a point is out."""
-    persistence: int = 12
-    """Consecutive out points needed (the caller converts a duration with the grid's step)."""
+    threshold: float = 4.0
+    """Robust z of a window mean against the baseline's means of the same length."""
+    rank: int = 2
+    """A window mean must also pass the baseline's ``rank x k``-th most extreme mean of its length."""
+    windows: tuple[int, ...] = (1, 3, 6, 12)
     onset_fraction: float = 0.5
-    extreme_factor: float = 2.0
-    """Departures this many times the threshold out, beyond anything in the baseline, need only
-    half the persistence (a single sample of a series sampled every 5 minutes)."""
     min_deviation: float = 0.0
     """Absolute floor: smaller departures never count, whatever their z-score."""
     min_relative: float = 0.1
     """Relative floor, times the series' typical magnitude (median of |baseline|)."""
     direction: Direction = "both"
-    seasonality_gain: float = 0.7
-    min_seasonal_days: int = 3
+    seasonality_gain: float = 0.8
+    min_seasonal_days: int = 2
     weekly_check: bool = True
+    """Consider the weekly model (the same time a week earlier) when history allows."""
     recent_check: bool = True
-    """Confirm against the last baseline day (its level, or the same time a day earlier when
-    seasonal): a level held for most of a day is the new normal, not an incident."""
-    min_coverage: float = 0.3
+    """A side held for ``new_normal_share`` of the last baseline day is the new normal, and a
+    departure must exceed what the series usually reaches at this time of day."""
+    new_normal_share: float = 0.5
+    slot_tolerance: float = 1800.0
+    """Seconds either side of the same time on previous days that count as "the same time"."""
+    usual_windows: int = 12
+    """Window lengths up to this are confirmed against the usual extremes at the same time."""
+    short_history_days: float = 3.0
+    short_margin: float = 1.5
+    min_samples: int = 12
     vanish_coverage: float = 0.9
-    level_shift_points: int = 30
-    """A run still ongoing after this many points is a level shift rather than a spike or drop."""
+    level_shift_seconds: float = 900.0
+    """A run still ongoing after this long is a level shift rather than a spike or drop."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -113,10 +165,16 @@ class Verdicts:
     anomalous: BoolArray
     vanished: BoolArray
     seasonal: BoolArray
+    short_history: BoolArray
+    """Judged with a wider margin: less than a few days of baseline, or a sparse one."""
+    history_days: FloatArray
+    """Days from the first baseline sample to the end of the baseline."""
+    interval: FloatArray
+    """The series' own sampling interval on the judging grid, in seconds."""
     sign: IntArray
     """+1 above normal, -1 below, 0 when not anomalous."""
     score: FloatArray
-    """Peak |robust z| of the reported run (0 when not anomalous); ranks findings."""
+    """Peak robust z of the reported run (0 when not anomalous); ranks findings."""
     level_shift: BoolArray
     ongoing: BoolArray
     onset: FloatArray
@@ -128,7 +186,7 @@ class Verdicts:
     peak_expected: FloatArray
     normal_low: FloatArray
     normal_high: FloatArray
-    """Normal range at the peak: what the series could be without counting as out."""
+    """Normal range of a single sample at the peak."""
     current_value: FloatArray
     current_expected: FloatArray
     day_ago: FloatArray
@@ -139,288 +197,296 @@ class Verdicts:
     last_seen: FloatArray
 
 
-def nanmedian(values: Floats, axis: int = -1) -> Floats:
-    """Median ignoring NaN along ``axis`` (vectorized; NaN where a slice is all NaN)."""
-    ordered = np.sort(values, axis=axis)  # NaN sort last
-    count = np.expand_dims(np.sum(~np.isnan(values), axis=axis), axis)
-    low = np.take_along_axis(ordered, np.maximum((count - 1) // 2, 0), axis=axis)
-    high = np.take_along_axis(ordered, count // 2, axis=axis)
-    middle = np.squeeze((low + high) / 2, axis=axis)
-    return np.where(np.squeeze(count, axis=axis) > 0, middle, np.nan)
-
-
-def nanmean(values: Floats, axis: int = -1) -> Floats:
-    """Mean ignoring NaN, without numpy's warning on all-NaN slices."""
-    finite = ~np.isnan(values)
-    count = finite.sum(axis=axis)
-    total = np.where(finite, values, 0).sum(axis=axis)
-    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
-
-
-def robust_spread(values: Floats, center: Floats) -> Floats:
-    """Per row: 1.4826 x MAD around ``center``; 1.2533 x mean absolute deviation when the MAD is 0."""
-    deviation = np.abs(values - center[:, None])
-    spread = MAD_TO_SIGMA * nanmedian(deviation)
-    flat = np.flatnonzero(spread == 0)  # more than half the points equal the median
-    if len(flat):
-        spread[flat] = MEAN_AD_TO_SIGMA * nanmean(deviation[flat])
-    return spread
-
-
-def run_lengths(mask: BoolArray) -> IntArray:
-    """For each position, the length of the run of True ending there (0 where False)."""
-    index = np.arange(mask.shape[1])
-    last_false = np.maximum.accumulate(np.where(mask, -1, index), axis=1)
-    return np.where(mask, index - last_false, 0)
-
-
-def last_true(mask: BoolArray) -> IntArray:
-    """Index of the last True of each row, -1 when none."""
-    width = mask.shape[1]
-    found = mask.any(axis=1)
-    return np.where(found, width - 1 - np.argmax(mask[:, ::-1], axis=1), -1)
-
-
-def _pick(array: npt.NDArray[Any], columns: IntArray) -> npt.NDArray[Any]:
-    """``array[i, columns[i]]`` for every row (columns clipped into range)."""
-    safe = np.clip(columns, 0, array.shape[1] - 1)
-    return np.take_along_axis(array, safe[:, None], axis=1)[:, 0]
-
-
-def _rows(array: FloatArray, columns: IntArray) -> FloatArray:
-    """``array[i, columns[i]]`` for every row, NaN where the column is -1."""
-    return np.where(columns >= 0, _pick(array, columns).astype(np.float64), np.nan)
-
-
 @dataclass(frozen=True, slots=True)
-class _Normal:
-    """Expected values and spread of every row over the recent grid."""
+class _Departures:
+    """Per compacted sample: residual, single-sample z, and which samples are out on each side."""
 
-    expected: FloatArray
+    residual: FloatArray
+    columns: IntArray
+    count: IntArray
+    base_count: IntArray
+    z: FloatArray
+    out_up: BoolArray
+    out_down: BoolArray
+    soft_up: BoolArray
+    soft_down: BoolArray
+    center: FloatArray
     spread: FloatArray
-    level: FloatArray
-    typical: FloatArray
-    seasonal: BoolArray
-    day_ago: FloatArray
-    week_ago: FloatArray
-    coverage: FloatArray
-    recent_level: FloatArray
-    lowest: FloatArray
-    highest: FloatArray
+    single_low: FloatArray
+    single_high: FloatArray
 
 
-def normal_behaviour(obs: Observations, settings: DetectorSettings) -> _Normal:
-    """Level, spread, daily profile and week-ago values from the baseline (see module doc)."""
-    baseline = obs.baseline
-    rows, width = baseline.shape
-    finite = np.isfinite(baseline)
-    coverage = finite.sum(axis=1) / max(width, 1)
-    clean = np.where(finite, baseline, np.nan)
-    lowest, highest = np.fmin.reduce(clean, axis=1), np.fmax.reduce(clean, axis=1)  # NaN-skipping
-    # centred on the mid-range then float32: halves the sorting time, keeps the rows' precision
-    reference = np.nan_to_num((lowest + highest) / 2)
-    centred = (clean - reference[:, None]).astype(np.float32)
-    level32 = nanmedian(centred)
-    spread = robust_spread(centred, level32).astype(np.float64)
-    level = level32.astype(np.float64) + reference
-    typical = np.abs(level)
-    crossing = np.flatnonzero((lowest < 0) & (highest > 0))  # only there is median |x| not |median|
-    if len(crossing):
-        typical[crossing] = nanmedian(np.abs(clean[crossing])).astype(np.float64)
-    times = obs.recent_times
-    expected = np.broadcast_to(level[:, None], obs.recent.shape).copy()
-    seasonal = np.zeros(rows, dtype=bool)
-    day_points = DAY / obs.baseline_step
-    days = int(width // day_points) if day_points == int(day_points) else 0
-    if days >= settings.min_seasonal_days:
-        period = int(day_points)
-        folded = centred[:, width - days * period :].reshape(rows, days, period)
-        earlier = nanmedian(folded[:, :-1, :], axis=1)
-        last_day_spread = robust_spread(folded[:, -1, :] - earlier, np.zeros(rows, np.float32))
-        profile = earlier.astype(np.float64) + reference[:, None]
-        seasonal = (coverage >= settings.min_coverage) & (
-            last_day_spread.astype(np.float64) < settings.seasonality_gain * spread
-        )
-        first_day = obs.baseline_start + (width - days * period) * obs.baseline_step
-        phase = np.rint(((times - first_day) % DAY) / obs.baseline_step).astype(np.int64) % period
-        expected = np.where(seasonal[:, None], profile[:, phase], expected)
-        spread = np.where(seasonal, last_day_spread.astype(np.float64), spread)
-    day_ago = _values_before(obs, times, DAY)
-    week_ago = _values_before(obs, times, WEEK)
-    last_day = max(1, min(width, int(DAY // obs.baseline_step)))
-    recent_level = nanmedian(centred[:, width - last_day :]).astype(np.float64) + reference
-    return _Normal(
-        expected=expected,
+def _departures(
+    grid: JudgingGrid, model: ExpectedValues, short: BoolArray, settings: DetectorSettings
+) -> _Departures:
+    """Step 3: calibrated window tests for every window length, on the compacted residuals."""
+    residual, columns, count = compacted(grid.values - model.expected, grid.present)
+    base_count = grid.present[:, : grid.base_width].sum(axis=1)
+    position = np.arange(residual.shape[1])[None, :]
+    in_base = position < base_count[:, None]
+    judged = (columns >= grid.first_judged) & (position < count[:, None])
+    z_needed = settings.threshold * np.where(short, settings.short_margin, 1.0)
+    floor = np.maximum(settings.min_deviation, settings.min_relative * model.typical)
+    rows = residual.shape[0]
+    # the usual extremes matter for windows ending in the diagnosed window only: the tail
+    tail = max(0, int(base_count.min()) - max(settings.windows)) if len(base_count) else 0
+    residuals = grid.values - model.expected
+    above_usual = compacted(residuals - model.usual_high, grid.present)[0][:, tail:]
+    below_usual = compacted(model.usual_low - residuals, grid.present)[0][:, tail:]
+    out_up = np.zeros(residual.shape, dtype=bool)
+    out_down = np.zeros(residual.shape, dtype=bool)
+    single = (np.full(rows, np.nan), np.full(rows, np.nan), np.full(rows, np.nan), np.full(rows, np.nan))
+    for length in settings.windows:
+        means = window_means(residual, length, count)
+        base_means = np.where(in_base, means, np.nan)
+        rank = settings.rank * length
+        usable = (base_count - length + 1) >= 4 * rank
+        center = nanmedian(base_means).astype(np.float64)
+        spread = robust_spread(base_means, center).astype(np.float64)
+        spread = np.maximum(spread, 1e-12 * np.maximum(np.abs(model.level), 1.0))
+        high = ranked(base_means, rank, largest=True)
+        low = ranked(base_means, rank, largest=False)
+        margin = (z_needed * spread)[:, None]
+        with np.errstate(invalid="ignore"):
+            up = judged & usable[:, None] & (means - center[:, None] >= margin) & (means > high[:, None])
+            down = judged & usable[:, None] & (center[:, None] - means >= margin) & (means < low[:, None])
+            up &= means >= floor[:, None]
+            down &= -means >= floor[:, None]
+            if (
+                settings.recent_check and length <= settings.usual_windows
+            ):  # a departure the series makes at this time every day is normal
+                up[:, tail:] &= ~(window_means(above_usual, length) <= 0)
+                down[:, tail:] &= ~(window_means(below_usual, length) <= 0)
+        out_up |= spread_back(up, length)
+        out_down |= spread_back(down, length)
+        if length == 1:
+            single = (center, spread, low, high)
+    center, spread, low, high = single
+    with np.errstate(invalid="ignore"):
+        z = (residual - center[:, None]) / spread[:, None]
+        soft = settings.onset_fraction * z_needed[:, None]
+        soft_up, soft_down = z >= soft, z <= -soft
+    if settings.direction == "up":
+        out_down[:] = False
+    elif settings.direction == "down":
+        out_up[:] = False
+    return _Departures(
+        residual=residual,
+        columns=columns,
+        count=count,
+        base_count=base_count,
+        z=z,
+        out_up=out_up,
+        out_down=out_down,
+        soft_up=soft_up,
+        soft_down=soft_down,
+        center=center,
         spread=spread,
-        level=level,
-        typical=typical,
-        seasonal=seasonal,
-        day_ago=day_ago,
-        week_ago=week_ago,
-        coverage=coverage,
-        recent_level=recent_level,
-        lowest=lowest,
-        highest=highest,
+        single_low=np.fmin(low, center - z_needed * spread),
+        single_high=np.fmax(high, center + z_needed * spread),
     )
 
 
-def _values_before(obs: Observations, times: FloatArray, lag: float) -> FloatArray:
-    """Baseline values ``lag`` before each recent time: median of the 3 nearest points."""
-    column = np.rint((times - lag - obs.baseline_start) / obs.baseline_step).astype(np.int64)
-    width = obs.baseline.shape[1]
-    nearby = []
-    for offset in (-1, 0, 1):
-        at = column + offset
-        inside = (at >= 0) & (at < width)
-        nearby.append(np.where(inside[None, :], obs.baseline[:, np.clip(at, 0, width - 1)], np.nan))
-    before, here, after = nearby
-    # median of three with fmin/fmax, which skip NaN (two values give the larger)
-    return np.fmax(np.fmin(before, here), np.fmin(np.fmax(before, here), after))
+def _held_last_day(
+    grid: JudgingGrid,
+    found: _Departures,
+    side: int,
+    soft: BoolArray,
+    run: BoolArray,
+    settings: DetectorSettings,
+) -> BoolArray:
+    """Step 5: rows whose samples of the last baseline day were mostly beyond normal on this
+    side, as far out as the run typically is: a level held for a day is the new normal; a
+    ramp, whose run lies beyond the upper quartile of that day, is not."""
+    step = float(grid.times[1] - grid.times[0]) if len(grid.times) > 1 else DAY
+    day = grid.day_columns or max(1, int(DAY // step))
+    columns = found.columns
+    last_day = (columns >= grid.base_width - day) & (columns < grid.base_width) & (columns >= 0)
+    samples = last_day.sum(axis=1)
+    share = (soft & last_day).sum(axis=1) / np.maximum(samples, 1)
+    outward = side * found.residual
+    then = np.where(last_day, outward, np.nan)
+    upper_quartile_then = ranked(then, np.maximum(1, np.ceil(0.25 * samples).astype(np.int64)), largest=True)
+    typical_now = nanmedian(np.where(run, outward, np.nan))
+    held: BoolArray = (
+        settings.recent_check
+        & (samples > 0)
+        & (share >= settings.new_normal_share)
+        & ~(typical_now > upper_quartile_then)
+    )
+    return held
 
 
-def _latest_run(
-    out: BoolArray, extreme: BoolArray, first_judged: int, persistence: int, extreme_persistence: int
-) -> tuple[BoolArray, IntArray, IntArray]:
-    """The latest run of out points reaching ``first_judged`` that lasted ``persistence``
-    points, or ``extreme_persistence`` points of extreme departure: (has, start, end)."""
-    lengths = run_lengths(out)
-    qualifying = (lengths >= persistence) | (run_lengths(extreme) >= extreme_persistence)
-    qualifying[:, :first_judged] = False
-    last = last_true(qualifying)
-    has = last >= 0
-    # extend to the end of the out run holding the last qualifying point
-    after = np.where(out, 0, 1).cumsum(axis=1)
-    run_id = _pick(after, last)
-    end = np.where(has, last_true(out & (after == run_id[:, None])), -1)
-    start = np.where(has, end - _pick(lengths, end) + 1, -1)
+def _departure_end(run: BoolArray, soft: BoolArray, z: FloatArray, calm: int = 3) -> IntArray:
+    """Where the departure of each run ends: its last sample beyond the soft threshold before the
+    series stays back within it for ``calm`` samples after the peak. A long window that still
+    holds a spike does not stretch the spike to the end of the window."""
+    position = np.arange(run.shape[1])
+    peak = np.argmax(np.where(run, np.abs(np.nan_to_num(z, nan=0.0)), -1.0), axis=1)
+    settled = (run_lengths(~soft) >= calm) & (position[None, :] > peak[:, None])
+    back = np.where(settled.any(axis=1), np.argmax(settled, axis=1) - calm + 1, run.shape[1])
+    within = run & soft & (position[None, :] >= peak[:, None]) & (position[None, :] < back[:, None])
+    end: IntArray = np.maximum(last_true(within), peak)
+    return end
+
+
+def _latest_run(out: BoolArray) -> tuple[BoolArray, IntArray, IntArray]:
+    """The latest run of out samples: (has, start, end) in compacted positions."""
+    end = last_true(out)
+    has = end >= 0
+    start = np.where(has, end - pick(run_lengths(out), end) + 1, -1)
     return has, start, end
 
 
-@dataclass(frozen=True, slots=True)
-class _Departures:
-    """Per point of the recent grid: robust z, deviation, and which points are out."""
-
-    z: FloatArray
-    deviation: FloatArray
-    spread: FloatArray
-    floor: FloatArray
-    out: BoolArray
-    soft: BoolArray
-
-
-def _departures(recent: FloatArray, normal: _Normal, settings: DetectorSettings) -> _Departures:
-    """Steps 3 of the method: z-scores, floors, and the day/week/last-day confirmations."""
-    spread = np.maximum(normal.spread, 1e-12 * np.maximum(np.abs(normal.level), 1.0))
-    deviation = recent - normal.expected
-    with np.errstate(invalid="ignore"):
-        z = deviation / spread[:, None]
-        floor = np.maximum(settings.min_deviation, settings.min_relative * normal.typical)
-        out = (np.abs(z) >= settings.threshold) & (np.abs(deviation) >= floor[:, None])
-        references = []
-        if settings.weekly_check:
-            references.append(np.where(normal.seasonal[:, None], normal.week_ago, np.nan))
-        if settings.recent_check:
-            references.append(
-                np.where(normal.seasonal[:, None], normal.day_ago, normal.recent_level[:, None])
-            )
-        for reference in references:
-            gap = recent - reference
-            held = (np.abs(gap) >= settings.threshold * spread[:, None]) & (
-                np.sign(gap) == np.sign(deviation)
-            )
-            out &= ~np.isfinite(reference) | held
-        soft = np.abs(z) >= settings.threshold * settings.onset_fraction
-    return _Departures(z=z, deviation=deviation, spread=spread, floor=floor, out=out, soft=soft)
-
-
-def _latest_departure(
-    recent: FloatArray,
-    normal: _Normal,
-    found: _Departures,
-    judged: BoolArray,
-    first_judged: int,
-    settings: DetectorSettings,
-) -> tuple[IntArray, IntArray, IntArray, BoolArray]:
-    """Step 4: the latest persistent run on either side: (sign, start, end, soft points of that side)."""
-    rows = recent.shape[0]
-    sign_of = np.zeros(rows, dtype=np.int64)
-    start = np.full(rows, -1, dtype=np.int64)
-    end = np.full(rows, -1, dtype=np.int64)
-    soft_side = np.zeros_like(recent, dtype=bool)
-    for sign in (1, -1):
-        if settings.direction == ("down" if sign > 0 else "up"):
-            continue
-        side = (np.sign(found.deviation) == sign) & judged[:, None]
-        unseen = recent > normal.highest[:, None] if sign > 0 else recent < normal.lowest[:, None]
-        far = np.abs(found.z) >= settings.extreme_factor * settings.threshold
-        has, run_start, run_end = _latest_run(
-            found.out & side,
-            found.out & side & unseen & far,
-            first_judged,
-            settings.persistence,
-            max(2, settings.persistence // 2),
-        )
-        later = has & (run_end > end)  # the most recent departure wins
-        sign_of = np.where(later, sign, sign_of)
-        start = np.where(later, run_start, start)
-        end = np.where(later, run_end, end)
-        soft_side = np.where(later[:, None], found.soft & side, soft_side)
-    return sign_of, start, end, soft_side
+ROWS_AT_ONCE = 500
+"""Rows judged together: the arrays of one chunk stay in the tens of megabytes, whatever the
+number of series (10,000 series of 7 days at once would take gigabytes)."""
 
 
 def judge(obs: Observations, settings: DetectorSettings) -> Verdicts:
-    """Judge every row of ``obs`` against its own baseline (see the module docstring)."""
-    normal = normal_behaviour(obs, settings)
-    recent = np.where(np.isfinite(obs.recent), obs.recent, np.nan)
-    rows, width = recent.shape
-    index = np.arange(width)
-    times = obs.recent_times
-    first_judged = int(np.searchsorted(times, obs.judged_from - 1e-6))
-    found = _departures(recent, normal, settings)
-    judged = (normal.coverage >= settings.min_coverage) & (
-        np.isfinite(recent).sum(axis=1) >= settings.persistence
+    """Judge every row of ``obs`` against its own baseline (see the module docstring), in chunks
+    of :data:`ROWS_AT_ONCE` rows so that memory stays bounded."""
+    rows = obs.baseline.shape[0]
+    if rows <= ROWS_AT_ONCE:
+        return _judge_rows(obs, settings)
+    parts = [
+        _judge_rows(
+            replace(
+                obs,
+                baseline=obs.baseline[first : first + ROWS_AT_ONCE],
+                baseline_present=obs.baseline_present[first : first + ROWS_AT_ONCE],
+                recent=obs.recent[first : first + ROWS_AT_ONCE],
+                recent_present=obs.recent_present[first : first + ROWS_AT_ONCE],
+            ),
+            settings,
+        )
+        for first in range(0, rows, ROWS_AT_ONCE)
+    ]
+    return Verdicts(
+        **{name.name: np.concatenate([getattr(p, name.name) for p in parts]) for name in fields(Verdicts)}
     )
-    sign_of, start, end, soft_side = _latest_departure(recent, normal, found, judged, first_judged, settings)
+
+
+def _judge_rows(obs: Observations, settings: DetectorSettings) -> Verdicts:
+    """:func:`judge` on rows few enough to judge at once."""
+    grid = judging_grid(obs)
+    model = expected_values(grid, settings)
+    days, interval, short, coverage = history_of(grid, settings)
+    found = _departures(grid, model, short, settings)
+    rows = grid.values.shape[0]
+    judged = (found.base_count >= settings.min_samples) & (found.count > found.base_count)
+    sign_of = np.zeros(rows, dtype=np.int64)
+    start = np.full(rows, -1, dtype=np.int64)
+    end = np.full(rows, -1, dtype=np.int64)
+    soft_side = np.zeros(found.residual.shape, dtype=bool)
+    for sign, out, soft in ((1, found.out_up, found.soft_up), (-1, found.out_down, found.soft_down)):
+        has, run_start, run_end = _latest_run(out & judged[:, None])
+        position = np.arange(found.residual.shape[1])
+        run = has[:, None] & (position >= run_start[:, None]) & (position <= run_end[:, None])
+        run_end = np.where(has, _departure_end(run, soft, found.z), -1)
+        has &= ~_held_last_day(grid, found, sign, soft, run, settings)
+        later = has & (run_end > end)
+        sign_of = np.where(later, sign, sign_of)
+        start = np.where(later, run_start, start)
+        end = np.where(later, run_end, end)
+        soft_side = np.where(later[:, None], soft, soft_side)
     anomalous = end >= 0
-    # step 5, onset: walk back from the run's start while the series stays beyond the soft threshold
-    last_not_soft = np.maximum.accumulate(np.where(soft_side, -1, index), axis=1)
-    onset_index = np.where(anomalous, np.minimum(_pick(last_not_soft, start) + 1, start), -1)
-    in_run = anomalous[:, None] & (index >= start[:, None]) & (index <= end[:, None])
+    position = np.arange(found.residual.shape[1])
+    # step 6: the peak of the run, then the onset: walk back from the peak while the residual
+    # stays beyond the soft threshold, not past the first recent sample
+    in_run = anomalous[:, None] & (position >= start[:, None]) & (position <= end[:, None])
     strength = np.where(in_run, np.abs(np.nan_to_num(found.z, nan=0.0)), -1.0)
     peak = np.where(anomalous, np.argmax(strength, axis=1), -1)
-    last_finite = last_true(np.isfinite(recent))
-    ongoing = anomalous & (end >= last_finite)
-    half_width = np.where(anomalous, np.maximum(settings.threshold * found.spread, found.floor), np.nan)
-    peak_expected = _rows(normal.expected, peak)
-    last_present = last_true(obs.recent_present)
-    nan = np.full(rows, np.nan)
+    last_not_soft = np.maximum.accumulate(np.where(soft_side, -1, position), axis=1)
+    onset_at = np.maximum(np.minimum(pick(last_not_soft, peak) + 1, peak), found.base_count)
+    onset_at = np.where(anomalous, np.minimum(onset_at, peak), -1)
+    last = found.count - 1
+    ongoing = anomalous & (end >= last)
+    times = grid.times
+    step = float(times[1] - times[0]) if len(times) > 1 else obs.baseline_step
+
+    def at_position(where: IntArray) -> FloatArray:
+        column = pick_or_nan(found.columns.astype(np.float64), where)
+        return np.where(np.isfinite(column), times[np.nan_to_num(column, nan=0).astype(np.int64)], np.nan)
+
+    def grid_value(array: FloatArray, where: IntArray) -> FloatArray:
+        column = np.where(where >= 0, pick(found.columns, where), -1)
+        return pick_or_nan(array, column)
+
+    onset = _finer_onset(obs, grid, model, found, at_position(onset_at), sign_of)
+    ended_at = at_position(end)
+    peak_expected = grid_value(model.expected, peak)
+    recent_last = last_true(obs.recent_present)
+    recent_times = obs.recent_times
+    last_seen = np.where(
+        recent_last >= 0, recent_times[np.maximum(recent_last, 0)] if len(recent_times) else 0, np.nan
+    )
+    silent = (recent_times[-1] if len(recent_times) else 0.0) - last_seen
+    widest_gap = longest_gap(grid)
+    vanished = (
+        (coverage >= settings.vanish_coverage)
+        & (found.base_count >= settings.min_samples)
+        & (silent >= np.maximum(2 * interval, widest_gap + interval) * step)
+    )
     return Verdicts(
         judged=judged,
         anomalous=anomalous,
-        vanished=(normal.coverage >= settings.vanish_coverage)
-        & (last_present >= 0)
-        & (last_present < width - settings.persistence),
-        seasonal=normal.seasonal,
+        vanished=vanished,
+        seasonal=model.seasonal,
+        short_history=short & judged,
+        history_days=days,
+        interval=interval * step,
         sign=sign_of,
-        score=np.where(anomalous, _rows(strength, peak), 0.0),
-        level_shift=ongoing & (end - start + 1 >= settings.level_shift_points),
+        score=np.where(anomalous, pick_or_nan(strength, peak), 0.0),
+        level_shift=ongoing & (ended_at - onset >= settings.level_shift_seconds - 1e-6),
         ongoing=ongoing,
-        onset=np.where(anomalous, times[np.maximum(onset_index, 0)], nan),
-        onset_censored=anomalous & (onset_index == 0),
-        run_end=np.where(anomalous, times[np.maximum(end, 0)], nan),
-        peak_time=np.where(anomalous, times[np.maximum(peak, 0)], nan),
-        peak_value=_rows(recent, peak),
+        onset=onset,
+        onset_censored=anomalous
+        & (onset_at == found.base_count)
+        & pick(soft_side, np.maximum(found.base_count - 1, 0))
+        & (onset <= obs.recent_start + 1e-6),
+        run_end=ended_at,
+        peak_time=at_position(peak),
+        peak_value=grid_value(grid.values, peak),
         peak_expected=peak_expected,
-        normal_low=peak_expected - half_width,
-        normal_high=peak_expected + half_width,
-        current_value=_rows(recent, last_finite),
-        current_expected=_rows(normal.expected, last_finite),
-        day_ago=_rows(normal.day_ago, peak),
-        week_ago=_rows(normal.week_ago, peak),
-        level=normal.level,
+        normal_low=peak_expected + found.single_low,
+        normal_high=peak_expected + found.single_high,
+        current_value=grid_value(grid.values, np.where(found.count > 0, last, -1)),
+        current_expected=grid_value(model.expected, np.where(found.count > 0, last, -1)),
+        day_ago=grid_value(model.day_ago, peak),
+        week_ago=grid_value(model.week_ago, peak),
+        level=model.level,
         spread=found.spread,
-        last_seen=np.where(last_present >= 0, times[np.maximum(last_present, 0)], nan),
+        last_seen=last_seen,
     )
+
+
+def _finer_onset(
+    obs: Observations,
+    grid: JudgingGrid,
+    model: ExpectedValues,
+    found: _Departures,
+    onset: FloatArray,
+    sign: IntArray,
+) -> FloatArray:
+    """Step 6 on the recent range's own (finer) points: from the onset found on the judging
+    grid, walk back while the series stays beyond the soft threshold on the same side."""
+    times = obs.recent_times
+    if not len(times) or obs.recent_step >= obs.baseline_step or not np.isfinite(onset).any():
+        return onset
+    step = obs.baseline_step
+    column = np.clip(np.rint((times - grid.times[0]) / step).astype(np.int64), 0, grid.values.shape[1] - 1)
+    z_needed = np.abs((found.single_high - found.center) / np.maximum(found.spread, 1e-300))
+    with np.errstate(invalid="ignore"):
+        z = (obs.recent - model.expected[:, column] - found.center[:, None]) / found.spread[:, None]
+        soft = sign[:, None] * z >= 0.5 * np.minimum(z_needed, 1e300)[:, None]
+    soft &= obs.recent_present
+    position = np.arange(len(times))
+    start = np.searchsorted(times, np.nan_to_num(onset, nan=np.inf) - 1e-6)
+    last_not_soft = np.maximum.accumulate(np.where(soft, -1, position), axis=1)
+    walked = np.minimum(pick(last_not_soft, np.minimum(start, len(times) - 1)) + 1, start)
+    finer = times[np.clip(walked, 0, len(times) - 1)]
+    return np.where(np.isfinite(onset) & (start < len(times)), np.minimum(finer, onset), onset)
 
 
 def observations(

@@ -161,6 +161,8 @@ def _anomaly(
         title = (
             f"{subject} {verb}{value_text} at {_when(float(v.peak_time[row]))}Z, {far} ({normal}); now {now}"
         )
+    if v.short_history[row]:
+        title += f" (short history: {format_duration(float(v.history_days[row]) * 86_400)})"
     half = max(high - expected, expected - float(v.normal_low[row]), 1e-300)
     severity = (
         Severity.CRITICAL
@@ -189,6 +191,9 @@ def _anomaly(
         "onset_before_range": bool(v.onset_censored[row]),
         "peak_at": _iso(float(v.peak_time[row])),
         "ended_at": None if v.ongoing[row] else _iso(float(v.run_end[row])),
+        "short_history": bool(v.short_history[row]),
+        "history_days": round(float(v.history_days[row]), 2),
+        "sampling_interval_s": float(v.interval[row]),
     }
     if query.judged_as:
         details["judged_as"] = query.judged_as
@@ -197,7 +202,8 @@ def _anomaly(
         severity=severity,
         title=title,
         entity=entity,
-        summary=f"{subject} departs from its {'daily pattern' if v.seasonal[row] else 'usual level'} of the baseline: {far}.",
+        summary=f"{subject} departs from its {'daily pattern' if v.seasonal[row] else 'usual level'} of the baseline: {far}."
+        + (" Its history is short, so it was judged with a wider margin." if v.short_history[row] else ""),
         values=values,
         queries=[query.promql],
         details=details,

@@ -10,7 +10,6 @@ fleet costs no range query at all and a sick one costs two per signal, whatever 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,8 +32,6 @@ class BaselineSettings:
 
     baseline: float
     """How far back before the window normal behaviour is learnt."""
-    persistence: float
-    """How long a departure must last to count."""
     threshold: float
     """Robust z-score beyond which a point departs."""
 
@@ -99,7 +96,6 @@ def departures(
         obs,
         DetectorSettings(
             threshold=settings.threshold,
-            persistence=max(2, math.ceil(settings.persistence / recent_step)),
             min_deviation=floor,
             direction="up",
         ),

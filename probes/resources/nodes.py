@@ -76,7 +76,6 @@ class NodeOptions(ResourceOptions):
     trend: Duration = timedelta(hours=1)
     """How far back ``predict_linear`` fits the free space of a filesystem."""
     baseline: Duration = timedelta(days=1)
-    baseline_persistence: Duration = timedelta(minutes=5)
     baseline_threshold: float = Field(6.0, gt=0)
     load_per_core_warning: float = Field(1.5, gt=0)
     load_per_core_critical: float = Field(3.0, gt=0)
@@ -154,7 +153,6 @@ def fleet_problems(
         ),
         baseline=BaselineSettings(
             baseline=options.baseline.total_seconds(),
-            persistence=options.baseline_persistence.total_seconds(),
             threshold=options.baseline_threshold,
         ),
         window=window,

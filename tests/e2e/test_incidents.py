@@ -207,7 +207,6 @@ def test_lock_contention_followed_by_a_latency_rise_names_the_root_blocker(
             "probes": {
                 "db.locks": {"wait_warning": "0.1s"},
                 "metrics.anomalies": anomalies_options(
-                    persistence="30s",
                     queries=[{"name": "checkout p99 latency", "query": "checkout_request_p99_seconds", "unit": "s"}],
                 ),
             },

@@ -112,6 +112,11 @@ def shop_series() -> Iterator[StagedSeries]:
     since = times >= (AT - timedelta(hours=3)).timestamp()
     jump = np.where(times >= (AT - timedelta(minutes=30)).timestamp(), 1000.0, 100.0)
     yield staged("feature_evaluations", {"job": "flags"}, times[0], STEP, np.where(since, jump, np.nan))
+    # a downsampled store's hourly means, the last one (stamped at AT) three times the usual
+    hours = np.arange(times[0], AT.timestamp() + 1, 3600.0)
+    hourly_orders = 500 * (1 + rng.normal(0, 0.04, len(hours)))
+    hourly_orders[-1] = 1500.0
+    yield staged("orders_hourly", {"job": "orders"}, hours[0], 3600.0, hourly_orders)
 
 
 ALERT_RULES = """

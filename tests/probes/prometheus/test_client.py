@@ -409,3 +409,19 @@ def test_server_now() -> None:
     )
     assert client().now() == datetime(2025, 3, 12, 19, 0, 0, 500000, tzinfo=UTC)
     assert "time=" not in (responses.calls[0].request.url or "")
+
+
+@pytest.mark.parametrize(
+    ("url", "encoding"),
+    [
+        ("http://127.0.0.1:9090", "identity"),
+        ("http://localhost:9090/prometheus", "identity"),
+        ("http://[::1]:9090", "identity"),
+        ("https://user:secret@prometheus.example:443", "gzip"),
+        ("http://10.0.0.5:9090", "gzip"),
+    ],
+)
+def test_range_queries_are_compressed_only_towards_a_remote_server(url: str, encoding: str) -> None:
+    from probes.prometheus.client import range_encoding
+
+    assert range_encoding(url) == encoding

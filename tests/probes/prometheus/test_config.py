@@ -72,7 +72,7 @@ def test_bad_query_option_is_named() -> None:
 def test_options_defaults() -> None:
     options = AnomaliesOptions()
     assert options.baseline.days == 7 and options.queries == ()
-    assert options.threshold == 5.0 and options.persistence.total_seconds() == 360
+    assert options.threshold == 4.0 and options.level_shift_after.total_seconds() == 900
 
 
 def test_section_from_the_environment() -> None:

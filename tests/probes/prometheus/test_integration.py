@@ -138,12 +138,19 @@ def test_flat_sparse_new_and_raw_counter_series(shop: PrometheusServer) -> None:
         at=AT,
     )
     assert run.outcome.status is Status.CRITICAL, run.outcome.error
-    # only the flat series that really moved (45 -> 90); flat worker, sparse batch, new flags
-    # and the billing counter (judged through rate() across its reset) stay silent
-    assert [(f.entity.name, f.evidence.details["direction"]) for f in run.findings] == [
-        ("worker2", "level_shift")
+    # the flat series that really moved (45 -> 90) and the new series that jumped 10x after
+    # 3 hours (judged, with a wider margin, and said to have a short history); the flat
+    # worker, the hourly batch and the billing counter (through rate() across its reset) stay silent
+    found = {f.entity.name: f for f in run.findings}
+    assert sorted((name, f.evidence.details["direction"]) for name, f in found.items()) == [
+        ("flags", "level_shift"),
+        ("worker2", "level_shift"),
     ]
-    shifted = run.findings[0]
+    new = found["flags"]
+    assert new.evidence.details["short_history"] and new.evidence.details["history_days"] < 0.2
+    assert "(short history: 1h)" in new.title  # the baseline ends where the recent 2 h begin
+    assert not found["worker2"].evidence.details["short_history"]
+    shifted = found["worker2"]
     assert value(shifted, "current") == 90
     assert "2x normal" in shifted.title
     assert shifted.onset is not None and abs(shifted.onset - incidents.FLAT_SHIFT_AT) <= STEP
@@ -391,3 +398,20 @@ def test_no_golden_signal_discovered_is_not_checked_with_the_line_to_add(shop: P
     text = render_text(run.report, color=False)
     assert "Check dashboards and metrics: not checked — metrics.anomalies: no golden signal" in text
     assert "Check dashboards and metrics: clean" not in text
+
+
+def test_an_hourly_series_is_judged_in_its_own_samples(shop: PrometheusServer) -> None:
+    """One hourly point three times the usual is a departure: persistence counts the series'
+    own samples, not the 5-minute grid's, and a point every hour is no sparse history."""
+    run = run_probe(
+        AnomaliesProbe,
+        config={"prometheus": shop.config()},
+        options={"queries": [{"name": "orders per hour", "query": "orders_hourly"}]},
+        at=AT,
+    )
+    (finding,) = run.findings
+    details = finding.evidence.details
+    assert finding.kind == "metric_anomaly" and details["change"] == "up"
+    assert details["sampling_interval_s"] == 3600 and not details["short_history"]
+    assert value(finding, "peak") == 1500 and "3x normal" in finding.title
+    assert finding.onset == AT

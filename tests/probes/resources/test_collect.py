@@ -26,7 +26,7 @@ from tests.probes.resources.judging import AT, CONTAINER_CTX, CONTAINER_QUERIES,
 from tests.probes.resources.synthetic import SyntheticPrometheus
 
 FLOORS = BaselineFloors(major_faults=100.0, disk_queue=1.0, net_faults=1.0)
-SETTINGS = BaselineSettings(baseline=7200.0, persistence=300.0, threshold=6.0)
+SETTINGS = BaselineSettings(baseline=7200.0, threshold=6.0)
 
 
 def node_run(fleet: SyntheticPrometheus) -> tuple[NodeSnapshot, list[Problem]]:

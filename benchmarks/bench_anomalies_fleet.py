@@ -1,0 +1,190 @@
+"""A fleet judged end to end: how much data moves and how long it takes, against Prometheus' own time.
+
+``--series`` (1,000) series with 7 days of history (5-minute points, then 30 s over the last 2
+hours; noise, daily seasonality, 1 % with an incident) are backfilled into a real Prometheus.
+Then, as of the end of that history:
+
+1. **Prometheus' own time**: the probe's two range queries (the baseline at its 5-minute
+   step, the recent 2 hours at 30 s) sent with ``stats=all``; the figure is the sum of
+   Prometheus' ``evalTotalTime`` (reading and evaluating the same data, nothing sent);
+2. **data moved**: the bytes on the wire of both answers, uncompressed and gzip;
+3. **end to end**: ``metrics.anomalies`` with one configured query returning every series
+   (count, both range queries, decoding, judging, findings), with the encoding the client
+   chooses (none on loopback) and with gzip forced, as a remote server would get.
+
+Run it from the repository:
+
+    .venv/bin/python benchmarks/bench_anomalies_fleet.py [--series 1000] [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_anomalies import AT, staged
+
+from diagnostics.testing import run_probe
+from probes.prometheus import client as prometheus_client
+from probes.prometheus.anomalies import AnomaliesOptions, AnomaliesProbe, query_grid
+from tests.support.prometheus import PrometheusDataset, start_prometheus
+
+QUERY = "bench_value"
+WINDOW = timedelta(hours=1)
+
+
+def median_time(repeat: int, work: Callable[[], object]) -> tuple[float, object]:
+    times, result = [], None
+    for _ in range(repeat):
+        began = time.perf_counter()
+        result = work()
+        times.append(time.perf_counter() - began)
+    return statistics.median(times), result
+
+
+def the_probes_queries() -> list[dict[str, str]]:
+    """The two range queries metrics.anomalies sends as of AT (same grid function)."""
+    options = AnomaliesOptions()
+    grid = query_grid(AT, WINDOW.total_seconds(), options.baseline.total_seconds(), options.baseline_points)
+    return [
+        {
+            "query": QUERY,
+            "start": f"{grid.baseline_start:.0f}",
+            "end": f"{grid.baseline_end:.0f}",
+            "step": f"{grid.step:g}",
+        },
+        {
+            "query": QUERY,
+            "start": f"{grid.recent_start:.0f}",
+            "end": f"{AT:.0f}",
+            "step": f"{grid.recent_step:g}",
+        },
+    ]
+
+
+def prometheus_time(url: str, repeat: int) -> float:
+    """Median over ``repeat`` of Prometheus' own evalTotalTime for both queries together."""
+    totals = []
+    for _ in range(repeat):
+        total = 0.0
+        for params in the_probes_queries():
+            answer = requests.get(f"{url}/api/v1/query_range", params={**params, "stats": "all"}, timeout=60)
+            total += float(answer.json()["data"]["stats"]["timings"]["evalTotalTime"])
+        totals.append(total)
+    return statistics.median(totals)
+
+
+def wire_bytes(url: str, encoding: str) -> int:
+    """Bytes on the wire of both answers with ``Accept-Encoding: encoding``."""
+    size = 0
+    for params in the_probes_queries():
+        with requests.get(
+            f"{url}/api/v1/query_range",
+            params=params,
+            headers={"Accept-Encoding": encoding},
+            stream=True,
+            timeout=60,
+        ) as answer:
+            size += len(answer.raw.read(decode_content=False))
+    return size
+
+
+def breakdown(url: str, repeat: int) -> tuple[float, float]:
+    """Median seconds of the two range queries (transfer and decoding) and of judging them."""
+    from probes.prometheus.anomaly import DetectorSettings, judge, observations
+    from probes.prometheus.backend import PrometheusConfig
+    from probes.prometheus.client import PrometheusClient
+
+    options = AnomaliesOptions()
+    grid = query_grid(AT, WINDOW.total_seconds(), options.baseline.total_seconds(), options.baseline_points)
+    moment = [
+        datetime.fromtimestamp(t, UTC)
+        for t in (grid.baseline_start, grid.baseline_end, grid.recent_start, AT)
+    ]
+    with PrometheusClient(PrometheusConfig(url=url), deadline=time.monotonic() + 600) as client:
+
+        def fetch() -> object:
+            recent = client.query_range(QUERY, moment[2], moment[3], grid.recent_step)
+            baseline = client.query_range(QUERY, moment[0], moment[1], grid.step)
+            return observations(baseline.grid(), recent.grid(), judged_from=AT - WINDOW.total_seconds())[1]
+
+        fetching, obs = median_time(repeat, fetch)
+        judging, _ = median_time(repeat, lambda: judge(obs, DetectorSettings()))  # type: ignore[arg-type]
+    return fetching, judging
+
+
+def end_to_end(url: str, repeat: int, *, encoding: str | None) -> tuple[float, int]:
+    """Median seconds of the probe, and its number of findings; ``encoding`` forces one."""
+    chosen = prometheus_client.range_encoding
+    if encoding is not None:
+        prometheus_client.range_encoding = lambda _url: encoding  # type: ignore[assignment]
+    try:
+
+        def run() -> object:
+            result = run_probe(
+                AnomaliesProbe,
+                config={"prometheus": {"url": url}},
+                options={
+                    "queries": [{"name": "bench", "query": QUERY}],
+                    "max_series": 100_000,
+                    "timeout": "120s",
+                },
+                at=datetime.fromtimestamp(AT, UTC),
+                window=WINDOW,
+            )
+            assert result.outcome.error is None, result.outcome.error
+            return result
+
+        seconds, result = median_time(repeat, run)
+    finally:
+        prometheus_client.range_encoding = chosen
+    return seconds, len(result.findings)  # type: ignore[attr-defined]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--series", type=int, default=1_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    rng = np.random.default_rng(7)
+    with tempfile.TemporaryDirectory(prefix="diag-fleet-") as workdir:
+        began = time.perf_counter()
+        dataset = PrometheusDataset(name="fleet", series=lambda: staged(args.series, rng))
+        server = start_prometheus(dataset, Path(workdir))
+        print(
+            f"{args.series} series x 7 days backfilled, Prometheus ready in {time.perf_counter() - began:.0f}s"
+        )
+        try:
+            end_to_end(server.url, 1, encoding=None)  # warm Prometheus' caches and the imports
+            own = prometheus_time(server.url, args.repeat)
+            plain, packed = wire_bytes(server.url, "identity"), wire_bytes(server.url, "gzip")
+            print(f"1. Prometheus' own evaluation of the probe's 2 range queries: median {own:.2f}s")
+            print(f"2. data moved: {plain / 1e6:.1f} MB uncompressed, {packed / 1e6:.1f} MB gzip")
+            fetching, judging = breakdown(server.url, args.repeat)
+            print(
+                f"   of the probe's time: range queries (transfer, decoding) {fetching:.2f}s, judging {judging:.2f}s"
+            )
+            for name, encoding in (("chosen (loopback: none)", None), ("gzip forced", "gzip")):
+                seconds, findings = end_to_end(server.url, args.repeat, encoding=encoding)
+                print(
+                    f"3. end to end, encoding {name:24} median {seconds:.2f}s = {seconds / own:.1f}x "
+                    f"Prometheus' own time; {findings} findings"
+                )
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()

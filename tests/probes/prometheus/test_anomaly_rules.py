@@ -1,0 +1,158 @@
+"""The rules that make the anomaly method hold on series it was not tuned on, one synthetic
+series each: any sampling interval, short and gappy histories, recurring spikes, ramps.
+
+Each series is built as Prometheus returns it: a point per grid step where the series has a
+sample in the 5 minutes before (its lookback), NaN elsewhere. Each case fails on the method
+these rules replaced (persistence in wall-clock minutes, one fixed z, a minimum coverage, the
+last baseline day as reference).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from probes.prometheus.anomaly import DetectorSettings, Observations, Verdicts, judge
+
+AT = 1_741_806_000.0  # 2025-03-12T19:00:00Z
+HOUR, DAY = 3600.0, 86_400.0
+LOOKBACK = 300.0
+Signal = Callable[[np.ndarray], np.ndarray]
+
+
+def sampled(signal: Signal, interval: float, *, since: float = -np.inf, missing: float = 0.0, seed: int = 1):
+    """Samples of ``signal`` every ``interval`` s from ``since``, a share ``missing`` dropped at random."""
+    rng = np.random.default_rng(seed)
+    start = max(since, AT - 15 * DAY)
+    times = np.arange(np.ceil(start / interval) * interval, AT + 1, interval)
+    keep = rng.random(len(times)) >= missing
+    return times[keep], signal(times[keep])
+
+
+def seen(samples: tuple[np.ndarray, np.ndarray], grid: np.ndarray) -> np.ndarray:
+    """What a range query returns at ``grid``: the last sample of the lookback before each point."""
+    times, values = samples
+    index = np.searchsorted(times, grid, side="right") - 1
+    age = grid - times[np.maximum(index, 0)]
+    return np.where((index >= 0) & (age < LOOKBACK), values[np.maximum(index, 0)], np.nan)
+
+
+def judged(
+    samples: tuple[np.ndarray, np.ndarray],
+    *,
+    baseline_step: float = 300.0,
+    recent_step: float = 30.0,
+    baseline_days: float = 7.0,
+    window: float = HOUR,
+    **settings: object,
+) -> Verdicts:
+    """The verdict as of AT over ``window``, with the probe's grid layout."""
+    recent_times = AT - 2 * window + recent_step * np.arange(int(2 * window / recent_step) + 1)
+    count = int(baseline_days * DAY / baseline_step)
+    base_times = AT - 2 * window - baseline_step * np.arange(count, 0, -1)
+    base, recent = seen(samples, base_times)[None, :], seen(samples, recent_times)[None, :]
+    obs = Observations(
+        baseline=base,
+        baseline_present=np.isfinite(base),
+        baseline_start=base_times[0],
+        baseline_step=baseline_step,
+        recent=recent,
+        recent_present=np.isfinite(recent),
+        recent_start=recent_times[0],
+        recent_step=recent_step,
+        judged_from=AT - window,
+    )
+    return judge(obs, DetectorSettings(**settings))  # type: ignore[arg-type]
+
+
+def noise(level: float, sigma: float, seed: int = 7) -> Signal:
+    """Gaussian noise around ``level``, a fixed value per timestamp (so resampling agrees)."""
+    return lambda t: level + sigma * np.random.default_rng([seed, int(t[0]) % 2**31]).normal(size=len(t))
+
+
+def with_burst(signal: Signal, start: float, end: float, value: float) -> Signal:
+    return lambda t: np.where((t >= start) & (t < end), value, signal(t))
+
+
+def test_hourly_series_a_single_sample_far_out_is_found() -> None:
+    """Persistence in the series' own samples: one hourly point is one sample, not 1/12 of one."""
+    quiet = sampled(noise(100, 5), HOUR)
+    assert not judged(quiet).anomalous[0]
+    spike = sampled(with_burst(noise(100, 5), AT - HOUR / 2, AT, 200.0), HOUR / 2)
+    hourly = sampled(with_burst(noise(100, 5), AT - 1, AT + 1, 200.0), HOUR)
+    for series in (spike, hourly):
+        v = judged(series)
+        assert v.judged[0] and v.anomalous[0] and v.sign[0] == 1 and not v.short_history[0]
+    assert judged(hourly).interval[0] == HOUR
+
+
+def test_15s_series_a_90s_burst_far_out_is_found_its_noise_is_not() -> None:
+    """At 15 s scrapes a 90 s burst of 7 sigma is a sample of the judging grid far out."""
+    kwargs = {"baseline_step": 60.0, "recent_step": 15.0, "baseline_days": 1.0}
+    assert not judged(sampled(noise(100, 5), 15), **kwargs).anomalous[0]
+    burst = sampled(with_burst(noise(100, 5), AT - 600, AT - 510, 135.0), 15)
+    v = judged(burst, **kwargs)
+    assert v.anomalous[0] and not v.ongoing[0]
+    assert AT - 600 <= v.onset[0] <= AT - 540
+
+
+def test_gappy_series_judged_in_its_own_samples_and_a_missing_sample_is_no_vanishing() -> None:
+    """An exporter that misses 60 % of its scrapes: a drop is found in the one sample it has; an
+    irregular series whose last sample is missing has not stopped reporting, one silent for
+    longer than any gap of its baseline has."""
+    times, values = sampled(noise(50, 2), 300, missing=0.6, seed=5)
+    keep = times < AT - 900  # then one sample 7 sigma low, and none since
+    v = judged((np.append(times[keep], AT - 600), np.append(values[keep], 36.0)))
+    assert v.judged[0] and v.anomalous[0] and v.sign[0] == -1 and not v.vanished[0]
+    assert v.peak_time[0] == AT - 600
+    times, values = sampled(noise(50, 2), 300, missing=0.05, seed=3)
+    last_missing = times < AT
+    assert not judged((times[last_missing], values[last_missing])).vanished[0]
+    gone = times < AT - 1800
+    v = judged((times[gone], values[gone]))
+    assert v.vanished[0] and not v.anomalous[0]
+
+
+def test_two_days_of_history_judged_with_a_wider_margin_and_said_so() -> None:
+    """A new service: 2 days of history are judged (no minimum coverage), said to be short."""
+    since = AT - 2 * DAY - 2 * HOUR
+    quiet = judged(sampled(noise(100, 5), 300, since=since))
+    assert quiet.judged[0] and quiet.short_history[0] and not quiet.anomalous[0]
+    assert quiet.history_days[0] == pytest.approx(2.0, abs=0.01)
+    spike = judged(sampled(with_burst(noise(100, 5), AT - 900, AT, 180.0), 300, since=since))
+    assert spike.anomalous[0] and spike.short_history[0]
+    # the wider margin: one sample the full history calls out is not called on two days
+    moderate = with_burst(noise(100, 5), AT - 300, AT, 124.0)
+    assert judged(sampled(moderate, 300)).anomalous[0]
+    assert not judged(sampled(moderate, 300, since=since)).anomalous[0]
+
+
+def test_spikes_that_recur_in_the_baseline_are_normal() -> None:
+    """A job that spikes to the same height every 6 hours, for 10 minutes: the spike in the
+    window is one more of them; one twice as high is not."""
+
+    def recurring(height: float) -> Signal:
+        def values(t: np.ndarray) -> np.ndarray:
+            spike = ((t - AT) % (6 * HOUR)) >= 6 * HOUR - 600
+            now = t >= AT - 600
+            return np.where(spike, np.where(now, height, 400.0), noise(100, 5)(t))
+
+        return values
+
+    assert not judged(sampled(recurring(400.0), 60)).anomalous[0]
+    higher = judged(sampled(recurring(800.0), 60))
+    assert higher.anomalous[0] and higher.sign[0] == 1
+
+
+def test_a_ramp_is_compared_with_the_level_before_it_began() -> None:
+    """A drift that began 20 hours ago moved the last day's level with it; measured from the
+    level before it began, it is far out. A level held for a day remains the new normal."""
+    began = AT - 20 * HOUR
+    base = noise(100, 10)
+    ramp = lambda t: base(t) + np.clip((t - began) / (20 * HOUR), 0, None) * 80  # noqa: E731
+    v = judged(sampled(ramp, 300))
+    assert v.anomalous[0] and v.sign[0] == 1 and v.level_shift[0]
+    held = lambda t: base(t) + np.where(t >= AT - 30 * HOUR, 80.0, 0.0)  # noqa: E731
+    assert not judged(sampled(held, 300)).anomalous[0]
