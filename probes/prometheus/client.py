@@ -80,6 +80,13 @@ PROMETHEUS = "Prometheus"
 ALERTMANAGER = "Alertmanager"
 
 
+STRICT_ANSWERS = {"partial_response": "false"}
+"""Thanos Query answers with what the stores it reached hold, plus a warning, when one fails:
+judging that as the whole picture would call a series gone that is only out of reach. With
+``partial_response=false`` it fails the query instead (Prometheus and VictoriaMetrics ignore
+the parameter)."""
+
+
 def range_encoding(url: str) -> str:
     """``Accept-Encoding`` for range queries: none on loopback, where compressing a 36 MB answer
     costs Prometheus and the client 4x the time of sending it (benchmarks/bench_anomalies_fleet.py);
@@ -249,7 +256,11 @@ class PrometheusClient:
     def query(self, promql: str, at: datetime) -> tuple[Sample, ...]:
         """An instant query evaluated at ``at``."""
         timeout = self._timeout()
-        params = {"query": promql, "time": f"{at.timestamp():.3f}", "timeout": f"{timeout[1]:.3f}"}
+        params = {
+            "query": promql,
+            "time": f"{at.timestamp():.3f}",
+            "timeout": f"{timeout[1]:.3f}",
+        }
         data = self._api("/api/v1/query", params, what=f"query {promql}")
         with self._errors(f"query {promql}", read_timeout=timeout[1]):
             return self._instant(data.get("result") if isinstance(data, Mapping) else None)
@@ -269,6 +280,7 @@ class PrometheusClient:
             "end": finish,
             "step": f"{step:g}",
             "timeout": f"{timeout[1]:.3f}",
+            **STRICT_ANSWERS,
         }
         with self._errors(f"query {promql}", read_timeout=timeout[1]):
             # the body is decoded by decode_matrix, about twice as fast as json.loads plus a
@@ -285,6 +297,7 @@ class PrometheusClient:
                 answer = _json(raw)
                 if not isinstance(answer, Mapping) or answer.get("status") != "success":
                     raise _BadAnswer("expected the Prometheus API's {status, data} answer", raw)
+                self._complete(answer, f"query {promql}")
                 decoded = tuple(self._series(item) for item in answer["data"]["result"])
         return RangeResult(query=promql, start=float(begin), end=float(finish), step=step, series=decoded)
 
@@ -440,10 +453,23 @@ class PrometheusClient:
         return {"match[]": list(match), "start": f"{start.timestamp():.3f}", "end": f"{end.timestamp():.3f}"}
 
     def _api(self, path: str, params: Mapping[str, Any], what: str | None = None) -> Any:
-        body = self._get_json(self.url + path, params, what=what)
+        body = self._get_json(self.url + path, {**params, **STRICT_ANSWERS}, what=what)
         if not isinstance(body, Mapping) or body.get("status") != "success" or "data" not in body:
             raise self._protocol(what or path, "expected the Prometheus API's {status, data} answer")
+        self._complete(body, what or path)
         return body["data"]
+
+    def _complete(self, body: Mapping[str, Any], what: str) -> None:
+        """Refuse a partial answer: warnings (a Thanos store or a remote read out of reach) mean
+        the data is not the whole picture, and judging it would call series gone that are not."""
+        warnings = body.get("warnings")
+        if isinstance(warnings, list) and warnings:
+            raise ProbeError(
+                f"Prometheus at {self._where(PROMETHEUS)} answered {what:.120} only in part: "
+                f"{str(warnings[0]):.200}"
+                + (f" (+{len(warnings) - 1} more warnings)" if len(warnings) > 1 else ""),
+                kind=ErrorKind.PROTOCOL,
+            )
 
     def _get_json(
         self, url: str, params: Mapping[str, Any], server: str = PROMETHEUS, what: str | None = None

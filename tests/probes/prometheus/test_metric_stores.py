@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
-from diagnostics import Finding, Severity
+from diagnostics import Finding, Severity, Status
 from diagnostics.testing import ProbeRun, run_probe
 from probes.prometheus.alerts import AlertsProbe
 from probes.prometheus.anomalies import AnomaliesProbe
@@ -127,3 +128,24 @@ def test_fleet_resources_are_the_same_on_both_stores(
     }
     assert runs["prometheus"].findings, "the staged fleet has incidents"
     assert signature(runs["victoriametrics"]) == signature(runs["prometheus"])
+
+
+def test_thanos_with_a_store_out_of_reach_is_an_error_not_a_partial_picture(tmp_path: Path) -> None:
+    """With its only store failing, Thanos Query would answer an empty result and a warning (a
+    partial response): judged as the whole picture, every series would seem to have stopped.
+    diag asks for ``partial_response=false``, so the probe fails and says so instead."""
+    from dataclasses import replace as replaced
+
+    from tests.support.thanos import _stop, start_thanos
+
+    server, processes = start_thanos(replaced(SHOP, name="shop-partial"), tmp_path)
+    try:
+        assert run_probe(ScrapeProbe, config={"prometheus": server.config()}, at=AT).outcome.status.checked
+        prometheus = processes[0]  # the Prometheus behind the sidecar
+        prometheus.terminate()
+        prometheus.wait(timeout=10)
+        run = run_probe(AnomaliesProbe, config={"prometheus": server.config()}, at=AT)
+        assert run.outcome.status in (Status.ERROR, Status.TIMEOUT), run.outcome
+        assert run.findings == ()
+    finally:
+        _stop(processes)
