@@ -466,7 +466,7 @@ class PrometheusClient:
         if isinstance(warnings, list) and warnings:
             raise ProbeError(
                 f"Prometheus at {self._where(PROMETHEUS)} answered {what:.120} only in part: "
-                f"{str(warnings[0]):.200}"
+                f"{warnings[0]!s:.200}"
                 + (f" (+{len(warnings) - 1} more warnings)" if len(warnings) > 1 else ""),
                 kind=ErrorKind.PROTOCOL,
             )
