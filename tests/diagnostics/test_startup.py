@@ -18,7 +18,6 @@ CLIENT_LIBRARIES = (
     "kubernetes",
     "requests",
     "urllib3",
-    "prometheus_api_client",
     "psutil",
     "rich",
     "cryptography",
