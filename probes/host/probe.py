@@ -33,25 +33,41 @@ class HostOptions(ProbeOptions):
     """Thresholds of ``resources.host`` (ratios are 0..1)."""
 
     sample_interval: Duration = timedelta(seconds=0.5)
+    """CPU, process CPU, swap and free space are sampled over this interval."""
     load_per_core_warning: float = Field(1.5, gt=0)
+    """1-minute load average per core that makes a warning."""
     load_per_core_critical: float = Field(3.0, gt=0)
+    """1-minute load average per core that makes a critical finding."""
     cpu_utilization_warning: float = Field(0.90, gt=0, le=1)
+    """CPU busy share over the sample that makes a warning while load per core is at least 1."""
     memory_available_warning: float = Field(0.10, ge=0, le=1)
+    """Available memory as a share of the total at or below which a warning is made."""
     memory_available_critical: float = Field(0.05, ge=0, le=1)
+    """Available memory as a share of the total at or below which a critical finding is made."""
     swap_out_warning_bytes_per_s: float = Field(1024 * 1024, ge=0)
+    """Bytes swapped out per second over the sample that make a warning."""
     disk_used_warning: float = Field(0.85, gt=0, le=1)
+    """Share of a mount's space used that makes a warning."""
     disk_used_critical: float = Field(0.95, gt=0, le=1)
+    """Share of a mount's space used that makes a critical finding."""
     inodes_used_warning: float = Field(0.85, gt=0, le=1)
+    """Share of a mount's inodes used that makes a warning."""
     inodes_used_critical: float = Field(0.95, gt=0, le=1)
+    """Share of a mount's inodes used that makes a critical finding."""
     time_to_full_warning: Duration = timedelta(hours=24)
+    """A mount filling steadily and predicted full within this time makes a warning."""
     time_to_full_critical: Duration = timedelta(hours=4)
+    """A mount filling steadily and predicted full within this time makes a critical finding (see ``time_to_full_critical_min_used``)."""
     time_to_full_critical_min_used: float = Field(0.5, ge=0, le=1)
     """Below this share used, a time to full alone makes a disk a warning, never critical."""
     fill_observation: Duration = timedelta(seconds=3)
     """How long a mount whose free space falls is watched before its fill counts as sustained."""
     file_handles_warning: float = Field(0.80, gt=0, le=1)
+    """System-wide open file handles as a share of fs.file-max that make a warning."""
     process_fds_warning: float = Field(0.80, gt=0, le=1)
+    """A process's open file descriptors as a share of its RLIMIT_NOFILE that make a warning."""
     top_processes: int = Field(5, ge=1, le=50)
+    """Processes by CPU listed as evidence of CPU saturation."""
     ignore_mounts: tuple[str, ...] = (
         "/snap/*",
         "/boot/efi",

@@ -209,6 +209,7 @@ class ReadingOptions(ProbeOptions):
     """How much of each source is read, and the baseline it is compared against."""
 
     timeout: Duration = timedelta(seconds=30)
+    """How long the probe may take before it ends as ``timeout``."""
     baseline: Duration = timedelta(hours=6)
     """The hours before the window (and its lead-in) that give the normal rate."""
     day_earlier: bool = True
@@ -216,9 +217,11 @@ class ReadingOptions(ProbeOptions):
     max_bytes: int = Field(512 * 1024 * 1024, ge=1024)
     """Per source: bytes read from files, journald and pod logs at most."""
     max_lines: int = Field(5_000_000, ge=1000)
+    """Per source: lines read at most (split between a workload's containers for pod logs)."""
     max_samples: int = Field(20_000, ge=100)
     """Error and warning lines kept per source for templates (remote backends: fetched per range)."""
     concurrency: int = Field(4, ge=1, le=32)
+    """Sources read at the same time."""
 
 
 class ErrorsOptions(ReadingOptions):
@@ -227,11 +230,13 @@ class ErrorsOptions(ReadingOptions):
     threshold: float = Field(5.0, gt=0)
     """Robust z-score of errors per minute (as metrics.anomalies)."""
     persistence: Duration = timedelta(minutes=3)
+    """How long errors per minute must stay above the threshold to count as a rise (whole minutes, at least 2)."""
     min_rise: float = Field(3.0, ge=0)
     """Errors per minute a rise must add, whatever its z-score."""
     min_ratio_rise: float = Field(0.02, ge=0)
     """Share of requests answered 5xx a rise must add (access logs)."""
     top_templates: int = Field(5, ge=1, le=50)
+    """Most frequent error templates since the onset shown in a finding."""
 
 
 class PatternsOptions(ReadingOptions):
@@ -242,3 +247,4 @@ class PatternsOptions(ReadingOptions):
     rise_factor: float = Field(10.0, gt=1)
     """A known template whose rate rose this many times is reported."""
     max_findings: int = Field(10, ge=1)
+    """Findings reported at most, most frequent first; the rest are counted in one info finding."""

@@ -35,11 +35,17 @@ class ConnectionsOptions(ProbeOptions):
     """Thresholds of ``db.connections`` (shares are 0..1 of the usable connections)."""
 
     used_warning: float = Field(0.80, gt=0, le=1)
+    """Share of the usable connections in use (0..1) that makes a warning."""
     used_critical: float = Field(0.95, gt=0, le=1)
+    """Share of the usable connections in use (0..1) that makes a critical finding."""
     idle_in_transaction_warning: Duration = timedelta(seconds=30)
+    """Sessions idle in transaction this long make a warning."""
     idle_in_transaction_critical: Duration = timedelta(minutes=5)
+    """A session idle in transaction this long makes the finding critical."""
     pgbouncer_wait_warning: Duration = timedelta(seconds=1)
+    """A PgBouncer pool whose oldest client has waited this long (maxwait) makes a warning."""
     pgbouncer_wait_critical: Duration = timedelta(seconds=10)
+    """A PgBouncer pool whose oldest client has waited this long (maxwait) makes a critical finding."""
     top: int = Field(5, ge=1, le=50)
     """Rows in each breakdown (application, user, client)."""
 

@@ -32,10 +32,13 @@ class LocksOptions(ProbeOptions):
     """Thresholds of ``db.locks``."""
 
     wait_warning: Duration = timedelta(seconds=10)
+    """Sessions waiting this long behind one root blocker make a warning."""
     wait_critical: Duration = timedelta(seconds=60)
+    """Sessions waiting this long behind one root blocker make a critical finding."""
     wide_tree: int = Field(10, ge=1)
     """Sessions waiting behind one root that make the tree critical whatever the wait."""
     max_trees: int = Field(5, ge=1, le=50)
+    """Blocking trees reported, the most severe first (every tree is judged)."""
     sample_interval: Duration = timedelta(0)
     """Sample pg_stat_database.deadlocks twice this far apart (0: a single snapshot)."""
 

@@ -50,12 +50,19 @@ class QueriesOptions(ProbeOptions):
     """Thresholds of ``db.queries``."""
 
     long_running_warning: Duration = timedelta(seconds=30)
+    """An active query running this long makes a warning."""
     long_running_critical: Duration = timedelta(minutes=5)
+    """An active query running this long makes a critical finding."""
     slowdown_factor: float = Field(10.0, gt=1)
+    """A statement running this many times its usual mean execution time is a slowdown."""
     slowdown_min_runtime: Duration = timedelta(seconds=1)
+    """Statements running now for less than this are not judged as slowdowns."""
     slowdown_min_calls: int = Field(20, ge=1)
+    """Calls a statement needs in pg_stat_statements before its mean counts as usual."""
     slowdown_min_mean: Duration = timedelta(milliseconds=10)
+    """Mean execution time over the sample below which a statement is not judged slower."""
     call_surge_factor: float = Field(5.0, gt=1)
+    """Call rate over the sample, as a multiple of the usual rate, that makes a surge (14+)."""
     call_surge_min_rate: float = Field(10.0, ge=0)
     """Calls per second below which a surge is not reported."""
     sample_interval: Duration = timedelta(seconds=2)
@@ -64,14 +71,19 @@ class QueriesOptions(ProbeOptions):
     seq_scan_factor: float = Field(10.0, gt=1)
     """Rows read by sequential scans per second over the sample vs. the table's usual rate."""
     seq_scan_min_rows_per_s: float = Field(10_000.0, ge=0)
+    """Rows per second read by sequential scans over the sample below which a table is not judged."""
     seq_scan_min_rows_per_scan: float = Field(1000.0, ge=0)
     """Smaller tables are always read whole: not judged."""
     top_statements: int = Field(5, ge=1, le=50)
+    """Statements with the most total execution time shown as evidence."""
     cache_hit_warning: float = Field(0.90, gt=0, le=1)
+    """Buffer cache hit ratio over the sample (0..1) below which a warning is made."""
     cache_hit_min_blocks: int = Field(1000, ge=1)
     """Blocks accessed over the sample before its hit ratio is judged."""
     wraparound_warning: float = Field(0.50, gt=0, le=1)
+    """Transaction or multixact ID age, as a share of the wraparound limit (0..1), that makes a warning."""
     wraparound_critical: float = Field(0.75, gt=0, le=1)
+    """Transaction or multixact ID age, as a share of the wraparound limit (0..1), that makes a critical finding."""
 
 
 class QueriesProbe(PostgresProbe):

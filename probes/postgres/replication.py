@@ -31,11 +31,17 @@ class ReplicationOptions(ProbeOptions):
     """Thresholds of ``db.replication`` (sizes in bytes)."""
 
     lag_warning: Duration = timedelta(seconds=30)
+    """Replay lag (of a standby, or of this server as one) that makes a warning."""
     lag_critical: Duration = timedelta(minutes=5)
+    """Replay lag (of a standby, or of this server as one) that makes a critical finding."""
     lag_bytes_warning: int = Field(GIB, ge=0)
+    """Replay lag in bytes of WAL that makes a warning."""
     lag_bytes_critical: int = Field(10 * GIB, ge=0)
+    """Replay lag in bytes of WAL that makes a critical finding."""
     slot_retained_warning: int = Field(GIB, ge=0)
+    """Bytes of WAL retained by an inactive replication slot that make a warning."""
     slot_retained_critical: int = Field(10 * GIB, ge=0)
+    """Bytes of WAL retained by an inactive replication slot that make a critical finding."""
 
 
 class ReplicationProbe(PostgresProbe):

@@ -117,6 +117,7 @@ class AnomaliesOptions(ProbeOptions):
     """Settings of ``metrics.anomalies``; the tuning knobs have defaults tuned on NAB."""
 
     timeout: Duration = timedelta(seconds=20)
+    """How long the probe may take before it ends as ``timeout``."""
     baseline: Duration = timedelta(days=7)
     """History the diagnosed window is compared against."""
     queries: tuple[QuerySpec, ...] = ()
@@ -126,20 +127,25 @@ class AnomaliesOptions(ProbeOptions):
     window_points: int = Field(240, ge=20, le=2000)
     """Points of the recent range (window + lead-in) used to date the onset."""
     min_relative: float = Field(0.1, ge=0)
+    """Share of a series' typical magnitude (0.1: 10 %) a departure must reach; a query's own ``min_relative`` overrides it."""
     level_shift_after: Duration = timedelta(minutes=15)
     """An ongoing departure older than this is reported as a level shift."""
     seasonality: bool = True
     """Compare seasonal series with the same time a day and a week earlier."""
     baseline_points: int = Field(2016, ge=100, le=10_999)
+    """Points per series of the baseline range at most (its step is the coarsest that keeps within it)."""
     rate_window: str = Field("5m", pattern=r"^\d+[smh]$")
+    """Range of the ``rate()`` applied to counters (discovered signals and raw counters in queries), e.g. ``5m``."""
     group_by: str = Field("job", pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$")
     """Label the discovered golden signals are aggregated by."""
     max_queries: int = Field(12, ge=1, le=100)
+    """Key metrics judged at most (configured queries or discovered golden signals)."""
     max_series: int = Field(1_000, ge=1)
     """Series judged per query at most: above it, the ones with the largest latest value. At
     about 10 ms per series end to end (mostly Prometheus' own 7-day range query), 1,000 series
     take about 10 s of the 20 s timeout (benchmarks/bench_anomalies.py)."""
     max_findings: int = Field(10, ge=1)
+    """Findings reported at most, worst first; the rest are counted in one info finding."""
 
 
 class AnomaliesProbe(Probe):

@@ -65,12 +65,19 @@ class ContainerOptions(ResourceOptions):
     """Extra PromQL label matchers for every kube-state-metrics series (restarts, termination
     reasons, pod owners), e.g. ``job="kube-state-metrics"``."""
     throttling_warning: float = Field(0.25, gt=0, le=1)
+    """Share of CFS periods throttled (0..1) that makes a warning."""
     throttling_critical: float = Field(0.50, gt=0, le=1)
+    """Share of CFS periods throttled (0..1) that makes a critical finding."""
     memory_limit_warning: float = Field(0.90, gt=0)
+    """Working set as a share of the memory limit that makes a warning."""
     memory_limit_critical: float = Field(0.95, gt=0)
+    """Working set as a share of the memory limit that makes a critical finding."""
     ooms_critical: float = Field(1.0, ge=1)
+    """OOM kills of a container in the window that make a critical finding."""
     restarts_warning: float = Field(1.0, ge=1)
+    """Restarts of a container in the window that make a warning."""
     restarts_critical: float = Field(5.0, ge=1)
+    """Restarts of a container in the window that make a critical finding."""
 
 
 class ContainerResourcesProbe(Probe):

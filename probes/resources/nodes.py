@@ -71,38 +71,67 @@ class NodeOptions(ResourceOptions):
     selector: Matchers = ""
     """Extra PromQL label matchers for every node_exporter series, e.g. ``job="node"``."""
     filesystem_selector: Matchers = FILESYSTEMS
+    """PromQL label matchers choosing the filesystems judged (default: no pseudo, container or boot filesystems)."""
     disk_selector: Matchers = DISKS
+    """PromQL label matchers choosing the block devices judged (default: no ram, loop, optical or zram devices)."""
     network_selector: Matchers = INTERFACES
+    """PromQL label matchers choosing the interfaces judged (default: no loopback, bridge, veth or CNI interfaces)."""
     trend: Duration = timedelta(hours=1)
     """How far back ``predict_linear`` fits the free space of a filesystem."""
     baseline: Duration = timedelta(days=1)
+    """History before the window a host's own rates are compared against; also how far back a down exporter must have been scraped."""
     baseline_threshold: float = Field(6.0, gt=0)
+    """Robust z-score against the host's baseline beyond which a rate (major faults, disk queue, network faults) departs."""
     load_per_core_warning: float = Field(1.5, gt=0)
+    """1-minute load average per core that makes a warning."""
     load_per_core_critical: float = Field(3.0, gt=0)
+    """1-minute load average per core that makes a critical finding."""
     cpu_busy_warning: float = Field(0.90, gt=0, le=1)
+    """CPU busy share (0..1) that makes a warning while load per core is at least 1."""
     memory_available_warning: float = Field(0.10, ge=0, le=1)
+    """MemAvailable as a share of MemTotal at or below which a warning is made."""
     memory_available_critical: float = Field(0.05, ge=0, le=1)
+    """MemAvailable as a share of MemTotal at or below which a critical finding is made."""
     swap_pages_warning: float = Field(256.0, gt=0)
+    """Pages swapped in plus out per second that make a warning."""
     major_faults_floor: float = Field(100.0, ge=0)
+    """Major page faults per second below which they are not compared with the host's baseline."""
     oom_kills_critical: float = Field(1.0, ge=1)
+    """Kernel OOM kills on a host in the window that make a critical finding."""
     disk_used_warning: float = Field(0.85, gt=0, le=1)
+    """Share of a filesystem's space used that makes a warning."""
     disk_used_critical: float = Field(0.95, gt=0, le=1)
+    """Share of a filesystem's space used that makes a critical finding."""
     time_to_full_warning: Duration = timedelta(hours=24)
+    """A filesystem predicted full within this time makes a warning."""
     time_to_full_critical: Duration = timedelta(hours=4)
+    """A filesystem predicted full within this time makes a critical finding (see ``time_to_full_critical_min_used``)."""
     time_to_full_critical_min_used: float = Field(0.5, ge=0, le=1)
     """Below this share used, a time to full alone makes a disk a warning, never critical."""
     inodes_used_warning: float = Field(0.85, gt=0, le=1)
+    """Share of a filesystem's inodes used that makes a warning."""
     inodes_used_critical: float = Field(0.95, gt=0, le=1)
+    """Share of a filesystem's inodes used that makes a critical finding."""
     disk_busy_warning: float = Field(0.90, gt=0, le=1)
+    """Share of time a device is busy doing I/O that makes a warning."""
     disk_queue_critical: float = Field(8.0, gt=0)
+    """Average I/O queue depth of a busy device that makes the finding critical."""
     disk_queue_floor: float = Field(1.0, ge=0)
+    """Average I/O queue depth below which it is not compared with the host's baseline."""
     network_errors_warning: float = Field(1.0, gt=0)
+    """Receive plus transmit errors per second on an interface that make a warning."""
     network_drops_warning: float = Field(100.0, gt=0)
+    """Receive plus transmit drops per second on an interface that make a warning."""
     network_faults_floor: float = Field(1.0, ge=0)
+    """Errors plus drops per second below which they are not compared with the host's baseline."""
     fd_warning: float = Field(0.80, gt=0, le=1)
+    """Allocated file descriptors as a share of the kernel limit that make a warning."""
     fd_critical: float = Field(0.95, gt=0, le=1)
+    """Allocated file descriptors as a share of the kernel limit that make a critical finding."""
     conntrack_warning: float = Field(0.80, gt=0, le=1)
+    """Conntrack entries as a share of the table's limit that make a warning."""
     conntrack_critical: float = Field(0.95, gt=0, le=1)
+    """Conntrack entries as a share of the table's limit that make a critical finding."""
 
 
 class NodeResourcesProbe(Probe):

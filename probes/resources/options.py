@@ -44,6 +44,7 @@ class ResourceOptions(ProbeOptions):
     """The option pairs a subclass checks: a warning past its critical is refused."""
 
     rate_interval: Duration = timedelta(minutes=5)
+    """Range of the ``rate()`` and ``increase()`` windows over counters (e.g. throttled periods, swap pages)."""
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:

@@ -115,6 +115,7 @@ class TracesOptions(ProbeOptions):
     """Options both trace probes share."""
 
     timeout: Duration = timedelta(seconds=30)
+    """How long the probe may take before it ends as ``timeout``."""
     baseline: Duration = timedelta(hours=1)
     """Length of the baseline window, which ends where the diagnosed window starts."""
     min_traces: int = Field(20, ge=5)
