@@ -45,6 +45,17 @@ def test_probe_reference_lists_every_probe_with_its_defaults() -> None:
     assert "Sessions waiting behind one root that make the tree critical" in page
 
 
+def test_every_option_of_every_probe_is_described() -> None:
+    # the description is what the reference page, the JSON schema and `diag probes show` print
+    undescribed = [
+        f"{probe_id}.{option.name}"
+        for probe_id, probe_class in sorted(load_registry().probes.items())
+        for option in option_docs(probe_class.options_model)
+        if not option.description
+    ]
+    assert undescribed == []
+
+
 @pytest.mark.slow
 def test_site_builds_strictly(tmp_path: Path) -> None:
     mkdocs = Path(sys.executable).with_name("mkdocs")
