@@ -170,7 +170,7 @@ def run_command(
     """Run the probes and print the findings report."""
     from diagnostics.api import diagnose
     from diagnostics.report import render
-    from diagnostics.report.summary import exit_status
+    from diagnostics.report.overview import exit_status
 
     show_progress = sys.stderr.isatty() if progress is None else progress
     context = click.get_current_context()
@@ -325,7 +325,7 @@ def diff_command(old: Path, new: Path, fmt: str) -> None:
     from dataclasses import replace
 
     from diagnostics.report import render
-    from diagnostics.report.summary import exit_status
+    from diagnostics.report.overview import exit_status
     from diagnostics.summary.compare import compare_reports
 
     try:
@@ -529,7 +529,7 @@ def watch_command(
     from diagnostics.config import resolve_config
     from diagnostics.notify.messages import webhook_payload
     from diagnostics.redaction import environment_secrets
-    from diagnostics.report.summary import exit_status, headline
+    from diagnostics.report.overview import exit_status, headline
     from diagnostics.units import parse_duration
     from diagnostics.watch.changes import change_line
     from diagnostics.watch.loop import Cycle, Watcher, notifiers_of

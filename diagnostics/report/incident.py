@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from diagnostics.model import Finding, Report, Severity
 from diagnostics.report.markdown import timeline_lines
-from diagnostics.report.summary import coverage, headline, ranked_findings
+from diagnostics.report.overview import coverage, headline, ranked_findings
 from diagnostics.units import format_duration, format_value, isoformat
 
 TO_FILL = "_to fill in_"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from diagnostics.model import Finding, Report
-from diagnostics.report.summary import coverage, headline, ranked_findings
+from diagnostics.report.overview import coverage, headline, ranked_findings
 from diagnostics.summary.ranking import ranking_reason
 from diagnostics.units import format_duration, format_value, isoformat
 

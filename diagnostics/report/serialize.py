@@ -24,7 +24,7 @@ from diagnostics.model import (
     Severity,
     Status,
 )
-from diagnostics.report.summary import counts, coverage, exit_status, headline, ranked_findings
+from diagnostics.report.overview import counts, coverage, exit_status, headline, ranked_findings
 from diagnostics.summary.model import (
     Comparison,
     Containment,

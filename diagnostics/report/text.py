@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from diagnostics.model import Finding, ProbeOutcome, Report, Severity, Status
-from diagnostics.report.summary import Coverage, coverage, headline, ranked_findings
+from diagnostics.report.overview import Coverage, coverage, headline, ranked_findings
 from diagnostics.summary.ranking import ranking_reason
 from diagnostics.units import format_duration, format_value, isoformat
 

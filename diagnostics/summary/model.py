@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from diagnostics.model import Entity, Finding, Severity
+from diagnostics.findings import Entity, Finding, Severity
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -80,7 +80,7 @@ class Watcher:
         report = self._diagnose()
         now = self._clock()
         changes, current = changes_between(self._seen, report, now=now)
-        from diagnostics.report.summary import headline
+        from diagnostics.report.overview import headline
 
         deliveries = deliver(
             self._notifiers,

@@ -22,8 +22,15 @@ from diagnostics.model import (
     Status,
 )
 from diagnostics.report import render
+from diagnostics.report.overview import (
+    Coverage,
+    ExitStatus,
+    coverage,
+    exit_status,
+    headline,
+    ordered_findings,
+)
 from diagnostics.report.serialize import report_from_dict, report_to_dict
-from diagnostics.report.summary import Coverage, ExitStatus, coverage, exit_status, headline, ordered_findings
 
 AT = datetime(2026, 11, 27, 10, 30, tzinfo=UTC)
 SCHEMA = json.loads(files("diagnostics").joinpath("schemas/report-v1.schema.json").read_text())

@@ -268,7 +268,7 @@ def test_a_lock_pile_up_leads_over_cpu_saturation_from_unrelated_processes() -> 
     assert summary.severity.reasons == (
         "critical: 4 sessions waiting up to 1m11s behind pid 8123 [database orders]",
     )
-    from diagnostics.report.summary import headline
+    from diagnostics.report.overview import headline
 
     shown = headline(replace(report, summary=summary))
     assert shown.startswith(

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from diagnostics import ChecklistItem, ErrorKind, Finding, Severity, Status
-from diagnostics.report.summary import Coverage, ExitStatus, coverage, exit_status
+from diagnostics.report.overview import Coverage, ExitStatus, coverage, exit_status
 from diagnostics.report.text import render_text
 from diagnostics.testing import ProbeRun, run_probe
 from probes.prometheus.alerts import AlertsProbe
