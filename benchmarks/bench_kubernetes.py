@@ -37,7 +37,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from diagnostics.testing import run_probe
-from probes.kubernetes import collect
+from probes.kubernetes import client
 from probes.kubernetes.admission import AdmissionProbe
 from probes.kubernetes.autoscaling import AutoscalingProbe
 from probes.kubernetes.batch import BatchProbe
@@ -251,13 +251,13 @@ class IoClock:
     def __init__(self) -> None:
         self.seconds = 0.0
         self._lock = threading.Lock()
-        self._original: Callable[..., bytes] = collect.KubeApi._request
+        self._original: Callable[..., bytes] = client.KubeApi._request
 
     def install(self) -> None:
         original = self._original
         clock = self
 
-        def timed(api: collect.KubeApi, *args: Any, **kwargs: Any) -> bytes:
+        def timed(api: client.KubeApi, *args: Any, **kwargs: Any) -> bytes:
             began = time.perf_counter()
             try:
                 return original(api, *args, **kwargs)
@@ -265,7 +265,7 @@ class IoClock:
                 with clock._lock:
                     clock.seconds += time.perf_counter() - began
 
-        collect.KubeApi._request = timed  # type: ignore[method-assign,assignment]
+        client.KubeApi._request = timed  # type: ignore[method-assign,assignment]
 
 
 def main() -> int:

@@ -28,9 +28,9 @@ from typing import Any
 
 from diagnostics import Finding, ProbeContext
 from probes.prometheus.client import RangeResult, Sample
+from probes.resources.client import Fetcher, QueryClient
 from probes.resources.containers import ContainerOptions, ContainerResourcesProbe
 from probes.resources.containers import fleet_problems as container_problems
-from probes.resources.fetch import Fetcher, QueryClient
 from probes.resources.nodes import NodeOptions, NodeResourcesProbe
 from probes.resources.nodes import fleet_problems as node_problems
 from probes.resources.problem import to_findings

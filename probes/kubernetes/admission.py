@@ -9,7 +9,7 @@ or update is refused), a warning with ``Ignore``. See :mod:`probes.kubernetes.ju
 from __future__ import annotations
 
 from diagnostics import ChecklistItem, Finding, ProbeContext, ProbeOptions
-from probes.kubernetes.backend import KubernetesSettings
+from probes.kubernetes.config import KubernetesSettings
 from probes.kubernetes.contexts import KubernetesProbe
 
 
@@ -23,8 +23,8 @@ class AdmissionProbe(KubernetesProbe):
 
     def check(self, ctx: ProbeContext, settings: KubernetesSettings) -> list[Finding]:
         """List webhook configurations, Services and EndpointSlices once; judge each webhook's Service."""
-        from probes.kubernetes.cluster_reads import collect_admission
-        from probes.kubernetes.collect import KubeApi
+        from probes.kubernetes.client import KubeApi
+        from probes.kubernetes.client_cluster import collect_admission
         from probes.kubernetes.findings import kubectl_suffix, list_call_findings
         from probes.kubernetes.judge_admission import judge_webhooks
 

@@ -11,7 +11,7 @@ with a metric above its target; a PDB allowing no disruption. See
 from __future__ import annotations
 
 from diagnostics import ChecklistItem, Finding, ProbeContext, ProbeOptions
-from probes.kubernetes.backend import KubernetesSettings
+from probes.kubernetes.config import KubernetesSettings
 from probes.kubernetes.contexts import KubernetesProbe
 
 
@@ -27,8 +27,8 @@ class AutoscalingProbe(KubernetesProbe):
 
     def check(self, ctx: ProbeContext, settings: KubernetesSettings) -> list[Finding]:
         """List HPAs, PDBs and the HPAs' target kinds once; judge them."""
-        from probes.kubernetes.cluster_reads import collect_autoscaling
-        from probes.kubernetes.collect import KubeApi
+        from probes.kubernetes.client import KubeApi
+        from probes.kubernetes.client_cluster import collect_autoscaling
         from probes.kubernetes.findings import kubectl_suffix, list_call_findings
         from probes.kubernetes.judge_autoscaling import judge_autoscalers, judge_budgets
 

@@ -15,7 +15,7 @@ from datetime import timedelta
 from pydantic import Field
 
 from diagnostics import ChecklistItem, Duration, Finding, ProbeContext, ProbeOptions
-from probes.kubernetes.backend import KubernetesSettings
+from probes.kubernetes.config import KubernetesSettings
 from probes.kubernetes.contexts import KubernetesProbe
 
 
@@ -38,8 +38,8 @@ class BatchProbe(KubernetesProbe):
 
     def check(self, ctx: ProbeContext, settings: KubernetesSettings) -> list[Finding]:
         """List Jobs and CronJobs once; judge their runs and schedules."""
-        from probes.kubernetes.cluster_reads import collect_batch
-        from probes.kubernetes.collect import KubeApi
+        from probes.kubernetes.client import KubeApi
+        from probes.kubernetes.client_cluster import collect_batch
         from probes.kubernetes.findings import kubectl_suffix, list_call_findings
         from probes.kubernetes.judge_batch import BatchLimits, judge_batch
 

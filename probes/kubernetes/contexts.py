@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from diagnostics import Entity, ErrorKind, Finding, Probe, ProbeContext, ProbeError, ProbeTimeout, Severity
-from probes.kubernetes.backend import SECTION, KubernetesSettings
+from probes.kubernetes.config import SECTION, KubernetesSettings
 
 MAX_PARALLEL_CONTEXTS = 4
 """Contexts checked at once by one probe: one slow cluster does not hold up the others."""
@@ -72,7 +72,7 @@ def check_each_context(
     ctx: ProbeContext, each: Sequence[KubernetesSettings], check: CheckOne
 ) -> list[Finding]:
     """Check every context (bounded concurrency, one deadline); findings named by context."""
-    from probes.kubernetes.collect import import_client
+    from probes.kubernetes.client import import_client
 
     import_client()  # once, here: a module half-imported by one thread breaks another
     workers = min(MAX_PARALLEL_CONTEXTS, len(each))

@@ -11,7 +11,7 @@ from diagnostics.units import format_duration, isoformat
 from probes.kubernetes.objects import Condition, Forbidden, WorkloadRef
 
 if TYPE_CHECKING:
-    from probes.kubernetes.snapshots import Observed
+    from probes.kubernetes.client_workloads import Observed
 
 MakeFinding = Callable[..., Finding]
 

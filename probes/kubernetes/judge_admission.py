@@ -16,8 +16,8 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from diagnostics import Entity, Finding, Measurement, Severity
+from probes.kubernetes.client_cluster import AdmissionData
 from probes.kubernetes.cluster_objects import Webhook
-from probes.kubernetes.cluster_reads import AdmissionData
 from probes.kubernetes.findings import MakeFinding, live_state_note
 from probes.kubernetes.judge_services import ready_addresses
 

@@ -17,8 +17,8 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from diagnostics import Entity, Finding, Measurement, Severity
+from probes.kubernetes.client_cluster import Catalog
 from probes.kubernetes.cluster_objects import Autoscaler, DisruptionBudget
-from probes.kubernetes.cluster_reads import Catalog
 from probes.kubernetes.findings import MakeFinding, condition_details, live_state_note
 
 

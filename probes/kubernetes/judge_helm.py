@@ -12,10 +12,10 @@ from datetime import datetime
 
 from diagnostics import Finding, Measurement, Severity
 from diagnostics.units import isoformat
+from probes.kubernetes.client_workloads import RolloutData
 from probes.kubernetes.findings import MakeFinding, ago, live_state_note, workload_entity
 from probes.kubernetes.helm import releases, rollback_target
 from probes.kubernetes.objects import HelmChart, HelmRevision, WorkloadRef
-from probes.kubernetes.snapshots import RolloutData
 
 
 def _chart_text(chart: HelmChart | None) -> str | None:

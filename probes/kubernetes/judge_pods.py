@@ -15,10 +15,10 @@ from typing import Any
 
 from diagnostics import Finding, Measurement, Severity
 from diagnostics.units import format_duration, isoformat
+from probes.kubernetes.client_workloads import LogTarget
 from probes.kubernetes.findings import MakeFinding, live_state_note, observed_now, plural, workload_entity
 from probes.kubernetes.judge_events import EXPLAINED_BY, EventGroup
 from probes.kubernetes.pod_problems import Problem, ProblemGroup
-from probes.kubernetes.snapshots import LogTarget
 
 CRASHING = ("crash_loop", "oom_killed", "restarts")
 MAX_LOG_LINE = 500

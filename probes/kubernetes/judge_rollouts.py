@@ -1,6 +1,6 @@
 """Judging rollouts: which workloads changed in the window, from what to what, and how it went.
 
-Pure functions over :class:`~probes.kubernetes.snapshots.RolloutData`. A rollout in the window is
+Pure functions over :class:`~probes.kubernetes.client_workloads.RolloutData`. A rollout in the window is
 a warning; one that is stuck (``ProgressDeadlineExceeded``) or still has unavailable replicas
 ``unhealthy_after`` after it began is critical. Rollout state is the API's live state: when
 ``--at`` is in the past it is reported as of now, and a rollout superseded since is said so.
@@ -15,6 +15,7 @@ from typing import Any
 
 from diagnostics import Finding, Measurement, Severity
 from diagnostics.units import isoformat
+from probes.kubernetes.client_workloads import RolloutData
 from probes.kubernetes.findings import (
     MakeFinding,
     ago,
@@ -26,7 +27,6 @@ from probes.kubernetes.findings import (
 from probes.kubernetes.history import History, Rollout, TemplateChange, rolled_out_at, rollouts_between
 from probes.kubernetes.objects import Workload, WorkloadRef
 from probes.kubernetes.rollback_safety import rollback_safety
-from probes.kubernetes.snapshots import RolloutData
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

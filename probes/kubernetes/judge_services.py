@@ -20,8 +20,8 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from diagnostics import Entity, Finding, Measurement, Severity
+from probes.kubernetes.client_cluster import ServiceData
 from probes.kubernetes.cluster_objects import EndpointSlice, Ingress, PodLabels, Service
-from probes.kubernetes.cluster_reads import ServiceData
 from probes.kubernetes.findings import MakeFinding, live_state_note, plural
 
 MAX_LISTED = 10

@@ -21,8 +21,8 @@ from datetime import datetime
 
 from diagnostics import Entity, Finding, Measurement, Severity
 from diagnostics.units import format_duration, isoformat
+from probes.kubernetes.client_cluster import StorageData
 from probes.kubernetes.cluster_objects import Claim
-from probes.kubernetes.cluster_reads import StorageData
 from probes.kubernetes.findings import MakeFinding, live_state_note, observed_now, workload_entity
 from probes.kubernetes.objects import Event, WorkloadRef
 

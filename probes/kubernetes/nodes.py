@@ -11,7 +11,7 @@ transition is before ``--at``.
 from __future__ import annotations
 
 from diagnostics import ChecklistItem, Finding, ProbeContext, ProbeOptions
-from probes.kubernetes.backend import KubernetesSettings
+from probes.kubernetes.config import KubernetesSettings
 from probes.kubernetes.contexts import KubernetesProbe
 
 
@@ -25,10 +25,10 @@ class NodesProbe(KubernetesProbe):
 
     def check(self, ctx: ProbeContext, settings: KubernetesSettings) -> list[Finding]:
         """List nodes once and judge their conditions as of ``--at``."""
-        from probes.kubernetes.collect import KubeApi
+        from probes.kubernetes.client import KubeApi
+        from probes.kubernetes.client_workloads import collect_nodes
         from probes.kubernetes.findings import kubectl_suffix, list_call_findings
         from probes.kubernetes.judge_nodes import judge_nodes
-        from probes.kubernetes.snapshots import collect_nodes
 
         with KubeApi(settings, ctx) as api:
             data = collect_nodes(api)

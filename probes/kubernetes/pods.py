@@ -36,7 +36,7 @@ from datetime import timedelta
 from pydantic import Field
 
 from diagnostics import ChecklistItem, Duration, Finding, ProbeContext, ProbeOptions
-from probes.kubernetes.backend import KubernetesSettings
+from probes.kubernetes.config import KubernetesSettings
 from probes.kubernetes.contexts import KubernetesProbe
 
 
@@ -68,13 +68,13 @@ class PodsProbe(KubernetesProbe):
 
     def check(self, ctx: ProbeContext, settings: KubernetesSettings) -> list[Finding]:
         """List pods and Warning events once, read a few crashed containers' logs, judge."""
-        from probes.kubernetes.collect import KubeApi
+        from probes.kubernetes.client import KubeApi
+        from probes.kubernetes.client_workloads import collect_pods, read_logs
         from probes.kubernetes.findings import kubectl_suffix, list_call_findings
         from probes.kubernetes.judge_events import EXPLAINED_BY, by_subject, group_events, judge_events
         from probes.kubernetes.judge_pods import PodLimits, judge_pod_groups, log_targets
         from probes.kubernetes.judge_pull_secrets import PULL_SECRET_REASON, judge_pull_secrets
         from probes.kubernetes.pod_problems import group_problems, pod_problems
-        from probes.kubernetes.snapshots import collect_pods, read_logs
 
         options = ctx.options
         assert isinstance(options, PodsOptions)

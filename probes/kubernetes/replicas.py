@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from diagnostics import ChecklistItem, Duration, Finding, ProbeContext, ProbeOptions
-from probes.kubernetes.backend import KubernetesSettings
+from probes.kubernetes.config import KubernetesSettings
 from probes.kubernetes.contexts import KubernetesProbe
 
 
@@ -37,8 +37,8 @@ class ReplicasProbe(KubernetesProbe):
 
     def check(self, ctx: ProbeContext, settings: KubernetesSettings) -> list[Finding]:
         """List workloads, ReplicaSets and pods once; judge each workload's replicas."""
-        from probes.kubernetes.cluster_reads import collect_replicas
-        from probes.kubernetes.collect import KubeApi
+        from probes.kubernetes.client import KubeApi
+        from probes.kubernetes.client_cluster import collect_replicas
         from probes.kubernetes.findings import kubectl_suffix, list_call_findings
         from probes.kubernetes.judge_replicas import ReplicaLimits, judge_replicas
 

@@ -25,7 +25,7 @@ from datetime import timedelta
 from pydantic import Field
 
 from diagnostics import ChecklistItem, Duration, Finding, ProbeContext, ProbeOptions
-from probes.kubernetes.backend import KubernetesSettings
+from probes.kubernetes.config import KubernetesSettings
 from probes.kubernetes.contexts import KubernetesProbe
 
 
@@ -50,11 +50,11 @@ class RolloutsProbe(KubernetesProbe):
 
     def check(self, ctx: ProbeContext, settings: KubernetesSettings) -> list[Finding]:
         """List workloads, their revisions and Helm releases once; judge what changed in the window."""
-        from probes.kubernetes.collect import KubeApi
+        from probes.kubernetes.client import KubeApi
+        from probes.kubernetes.client_workloads import collect_rollouts
         from probes.kubernetes.findings import kubectl_suffix, list_call_findings
         from probes.kubernetes.judge_helm import judge_helm
         from probes.kubernetes.judge_rollouts import RolloutLimits, judge_rollouts
-        from probes.kubernetes.snapshots import collect_rollouts
 
         options = ctx.options
         assert isinstance(options, RolloutsOptions)

@@ -12,7 +12,7 @@ missing Service or naming a missing IngressClass (critical) or TLS secret (warni
 from __future__ import annotations
 
 from diagnostics import ChecklistItem, Finding, ProbeContext, ProbeOptions
-from probes.kubernetes.backend import KubernetesSettings
+from probes.kubernetes.config import KubernetesSettings
 from probes.kubernetes.contexts import KubernetesProbe
 
 
@@ -26,8 +26,8 @@ class ServicesProbe(KubernetesProbe):
 
     def check(self, ctx: ProbeContext, settings: KubernetesSettings) -> list[Finding]:
         """List Services, EndpointSlices, pods and Ingresses once; judge where traffic goes."""
-        from probes.kubernetes.cluster_reads import collect_services
-        from probes.kubernetes.collect import KubeApi
+        from probes.kubernetes.client import KubeApi
+        from probes.kubernetes.client_cluster import collect_services
         from probes.kubernetes.findings import kubectl_suffix, list_call_findings
         from probes.kubernetes.judge_services import judge_services
 

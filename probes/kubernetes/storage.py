@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from diagnostics import ChecklistItem, Duration, Finding, ProbeContext, ProbeOptions
-from probes.kubernetes.backend import KubernetesSettings
+from probes.kubernetes.config import KubernetesSettings
 from probes.kubernetes.contexts import KubernetesProbe
 
 
@@ -38,8 +38,8 @@ class StorageProbe(KubernetesProbe):
 
     def check(self, ctx: ProbeContext, settings: KubernetesSettings) -> list[Finding]:
         """List claims, volumes, classes and StatefulSets once; judge them."""
-        from probes.kubernetes.cluster_reads import collect_storage
-        from probes.kubernetes.collect import KubeApi
+        from probes.kubernetes.client import KubeApi
+        from probes.kubernetes.client_cluster import collect_storage
         from probes.kubernetes.findings import kubectl_suffix, list_call_findings
         from probes.kubernetes.judge_storage import judge_storage
 

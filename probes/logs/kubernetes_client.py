@@ -12,8 +12,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from diagnostics import ProbeContext
-from probes.kubernetes.backend import KubernetesSettings
-from probes.kubernetes.collect import PODS, KubeApi
+from probes.kubernetes.client import PODS, KubeApi
+from probes.kubernetes.config import KubernetesSettings
 from probes.logs.config import KubernetesSource
 from probes.logs.levels import level_of_text
 from probes.logs.lines import LineParser, RawEvent, detect_format, events

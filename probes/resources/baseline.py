@@ -19,7 +19,7 @@ import numpy as np
 from probes.prometheus.anomaly import DetectorSettings, judge, observations
 from probes.prometheus.client import nice_step
 from probes.resources import promql
-from probes.resources.fetch import Fetcher, Key, Vector
+from probes.resources.client import Fetcher, Key, Vector
 from probes.resources.problem import OnsetQuery
 
 RECENT_POINTS = 240

@@ -36,11 +36,11 @@ from pydantic import Field
 
 from diagnostics import ChecklistItem, Finding, Probe, ProbeContext
 from probes.prometheus.backend import SECTION
-from probes.resources.options import Matchers, Ordered, ResourceOptions, thresholds
+from probes.resources.config import Matchers, Ordered, ResourceOptions, thresholds
 
 if TYPE_CHECKING:
-    from probes.resources.containers_collect import ContainerSnapshot
-    from probes.resources.fetch import Fetcher
+    from probes.resources.client import Fetcher
+    from probes.resources.client_containers import ContainerSnapshot
     from probes.resources.problem import Problem
     from probes.resources.promql import QuerySet
 
@@ -92,7 +92,7 @@ class ContainerResourcesProbe(Probe):
     def run(self, ctx: ProbeContext) -> Iterable[Finding]:
         """Collect every signal across the cluster, judge it by workload, date what was found."""
         from probes.prometheus.client import PrometheusClient
-        from probes.resources.fetch import Fetcher
+        from probes.resources.client import Fetcher
         from probes.resources.problem import to_findings
 
         options = ctx.options
@@ -113,8 +113,8 @@ def fleet_problems(
     fetcher: Fetcher, options: ContainerOptions, window: timedelta
 ) -> tuple[ContainerSnapshot, list[Problem]]:
     """The probe's work through ``fetcher``: collect, judge, then date the problems found."""
-    from probes.resources.containers_collect import collect_containers
-    from probes.resources.containers_judge import ContainerThresholds, judge_containers
+    from probes.resources.client_containers import collect_containers
+    from probes.resources.judge_containers import ContainerThresholds, judge_containers
     from probes.resources.problem import with_onsets
 
     queries = query_set(options, window)

@@ -39,11 +39,11 @@ from pydantic import Field
 
 from diagnostics import ChecklistItem, Duration, Finding, Probe, ProbeContext
 from probes.prometheus.backend import SECTION
-from probes.resources.options import Matchers, Ordered, ResourceOptions, thresholds
+from probes.resources.config import Matchers, Ordered, ResourceOptions, thresholds
 
 if TYPE_CHECKING:
-    from probes.resources.fetch import Fetcher
-    from probes.resources.nodes_collect import NodeSnapshot
+    from probes.resources.client import Fetcher
+    from probes.resources.client_nodes import NodeSnapshot
     from probes.resources.problem import Problem
     from probes.resources.promql import QuerySet
 
@@ -146,7 +146,7 @@ class NodeResourcesProbe(Probe):
     def run(self, ctx: ProbeContext) -> Iterable[Finding]:
         """Collect every signal across the fleet, judge it, date what was found."""
         from probes.prometheus.client import PrometheusClient
-        from probes.resources.fetch import Fetcher
+        from probes.resources.client import Fetcher
         from probes.resources.problem import to_findings
 
         options = ctx.options
@@ -165,10 +165,10 @@ def fleet_problems(
 ) -> tuple[NodeSnapshot, list[Problem]]:
     """The probe's work through ``fetcher``: collect, judge, then date the problems found."""
     from probes.resources.baseline import BaselineSettings
-    from probes.resources.devices_judge import judge_devices
-    from probes.resources.exporters_judge import judge_exporters, titled_with_onset
-    from probes.resources.nodes_collect import BaselineFloors, collect_nodes
-    from probes.resources.nodes_judge import NodeThresholds, judge_hosts
+    from probes.resources.client_nodes import BaselineFloors, collect_nodes
+    from probes.resources.judge_devices import judge_devices
+    from probes.resources.judge_exporters import judge_exporters, titled_with_onset
+    from probes.resources.judge_nodes import NodeThresholds, judge_hosts
     from probes.resources.problem import with_onsets
 
     queries = query_set(options, window)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from probes.prometheus.client import RangeResult
-from probes.resources.fetch import Key
+from probes.resources.client import Key
 
 TOLERATED_GAP = 2.5
 """Steps between two points of one run: one missing point (a late evaluation) is tolerated."""

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from diagnostics import Entity, Finding, Measurement, Severity
 from probes.prometheus.client import nice_step
-from probes.resources.fetch import Fetcher, Key
+from probes.resources.client import Fetcher, Key
 from probes.resources.onset import Onset, breach_onsets, earliest, first_events, last_events
 
 ONSET_POINTS = 240

@@ -36,17 +36,17 @@ PROBE_INTERNALS = (
     "probes.host.judge",
     "probes.host.collect",
     "probes.kubernetes.judge_",
-    "probes.kubernetes.collect",
-    "probes.kubernetes.snapshots",
+    "probes.kubernetes.client",
+    "probes.kubernetes.client_workloads",
     "probes.prometheus.anomaly",
     "probes.prometheus.client",
     "probes.prometheus.discovery",
     "probes.resources.promql",
-    "probes.resources.nodes_judge",
-    "probes.resources.containers_judge",
-    "probes.resources.nodes_collect",
-    "probes.resources.containers_collect",
-    "probes.resources.fetch",
+    "probes.resources.judge_nodes",
+    "probes.resources.judge_containers",
+    "probes.resources.client_nodes",
+    "probes.resources.client_containers",
+    "probes.resources.client",
     "probes.dependencies.http_",
     "probes.dependencies.tcp_",
     "probes.dependencies.statuspage_",
@@ -83,7 +83,7 @@ def test_loading_the_registry_imports_no_client_library_nor_probe_internals() ->
         if m.startswith(PROBE_INTERNALS)
         or (
             m.startswith("probes.")
-            and any(w in m.rsplit(".", 1)[-1] for w in ("judge", "collect", "snapshot"))
+            and any(w in m.rsplit(".", 1)[-1] for w in ("judge", "client", "collect", "snapshot"))
         )
     ]
     assert internals == []

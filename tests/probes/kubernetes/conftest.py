@@ -12,11 +12,11 @@ import pytest
 
 from diagnostics import Finding, ProbeContext, ProbeOptions, report_to_dict
 from diagnostics.testing import ProbeRun
+from probes.kubernetes.client_workloads import LogTarget
 from probes.kubernetes.judge_events import by_subject, group_events
 from probes.kubernetes.judge_pods import PodLimits, judge_pod_groups
 from probes.kubernetes.parse import parse_event, parse_pod
 from probes.kubernetes.pod_problems import group_problems, pod_problems
-from probes.kubernetes.snapshots import LogTarget
 from tests.support import kube_around as a
 from tests.support import kube_objects as k
 from tests.support.kube_api import Cluster, KubeApiServer

@@ -11,8 +11,8 @@ import pytest
 from diagnostics import ErrorKind, Status
 from diagnostics.testing import run_probe
 from probes.kubernetes.batch import BatchProbe
-from probes.kubernetes.cluster_reads import Catalog
-from probes.kubernetes.collect import SERVICES, Listing
+from probes.kubernetes.client import SERVICES, Listing
+from probes.kubernetes.client_cluster import Catalog
 from probes.kubernetes.objects import Forbidden
 from probes.kubernetes.services import ServicesProbe
 from probes.kubernetes.storage import StorageProbe

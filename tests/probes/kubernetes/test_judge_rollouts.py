@@ -7,12 +7,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from diagnostics import Severity
+from probes.kubernetes.client_workloads import Observed, RolloutData
 from probes.kubernetes.helm import decode_chart, helm_revision
 from probes.kubernetes.history import histories
 from probes.kubernetes.judge_helm import judge_helm
 from probes.kubernetes.judge_rollouts import RolloutLimits, judge_rollouts, rollout_state
 from probes.kubernetes.parse import parse_controller_revision, parse_replica_set, parse_workload
-from probes.kubernetes.snapshots import Observed, RolloutData
 from tests.probes.kubernetes.conftest import finding_factory, texts
 from tests.support import kube_objects as k
 

@@ -7,10 +7,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from diagnostics import Finding
+from probes.kubernetes.client_workloads import Observed, RolloutData
 from probes.kubernetes.history import histories
 from probes.kubernetes.judge_rollouts import RolloutLimits, judge_rollouts
 from probes.kubernetes.parse import parse_replica_set, parse_workload
-from probes.kubernetes.snapshots import Observed, RolloutData
 from tests.probes.kubernetes.conftest import finding_factory
 from tests.support import kube_objects as k
 from tests.support.kube_workloads import container, deployment, pod_template, replica_set

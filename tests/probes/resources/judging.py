@@ -6,15 +6,15 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 from diagnostics import ProbeContext
-from probes.resources import containers_collect, nodes_collect, promql
+from probes.resources import client_containers, client_nodes, promql
 from probes.resources.baseline import Departure
+from probes.resources.client import Key, Vector, empty
+from probes.resources.client_containers import ContainerSnapshot
+from probes.resources.client_nodes import NodeSnapshot
 from probes.resources.containers import ContainerOptions, ContainerResourcesProbe
 from probes.resources.containers import query_set as container_queries
-from probes.resources.containers_collect import ContainerSnapshot
-from probes.resources.fetch import Key, Vector, empty
 from probes.resources.nodes import NodeOptions, NodeResourcesProbe
 from probes.resources.nodes import query_set as node_queries
-from probes.resources.nodes_collect import NodeSnapshot
 
 AT = datetime(2025, 3, 4, 12, 0, tzinfo=UTC)
 WINDOW = timedelta(hours=1)
@@ -49,19 +49,19 @@ def vector(
 
 
 def nodes(departures: Mapping[str, Mapping[Key, Departure]] | None = None, **signals: Values) -> NodeSnapshot:
-    vectors = {name: empty(keys) for name, (_, keys, _) in nodes_collect.SIGNALS.items()}
+    vectors = {name: empty(keys) for name, (_, keys, _) in client_nodes.SIGNALS.items()}
     for name, values in signals.items():
-        key_labels = nodes_collect.SIGNALS[name][1]
+        key_labels = client_nodes.SIGNALS[name][1]
         extra = (
             {"|".join(k): {"device": "/dev/sdb", "fstype": "xfs"} for k in values}
-            if key_labels == nodes_collect.FILESYSTEM
+            if key_labels == client_nodes.FILESYSTEM
             else {}
         )
         if name == "uname":
             extra = {"|".join(k): {"nodename": k[0].split(":")[0] + ".example"} for k in values}
         vectors[name] = vector(key_labels, values, extra)
     return NodeSnapshot(
-        present=frozenset(nodes_collect.all_metrics()),
+        present=frozenset(client_nodes.all_metrics()),
         signals=vectors,
         departures={k: dict(v) for k, v in (departures or {}).items()},
     )
@@ -70,10 +70,10 @@ def nodes(departures: Mapping[str, Mapping[Key, Departure]] | None = None, **sig
 def containers(
     extra: Mapping[str, Mapping[str, Mapping[str, str]]] | None = None, **signals: Values
 ) -> ContainerSnapshot:
-    vectors = {name: empty(keys) for name, (_, keys, _) in containers_collect.SIGNALS.items()}
+    vectors = {name: empty(keys) for name, (_, keys, _) in client_containers.SIGNALS.items()}
     for name, values in signals.items():
-        vectors[name] = vector(containers_collect.SIGNALS[name][1], values, (extra or {}).get(name))
-    return ContainerSnapshot(present=frozenset(containers_collect.all_metrics()), signals=vectors)
+        vectors[name] = vector(client_containers.SIGNALS[name][1], values, (extra or {}).get(name))
+    return ContainerSnapshot(present=frozenset(client_containers.all_metrics()), signals=vectors)
 
 
 def departure(value: float, normal_high: float, onset: datetime, *, censored: bool = False) -> Departure:

@@ -12,14 +12,14 @@ from diagnostics import Entity, ProbeSkipped, Severity
 from probes.prometheus.client import RangeResult, Sample, Series
 from probes.resources import promql
 from probes.resources.baseline import BaselineSettings, departures
+from probes.resources.client import Fetcher, Vector
+from probes.resources.client_containers import collect_containers
+from probes.resources.client_nodes import DEVICE, FILESYSTEM, BaselineFloors, NodeSnapshot, collect_nodes
 from probes.resources.containers import ContainerOptions
 from probes.resources.containers import query_set as container_queries
-from probes.resources.containers_collect import collect_containers
-from probes.resources.containers_judge import ContainerThresholds, judge_containers
-from probes.resources.devices_judge import judge_devices
-from probes.resources.fetch import Fetcher, Vector
-from probes.resources.nodes_collect import DEVICE, FILESYSTEM, BaselineFloors, NodeSnapshot, collect_nodes
-from probes.resources.nodes_judge import NodeThresholds, judge_hosts
+from probes.resources.judge_containers import ContainerThresholds, judge_containers
+from probes.resources.judge_devices import judge_devices
+from probes.resources.judge_nodes import NodeThresholds, judge_hosts
 from probes.resources.onset import Onset, breach_onsets, earliest, first_events, last_events
 from probes.resources.problem import OnsetQuery, Problem, to_findings, with_onsets
 from tests.probes.resources.judging import AT, CONTAINER_CTX, CONTAINER_QUERIES, NODE_QUERIES, WINDOW

@@ -14,8 +14,8 @@ from diagnostics.report.serialize import report_to_dict
 from diagnostics.testing import ProbeRun, run_probe
 from probes.prometheus.backend import PrometheusConfig
 from probes.prometheus.client import PrometheusClient, RangeResult, Sample
+from probes.resources.client import Fetcher, QueryClient
 from probes.resources.containers import ContainerResourcesProbe
-from probes.resources.fetch import Fetcher, QueryClient
 from probes.resources.nodes import NodeOptions, NodeResourcesProbe, fleet_problems
 from tests.probes.resources import fleets
 from tests.support.prometheus import PrometheusDataset, PrometheusServer

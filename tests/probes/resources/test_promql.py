@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 
 from probes.resources import promql
+from probes.resources.client_containers import all_metrics as container_metrics
+from probes.resources.client_nodes import SIGNALS, all_metrics
 from probes.resources.containers import ContainerOptions
 from probes.resources.containers import query_set as container_queries
-from probes.resources.containers_collect import all_metrics as container_metrics
-from probes.resources.nodes_collect import SIGNALS, all_metrics
 
 
 def test_rendering_fills_ranges_and_tidies_empty_matchers() -> None:

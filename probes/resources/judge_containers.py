@@ -16,9 +16,9 @@ from typing import Any
 from diagnostics import Entity, Measurement, Severity
 from diagnostics.units import format_bytes, format_duration
 from probes.resources import promql
-from probes.resources.containers_collect import CONTAINER, ContainerSnapshot
-from probes.resources.fetch import Key
-from probes.resources.nodes_judge import grade
+from probes.resources.client import Key
+from probes.resources.client_containers import CONTAINER, ContainerSnapshot
+from probes.resources.judge_nodes import grade
 from probes.resources.problem import OnsetQuery, Problem
 from probes.resources.workload import Workload, from_owner, from_pod_name
 

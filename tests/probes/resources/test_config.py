@@ -8,11 +8,11 @@ import pytest
 
 from diagnostics import ConfigError
 from diagnostics.testing import run_probe
+from probes.resources.config import thresholds
 from probes.resources.containers import ContainerOptions, ContainerResourcesProbe
-from probes.resources.containers_judge import ContainerThresholds
+from probes.resources.judge_containers import ContainerThresholds
+from probes.resources.judge_nodes import NodeThresholds
 from probes.resources.nodes import NodeOptions, NodeResourcesProbe
-from probes.resources.nodes_judge import NodeThresholds
-from probes.resources.options import thresholds
 
 PROMETHEUS = {"prometheus": {"url": "http://127.0.0.1:9"}}
 

@@ -1,4 +1,4 @@
-"""What each probe reads from the cluster, read once through :class:`~probes.kubernetes.collect.KubeApi`.
+"""What each probe reads from the cluster, read once through :class:`~probes.kubernetes.client.KubeApi`.
 
 A handful of list calls per probe whatever the cluster's size (no call per object), plus a
 bounded number of single reads: the release secrets of Helm upgrades in the window, the
@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from diagnostics import ErrorKind, ProbeError
-from probes.kubernetes.backend import KubernetesSettings
-from probes.kubernetes.collect import (
+from probes.kubernetes.client import (
     CONTROLLER_REVISIONS,
     DAEMON_SETS,
     DEPLOYMENTS,
@@ -26,6 +25,7 @@ from probes.kubernetes.collect import (
     KubeApi,
     Listing,
 )
+from probes.kubernetes.config import KubernetesSettings
 from probes.kubernetes.helm import HELM_SELECTOR, decode_chart, helm_revision, releases, rollback_target
 from probes.kubernetes.history import History, histories
 from probes.kubernetes.objects import Event, Forbidden, HelmChart, HelmRevision, Node, Pod, Revision

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 
 from diagnostics import Severity
-from probes.resources.devices_judge import judge_devices
-from probes.resources.nodes_judge import NodeThresholds
+from probes.resources.judge_devices import judge_devices
+from probes.resources.judge_nodes import NodeThresholds
 from probes.resources.problem import Problem
 from tests.probes.resources.judging import AT, NODE_QUERIES, departure, nodes
 

@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from probes.resources import promql
-from probes.resources.fetch import Fetcher, Vector, empty, require_exporter
+from probes.resources.client import Fetcher, Vector, empty, require_exporter
 
 CONTAINER = ("namespace", "pod", "container")
 POD = ("namespace", "pod")

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from probes.resources import promql
 from probes.resources.baseline import BaselineSettings, Departure, departures
-from probes.resources.fetch import Fetcher, Key, Vector, empty, require_exporter
+from probes.resources.client import Fetcher, Key, Vector, empty, require_exporter
 
 HOST = ("instance",)
 FILESYSTEM = ("instance", "mountpoint")

@@ -8,7 +8,7 @@ import pytest
 
 from diagnostics import Severity
 from probes.resources import promql
-from probes.resources.nodes_judge import NodeThresholds, host_name, judge_hosts
+from probes.resources.judge_nodes import NodeThresholds, host_name, judge_hosts
 from probes.resources.problem import Problem
 from tests.probes.resources.judging import AT, NODE_QUERIES, WINDOW, departure, nodes
 

@@ -14,8 +14,8 @@ from datetime import UTC
 
 from diagnostics import Entity, Measurement, Severity
 from probes.resources import promql
-from probes.resources.nodes_collect import HOST, NodeSnapshot
-from probes.resources.nodes_judge import host_entities
+from probes.resources.client_nodes import HOST, NodeSnapshot
+from probes.resources.judge_nodes import host_entities
 from probes.resources.problem import OnsetQuery, Problem
 
 KIND = "exporter_down"

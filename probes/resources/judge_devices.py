@@ -9,9 +9,9 @@ from diagnostics import Entity, Measurement, Severity
 from diagnostics.units import format_bytes, format_duration
 from probes.resources import promql
 from probes.resources.baseline import dating
-from probes.resources.fetch import Key
-from probes.resources.nodes_collect import DEVICE, FILESYSTEM, NodeSnapshot
-from probes.resources.nodes_judge import NodeThresholds, grade, host_entities, host_name
+from probes.resources.client import Key
+from probes.resources.client_nodes import DEVICE, FILESYSTEM, NodeSnapshot
+from probes.resources.judge_nodes import NodeThresholds, grade, host_entities, host_name
 from probes.resources.problem import OnsetQuery, Problem
 
 

@@ -12,25 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from diagnostics import ErrorKind, ProbeError
-from probes.kubernetes.backend import KubernetesSettings
-from probes.kubernetes.cluster_objects import (
-    Autoscaler,
-    Claim,
-    CronJob,
-    DisruptionBudget,
-    EndpointSlice,
-    Ingress,
-    Job,
-    PodLabels,
-    PodReadiness,
-    ReplicaSetState,
-    Service,
-    StatefulSetStorage,
-    StorageClass,
-    Volume,
-    Webhook,
-)
-from probes.kubernetes.collect import (
+from probes.kubernetes.client import (
     CRON_JOBS,
     DAEMON_SETS,
     DEPLOYMENTS,
@@ -55,6 +37,25 @@ from probes.kubernetes.collect import (
     Listing,
     Resource,
 )
+from probes.kubernetes.client_workloads import Observed, _observed
+from probes.kubernetes.cluster_objects import (
+    Autoscaler,
+    Claim,
+    CronJob,
+    DisruptionBudget,
+    EndpointSlice,
+    Ingress,
+    Job,
+    PodLabels,
+    PodReadiness,
+    ReplicaSetState,
+    Service,
+    StatefulSetStorage,
+    StorageClass,
+    Volume,
+    Webhook,
+)
+from probes.kubernetes.config import KubernetesSettings
 from probes.kubernetes.objects import Event, Workload
 from probes.kubernetes.parse import parse_event, parse_workload
 from probes.kubernetes.parse_cluster import (
@@ -75,7 +76,6 @@ from probes.kubernetes.parse_cluster import (
     parse_volume,
     parse_webhooks,
 )
-from probes.kubernetes.snapshots import Observed, _observed
 
 
 @dataclass(frozen=True, slots=True)

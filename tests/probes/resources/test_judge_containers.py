@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from diagnostics import Severity
 from probes.resources import promql
-from probes.resources.containers_judge import ContainerThresholds, events, judge_containers
+from probes.resources.judge_containers import ContainerThresholds, events, judge_containers
 from probes.resources.problem import Problem
 from tests.probes.resources.judging import CONTAINER_QUERIES, WINDOW, containers
 

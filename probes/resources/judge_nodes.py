@@ -11,7 +11,7 @@ from diagnostics import Entity, Measurement, Severity
 from diagnostics.units import format_duration
 from probes.resources import promql
 from probes.resources.baseline import dating
-from probes.resources.nodes_collect import HOST, NodeSnapshot
+from probes.resources.client_nodes import HOST, NodeSnapshot
 from probes.resources.problem import OnsetQuery, Problem
 
 

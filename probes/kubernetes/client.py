@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from diagnostics import ErrorKind, ProbeContext, ProbeError, ProbeTimeout
-from probes.kubernetes.backend import KubernetesSettings
+from probes.kubernetes.config import KubernetesSettings
 from probes.kubernetes.objects import Forbidden
 
 CONNECT_TIMEOUT_S = 3.0

@@ -9,7 +9,7 @@ import pytest
 from diagnostics import ConfigError
 from diagnostics.api import diagnose
 from diagnostics.registry import Registry
-from probes.kubernetes.backend import KubernetesSettings, from_environment
+from probes.kubernetes.config import KubernetesSettings, from_environment
 from probes.kubernetes.pods import PodsProbe
 
 
