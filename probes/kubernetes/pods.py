@@ -66,7 +66,7 @@ class PodsProbe(KubernetesProbe):
     )
     options_model = PodsOptions
 
-    def check(self, ctx: ProbeContext, settings: KubernetesSettings) -> list[Finding]:
+    def check(self, ctx: ProbeContext[PodsOptions], settings: KubernetesSettings) -> list[Finding]:
         """List pods and Warning events once, read a few crashed containers' logs, judge."""
         from probes.kubernetes.collect import KubeApi
         from probes.kubernetes.findings import kubectl_suffix, list_call_findings
@@ -77,7 +77,6 @@ class PodsProbe(KubernetesProbe):
         from probes.kubernetes.snapshots import collect_pods, read_logs
 
         options = ctx.options
-        assert isinstance(options, PodsOptions)
         with KubeApi(settings, ctx) as api:
             data = collect_pods(api, settings)
             groups = group_problems(p for pod in data.pods for p in pod_problems(pod, ctx.start, ctx.at))

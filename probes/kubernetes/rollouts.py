@@ -48,7 +48,7 @@ class RolloutsProbe(KubernetesProbe):
     description = "Kubernetes rollouts and Helm upgrades in the window: images, revisions, state, rollback"
     options_model = RolloutsOptions
 
-    def check(self, ctx: ProbeContext, settings: KubernetesSettings) -> list[Finding]:
+    def check(self, ctx: ProbeContext[RolloutsOptions], settings: KubernetesSettings) -> list[Finding]:
         """List workloads, their revisions and Helm releases once; judge what changed in the window."""
         from probes.kubernetes.collect import KubeApi
         from probes.kubernetes.findings import kubectl_suffix, list_call_findings
@@ -57,7 +57,6 @@ class RolloutsProbe(KubernetesProbe):
         from probes.kubernetes.snapshots import collect_rollouts
 
         options = ctx.options
-        assert isinstance(options, RolloutsOptions)
         with KubeApi(settings, ctx) as api:
             data = collect_rollouts(
                 api,
