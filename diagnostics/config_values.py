@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
+
 _FORBIDDEN_IN_HEADERS = ("\r", "\n", "\0")
 
 
@@ -22,6 +24,12 @@ def check_headers(headers: Mapping[str, str]) -> Mapping[str, str]:
             raise ValueError(f"{name!r} is not an HTTP header name")
         if any(c in value for c in _FORBIDDEN_IN_HEADERS):
             raise ValueError(f"the value of header {name!r} contains a line break or NUL")
+    return headers
+
+
+def check_secret_headers(headers: Mapping[str, SecretStr]) -> Mapping[str, SecretStr]:
+    """:func:`check_headers` for header values typed as secrets (the message never shows one)."""
+    check_headers({name: value.get_secret_value() for name, value in headers.items()})
     return headers
 
 

@@ -25,9 +25,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Annotated, Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer
+from typing_extensions import TypeVar as DefaultedTypeVar
 
 from diagnostics.errors import ProbeTimeout
 from diagnostics.model import (
@@ -61,6 +62,14 @@ class ProbeOptions(BaseModel):
     """Run this probe (false: it ends skipped)."""
     timeout: Duration = DEFAULT_PROBE_TIMEOUT
     """How long the probe may take before it ends as ``timeout``."""
+
+
+OptionsT = DefaultedTypeVar("OptionsT", bound=ProbeOptions, covariant=True, default=ProbeOptions)
+"""The options model of a probe, as ``ProbeContext[LocksOptions]`` types ``ctx.options``.
+
+Covariant (the context is frozen, its options only read) so that a ``ProbeContext[LocksOptions]``
+goes wherever a plain ``ProbeContext`` is expected; the default keeps a bare ``ProbeContext``
+(third-party probes, helpers that read no options) meaning ``ProbeContext[ProbeOptions]``."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -149,14 +158,21 @@ class RunResources:
                 logging.getLogger("diag.runner").debug("closing %r failed", value, exc_info=True)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ProbeContext:
-    """Everything a probe's run receives: the diagnosed time range, its settings, a deadline."""
+# no slots: ``ProbeContext[LocksOptions](...)`` sets ``__orig_class__`` on the new instance, which
+# a frozen dataclass refuses with FrozenInstanceError (ignored by typing) but a slotted one, on
+# Python 3.11, with a TypeError
+@dataclass(frozen=True, kw_only=True)
+class ProbeContext(Generic[OptionsT]):
+    """Everything a probe's run receives: the diagnosed time range, its settings, a deadline.
+
+    ``options`` is the probe's ``options_model`` instance: the runner validates the
+    ``probes.<id>`` section into that model, so ``ProbeContext[LocksOptions]`` is true at run time.
+    """
 
     probe_id: str
     at: datetime
     window: timedelta
-    options: ProbeOptions
+    options: OptionsT
     backend: Any = None
     deadline: float = field(default_factory=lambda: time.monotonic() + 10.0)
     """``time.monotonic()`` value by which the probe must have returned."""
@@ -230,8 +246,12 @@ class Probe(ABC):
     """The configuration that enables this probe, when it differs from its section's hint."""
 
     @abstractmethod
-    def run(self, ctx: ProbeContext) -> Iterable[Finding]:
-        """Check the backend as of ``ctx.at`` over ``ctx.window`` and return the findings."""
+    def run(self, ctx: ProbeContext[Any]) -> Iterable[Finding]:
+        """Check the backend as of ``ctx.at`` over ``ctx.window`` and return the findings.
+
+        A probe narrows the context to its own options model: ``run(self, ctx:
+        ProbeContext[LocksOptions])`` (``Any`` here lets every subclass do so).
+        """
 
     @classmethod
     def targets(cls, backend: Any) -> str:

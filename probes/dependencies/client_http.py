@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from http.client import HTTPException
 from typing import TYPE_CHECKING
 
+from pydantic import SecretStr
+
 from diagnostics import Entity
 from probes.dependencies.config import display_url
 from probes.dependencies.failures import BODY_TIMEOUT, Failure, TlsProblem, TransportFailure, classify
@@ -53,7 +55,7 @@ class HttpTarget:
     name: str
     entity: Entity
     url: str
-    headers: Mapping[str, str]
+    headers: Mapping[str, SecretStr]
     attempts: int
     timeout_s: float
     verify: bool | str
@@ -149,7 +151,7 @@ def prepare_request(target: HttpTarget) -> requests.PreparedRequest:
         "User-Agent": target.user_agent,
         "Accept": "*/*",
         "Accept-Encoding": "gzip, deflate",
-        **target.headers,
+        **{name: value.get_secret_value() for name, value in target.headers.items()},
         "Connection": "close",
     }
     return requests.Request("GET", target.url, headers=headers).prepare()

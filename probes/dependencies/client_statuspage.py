@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.client import HTTPException
 
+from pydantic import SecretStr
+
 from diagnostics import Entity, ErrorKind, ProbeError
 from probes.dependencies.config import display_url
 from probes.dependencies.failures import Failure, classify
@@ -38,7 +40,7 @@ class StatuspageTarget:
     name: str
     entity: Entity
     base_url: str
-    headers: Mapping[str, str]
+    headers: Mapping[str, SecretStr]
     timeout_s: float
     verify: bool | str
     proxies: Mapping[str, str]
@@ -75,7 +77,11 @@ def _download(target: StatuspageTarget, timeout: float) -> tuple[int, bytes]:
         try:
             with session.get(
                 target.summary_url,
-                headers={"User-Agent": target.user_agent, "Accept": "application/json", **target.headers},
+                headers={
+                    "User-Agent": target.user_agent,
+                    "Accept": "application/json",
+                    **{name: value.get_secret_value() for name, value in target.headers.items()},
+                },
                 timeout=timeout,
                 stream=True,
                 verify=target.verify,

@@ -18,10 +18,10 @@ from datetime import timedelta
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from diagnostics import BackendSection, Duration, Entity, ErrorKind, ProbeContext, ProbeError, ProbeSkipped
-from diagnostics.config_values import check_headers, existing_file, unique_names
+from diagnostics.config_values import check_secret_headers, existing_file, unique_names
 
 KINDS = ("url", "tcp", "statuspage")
 HTTP_ONLY = ("expect_status", "expect_body", "max_redirects")
@@ -95,7 +95,7 @@ class Dependency(BaseModel):
     """A substring of the body, or else a regular expression searched in it."""
     latency_warning: Duration | None = None
     latency_critical: Duration | None = None
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: dict[str, SecretStr] = Field(default_factory=dict)
     """Sent with every request; never shown anywhere."""
     attempts: int | None = Field(None, ge=1, le=10)
     timeout: Duration | None = None
@@ -122,8 +122,8 @@ class Dependency(BaseModel):
 
     @field_validator("headers")
     @classmethod
-    def _check_headers(cls, value: dict[str, str]) -> dict[str, str]:
-        check_headers(value)
+    def _check_headers(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        check_secret_headers(value)
         return value
 
     @field_validator("timeout")

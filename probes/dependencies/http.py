@@ -82,7 +82,7 @@ class HttpProbe(Probe):
     def targets(cls, backend: Any) -> str:
         return describe_entries(backend, "url")
 
-    def run(self, ctx: ProbeContext) -> Iterable[Finding]:
+    def run(self, ctx: ProbeContext[HttpOptions]) -> Iterable[Finding]:
         from probes.dependencies.attempts import not_checked
         from probes.dependencies.client_http import assemble, attempt_http, prepare_request
         from probes.dependencies.environment import read_environment
@@ -92,7 +92,6 @@ class HttpProbe(Probe):
         from probes.dependencies.pool import checks_deadline, sweep_attempts
 
         options = ctx.options
-        assert isinstance(options, HttpOptions)
         entries = entries_to_check(ctx, "url")
         environment = read_environment()
         targets = [http_target(entry, options, environment) for entry in entries]

@@ -74,14 +74,13 @@ class StatuspageProbe(Probe):
     def targets(cls, backend: Any) -> str:
         return describe_entries(backend, "statuspage")
 
-    def run(self, ctx: ProbeContext) -> Iterable[Finding]:
+    def run(self, ctx: ProbeContext[StatuspageOptions]) -> Iterable[Finding]:
         from probes.dependencies.client_statuspage import fetch_statuspage
         from probes.dependencies.environment import read_environment
         from probes.dependencies.judge_statuspage import judge_statuspage, judge_unreadable
         from probes.dependencies.pool import checks_deadline, run_bounded
 
         options = ctx.options
-        assert isinstance(options, StatuspageOptions)
         entries = entries_to_check(ctx, "statuspage")
         environment = read_environment()
         targets = [statuspage_target(entry, options, environment) for entry in entries]

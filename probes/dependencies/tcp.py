@@ -65,14 +65,13 @@ class TcpProbe(Probe):
     def targets(cls, backend: Any) -> str:
         return describe_entries(backend, "tcp")
 
-    def run(self, ctx: ProbeContext) -> Iterable[Finding]:
+    def run(self, ctx: ProbeContext[TcpOptions]) -> Iterable[Finding]:
         from probes.dependencies.attempts import not_checked
         from probes.dependencies.client_tcp import TcpCheck, attempt_tcp
         from probes.dependencies.judge_tcp import judge_tcp
         from probes.dependencies.pool import checks_deadline, sweep_attempts
 
         options = ctx.options
-        assert isinstance(options, TcpOptions)
         entries = entries_to_check(ctx, "tcp")
         targets = [tcp_target(entry, options) for entry in entries]
         deadline, wait_until = checks_deadline(ctx)

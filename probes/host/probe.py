@@ -85,12 +85,11 @@ class HostProbe(Probe):
     description = "This host: CPU saturation, memory and swap, disk space and inodes, file descriptors"
     options_model = HostOptions
 
-    def run(self, ctx: ProbeContext) -> Iterable[Finding]:
+    def run(self, ctx: ProbeContext[HostOptions]) -> Iterable[Finding]:
         from probes.host.collect import own_processes, take_snapshot
         from probes.host.judge import HostThresholds, judge_host
 
         options = ctx.options
-        assert isinstance(options, HostOptions)
         interval = min(options.sample_interval.total_seconds(), max(ctx.remaining() / 4, 0.05))
         observation = min(options.fill_observation.total_seconds(), max(ctx.remaining() / 2, interval))
         snapshot = take_snapshot(

@@ -36,7 +36,7 @@ class BatchProbe(KubernetesProbe):
     description = "Kubernetes Jobs that failed, CronJobs failing or not scheduled when due"
     options_model = BatchOptions
 
-    def check(self, ctx: ProbeContext, settings: KubernetesSettings) -> list[Finding]:
+    def check(self, ctx: ProbeContext[BatchOptions], settings: KubernetesSettings) -> list[Finding]:
         """List Jobs and CronJobs once; judge their runs and schedules."""
         from probes.kubernetes.client import KubeApi
         from probes.kubernetes.client_cluster import collect_batch
@@ -44,7 +44,6 @@ class BatchProbe(KubernetesProbe):
         from probes.kubernetes.judge_batch import BatchLimits, judge_batch
 
         options = ctx.options
-        assert isinstance(options, BatchOptions)
         with KubeApi(settings, ctx) as api:
             data = collect_batch(api, settings)
             cluster = api.host

@@ -40,10 +40,10 @@ class KubernetesProbe(Probe):
     backend_section = SECTION
 
     @abstractmethod
-    def check(self, ctx: ProbeContext, settings: KubernetesSettings) -> list[Finding]:
+    def check(self, ctx: ProbeContext[Any], settings: KubernetesSettings) -> list[Finding]:
         """Read one context (``settings.context``) and judge what it answered."""
 
-    def run(self, ctx: ProbeContext) -> Iterable[Finding]:
+    def run(self, ctx: ProbeContext[Any]) -> Iterable[Finding]:
         """Check the one configured context, or each of ``contexts``."""
         settings = ctx.backend
         assert isinstance(settings, KubernetesSettings)

@@ -66,7 +66,7 @@ class PodsProbe(KubernetesProbe):
     )
     options_model = PodsOptions
 
-    def check(self, ctx: ProbeContext, settings: KubernetesSettings) -> list[Finding]:
+    def check(self, ctx: ProbeContext[PodsOptions], settings: KubernetesSettings) -> list[Finding]:
         """List pods and Warning events once, read a few crashed containers' logs, judge."""
         from probes.kubernetes.client import KubeApi
         from probes.kubernetes.client_workloads import collect_pods, read_logs
@@ -77,7 +77,6 @@ class PodsProbe(KubernetesProbe):
         from probes.kubernetes.pod_problems import group_problems, pod_problems
 
         options = ctx.options
-        assert isinstance(options, PodsOptions)
         with KubeApi(settings, ctx) as api:
             data = collect_pods(api, settings)
             groups = group_problems(p for pod in data.pods for p in pod_problems(pod, ctx.start, ctx.at))

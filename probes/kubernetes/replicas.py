@@ -35,7 +35,7 @@ class ReplicasProbe(KubernetesProbe):
     )
     options_model = ReplicasOptions
 
-    def check(self, ctx: ProbeContext, settings: KubernetesSettings) -> list[Finding]:
+    def check(self, ctx: ProbeContext[ReplicasOptions], settings: KubernetesSettings) -> list[Finding]:
         """List workloads, ReplicaSets and pods once; judge each workload's replicas."""
         from probes.kubernetes.client import KubeApi
         from probes.kubernetes.client_cluster import collect_replicas
@@ -43,7 +43,6 @@ class ReplicasProbe(KubernetesProbe):
         from probes.kubernetes.judge_replicas import ReplicaLimits, judge_replicas
 
         options = ctx.options
-        assert isinstance(options, ReplicasOptions)
         with KubeApi(settings, ctx) as api:
             data = collect_replicas(api, settings)
             cluster = api.host

@@ -48,7 +48,7 @@ class RolloutsProbe(KubernetesProbe):
     description = "Kubernetes rollouts and Helm upgrades in the window: images, revisions, state, rollback"
     options_model = RolloutsOptions
 
-    def check(self, ctx: ProbeContext, settings: KubernetesSettings) -> list[Finding]:
+    def check(self, ctx: ProbeContext[RolloutsOptions], settings: KubernetesSettings) -> list[Finding]:
         """List workloads, their revisions and Helm releases once; judge what changed in the window."""
         from probes.kubernetes.client import KubeApi
         from probes.kubernetes.client_workloads import collect_rollouts
@@ -57,7 +57,6 @@ class RolloutsProbe(KubernetesProbe):
         from probes.kubernetes.judge_rollouts import RolloutLimits, judge_rollouts
 
         options = ctx.options
-        assert isinstance(options, RolloutsOptions)
         with KubeApi(settings, ctx) as api:
             data = collect_rollouts(
                 api,

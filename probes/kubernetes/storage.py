@@ -36,7 +36,7 @@ class StorageProbe(KubernetesProbe):
     )
     options_model = StorageOptions
 
-    def check(self, ctx: ProbeContext, settings: KubernetesSettings) -> list[Finding]:
+    def check(self, ctx: ProbeContext[StorageOptions], settings: KubernetesSettings) -> list[Finding]:
         """List claims, volumes, classes and StatefulSets once; judge them."""
         from probes.kubernetes.client import KubeApi
         from probes.kubernetes.client_cluster import collect_storage
@@ -44,7 +44,6 @@ class StorageProbe(KubernetesProbe):
         from probes.kubernetes.judge_storage import judge_storage
 
         options = ctx.options
-        assert isinstance(options, StorageOptions)
         with KubeApi(settings, ctx) as api:
             data = collect_storage(api, settings)
             cluster = api.host

@@ -33,12 +33,11 @@ class ErrorsProbe(Probe):
     def targets(cls, backend: Any) -> str:
         return describe_sources(backend)
 
-    def run(self, ctx: ProbeContext) -> Iterable[Finding]:
+    def run(self, ctx: ProbeContext[ErrorsOptions]) -> Iterable[Finding]:
         from probes.logs.collect import read_all, read_plan
         from probes.logs.findings import bookkeeping
 
         options = ctx.options
-        assert isinstance(options, ErrorsOptions)
         sources = sources_to_read(ctx.backend)
         plan = read_plan(ctx, options)
         read, findings = bookkeeping(read_all(sources, plan, ctx, options.concurrency), ctx.finding)

@@ -35,13 +35,12 @@ class PatternsProbe(Probe):
     def targets(cls, backend: Any) -> str:
         return describe_sources(backend)
 
-    def run(self, ctx: ProbeContext) -> Iterable[Finding]:
+    def run(self, ctx: ProbeContext[PatternsOptions]) -> Iterable[Finding]:
         from probes.logs.collect import read_all, read_plan
         from probes.logs.findings import bookkeeping
         from probes.logs.judge_patterns import judge_templates, template_series
 
         options = ctx.options
-        assert isinstance(options, PatternsOptions)
         sources = sources_to_read(ctx.backend)
         plan = read_plan(ctx, options)
         read, notes = bookkeeping(read_all(sources, plan, ctx, options.concurrency), ctx.finding)

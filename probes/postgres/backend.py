@@ -70,6 +70,9 @@ class PostgresTarget(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     name: str = Field(pattern=NAME_PATTERN, description="The entity named in findings")
+    # dsn stays a str, not a SecretStr: it is a whole libpq string (host, port, dbname, user,
+    # options) that only embeds a password; the probes read its parts for labels (server_label),
+    # and _check_dsn's messages and the redactor's DSN patterns keep the password out of output
     dsn: str = Field(min_length=1, description="libpq URL or key=value string")
     pgbouncer_dsn: str | None = Field(
         None, min_length=1, description="PgBouncer admin console, for SHOW POOLS (optional)"

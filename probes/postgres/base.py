@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Iterable
+from typing import Any
 
 from diagnostics import ChecklistItem, Finding, Measurement, Probe, ProbeContext, ProbeError, Severity
 from probes.postgres.backend import SECTION, PostgresTarget, database_entity, server_label
@@ -16,7 +17,7 @@ class PostgresProbe(Probe):
     checklist_item = ChecklistItem.DATABASE
     backend_section = SECTION
 
-    def run(self, ctx: ProbeContext) -> Iterable[Finding]:
+    def run(self, ctx: ProbeContext[Any]) -> Iterable[Finding]:
         targets: list[PostgresTarget] = list(ctx.backend or [])
         findings: list[Finding] = []
         failures: list[tuple[PostgresTarget, ProbeError]] = []
@@ -33,7 +34,7 @@ class PostgresProbe(Probe):
         return findings
 
     @abstractmethod
-    def check(self, ctx: ProbeContext, target: PostgresTarget, label: str) -> list[Finding]:
+    def check(self, ctx: ProbeContext[Any], target: PostgresTarget, label: str) -> list[Finding]:
         """Open one session on ``target``, collect, judge."""
 
 

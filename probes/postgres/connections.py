@@ -57,7 +57,9 @@ class ConnectionsProbe(PostgresProbe):
     description = "PostgreSQL connections: used vs usable, idle in transaction, PgBouncer queues"
     options_model = ConnectionsOptions
 
-    def check(self, ctx: ProbeContext, target: PostgresTarget, label: str) -> list[Finding]:
+    def check(
+        self, ctx: ProbeContext[ConnectionsOptions], target: PostgresTarget, label: str
+    ) -> list[Finding]:
         from probes.postgres.collect import read_hidden_sessions, read_server, read_sessions
         from probes.postgres.judge_connections import (
             ConnectionThresholds,
@@ -69,7 +71,6 @@ class ConnectionsProbe(PostgresProbe):
         from probes.postgres.visibility import judge_visibility
 
         options = ctx.options
-        assert isinstance(options, ConnectionsOptions)
         entity = database_entity(target, label)
         try:
             with open_session(target.dsn, label, ctx) as conn:

@@ -50,7 +50,7 @@ class LocksProbe(PostgresProbe):
     description = "PostgreSQL lock contention: blocking trees, their root blockers, deadlocks"
     options_model = LocksOptions
 
-    def check(self, ctx: ProbeContext, target: PostgresTarget, label: str) -> list[Finding]:
+    def check(self, ctx: ProbeContext[LocksOptions], target: PostgresTarget, label: str) -> list[Finding]:
         from probes.postgres.collect import (
             deadlock_counter,
             read_database_counters,
@@ -64,7 +64,6 @@ class LocksProbe(PostgresProbe):
         from probes.postgres.snapshot import LocksSnapshot
 
         options = ctx.options
-        assert isinstance(options, LocksOptions)
         with open_session(target.dsn, label, ctx) as conn:
             server = read_server(conn, label)
             first = read_database_counters(conn)

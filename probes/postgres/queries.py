@@ -93,7 +93,7 @@ class QueriesProbe(PostgresProbe):
     description = "PostgreSQL queries: long-running, slower or busier than usual, cache hits, xid wraparound"
     options_model = QueriesOptions
 
-    def check(self, ctx: ProbeContext, target: PostgresTarget, label: str) -> list[Finding]:
+    def check(self, ctx: ProbeContext[QueriesOptions], target: PostgresTarget, label: str) -> list[Finding]:
         from probes.postgres.collect import (
             database_stats,
             read_active_queries,
@@ -112,7 +112,6 @@ class QueriesProbe(PostgresProbe):
         from probes.postgres.trees import root_blockers
 
         options = ctx.options
-        assert isinstance(options, QueriesOptions)
         limits = self.thresholds(options)
         floor = min(limits.long_running_warning_s, limits.slowdown_min_s)
         sample_s = options.sample_interval.total_seconds()

@@ -51,14 +51,15 @@ class ReplicationProbe(PostgresProbe):
     description = "PostgreSQL replication: standby lag, inactive slots retaining WAL"
     options_model = ReplicationOptions
 
-    def check(self, ctx: ProbeContext, target: PostgresTarget, label: str) -> list[Finding]:
+    def check(
+        self, ctx: ProbeContext[ReplicationOptions], target: PostgresTarget, label: str
+    ) -> list[Finding]:
         from probes.postgres.collect import read_replicas, read_server, read_slots, read_standby
         from probes.postgres.judge_replication import ReplicationThresholds, judge_replication
         from probes.postgres.session import open_session
         from probes.postgres.snapshot import ReplicationSnapshot
 
         options = ctx.options
-        assert isinstance(options, ReplicationOptions)
         with open_session(target.dsn, label, ctx) as conn:
             server = read_server(conn, label)
             snapshot = ReplicationSnapshot(

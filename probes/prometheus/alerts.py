@@ -230,11 +230,10 @@ class AlertsProbe(Probe):
     options_model = AlertsOptions
     backend_section = SECTION
 
-    def run(self, ctx: ProbeContext) -> Iterable[Finding]:
+    def run(self, ctx: ProbeContext[AlertsOptions]) -> Iterable[Finding]:
         from probes.prometheus.client import PrometheusClient
 
         options = ctx.options
-        assert isinstance(options, AlertsOptions)
         with PrometheusClient.from_context(ctx) as client:
             selector = "ALERTS" if options.include_pending else 'ALERTS{alertstate="firing"}'
             series = client.query(selector, ctx.at)

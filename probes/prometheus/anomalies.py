@@ -155,11 +155,10 @@ class AnomaliesProbe(Probe):
     options_model = AnomaliesOptions
     backend_section = SECTION
 
-    def run(self, ctx: ProbeContext) -> Iterable[Finding]:
+    def run(self, ctx: ProbeContext[AnomaliesOptions]) -> Iterable[Finding]:
         from probes.prometheus.client import PrometheusClient
 
         options = ctx.options
-        assert isinstance(options, AnomaliesOptions)
         with PrometheusClient.from_context(ctx) as client:
             queries = _queries(client, ctx, options)
             if not queries:

@@ -18,10 +18,10 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from diagnostics import BackendSection, Duration
-from diagnostics.config_values import check_headers, existing_file
+from diagnostics.config_values import check_secret_headers, existing_file
 
 
 def _check_http_url(value: str) -> str:
@@ -61,7 +61,7 @@ class BasicAuth(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     username: str = Field(min_length=1)
-    password: str
+    password: SecretStr
 
 
 class PrometheusConfig(BaseModel):
@@ -70,8 +70,9 @@ class PrometheusConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     url: str
-    headers: Mapping[str, str] = Field(default_factory=dict)
-    bearer_token: str | None = None
+    headers: Mapping[str, SecretStr] = Field(default_factory=dict)
+    """Sent with every request (e.g. ``X-Scope-OrgID``); values are secrets, never shown."""
+    bearer_token: SecretStr | None = None
     basic_auth: BasicAuth | None = None
     verify_tls: bool | str = True
     """True, False, or the path of a CA bundle to verify the server against."""
@@ -91,8 +92,8 @@ class PrometheusConfig(BaseModel):
 
     @field_validator("headers")
     @classmethod
-    def _headers(cls, value: Mapping[str, str]) -> Mapping[str, str]:
-        return check_headers(value)
+    def _headers(cls, value: Mapping[str, SecretStr]) -> Mapping[str, SecretStr]:
+        return check_secret_headers(value)
 
     @field_validator("verify_tls")
     @classmethod

@@ -119,11 +119,11 @@ class RunSession:
 
         session = requests.Session()
         session.verify = config.verify_tls
-        session.headers.update(config.headers)
+        session.headers.update({name: value.get_secret_value() for name, value in config.headers.items()})
         if config.bearer_token is not None:
-            session.headers["Authorization"] = f"Bearer {config.bearer_token}"
+            session.headers["Authorization"] = f"Bearer {config.bearer_token.get_secret_value()}"
         if config.basic_auth is not None:
-            session.auth = (config.basic_auth.username, config.basic_auth.password)
+            session.auth = (config.basic_auth.username, config.basic_auth.password.get_secret_value())
         session.hooks["response"] = [_check_response]
         adapter = requests.adapters.HTTPAdapter(max_retries=0)
         self._sockets = [track(adapter.poolmanager)]

@@ -236,11 +236,10 @@ class ScrapeProbe(Probe):
     options_model = ScrapeOptions
     backend_section = SECTION
 
-    def run(self, ctx: ProbeContext) -> Iterable[Finding]:
+    def run(self, ctx: ProbeContext[ScrapeOptions]) -> Iterable[Finding]:
         from probes.prometheus.client import PrometheusClient, nice_step
 
         options = ctx.options
-        assert isinstance(options, ScrapeOptions)
         window = ctx.window.total_seconds()
         step = nice_step(window, 240)
         with PrometheusClient.from_context(ctx) as client:

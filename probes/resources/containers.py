@@ -89,14 +89,13 @@ class ContainerResourcesProbe(Probe):
     options_model = ContainerOptions
     backend_section = SECTION
 
-    def run(self, ctx: ProbeContext) -> Iterable[Finding]:
+    def run(self, ctx: ProbeContext[ContainerOptions]) -> Iterable[Finding]:
         """Collect every signal across the cluster, judge it by workload, date what was found."""
         from probes.prometheus.client import PrometheusClient
         from probes.resources.client import Fetcher
         from probes.resources.problem import to_findings
 
         options = ctx.options
-        assert isinstance(options, ContainerOptions)
         with PrometheusClient.from_context(ctx) as client:
             fetcher = Fetcher(client, at=ctx.at)
             snapshot, problems = fleet_problems(fetcher, options, ctx.window)

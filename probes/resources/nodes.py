@@ -143,14 +143,13 @@ class NodeResourcesProbe(Probe):
     options_model = NodeOptions
     backend_section = SECTION
 
-    def run(self, ctx: ProbeContext) -> Iterable[Finding]:
+    def run(self, ctx: ProbeContext[NodeOptions]) -> Iterable[Finding]:
         """Collect every signal across the fleet, judge it, date what was found."""
         from probes.prometheus.client import PrometheusClient
         from probes.resources.client import Fetcher
         from probes.resources.problem import to_findings
 
         options = ctx.options
-        assert isinstance(options, NodeOptions)
         with PrometheusClient.from_context(ctx) as client:
             fetcher = Fetcher(client, at=ctx.at)
             snapshot, problems = fleet_problems(fetcher, options, ctx.window)

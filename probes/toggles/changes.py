@@ -72,12 +72,11 @@ class ChangesProbe(Probe):
     def targets(cls, backend: Any) -> str:
         return describe_providers(backend)
 
-    def run(self, ctx: ProbeContext) -> Iterable[Finding]:
+    def run(self, ctx: ProbeContext[ChangesOptions]) -> Iterable[Finding]:
         """Read every provider's changes once, then judge each provider's."""
         from probes.toggles.judge_changes import FlagWindow, judge_changes
 
         options = ctx.options
-        assert isinstance(options, ChangesOptions)
         entries = [e for e in ctx.backend or () if isinstance(e, FlagProvider)]
         if not entries:
             raise ProbeSkipped("no entry in the feature_flags section", hint=SECTION.setup_hint)

@@ -39,13 +39,13 @@ class ErrorsProbe(Probe):
     def targets(cls, backend: Any) -> str:
         return describe(backend)
 
-    def run(self, ctx: ProbeContext) -> Iterable[Finding]:
+    def run(self, ctx: ProbeContext[ErrorsOptions]) -> Iterable[Finding]:
         from probes.traces.fetch import collect
         from probes.traces.judge_errors import ErrorLimits, error_finding, judge_errors
 
         options = ctx.options
         config = ctx.backend
-        assert isinstance(options, ErrorsOptions) and isinstance(config, TracesConfig)
+        assert isinstance(config, TracesConfig)
         limits = ErrorLimits(
             min_failing=options.min_failing,
             min_ratio_increase=options.min_ratio_increase,

@@ -38,13 +38,12 @@ class LatencyProbe(Probe):
 
         return describe(backend)
 
-    def run(self, ctx: ProbeContext) -> Iterable[Finding]:
+    def run(self, ctx: ProbeContext[LatencyOptions]) -> Iterable[Finding]:
         from probes.traces.fetch import collect
         from probes.traces.judge_latency import LatencyLimits, judge_latency, latency_finding
         from probes.traces.paths import Operation, TraceShape, path_to
 
         options = ctx.options
-        assert isinstance(options, LatencyOptions)
         limits = LatencyLimits(
             min_ratio=options.min_ratio,
             min_increase_us=round(options.min_increase.total_seconds() * 1e6),

@@ -6,6 +6,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,16 @@ def test_status_follows_the_worst_finding_and_context_carries_the_window() -> No
     assert diagnosis.report.probes[0].status is Status.CRITICAL
     assert finding.onset is not None and finding.onset.isoformat() == "2026-01-01T11:57:00+00:00"
     assert diagnosis.report.window.total_seconds() == 1800
+
+
+def test_a_context_typed_with_its_options_model_can_be_built_and_replaced() -> None:
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    options = tp.ScriptOptions(sleep=timedelta(0))
+    ctx = ProbeContext[tp.ScriptOptions](
+        probe_id="test.crit", at=at, window=timedelta(minutes=5), options=options
+    )
+    assert ctx.options is options and ctx.start == at - timedelta(minutes=5)
+    assert replace(ctx, probe_id="test.fail").options is options
 
 
 def test_secrets_in_probe_errors_are_masked() -> None:

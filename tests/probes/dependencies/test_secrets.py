@@ -96,3 +96,12 @@ def test_url_credentials_and_query_secrets_are_dropped(http_servers: HttpServers
     assert finding.entity.attributes["url"] == f"http://127.0.0.1:{port}/healthz?…"
     text = json.dumps(report_to_dict(result.report))
     assert "hunter2pw" not in text and "q5ecret77" not in text
+
+
+def test_header_values_are_secrets_until_the_request_is_prepared(http_servers: HttpServers) -> None:
+    entry = Dependency(
+        name="payments-api", url=http_servers.url("/private"), headers={"X-Custom": WRONG_TOKEN}
+    )
+    target = http_target(entry, HttpOptions(), read_environment())
+    assert WRONG_TOKEN not in repr(entry) + repr(target) + str(entry.model_dump())
+    assert prepare_request(target).headers["X-Custom"] == WRONG_TOKEN

@@ -31,6 +31,28 @@ def test_minimal_and_full_sections(tmp_path: Path) -> None:
     assert full.timeout.total_seconds() == 3 and full.verify_tls == str(bundle)
 
 
+def test_credentials_are_secrets_from_the_moment_they_are_read() -> None:
+    token = PrometheusConfig.model_validate(
+        {"url": "http://p", "headers": {"X-Scope-OrgID": "tenant-s3cr3t"}, "bearer_token": "tok-s3cr3t"}
+    )
+    basic = PrometheusConfig.model_validate(
+        {"url": "http://p", "basic_auth": {"username": "u", "password": "pw-s3cr3t"}}
+    )
+    shown = repr(token) + str(token.model_dump()) + repr(basic) + str(basic.model_dump())
+    assert "s3cr3t" not in shown
+    assert token.bearer_token is not None and token.bearer_token.get_secret_value() == "tok-s3cr3t"
+    assert token.headers["X-Scope-OrgID"].get_secret_value() == "tenant-s3cr3t"
+    assert basic.basic_auth is not None and basic.basic_auth.password.get_secret_value() == "pw-s3cr3t"
+
+
+def test_a_header_value_with_a_line_break_is_refused_without_showing_it() -> None:
+    with pytest.raises(ConfigError) as raised:
+        run_probe(
+            ScrapeProbe, config={"prometheus": {"url": "http://p", "headers": {"X-Org": "s3cr3t\r\nX-A: 1"}}}
+        )
+    assert "line break" in str(raised.value) and "s3cr3t" not in str(raised.value)
+
+
 @pytest.mark.parametrize(
     ("section", "message"),
     [

@@ -61,8 +61,10 @@ class Scenario:
         assert self.window.fault_start is not None
         return datetime.fromtimestamp(self.window.fault_start, tz=UTC)
 
-    def run(self, probe: type[Probe], traces: Mapping[str, Any], **options: Any) -> ProbeRun:
-        """Run ``probe`` on this scenario with the ``traces`` section."""
+    def run(
+        self, probe: type[Probe], traces: Mapping[str, Any], *, deadline: float = 30.0, **options: Any
+    ) -> ProbeRun:
+        """Run ``probe`` on this scenario with the ``traces`` section (``deadline``: the run's)."""
         baseline = self.window.start - self.baseline.start
         return run_probe(
             probe,
@@ -70,6 +72,7 @@ class Scenario:
             options={"baseline": baseline, **options},
             at=self.at,
             window=self.length,
+            timeout=deadline,
         )
 
 
