@@ -5,7 +5,7 @@ step, 2,016 points, and the 2-hour recent range at 30 s, 241 points: noise, dail
 1 % of series with an incident):
 
 1. **judging only** (``--series``, default 10,000): aligned arrays in memory ->
-   ``probes.prometheus.anomaly.judge``, the part the issue bounds at 2 s;
+   ``probes.prometheus.judge_series.judge``, the part the issue bounds at 2 s;
 2. **decoding** (``--decode-series``, default 2,000): the HTTP body exactly as Prometheus writes
    it (compact JSON, values as strings) -> aligned arrays, through ``decode_matrix`` (what the
    client does) and through ``json.loads`` plus a float array per series (the general path);
@@ -36,8 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from diagnostics.testing import run_probe
 from probes.prometheus.anomalies import AnomaliesProbe
-from probes.prometheus.anomaly import DetectorSettings, Observations, judge
 from probes.prometheus.client import PrometheusClient, RangeResult, decode_matrix
+from probes.prometheus.judge_series import DetectorSettings, Observations, judge
 from tests.support.prometheus import PrometheusDataset, StagedSeries, start_prometheus
 
 AT = 1_741_806_000.0  # 2025-03-12T19:00:00Z

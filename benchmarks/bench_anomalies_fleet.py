@@ -103,9 +103,9 @@ def wire_bytes(url: str, encoding: str) -> int:
 
 def breakdown(url: str, repeat: int) -> tuple[float, float]:
     """Median seconds of the two range queries (transfer and decoding) and of judging them."""
-    from probes.prometheus.anomaly import DetectorSettings, judge, observations
-    from probes.prometheus.backend import PrometheusConfig
     from probes.prometheus.client import PrometheusClient
+    from probes.prometheus.config import PrometheusConfig
+    from probes.prometheus.judge_series import DetectorSettings, judge, observations
 
     options = AnomaliesOptions()
     grid = query_grid(AT, WINDOW.total_seconds(), options.baseline.total_seconds(), options.baseline_points)

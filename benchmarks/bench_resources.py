@@ -122,8 +122,8 @@ def real_prometheus() -> None:
     import numpy as np
     import requests
 
-    from probes.prometheus.backend import PrometheusConfig
     from probes.prometheus.client import PrometheusClient
+    from probes.prometheus.config import PrometheusConfig
     from tests.probes.resources.fleets import healthy_containers, healthy_hosts
     from tests.probes.resources.staging import container_series, host_series, unique
     from tests.support.prometheus import PrometheusDataset, start_prometheus

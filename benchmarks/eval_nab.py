@@ -58,8 +58,8 @@ from probes.prometheus.anomalies import (  # noqa: E402
     detector_settings,
     query_grid,
 )
-from probes.prometheus.anomaly import Observations, judge  # noqa: E402
 from probes.prometheus.discovery import MetricQuery  # noqa: E402
+from probes.prometheus.judge_series import Observations, judge  # noqa: E402
 from tests.support.prometheus import PrometheusDataset, StagedSeries, start_prometheus  # noqa: E402
 
 DAY = 86_400.0

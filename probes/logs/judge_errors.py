@@ -1,7 +1,7 @@
 """Judging error rates: errors per minute (access logs: the 5xx ratio) against the baseline.
 
 The per-minute series is judged with the robust method of ``metrics.anomalies``
-(:mod:`probes.prometheus.anomaly`): median and MAD of the baseline minutes, robust z >= the
+(:mod:`probes.prometheus.judge_series`): median and MAD of the baseline minutes, robust z >= the
 threshold, confirmed against the baseline's level, for ``persistence`` minutes, upwards only,
 at least ``min_rise`` errors per minute (``min_ratio_rise`` of the requests) above normal; the
 onset is where the run began (hysteresis at half the threshold). Where the source keeps the
@@ -20,7 +20,7 @@ from probes.logs.model import STEP, Collected, Level, LogEvent
 from probes.logs.onset import change_point
 from probes.logs.scrub import scrub
 from probes.logs.templates import mine
-from probes.prometheus.anomaly import DetectorSettings, Observations, judge
+from probes.prometheus.judge_series import DetectorSettings, Observations, judge
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from diagnostics import ChecklistItem, Finding, Measurement, Probe, ProbeContext, ProbeError, Severity
-from probes.postgres.backend import SECTION, PostgresTarget, database_entity, server_label
+from probes.postgres.config import SECTION, PostgresTarget, database_entity, server_label
 
 
 class PostgresProbe(Probe):

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 
 from diagnostics import Duration, Finding, ProbeContext, ProbeError, ProbeOptions
-from probes.postgres.backend import PostgresTarget, database_entity, server_label
 from probes.postgres.base import PostgresProbe
+from probes.postgres.config import PostgresTarget, database_entity, server_label
 
 if TYPE_CHECKING:
     from probes.postgres.snapshot import PoolStats
@@ -60,15 +60,15 @@ class ConnectionsProbe(PostgresProbe):
     def check(
         self, ctx: ProbeContext[ConnectionsOptions], target: PostgresTarget, label: str
     ) -> list[Finding]:
-        from probes.postgres.collect import read_hidden_sessions, read_server, read_sessions
+        from probes.postgres.client import read_hidden_sessions, read_server, read_sessions
+        from probes.postgres.client_session import ConnectionsExhausted, open_session
         from probes.postgres.judge_connections import (
             ConnectionThresholds,
             judge_connections,
             judge_exhausted,
         )
-        from probes.postgres.session import ConnectionsExhausted, open_session
+        from probes.postgres.judge_visibility import judge_visibility
         from probes.postgres.snapshot import ConnectionsSnapshot
-        from probes.postgres.visibility import judge_visibility
 
         options = ctx.options
         entity = database_entity(target, label)
@@ -101,7 +101,7 @@ class ConnectionsProbe(PostgresProbe):
     def _pools(ctx: ProbeContext, target: PostgresTarget) -> tuple[tuple[PoolStats, ...] | None, str | None]:
         if target.pgbouncer_dsn is None:
             return None, None
-        from probes.postgres.pgbouncer import read_pools
+        from probes.postgres.client_pgbouncer import read_pools
 
         try:
             return read_pools(target.pgbouncer_dsn, server_label(target.pgbouncer_dsn), ctx), None

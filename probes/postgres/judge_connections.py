@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 from diagnostics import Entity, Finding, Measurement, Severity
 from diagnostics.units import format_duration
+from probes.postgres.judge_visibility import MakeFinding
 from probes.postgres.quoting import quote_identifier, quote_literal
 from probes.postgres.snapshot import ConnectionsSnapshot, PoolStats, Session
-from probes.postgres.visibility import MakeFinding
 
 IDLE_IN_TRANSACTION = ("idle in transaction", "idle in transaction (aborted)")
 SESSIONS_QUERY = "probes/postgres/sql/sessions.sql: pg_stat_activity (client backends)"

@@ -8,11 +8,11 @@ from datetime import datetime
 from diagnostics import Entity, Finding, Measurement, Severity
 from diagnostics.model import fingerprint_of
 from diagnostics.units import format_duration
+from probes.postgres.client_session import APPLICATION_NAME
+from probes.postgres.judge_visibility import MakeFinding, grant_hint, judge_visibility
 from probes.postgres.quoting import quote_literal
-from probes.postgres.session import APPLICATION_NAME
 from probes.postgres.snapshot import LocksSnapshot, PreparedTransaction, Session
 from probes.postgres.trees import PREPARED_TRANSACTION_PID, BlockingTree, blocking_trees
-from probes.postgres.visibility import MakeFinding, grant_hint, judge_visibility
 
 LOCK_QUERY = "probes/postgres/sql/lock_waits.sql: pg_stat_activity, pg_blocking_pids(), pg_locks"
 MAX_LISTED_WAITERS = 20

@@ -20,8 +20,8 @@ from probes.postgres.judge_scans import (
     reads_table,
     scan_surges,
 )
+from probes.postgres.judge_visibility import MakeFinding, grant_hint, judge_visibility
 from probes.postgres.snapshot import QueriesSnapshot, Session, Statement, StatementStats, TableIndex
-from probes.postgres.visibility import MakeFinding, grant_hint, judge_visibility
 
 WRAPAROUND_LIMIT = 2**31
 """Transaction-id age at which PostgreSQL would wrap around (it stops writes before)."""

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from diagnostics import Entity, Finding, Measurement, Severity
 from diagnostics.units import format_bytes, format_duration
+from probes.postgres.judge_visibility import MakeFinding, grant_hint
 from probes.postgres.quoting import quote_literal
 from probes.postgres.snapshot import Replica, ReplicationSnapshot, ServerInfo, Slot, StandbyStatus
-from probes.postgres.visibility import MakeFinding, grant_hint
 
 UNSAFE_WAL_STATUS = ("unreserved", "lost")
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 from diagnostics import Entity, Finding, Measurement, Severity
 from diagnostics.units import format_duration
+from probes.postgres.judge_visibility import MakeFinding
 from probes.postgres.snapshot import TableIndex, TableSample, TableScans
-from probes.postgres.visibility import MakeFinding
 
 TABLE_SCANS_QUERY = "probes/postgres/sql/table_scans.sql: pg_stat_user_tables (two samples)"
 TABLE_INDEXES_QUERY = "probes/postgres/sql/table_indexes.sql: pg_index"

@@ -24,8 +24,8 @@ from datetime import timedelta
 from pydantic import Field
 
 from diagnostics import Duration, Finding, ProbeContext, ProbeOptions
-from probes.postgres.backend import PostgresTarget, database_entity
 from probes.postgres.base import PostgresProbe
+from probes.postgres.config import PostgresTarget, database_entity
 
 
 class LocksOptions(ProbeOptions):
@@ -51,7 +51,7 @@ class LocksProbe(PostgresProbe):
     options_model = LocksOptions
 
     def check(self, ctx: ProbeContext[LocksOptions], target: PostgresTarget, label: str) -> list[Finding]:
-        from probes.postgres.collect import (
+        from probes.postgres.client import (
             deadlock_counter,
             read_database_counters,
             read_hidden_sessions,
@@ -59,8 +59,8 @@ class LocksProbe(PostgresProbe):
             read_prepared,
             read_server,
         )
+        from probes.postgres.client_session import open_session, sample_pause
         from probes.postgres.judge_locks import LockThresholds, judge_locks
-        from probes.postgres.session import open_session, sample_pause
         from probes.postgres.snapshot import LocksSnapshot
 
         options = ctx.options

@@ -37,8 +37,8 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 
 from diagnostics import Duration, Finding, ProbeContext, ProbeOptions
-from probes.postgres.backend import PostgresTarget, database_entity
 from probes.postgres.base import PostgresProbe
+from probes.postgres.config import PostgresTarget, database_entity
 
 if TYPE_CHECKING:
     from probes.postgres.judge_queries import QueryThresholds
@@ -94,7 +94,7 @@ class QueriesProbe(PostgresProbe):
     options_model = QueriesOptions
 
     def check(self, ctx: ProbeContext[QueriesOptions], target: PostgresTarget, label: str) -> list[Finding]:
-        from probes.postgres.collect import (
+        from probes.postgres.client import (
             database_stats,
             read_active_queries,
             read_database_counters,
@@ -105,10 +105,10 @@ class QueriesProbe(PostgresProbe):
             read_table_indexes,
             read_table_scans,
         )
+        from probes.postgres.client_session import open_session
+        from probes.postgres.client_statements import fetch_statement_texts, read_statements
         from probes.postgres.judge_queries import judge_queries, statements_to_describe, tables_to_describe
-        from probes.postgres.session import open_session
         from probes.postgres.snapshot import QueriesSnapshot
-        from probes.postgres.statements import fetch_statement_texts, read_statements
         from probes.postgres.trees import root_blockers
 
         options = ctx.options

@@ -21,8 +21,8 @@ from datetime import timedelta
 from pydantic import Field
 
 from diagnostics import Duration, Finding, ProbeContext, ProbeOptions
-from probes.postgres.backend import PostgresTarget, database_entity
 from probes.postgres.base import PostgresProbe
+from probes.postgres.config import PostgresTarget, database_entity
 
 GIB = 1024**3
 
@@ -54,9 +54,9 @@ class ReplicationProbe(PostgresProbe):
     def check(
         self, ctx: ProbeContext[ReplicationOptions], target: PostgresTarget, label: str
     ) -> list[Finding]:
-        from probes.postgres.collect import read_replicas, read_server, read_slots, read_standby
+        from probes.postgres.client import read_replicas, read_server, read_slots, read_standby
+        from probes.postgres.client_session import open_session
         from probes.postgres.judge_replication import ReplicationThresholds, judge_replication
-        from probes.postgres.session import open_session
         from probes.postgres.snapshot import ReplicationSnapshot
 
         options = ctx.options

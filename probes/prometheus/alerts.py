@@ -34,7 +34,7 @@ from diagnostics import (
     ProbeOptions,
     Severity,
 )
-from probes.prometheus.backend import SECTION
+from probes.prometheus.config import SECTION
 from probes.prometheus.keys import series_key
 
 if TYPE_CHECKING:

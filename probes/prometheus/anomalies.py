@@ -3,7 +3,7 @@
 Signals: each configured PromQL query (``probes.metrics.anomalies.queries``), or, without any,
 the golden signals discovered by metric name per ``job`` (request rate, 5xx error ratio, p99
 latency from histogram buckets; see :mod:`probes.prometheus.discovery`). Every series each query
-returns is judged against its own baseline (:mod:`probes.prometheus.anomaly`).
+returns is judged against its own baseline (:mod:`probes.prometheus.judge_series`).
 
 Queries, per metric: ``count(<query>)`` at ``at`` (one instant query: how many series), then two
 range queries as of ``--at``: the recent range ``[at - 2 x window, at]`` (the window plus an
@@ -60,13 +60,13 @@ from diagnostics import (
     Severity,
 )
 from diagnostics.units import format_duration
-from probes.prometheus.backend import SECTION, display_url
+from probes.prometheus.config import SECTION, display_url
 
 if TYPE_CHECKING:
-    from probes.prometheus.anomaly import DetectorSettings
-    from probes.prometheus.anomaly_findings import Candidate
     from probes.prometheus.client import PrometheusClient
     from probes.prometheus.discovery import MetricQuery
+    from probes.prometheus.judge_anomalies import Candidate
+    from probes.prometheus.judge_series import DetectorSettings
 
 
 UNIT_FLOORS = {"ratio": 0.005, "%": 0.5, "percent": 0.5, "s": 0.05, "seconds": 0.05, "ms": 50.0}
@@ -298,7 +298,7 @@ def query_grid(
 
 def detector_settings(options: AnomaliesOptions, query: MetricQuery) -> DetectorSettings:
     """The detection settings of ``query`` under ``options`` (the evaluation uses the same)."""
-    from probes.prometheus.anomaly import DetectorSettings
+    from probes.prometheus.judge_series import DetectorSettings
 
     return DetectorSettings(
         threshold=query.threshold or options.threshold,
@@ -315,8 +315,8 @@ def _judge_query(
     client: PrometheusClient, ctx: ProbeContext, options: AnomaliesOptions, query: MetricQuery
 ) -> tuple[list[Candidate], Finding | None, tuple[int, int]]:
     """The candidates, the max_series note, and (series returned, series judged)."""
-    from probes.prometheus.anomaly import judge, observations
-    from probes.prometheus.anomaly_findings import anomaly_candidates
+    from probes.prometheus.judge_anomalies import anomaly_candidates
+    from probes.prometheus.judge_series import judge, observations
 
     at = ctx.at.replace(microsecond=0)
     window = ctx.window.total_seconds()
@@ -388,7 +388,7 @@ def _named(exc: ProbeError, query: MetricQuery) -> ProbeError:
 
 
 def _ranked(ctx: ProbeContext, options: AnomaliesOptions, candidates: list[Candidate]) -> list[Finding]:
-    from probes.prometheus.anomaly_findings import rank
+    from probes.prometheus.judge_anomalies import rank
 
     findings, rest = rank(candidates, options.max_findings)
     if rest:

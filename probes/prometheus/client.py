@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from diagnostics import ErrorKind, ProbeContext, ProbeError, ProbeTimeout
-from probes.prometheus.backend import PrometheusConfig, display_url
+from probes.prometheus.config import PrometheusConfig, display_url
 from probes.prometheus.model import (
     ActiveAlert,
     AlertRule,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from probes.prometheus.anomaly import Direction
+from probes.prometheus.judge_series import Direction
 
 if TYPE_CHECKING:
     from probes.prometheus.client import PrometheusClient

@@ -31,7 +31,7 @@ from diagnostics import (
     ProbeOptions,
     Severity,
 )
-from probes.prometheus.backend import SECTION
+from probes.prometheus.config import SECTION
 
 if TYPE_CHECKING:
     from probes.prometheus.client import ScrapeTarget, SeriesGrid

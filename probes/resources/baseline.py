@@ -3,7 +3,7 @@
 For a rate that has no universal threshold (major page faults, network drops, disk queue depth)
 a host is judged against itself: the recent range (the window plus a lead-in for the onset) and
 the baseline before it are fetched with two range queries, and
-:func:`probes.prometheus.anomaly.judge` says which series departed upwards. Both queries keep
+:func:`probes.prometheus.judge_series.judge` says which series departed upwards. Both queries keep
 only the series at or past ``floor`` at the diagnosed time (the ``@`` modifier), so a healthy
 fleet costs no range query at all and a sick one costs two per signal, whatever its size.
 """
@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from probes.prometheus.anomaly import DetectorSettings, judge, observations
 from probes.prometheus.client import nice_step
+from probes.prometheus.judge_series import DetectorSettings, judge, observations
 from probes.resources import promql
 from probes.resources.client import Fetcher, Key, Vector
 from probes.resources.problem import OnsetQuery

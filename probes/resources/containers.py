@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 
 from diagnostics import ChecklistItem, Finding, Probe, ProbeContext
-from probes.prometheus.backend import SECTION
+from probes.prometheus.config import SECTION
 from probes.resources.config import Matchers, Ordered, ResourceOptions, thresholds
 
 if TYPE_CHECKING:

@@ -24,7 +24,7 @@ Signals (one instant query each across the fleet) and default thresholds:
 - Exporters (``exporter_down``): a node_exporter target scraped within ``baseline`` whose
   ``up`` is 0 now (warning), dated by its run of failed scrapes: "node exporter on X down since T".
 
-Baselines use :mod:`probes.prometheus.anomaly` over the day before the window (``baseline``).
+Baselines use :mod:`probes.prometheus.judge_series` over the day before the window (``baseline``).
 Without node_exporter metrics in Prometheus, and no node_exporter target down, the probe ends
 ``skipped``.
 """
@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 
 from diagnostics import ChecklistItem, Duration, Finding, Probe, ProbeContext
-from probes.prometheus.backend import SECTION
+from probes.prometheus.config import SECTION
 from probes.resources.config import Matchers, Ordered, ResourceOptions, thresholds
 
 if TYPE_CHECKING:

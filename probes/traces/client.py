@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from diagnostics import ErrorKind, ProbeError, ProbeTimeout
-from probes.prometheus.backend import display_url
+from probes.prometheus.config import display_url
 from probes.traces.config import TraceEndpoint, TracesConfig
 from probes.traces.spans import Trace
 

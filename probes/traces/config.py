@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from diagnostics import BackendSection, Duration, ProbeOptions
-from probes.prometheus.backend import PrometheusConfig, display_url
+from probes.prometheus.config import PrometheusConfig, display_url
 
 BackendKind = Literal["jaeger", "tempo", "zipkin"]
 BACKEND_KINDS: tuple[BackendKind, ...] = ("jaeger", "tempo", "zipkin")

@@ -124,7 +124,7 @@ def describe(backend: Any) -> str:
     """``Jaeger at http://...: services frontend, checkout`` (for ``diag config check``)."""
     if not isinstance(backend, TracesConfig):
         return "nothing (no traces section)"
-    from probes.prometheus.backend import display_url
+    from probes.prometheus.config import display_url
 
     services = (
         ", ".join(backend.services)

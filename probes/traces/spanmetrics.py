@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from diagnostics import ProbeContext
-from probes.prometheus.backend import PrometheusConfig
+from probes.prometheus.config import PrometheusConfig
 from probes.traces.judge_errors import Rates
 
 if TYPE_CHECKING:

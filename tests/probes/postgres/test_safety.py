@@ -16,11 +16,11 @@ from diagnostics import ErrorKind, ProbeContext, ProbeError, ProbeOptions, Statu
 from diagnostics.report.serialize import report_to_dict
 from diagnostics.report.text import render_text
 from diagnostics.testing import run_probe
+from probes.postgres.client_session import open_session
 from probes.postgres.connections import ConnectionsProbe
 from probes.postgres.locks import LocksProbe
 from probes.postgres.queries import QueriesProbe
 from probes.postgres.replication import ReplicationProbe
-from probes.postgres.session import open_session
 from tests.support.ports import refusing_port
 from tests.support.postgres import (
     MONITOR_PASSWORD,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from probes.postgres.collect import server_info
+from probes.postgres.client import server_info
 from probes.postgres.sql_texts import (
     active_queries_sql,
     lock_waits_sql,

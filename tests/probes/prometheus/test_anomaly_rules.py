@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from probes.prometheus.anomaly import DetectorSettings, Observations, Verdicts, judge
+from probes.prometheus.judge_series import DetectorSettings, Observations, Verdicts, judge
 
 AT = 1_741_806_000.0  # 2025-03-12T19:00:00Z
 HOUR, DAY = 3600.0, 86_400.0

@@ -13,8 +13,8 @@ import responses
 from responses import matchers
 
 from diagnostics import ErrorKind, ProbeError, ProbeTimeout
-from probes.prometheus.backend import PrometheusConfig
 from probes.prometheus.client import MAX_POINTS_PER_SERIES, PrometheusClient, decode_matrix, nice_step
+from probes.prometheus.config import PrometheusConfig
 
 URL = "http://prometheus.test:9090"
 AT = datetime(2025, 3, 12, 19, 0, tzinfo=UTC)

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from diagnostics import ConfigError
 from diagnostics.testing import run_probe
 from probes.prometheus.anomalies import AnomaliesOptions, AnomaliesProbe
-from probes.prometheus.backend import SECTION, PrometheusConfig, display_url
+from probes.prometheus.config import SECTION, PrometheusConfig, display_url
 from probes.prometheus.scrape import ScrapeProbe
 
 

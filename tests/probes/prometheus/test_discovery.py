@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import responses
 
-from probes.prometheus.backend import PrometheusConfig
 from probes.prometheus.client import PrometheusClient
+from probes.prometheus.config import PrometheusConfig
 from probes.prometheus.discovery import counter_safe, discover, golden_signals
 
 URL = "http://prometheus.test:9090"

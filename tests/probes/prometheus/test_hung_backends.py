@@ -20,8 +20,8 @@ from click.testing import CliRunner
 import diagnostics
 from diagnostics import ErrorKind, ProbeError, ProbeTimeout
 from diagnostics.cli import cli
-from probes.prometheus.backend import PrometheusConfig
 from probes.prometheus.client import MAX_RESPONSE_BYTES, PrometheusClient
+from probes.prometheus.config import PrometheusConfig
 from tests.support.hung_http import hung_server
 
 pytestmark = pytest.mark.integration

@@ -11,10 +11,10 @@ import responses
 from diagnostics import Entity, ProbeContext, Severity
 from diagnostics.testing import run_probe
 from probes.prometheus.alerts import AlertsOptions, alert_findings, expand, merge_alerts, severity_of
-from probes.prometheus.anomaly import DetectorSettings, Observations, judge
-from probes.prometheus.anomaly_findings import anomaly_candidates, entity_for, graph_url, how_far, rank
 from probes.prometheus.client import ActiveAlert, AlertRule, ManagedAlert, Sample, SeriesGrid
 from probes.prometheus.discovery import MetricQuery
+from probes.prometheus.judge_anomalies import anomaly_candidates, entity_for, graph_url, how_far, rank
+from probes.prometheus.judge_series import DetectorSettings, Observations, judge
 from probes.prometheus.scrape import (
     ScrapeOptions,
     ScrapeProbe,

@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from diagnostics import ErrorKind, ProbeTimeout
-from probes.prometheus.backend import PrometheusConfig
 from probes.prometheus.client import PrometheusClient
+from probes.prometheus.config import PrometheusConfig
 
 pytestmark = pytest.mark.integration
 

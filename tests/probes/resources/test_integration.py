@@ -12,8 +12,8 @@ import pytest
 from diagnostics import Finding, Severity, Status
 from diagnostics.report.serialize import report_to_dict
 from diagnostics.testing import ProbeRun, run_probe
-from probes.prometheus.backend import PrometheusConfig
 from probes.prometheus.client import PrometheusClient, RangeResult, Sample
+from probes.prometheus.config import PrometheusConfig
 from probes.resources.client import Fetcher, QueryClient
 from probes.resources.containers import ContainerResourcesProbe
 from probes.resources.nodes import NodeOptions, NodeResourcesProbe, fleet_problems

@@ -8,10 +8,10 @@ import pytest
 
 from diagnostics import ConfigError, ErrorKind
 from diagnostics.testing import run_probe
-from probes.postgres.backend import from_environment, quote_conninfo, server_label
+from probes.postgres.client_pgbouncer import pool_stats
+from probes.postgres.client_session import ConnectionsExhausted, connect_error, server_reason
+from probes.postgres.config import from_environment, quote_conninfo, server_label
 from probes.postgres.locks import LocksProbe
-from probes.postgres.pgbouncer import pool_stats
-from probes.postgres.session import ConnectionsExhausted, connect_error, server_reason
 
 
 def config_error(config: dict[str, Any], options: dict[str, Any] | None = None) -> str:

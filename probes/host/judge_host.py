@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from diagnostics import Entity, Finding, Measurement, Severity
-from probes.host.collect import HostSnapshot, MountUsage, ProcessUsage
+from probes.host.client import HostSnapshot, MountUsage, ProcessUsage
 
 MakeFinding = Callable[..., Finding]
 

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from probes.prometheus.anomalies import default_min_deviation
-from probes.prometheus.anomaly import (
+from probes.prometheus.client import RangeResult, Series
+from probes.prometheus.judge_series import (
     DetectorSettings,
     Observations,
     Verdicts,
@@ -21,7 +22,6 @@ from probes.prometheus.anomaly import (
     robust_spread,
     run_lengths,
 )
-from probes.prometheus.client import RangeResult, Series
 
 AT = 1_741_806_000.0  # 2025-03-12T19:00:00Z
 WINDOW = 3600.0
@@ -266,7 +266,7 @@ def test_many_series_judged_at_once_without_crosstalk() -> None:
 
 
 def test_many_series_judged_in_chunks_as_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    from probes.prometheus import anomaly
+    from probes.prometheus import judge_series
 
     rows = [observe(noisy(100, 5), after(AT - 600, noisy(100, 5), noisy(100 + 40 * i, 5))) for i in range(5)]
     stacked = Observations(
@@ -281,7 +281,7 @@ def test_many_series_judged_in_chunks_as_at_once(monkeypatch: pytest.MonkeyPatch
         judged_from=AT - WINDOW,
     )
     whole = judge(stacked, DetectorSettings())
-    monkeypatch.setattr(anomaly, "ROWS_AT_ONCE", 2)
+    monkeypatch.setattr(judge_series, "ROWS_AT_ONCE", 2)
     chunked = judge(stacked, DetectorSettings())
     assert whole.anomalous.tolist() == [False, True, True, True, True]
     for name in ("anomalous", "onset", "score", "peak_value", "normal_high", "short_history"):

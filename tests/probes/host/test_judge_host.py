@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 from diagnostics.contract import ProbeContext
 from diagnostics.model import Severity
-from probes.host.collect import HostSnapshot, MountUsage, ProcessUsage
+from probes.host.client import HostSnapshot, MountUsage, ProcessUsage
 from probes.host.disk_trend import FillTrend
-from probes.host.judge import judge_host
-from probes.host.probe import HostOptions, HostProbe
+from probes.host.host import HostOptions, HostProbe
+from probes.host.judge_host import judge_host
 
 GIB = 1024**3
 OPTIONS = HostOptions()
@@ -20,7 +20,7 @@ CTX = ProbeContext(
 
 
 def limits():  # type: ignore[no-untyped-def]
-    from probes.host.judge import HostThresholds
+    from probes.host.judge_host import HostThresholds
 
     o = OPTIONS
     return HostThresholds(

@@ -15,7 +15,7 @@ import pytest
 
 from diagnostics.model import Severity, Status
 from diagnostics.testing import run_probe
-from probes.host.probe import HostProbe
+from probes.host.host import HostProbe
 
 
 def mount_tmpfs(mountpoint: Path, options: str) -> subprocess.CompletedProcess[bytes]:

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from diagnostics import ProbeContext
+from probes.postgres.client_session import sample_pause
 from probes.postgres.query_text import mask_secrets
-from probes.postgres.session import sample_pause
 from probes.postgres.snapshot import Statement, StatementStats
 from probes.postgres.sql_texts import (
     QUERY_CHARS,
@@ -24,7 +24,7 @@ from probes.postgres.sql_texts import (
 )
 
 if TYPE_CHECKING:
-    from probes.postgres.session import Connection
+    from probes.postgres.client_session import Connection
 
 SAMPLED_STATEMENTS = 5000  # pg_stat_statements.max's default: every entry, without text
 NOT_INSTALLED = "pg_stat_statements is not installed in this database (CREATE EXTENSION pg_stat_statements)"

@@ -1,5 +1,6 @@
 """Reading PostgreSQL's statistics views into plain snapshots (the session comes from
-``session``, pg_stat_statements from ``statements``, PgBouncer from ``pgbouncer``).
+``client_session``, pg_stat_statements from ``client_statements``, PgBouncer from
+``client_pgbouncer``).
 
 Every query text read here goes through ``query_text.mask_secrets``.
 """
@@ -9,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from probes.postgres.client_session import APPLICATION_NAME
 from probes.postgres.query_text import mask_secrets
-from probes.postgres.session import APPLICATION_NAME
 from probes.postgres.snapshot import (
     CounterSample,
     DatabaseStats,
@@ -35,7 +36,7 @@ from probes.postgres.sql_texts import (
 )
 
 if TYPE_CHECKING:
-    from probes.postgres.session import Connection
+    from probes.postgres.client_session import Connection
 
 
 def _rows(conn: Connection, statement: Any, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:

@@ -86,8 +86,8 @@ class HostProbe(Probe):
     options_model = HostOptions
 
     def run(self, ctx: ProbeContext[HostOptions]) -> Iterable[Finding]:
-        from probes.host.collect import own_processes, take_snapshot
-        from probes.host.judge import HostThresholds, judge_host
+        from probes.host.client import own_processes, take_snapshot
+        from probes.host.judge_host import HostThresholds, judge_host
 
         options = ctx.options
         interval = min(options.sample_interval.total_seconds(), max(ctx.remaining() / 4, 0.05))

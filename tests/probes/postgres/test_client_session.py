@@ -16,11 +16,11 @@ from diagnostics import ProbeContext, ProbeError, ProbeOptions, Status
 from diagnostics.api import diagnose
 from diagnostics.registry import Registry
 from diagnostics.testing import run_probe
+from probes.postgres.client_session import close_session, open_session
 from probes.postgres.connections import ConnectionsProbe
 from probes.postgres.locks import LocksProbe
 from probes.postgres.queries import QueriesProbe
 from probes.postgres.replication import ReplicationProbe
-from probes.postgres.session import close_session, open_session
 from tests.support.postgres import PostgresServer, SessionPool
 
 pytestmark = pytest.mark.integration

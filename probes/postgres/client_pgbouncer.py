@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from diagnostics import ProbeContext
-from probes.postgres.session import connect_error, connect_timeout, query_error
+from probes.postgres.client_session import connect_error, connect_timeout, query_error
 from probes.postgres.snapshot import PoolStats
 
 

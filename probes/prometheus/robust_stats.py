@@ -1,5 +1,5 @@
 """Robust statistics over rows of a numpy array, ignoring NaN: the building blocks of the
-anomaly method (:mod:`probes.prometheus.anomaly`). Every function works on all rows at once."""
+anomaly method (:mod:`probes.prometheus.judge_series`). Every function works on all rows at once."""
 
 from __future__ import annotations
 

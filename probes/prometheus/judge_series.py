@@ -55,7 +55,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from probes.prometheus.anomaly_expected import (
+from probes.prometheus.judge_series_expected import (
     DAY,
     ExpectedValues,
     JudgingGrid,
@@ -64,7 +64,7 @@ from probes.prometheus.anomaly_expected import (
     judging_grid,
     longest_gap,
 )
-from probes.prometheus.anomaly_stats import (
+from probes.prometheus.robust_stats import (
     compacted,
     last_true,
     nanmedian,

@@ -1,5 +1,5 @@
 """The judging grid and the expected value of every point: step 1, 2 and the history facts of
-the anomaly method (:mod:`probes.prometheus.anomaly`). Pure functions over all rows at once."""
+the anomaly method (:mod:`probes.prometheus.judge_series`). Pure functions over all rows at once."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from probes.prometheus.anomaly_stats import compacted, nanmean, nanmedian
+from probes.prometheus.robust_stats import compacted, nanmean, nanmedian
 
 if TYPE_CHECKING:
     import numpy.typing as npt
 
-    from probes.prometheus.anomaly import DetectorSettings, Observations
+    from probes.prometheus.judge_series import DetectorSettings, Observations
 
     FloatArray = npt.NDArray[np.float64]
     BoolArray = npt.NDArray[np.bool_]

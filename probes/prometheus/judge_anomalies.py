@@ -13,8 +13,8 @@ from diagnostics.units import format_duration, format_value
 from probes.prometheus.keys import series_key
 
 if TYPE_CHECKING:
-    from probes.prometheus.anomaly import Verdicts
     from probes.prometheus.discovery import MetricQuery
+    from probes.prometheus.judge_series import Verdicts
 
 MakeFinding = Callable[..., Finding]
 SERVICE_LABELS = ("job", "service", "app")
