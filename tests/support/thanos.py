@@ -30,6 +30,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.ports import free_port
+from tests.support.processes import stop_processes, wait_ready
 from tests.support.prometheus import PrometheusDataset, PrometheusServer, start_prometheus
 
 VERSION = "v0.31.0"
@@ -89,28 +90,11 @@ def _run_env() -> dict[str, str]:
 
 
 def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, what: str) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{what} exited: {log.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"{what} not ready within {STARTUP_TIMEOUT_S}s: {log.read_text()[-2000:]}")
+    wait_ready(url, process, log, what, STARTUP_TIMEOUT_S)
 
 
 def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
-    for process in reversed(processes):
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
+    stop_processes(processes)
 
 
 def start_thanos(

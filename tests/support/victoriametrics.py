@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import time
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.ports import free_port
+from tests.support.processes import stop_processes, wait_ready
 from tests.support.prometheus import PrometheusDataset, PrometheusServer, StagedSeries, _escape
 
 STARTUP_TIMEOUT_S = 30.0
@@ -62,28 +62,11 @@ class _Processes:
     started: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def stop(self) -> None:
-        for process in reversed(self.started):
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(timeout=5)
+        stop_processes(self.started)
 
 
 def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, what: str) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{what} exited: {log.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{what} not ready within {STARTUP_TIMEOUT_S}s: {log.read_text()[-2000:]}")
+    wait_ready(url, process, log, what, STARTUP_TIMEOUT_S)
 
 
 def _scrape_config(dataset: PrometheusDataset, port: int, down_port: int | None) -> str:
