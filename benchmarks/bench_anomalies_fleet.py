@@ -6,10 +6,15 @@ Then, as of the end of that history:
 
 1. **Prometheus' own time**: the probe's two range queries (the baseline at its 5-minute
    step, the recent 2 hours at 30 s) sent with ``stats=all``; the figure is the sum of
-   Prometheus' ``evalTotalTime`` (reading and evaluating the same data, nothing sent);
+   Prometheus' ``evalTotalTime`` (reading and evaluating the same data, nothing sent); and
+   the wall time of Prometheus answering both in full to a client that decodes nothing;
+   and, for comparison, what a reduction in PromQL would cost Prometheus: the statistics the
+   method needs per series (level, count, the extremes of the means of each window length)
+   as instant queries over the same baseline (:func:`reduction_queries`);
 2. **data moved**: the bytes on the wire of both answers, uncompressed and gzip;
 3. **end to end**: ``metrics.anomalies`` with one configured query returning every series
-   (count, both range queries, decoding, judging, findings), with the encoding the client
+   (count, both range queries, the baseline in time slices of at most 16 MiB, two in flight,
+   decoding, judging, findings), with the encoding the client
    chooses (none on loopback) and with gzip forced, as a remote server would get.
 
 Run it from the repository:
@@ -86,6 +91,68 @@ def prometheus_time(url: str, repeat: int) -> float:
     return statistics.median(totals)
 
 
+def answer_time(url: str, repeat: int) -> float:
+    """Median over ``repeat`` of the wall time Prometheus takes to answer both range queries
+    in full (evaluate, encode, send), read by a client that decodes nothing: the floor of any
+    client that needs the points."""
+
+    def fetch() -> object:
+        for params in the_probes_queries():
+            with requests.get(
+                f"{url}/api/v1/query_range",
+                params=params,
+                headers={"Accept-Encoding": "identity"},
+                stream=True,
+                timeout=60,
+            ) as answer:
+                while answer.raw.read(1 << 20):
+                    pass
+        return None
+
+    return median_time(repeat, fetch)[0]
+
+
+def reduction_queries() -> list[str]:
+    """What a reduction in PromQL needs per series to judge without the baseline's points: the
+    level (median), the count, and for each window length of the method (1, 3, 6, 12 samples)
+    the high and low extremes of the baseline's means of that length (means of consecutive
+    blocks, ``avg_over_time`` of a subquery, a subquery per length)."""
+    options = AnomaliesOptions()
+    grid = query_grid(AT, WINDOW.total_seconds(), options.baseline.total_seconds(), options.baseline_points)
+    span = f"{grid.baseline_end - grid.baseline_start + grid.step:.0f}s"
+    step = f"{grid.step:g}s"
+    queries = [f"quantile_over_time(0.5, {QUERY}[{span}:{step}])", f"count_over_time({QUERY}[{span}:{step}])"]
+    for length in (1, 3, 6, 12):
+        block = f"{length * grid.step:g}s"
+        means = (
+            f"{QUERY}[{span}:{step}]"
+            if length == 1
+            else f"avg_over_time({QUERY}[{block}:{step}])[{span}:{block}]"
+        )
+        rank = 2 * length / (2016 / length)
+        queries += [
+            f"quantile_over_time({1 - rank:.4f}, {means})",
+            f"quantile_over_time({rank:.4f}, {means})",
+        ]
+    return queries
+
+
+def reduction_time(url: str, repeat: int) -> float:
+    """Median over ``repeat`` of Prometheus' own evalTotalTime for :func:`reduction_queries`,
+    evaluated at the end of the baseline."""
+    options = AnomaliesOptions()
+    grid = query_grid(AT, WINDOW.total_seconds(), options.baseline.total_seconds(), options.baseline_points)
+    totals = []
+    for _ in range(repeat):
+        total = 0.0
+        for query in reduction_queries():
+            params = {"query": query, "time": f"{grid.baseline_end:.0f}", "stats": "all"}
+            answer = requests.get(f"{url}/api/v1/query", params=params, timeout=120).json()
+            total += float(answer["data"]["stats"]["timings"]["evalTotalTime"])
+        totals.append(total)
+    return statistics.median(totals)
+
+
 def wire_bytes(url: str, encoding: str) -> int:
     """Bytes on the wire of both answers with ``Accept-Encoding: encoding``."""
     size = 0
@@ -104,6 +171,7 @@ def wire_bytes(url: str, encoding: str) -> int:
 def breakdown(url: str, repeat: int) -> tuple[float, float]:
     """Median seconds of the two range queries (transfer and decoding) and of judging them."""
     from probes.prometheus.client import PrometheusClient
+    from probes.prometheus.client_ranges import query_range_sliced
     from probes.prometheus.config import PrometheusConfig
     from probes.prometheus.judge_series import DetectorSettings, judge, observations
 
@@ -116,8 +184,10 @@ def breakdown(url: str, repeat: int) -> tuple[float, float]:
     with PrometheusClient(PrometheusConfig(url=url), deadline=time.monotonic() + 600) as client:
 
         def fetch() -> object:
-            recent = client.query_range(QUERY, moment[2], moment[3], grid.recent_step)
-            baseline = client.query_range(QUERY, moment[0], moment[1], grid.step)
+            recent = query_range_sliced(client, QUERY, moment[2], moment[3], grid.recent_step, series=1000)
+            baseline = query_range_sliced(
+                client, QUERY, moment[0], moment[1], grid.step, series=len(recent.series)
+            )
             return observations(baseline.grid(), recent.grid(), judged_from=AT - WINDOW.total_seconds())[1]
 
         fetching, obs = median_time(repeat, fetch)
@@ -171,6 +241,15 @@ def main() -> None:
             own = prometheus_time(server.url, args.repeat)
             plain, packed = wire_bytes(server.url, "identity"), wire_bytes(server.url, "gzip")
             print(f"1. Prometheus' own evaluation of the probe's 2 range queries: median {own:.2f}s")
+            answered = answer_time(server.url, args.repeat)
+            print(
+                f"   Prometheus answering both in full (evaluate, encode, send; nothing decoded): {answered:.2f}s"
+            )
+            reduced = reduction_time(server.url, args.repeat)
+            print(
+                f"   a reduction in PromQL instead (level, count, extremes of 4 window lengths: "
+                f"{len(reduction_queries())} queries): Prometheus' own time {reduced:.2f}s = {reduced / own:.1f}x"
+            )
             print(f"2. data moved: {plain / 1e6:.1f} MB uncompressed, {packed / 1e6:.1f} MB gzip")
             fetching, judging = breakdown(server.url, args.repeat)
             print(
@@ -180,7 +259,7 @@ def main() -> None:
                 seconds, findings = end_to_end(server.url, args.repeat, encoding=encoding)
                 print(
                     f"3. end to end, encoding {name:24} median {seconds:.2f}s = {seconds / own:.1f}x "
-                    f"Prometheus' own time; {findings} findings"
+                    f"Prometheus' evaluation, {seconds / answered:.1f}x its full answer; {findings} findings"
                 )
         finally:
             server.stop()

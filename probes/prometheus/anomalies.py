@@ -315,6 +315,7 @@ def _judge_query(
     client: PrometheusClient, ctx: ProbeContext, options: AnomaliesOptions, query: MetricQuery
 ) -> tuple[list[Candidate], Finding | None, tuple[int, int]]:
     """The candidates, the max_series note, and (series returned, series judged)."""
+    from probes.prometheus.client_ranges import query_range_sliced
     from probes.prometheus.judge_anomalies import anomaly_candidates
     from probes.prometheus.judge_series import judge, observations
 
@@ -335,9 +336,21 @@ def _judge_query(
         note = _limited_note(ctx, query, count, options.max_series, promql)
     moment = partial(datetime.fromtimestamp, tz=UTC)
     try:
-        recent = client.query_range(promql, moment(grid.recent_start), at, grid.recent_step)
-        baseline = client.query_range(
-            promql, moment(grid.baseline_start), moment(grid.baseline_end), grid.step
+        recent = query_range_sliced(
+            client,
+            promql,
+            moment(grid.recent_start),
+            at,
+            grid.recent_step,
+            series=min(count if count is not None else options.max_series, options.max_series),
+        )
+        baseline = query_range_sliced(
+            client,
+            promql,
+            moment(grid.baseline_start),
+            moment(grid.baseline_end),
+            grid.step,
+            series=len(recent.series),
         )
     except ProbeError as exc:
         raise _named(exc, query) from None

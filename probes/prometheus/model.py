@@ -6,7 +6,7 @@ re-exported by the client module, so ``from probes.prometheus.client import Seri
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -154,3 +154,22 @@ def parse_time(text: Any) -> datetime | None:
         return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
     except ValueError:
         return None
+
+
+def joined_series(parts: Sequence[Sequence[Series]]) -> tuple[Series, ...]:
+    """The series of consecutive slices of one range query joined by label set, in the order
+    they first appear; a series missing from a slice simply has no points there."""
+    points: dict[tuple[tuple[str, str], ...], list[Series]] = {}
+    for part in parts:
+        for series in part:
+            points.setdefault(tuple(sorted(series.labels.items())), []).append(series)
+    return tuple(
+        pieces[0]
+        if len(pieces) == 1
+        else Series(
+            labels=pieces[0].labels,
+            timestamps=np.concatenate([piece.timestamps for piece in pieces]),
+            values=np.concatenate([piece.values for piece in pieces]),
+        )
+        for pieces in points.values()
+    )
