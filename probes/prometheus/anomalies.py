@@ -5,15 +5,18 @@ the golden signals discovered by metric name per ``job`` (request rate, 5xx erro
 latency from histogram buckets; see :mod:`probes.prometheus.discovery`). Every series each query
 returns is judged against its own baseline (:mod:`probes.prometheus.judge_series`).
 
-Queries, per metric: ``count(<query>)`` at ``at`` (one instant query: how many series), then two
-range queries as of ``--at``: the recent range ``[at - 2 x window, at]`` (the window plus an
-equal lead-in to find the onset) at a step giving at most ``window_points`` points, and the
-baseline (default the 7 days before) at a coarser step dividing a day (5 min for 7 days), never
-more than Prometheus' 11,000 points per series; the recent range is judged on the baseline's
-grid and its finer points date the onset (:func:`query_grid`). Range answers are compressed only
-when Prometheus is remote. A query counting more than ``max_series`` series is limited in
-Prometheus itself to the ``max_series`` with the largest latest value in the recent range
-(``topk``), so no more is transferred or decoded, and an info finding says so.
+Queries, per metric: ``count(<query>)`` at ``at`` (one instant query: how many series), then the
+recent range ``[at - 2 x window, at]`` (the window plus an equal lead-in to find the onset) and
+the baseline (default the 7 days before), both at the baseline's step (5 min for 7 days, a step
+dividing a day, never more than Prometheus' 11,000 points per series): every series is judged on
+that grid. Then, for the series found departing or silent only, the recent range at the finer
+step (at most ``window_points`` points) dates the onset and the silence, and they are judged
+again with it: the same verdicts as reading every series finely
+(:mod:`probes.prometheus.anomalies_reading`). Range answers come in time slices of at most 16
+MiB, two in flight, and are compressed only when Prometheus is remote. A query counting more
+than ``max_series`` series is limited in Prometheus itself to the ``max_series`` with the
+largest latest value in the recent range (``topk``), so no more is transferred or decoded, and
+an info finding says so.
 
 Default thresholds (one set for every sampling interval and history length, chosen on the NAB
 series at 5-minute, 30-minute, hourly points and 2-day histories together, see
@@ -38,9 +41,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
-from functools import partial
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -315,9 +317,8 @@ def _judge_query(
     client: PrometheusClient, ctx: ProbeContext, options: AnomaliesOptions, query: MetricQuery
 ) -> tuple[list[Candidate], Finding | None, tuple[int, int]]:
     """The candidates, the max_series note, and (series returned, series judged)."""
-    from probes.prometheus.client_ranges import query_range_sliced
+    from probes.prometheus.anomalies_reading import read_and_judge
     from probes.prometheus.judge_anomalies import anomaly_candidates
-    from probes.prometheus.judge_series import judge, observations
 
     at = ctx.at.replace(microsecond=0)
     window = ctx.window.total_seconds()
@@ -334,45 +335,27 @@ def _judge_query(
         span = grid.at - grid.recent_start
         promql = limited(query.promql, options.max_series, span, grid.recent_step, grid.at)
         note = _limited_note(ctx, query, count, options.max_series, promql)
-    moment = partial(datetime.fromtimestamp, tz=UTC)
     try:
-        recent = query_range_sliced(
+        judged = read_and_judge(
             client,
             promql,
-            moment(grid.recent_start),
-            at,
-            grid.recent_step,
-            series=min(count if count is not None else options.max_series, options.max_series),
-        )
-        baseline = query_range_sliced(
-            client,
-            promql,
-            moment(grid.baseline_start),
-            moment(grid.baseline_end),
-            grid.step,
-            series=len(recent.series),
+            grid,
+            judged_from=(at - ctx.window).timestamp(),
+            settings=detector_settings(options, query),
+            max_series=options.max_series,
+            expected_series=min(count if count is not None else options.max_series, options.max_series),
         )
     except ProbeError as exc:
         raise _named(exc, query) from None
-    recent_grid = recent.grid()
-    truncated = max(0, len(recent.series) - options.max_series)
-    if truncated:
-        recent_grid = replace(
-            recent_grid,
-            values=recent_grid.values[: options.max_series],
-            present=recent_grid.present[: options.max_series],
-            labels=recent_grid.labels[: options.max_series],
-        )
-    labels, obs = observations(baseline.grid(), recent_grid, judged_from=(at - ctx.window).timestamp())
-    verdicts = judge(obs, detector_settings(options, query))
+    labels, verdicts = judged.labels, judged.verdicts
     context = {
         "query_name": query.name,
         "baseline": format_duration(options.baseline),
         "step_s": grid.recent_step,
         "baseline_step_s": grid.step,
         "series_judged": int(verdicts.judged.sum()),
-        "series_returned": len(recent.series),
-        "series_not_judged_over_limit": truncated + max(0, (count or 0) - options.max_series),
+        "series_returned": judged.returned,
+        "series_not_judged_over_limit": judged.truncated + max(0, (count or 0) - options.max_series),
     }
     return (
         anomaly_candidates(
@@ -386,7 +369,7 @@ def _judge_query(
             context=context,
         ),
         note,
-        (len(recent.series), int(verdicts.judged.sum())),
+        (judged.returned, int(verdicts.judged.sum())),
     )
 
 

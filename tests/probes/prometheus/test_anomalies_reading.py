@@ -1,0 +1,117 @@
+"""Reading one query for metrics.anomalies: the grid for every series, finer points for the few
+that depart; the verdicts are exactly those of reading every series finely (real Prometheus)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import fields
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pytest
+
+from probes.prometheus import anomalies_reading
+from probes.prometheus.anomalies import AnomaliesOptions, query_grid
+from probes.prometheus.anomalies_reading import read_and_judge
+from probes.prometheus.client import PrometheusClient
+from probes.prometheus.config import PrometheusConfig
+from probes.prometheus.judge_series import DetectorSettings, judge, observations
+from probes.prometheus.series_filter import only_series
+from tests.probes.prometheus.incidents import AT, HEALTHY_AT, SHOP
+from tests.support.prometheus import PrometheusDataset, PrometheusServer, StagedSeries, staged
+
+pytestmark = pytest.mark.integration
+Server = Callable[[PrometheusDataset], PrometheusServer]
+QUERIES = [
+    "sum by (job, code) (rate(http_requests_total[5m]))",
+    'sum by (job) (rate(http_requests_total{code=~"5.."}[5m])) / sum by (job) (rate(http_requests_total[5m]))',
+    "histogram_quantile(0.99, sum by (job, le) (rate(http_request_duration_seconds_bucket[5m])))",
+    "queue_capacity",
+]
+ODD_VALUES = ['say "hi"', "$1 and $$", "Zürich ✓", "back\\slash", ""]
+
+
+def _odd_series() -> Iterator[StagedSeries]:
+    start = AT.timestamp() - 3600
+    for index, value in enumerate(ODD_VALUES):
+        labels = {"pod": f"p{index}"} | ({"zone": value} if value else {})
+        yield staged("odd_labels", labels, start, 60, [float(index)] * 61)
+
+
+ODD = PrometheusDataset(name="odd-labels", series=_odd_series)
+
+
+def _client(server: PrometheusServer) -> PrometheusClient:
+    return PrometheusClient(PrometheusConfig(url=server.url), deadline=float("inf"))
+
+
+def _every_series_finely(client: PrometheusClient, promql: str, at: datetime) -> Any:
+    """Today's reference: the recent range at its finer step for every series, then judged."""
+    grid = query_grid(at.timestamp(), 3600, 7 * 86400, AnomaliesOptions().baseline_points)
+    moment = [
+        datetime.fromtimestamp(t, UTC) for t in (grid.recent_start, grid.baseline_start, grid.baseline_end)
+    ]
+    recent = client.query_range(promql, moment[0], at, grid.recent_step).grid()
+    baseline = client.query_range(promql, moment[1], moment[2], grid.step).grid()
+    return grid, observations(baseline, recent, judged_from=at.timestamp() - 3600)
+
+
+@pytest.mark.parametrize("at", [AT, HEALTHY_AT], ids=["incidents", "healthy"])
+@pytest.mark.parametrize("promql", QUERIES)
+def test_verdicts_equal_reading_every_series_finely(
+    prometheus_server: Server, promql: str, at: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shop = prometheus_server(SHOP)
+    steps: list[float] = []
+    reader = anomalies_reading.query_range_sliced
+
+    def recorded(
+        client: PrometheusClient, query: str, start: datetime, end: datetime, step: float, **kw: Any
+    ) -> Any:
+        steps.append(step)
+        return reader(client, query, start, end, step, **kw)
+
+    monkeypatch.setattr(anomalies_reading, "query_range_sliced", recorded)
+    with _client(shop) as client:
+        grid, (labels, obs) = _every_series_finely(client, promql, at)
+        expected = judge(obs, DetectorSettings())
+        judged = read_and_judge(
+            client,
+            promql,
+            grid,
+            judged_from=at.timestamp() - 3600,
+            settings=DetectorSettings(),
+            max_series=1000,
+            expected_series=len(labels),
+        )
+    assert judged.labels == labels
+    for field in fields(expected):
+        assert np.array_equal(
+            getattr(judged.verdicts, field.name), getattr(expected, field.name), equal_nan=True
+        ), field.name
+    departing = int((expected.anomalous | expected.vanished).sum())
+    assert judged.read_finely == departing
+    assert steps.count(grid.recent_step) == (1 if departing else 0)  # finer points for those only
+    if at == AT and promql != "queue_capacity":
+        assert 0 < departing < len(labels), "some series depart and some do not at the incidents"
+
+
+def test_only_series_keeps_exactly_the_wanted_label_sets(prometheus_server: Server) -> None:
+    server = prometheus_server(ODD)
+    at = AT - timedelta(minutes=1)
+    with _client(server) as client:
+        every = client.query("odd_labels", at)
+        assert len(every) == len(ODD_VALUES)
+        for wanted in ([every[0]], [every[1], every[2]], [every[3], every[4]], list(every)):
+            narrowed = only_series("odd_labels", [s.labels for s in wanted], {"pod", "zone", "__name__"})
+            assert narrowed is not None
+            got = client.query(narrowed, at)
+            assert sorted(s.labels["pod"] for s in got) == sorted(s.labels["pod"] for s in wanted)
+
+
+def test_too_long_a_filter_is_not_sent() -> None:
+    wanted = [{"pod": f"pod-{i:05d}"} for i in range(2000)]
+    assert only_series("up", wanted, {"pod"}) is None
+    assert only_series("up", wanted[:10], {"pod"}) is not None
+    assert only_series("up", wanted[:10], {"bad-name"}) is None
