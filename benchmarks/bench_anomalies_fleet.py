@@ -11,7 +11,9 @@ Then, as of the end of that history:
    and, for comparison, what a reduction in PromQL would cost Prometheus: the statistics the
    method needs per series (level, count, the extremes of the means of each window length)
    as instant queries over the same baseline (:func:`reduction_queries`);
-2. **data moved**: the bytes on the wire of both answers, uncompressed and gzip;
+2. **data moved**: the bytes on the wire of every point of both ranges (what reading every
+   series finely takes), uncompressed and gzip, against what the probe reads (the answers'
+   bodies, counted in one instrumented run, with where its time went);
 3. **end to end**: ``metrics.anomalies`` with one configured query returning every series
    (count, both range queries, the baseline in time slices of at most 16 MiB, two in flight,
    decoding, judging, findings), with the encoding the client
@@ -19,7 +21,7 @@ Then, as of the end of that history:
 
 Run it from the repository:
 
-    .venv/bin/python benchmarks/bench_anomalies_fleet.py [--series 1000] [--repeat 5]
+    .venv/bin/python benchmarks/bench_anomalies_fleet.py [--series 1000] [--repeat 5] [--url URL]
 """
 
 from __future__ import annotations
@@ -28,10 +30,13 @@ import argparse
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import requests
@@ -168,31 +173,55 @@ def wire_bytes(url: str, encoding: str) -> int:
     return size
 
 
-def breakdown(url: str, repeat: int) -> tuple[float, float]:
-    """Median seconds of the two range queries (transfer and decoding) and of judging them."""
+@dataclass
+class Instrumented:
+    """What one run of the probe read and where its time went (summed over its threads)."""
+
+    body_bytes: int = 0
+    answers: int = 0
+    reading: float = 0.0
+    judging: float = 0.0
+
+
+def instrumented_run(url: str) -> Instrumented:
+    """One run of the probe with its reads and its judging timed and its answers' bytes counted."""
+    from probes.prometheus import anomalies_reading
     from probes.prometheus.client import PrometheusClient
-    from probes.prometheus.client_ranges import query_range_sliced
-    from probes.prometheus.config import PrometheusConfig
-    from probes.prometheus.judge_series import DetectorSettings, judge, observations
 
-    options = AnomaliesOptions()
-    grid = query_grid(AT, WINDOW.total_seconds(), options.baseline.total_seconds(), options.baseline_points)
-    moment = [
-        datetime.fromtimestamp(t, UTC)
-        for t in (grid.baseline_start, grid.baseline_end, grid.recent_start, AT)
-    ]
-    with PrometheusClient(PrometheusConfig(url=url), deadline=time.monotonic() + 600) as client:
+    seen = Instrumented()
+    read, reader, judge = (
+        PrometheusClient._read,
+        anomalies_reading.query_range_sliced,
+        anomalies_reading.judge,
+    )
+    lock = threading.Lock()
 
-        def fetch() -> object:
-            recent = query_range_sliced(client, QUERY, moment[2], moment[3], grid.recent_step, series=1000)
-            baseline = query_range_sliced(
-                client, QUERY, moment[0], moment[1], grid.step, series=len(recent.series)
-            )
-            return observations(baseline.grid(), recent.grid(), judged_from=AT - WINDOW.total_seconds())[1]
+    def counted_read(self: PrometheusClient, *args: Any, **kwargs: Any) -> bytes:
+        body = read(self, *args, **kwargs)
+        with lock:
+            seen.body_bytes += len(body)
+            seen.answers += 1
+        return body
 
-        fetching, obs = median_time(repeat, fetch)
-        judging, _ = median_time(repeat, lambda: judge(obs, DetectorSettings()))  # type: ignore[arg-type]
-    return fetching, judging
+    def timed(work: Callable[..., Any], field: str) -> Callable[..., Any]:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            began = time.perf_counter()
+            try:
+                return work(*args, **kwargs)
+            finally:
+                setattr(seen, field, getattr(seen, field) + time.perf_counter() - began)
+
+        return run
+
+    PrometheusClient._read = counted_read  # type: ignore[method-assign]
+    anomalies_reading.query_range_sliced = timed(reader, "reading")
+    anomalies_reading.judge = timed(judge, "judging")
+    try:
+        end_to_end(url, 1, encoding=None)
+    finally:
+        PrometheusClient._read = read  # type: ignore[method-assign]
+        anomalies_reading.query_range_sliced, anomalies_reading.judge = reader, judge
+    return seen
 
 
 def end_to_end(url: str, repeat: int, *, encoding: str | None) -> tuple[float, int]:
@@ -227,8 +256,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--series", type=int, default=1_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--url", help="a Prometheus already holding this benchmark's series (from an earlier run)"
+    )
     args = parser.parse_args()
     rng = np.random.default_rng(7)
+    if args.url:
+        measure(args.url, args.repeat)
+        return
     with tempfile.TemporaryDirectory(prefix="diag-fleet-") as workdir:
         began = time.perf_counter()
         dataset = PrometheusDataset(name="fleet", series=lambda: staged(args.series, rng))
@@ -237,32 +272,38 @@ def main() -> None:
             f"{args.series} series x 7 days backfilled, Prometheus ready in {time.perf_counter() - began:.0f}s"
         )
         try:
-            end_to_end(server.url, 1, encoding=None)  # warm Prometheus' caches and the imports
-            own = prometheus_time(server.url, args.repeat)
-            plain, packed = wire_bytes(server.url, "identity"), wire_bytes(server.url, "gzip")
-            print(f"1. Prometheus' own evaluation of the probe's 2 range queries: median {own:.2f}s")
-            answered = answer_time(server.url, args.repeat)
-            print(
-                f"   Prometheus answering both in full (evaluate, encode, send; nothing decoded): {answered:.2f}s"
-            )
-            reduced = reduction_time(server.url, args.repeat)
-            print(
-                f"   a reduction in PromQL instead (level, count, extremes of 4 window lengths: "
-                f"{len(reduction_queries())} queries): Prometheus' own time {reduced:.2f}s = {reduced / own:.1f}x"
-            )
-            print(f"2. data moved: {plain / 1e6:.1f} MB uncompressed, {packed / 1e6:.1f} MB gzip")
-            fetching, judging = breakdown(server.url, args.repeat)
-            print(
-                f"   of the probe's time: range queries (transfer, decoding) {fetching:.2f}s, judging {judging:.2f}s"
-            )
-            for name, encoding in (("chosen (loopback: none)", None), ("gzip forced", "gzip")):
-                seconds, findings = end_to_end(server.url, args.repeat, encoding=encoding)
-                print(
-                    f"3. end to end, encoding {name:24} median {seconds:.2f}s = {seconds / own:.1f}x "
-                    f"Prometheus' evaluation, {seconds / answered:.1f}x its full answer; {findings} findings"
-                )
+            measure(server.url, args.repeat)
         finally:
             server.stop()
+
+
+def measure(url: str, repeat: int) -> None:
+    end_to_end(url, 1, encoding=None)  # warm Prometheus' caches and the imports
+    own = prometheus_time(url, repeat)
+    plain, packed = wire_bytes(url, "identity"), wire_bytes(url, "gzip")
+    probe = instrumented_run(url)
+    print(f"1. Prometheus' own evaluation of the probe's 2 range queries: median {own:.2f}s")
+    answered = answer_time(url, repeat)
+    print(f"   Prometheus answering both in full (evaluate, encode, send; nothing decoded): {answered:.2f}s")
+    reduced = reduction_time(url, repeat)
+    print(
+        f"   a reduction in PromQL instead (level, count, extremes of 4 window lengths: "
+        f"{len(reduction_queries())} queries): Prometheus' own time {reduced:.2f}s = {reduced / own:.1f}x"
+    )
+    print(
+        f"2. data moved: every point of both ranges {plain / 1e6:.1f} MB uncompressed, {packed / 1e6:.1f} MB gzip; "
+        f"the probe read {probe.body_bytes / 1e6:.1f} MB in {probe.answers} answers"
+    )
+    print(
+        f"   of one run of the probe: reading the ranges (transfer, decoding) {probe.reading:.2f}s, "
+        f"judging {probe.judging:.2f}s"
+    )
+    for name, encoding in (("chosen (loopback: none)", None), ("gzip forced", "gzip")):
+        seconds, findings = end_to_end(url, repeat, encoding=encoding)
+        print(
+            f"3. end to end, encoding {name:24} median {seconds:.2f}s = {seconds / own:.1f}x "
+            f"Prometheus' evaluation, {seconds / answered:.1f}x its full answer; {findings} findings"
+        )
 
 
 if __name__ == "__main__":
