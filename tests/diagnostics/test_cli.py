@@ -199,6 +199,9 @@ def test_ctrl_c_prints_the_report_of_what_finished() -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # a shell starts background jobs with SIGINT ignored, and Python then never turns it
+        # into KeyboardInterrupt: the child gets the default whatever runs the tests
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     assert process.stderr is not None
     progress = ""
