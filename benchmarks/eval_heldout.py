@@ -116,14 +116,17 @@ def main() -> None:
         }
         began = time.monotonic()
         shown = argparse.Namespace(
-            window=judging.window, after=judging.after, prometheus=args.prometheus, verbose=args.verbose
+            window=judging.window,
+            after=judging.after,
+            prometheus=args.prometheus or args.check_same,
+            verbose=args.verbose,
         )
         direct = None
         if not args.prometheus or args.check_same:
             judgement = judged_directly(AnomaliesOptions(), window, INTERVALS, HISTORIES)
             direct = evaluate(series, variants, plan, judgement)
         tallies = direct
-        if args.prometheus:
+        if args.prometheus or args.check_same:
             tallies = evaluated_by_prometheus(series, variants, plan, window, INTERVALS, HISTORIES)
         assert tallies is not None
         print()
