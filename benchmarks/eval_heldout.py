@@ -125,12 +125,16 @@ def main() -> None:
         if not args.prometheus or args.check_same:
             judgement = judged_directly(AnomaliesOptions(), window, INTERVALS, HISTORIES)
             direct = evaluate(series, variants, plan, judgement)
-        tallies = direct
+        tallies, errors = direct, list[str]()
         if args.prometheus or args.check_same:
-            tallies = evaluated_by_prometheus(series, variants, plan, window, INTERVALS, HISTORIES)
+            tallies = evaluated_by_prometheus(series, variants, plan, window, INTERVALS, HISTORIES, errors)
         assert tallies is not None
         print()
         report(tallies, shown, time.monotonic() - began)
+        if errors:
+            print(f"\nthe probe failed at {len(errors)} moments (counted as nothing found), e.g.:")
+            for message in errors[:5]:
+                print(f"  {message}")
         if args.check_same and direct is not None:
             print_differences(direct, tallies)
         if args.around:

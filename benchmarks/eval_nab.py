@@ -261,8 +261,11 @@ def staged(
                 )
 
 
-def judged_by_prometheus(url: str, window: float, histories: Mapping[str, float] = HISTORIES) -> Judgement:
-    """Run the probe against the staged Prometheus, once per moment."""
+def judged_by_prometheus(
+    url: str, window: float, histories: Mapping[str, float] = HISTORIES, errors: list[str] | None = None
+) -> Judgement:
+    """Run the probe against the staged Prometheus, once per moment. A probe error stops the
+    evaluation, or, given ``errors``, is listed there and counts as nothing found."""
 
     def flags(item: NabSeries, variant: str, ats: list[float]) -> list[bool]:
         found = []
@@ -280,7 +283,10 @@ def judged_by_prometheus(url: str, window: float, histories: Mapping[str, float]
                 window=timedelta(seconds=window),
             )
             if run.outcome.error:
-                raise RuntimeError(f"{item.name} at {at}: {run.outcome.error}")
+                message = f"{variant} {item.name} @ {datetime.fromtimestamp(at, UTC):%Y-%m-%d %H:%M}: {run.outcome.error}"
+                if errors is None:
+                    raise RuntimeError(message)
+                errors.append(message)
             found.append(any(f.kind in ("metric_anomaly", "series_vanished") for f in run.findings))
         return found
 
@@ -367,6 +373,7 @@ def evaluated_by_prometheus(
     window: float,
     intervals: Mapping[str, float] = VARIANTS,
     histories: Mapping[str, float] = HISTORIES,
+    errors: list[str] | None = None,
 ) -> dict[str, dict[str, Tally]]:
     """Backfill every variant into a real Prometheus and judge each moment through the probe."""
     with tempfile.TemporaryDirectory(prefix="diag-nab-") as workdir:
@@ -375,7 +382,9 @@ def evaluated_by_prometheus(
         )
         server = start_prometheus(dataset, Path(workdir))
         try:
-            return evaluate(series, variants, plan, judged_by_prometheus(server.url, window, histories))
+            return evaluate(
+                series, variants, plan, judged_by_prometheus(server.url, window, histories, errors)
+            )
         finally:
             server.stop()
 
