@@ -123,11 +123,13 @@ def main() -> None:
         )
         direct = None
         if not args.prometheus or args.check_same:
-            judgement = judged_directly(AnomaliesOptions(), window, INTERVALS, HISTORIES)
+            judgement = judged_directly(AnomaliesOptions(), window, intervals=INTERVALS, histories=HISTORIES)
             direct = evaluate(series, variants, plan, judgement)
         tallies, errors = direct, list[str]()
         if args.prometheus or args.check_same:
-            tallies = evaluated_by_prometheus(series, variants, plan, window, INTERVALS, HISTORIES, errors)
+            tallies = evaluated_by_prometheus(
+                series, variants, plan, window, intervals=INTERVALS, histories=HISTORIES, errors=errors
+            )
         assert tallies is not None
         print()
         report(tallies, shown, time.monotonic() - began)
@@ -172,7 +174,7 @@ def around(item: NabSeries, variant: str, at: float, window: float) -> str:
     options = AnomaliesOptions()
     spec = QuerySpec(name="nab", query="nab_value")
     settings = detector_settings(options, MetricQuery(name=spec.name, promql=spec.query, signal="configured"))
-    obs = observed(item, variant, [at], options, window, INTERVALS, HISTORIES)
+    obs = observed(item, variant, [at], options, window, intervals=INTERVALS, histories=HISTORIES)
     verdict = judge(obs, settings)
     fields = ("anomalous", "vanished", "seasonal", "short_history", "history_days", "interval", "score")
     fields += ("level_shift", "onset", "peak_value", "peak_expected", "normal_low", "normal_high")
