@@ -39,7 +39,7 @@ import json
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -69,6 +69,8 @@ included (Prometheus 2.x, which the test support runs)."""
 VARIANTS = {"5m": 0.0, "30m": 1800.0, "1h": 3600.0, "2d": 0.0}
 """Variant name -> resampling interval in seconds (0: the original points)."""
 HISTORY_2D = 2 * DAY
+HISTORIES = {"2d": HISTORY_2D}
+"""Variant name -> seconds of history kept before each judged moment (absent: all of it)."""
 
 
 def parse_time(text: str) -> float:
@@ -141,13 +143,19 @@ class Moments:
 
 
 def moments(
-    item: NabSeries, interval: float, window: float, after: float, every: float, limit: int
+    item: NabSeries,
+    interval: float,
+    window: float,
+    after: float,
+    every: float,
+    limit: int,
+    offset: float = 0.0,
 ) -> Moments:
     positives = []
     for label in item.labels:
         visible = (np.floor(label / interval) + 1) * interval if interval else label
         positives.append(max(label + after, visible))
-    moment, end = item.times[0] + 7 * DAY + 2 * window, item.times[-1]
+    moment, end = item.times[0] + 7 * DAY + 2 * window + offset, item.times[-1]
     found = []
     while moment <= end:
         if all(not (start - DAY <= moment <= stop + DAY) for start, stop in item.windows):
@@ -168,7 +176,12 @@ def as_prometheus_sees(times: np.ndarray, values: np.ndarray, grid: np.ndarray) 
 Judgement = Callable[[NabSeries, str, list[float]], list[bool]]
 
 
-def judged_directly(options: AnomaliesOptions, window: float) -> Judgement:
+def judged_directly(
+    options: AnomaliesOptions,
+    window: float,
+    intervals: Mapping[str, float] = VARIANTS,
+    histories: Mapping[str, float] = HISTORIES,
+) -> Judgement:
     """Judge all moments of one series at once, on the grids Prometheus would return."""
     spec = QuerySpec(name="nab", query="nab_value")
     settings = detector_settings(options, MetricQuery(name=spec.name, promql=spec.query, signal="configured"))
@@ -176,50 +189,70 @@ def judged_directly(options: AnomaliesOptions, window: float) -> Judgement:
     def flags(item: NabSeries, variant: str, ats: list[float]) -> list[bool]:
         if not ats:
             return []
-        times, values = resampled(item.times, item.values, VARIANTS[variant])
-        rows_base, rows_recent = [], []
-        for at in ats:
-            grid = query_grid(at, window, options.baseline.total_seconds(), options.baseline_points)
-            base_times = np.arange(grid.baseline_start, grid.baseline_end + 1, grid.step)
-            recent_times = np.arange(grid.recent_start, at + 1, grid.recent_step)
-            seen = (times >= at - 2 * window - HISTORY_2D) if variant == "2d" else np.ones(len(times), bool)
-            rows_base.append(as_prometheus_sees(times[seen], values[seen], base_times))
-            rows_recent.append(as_prometheus_sees(times[seen], values[seen], recent_times))
-        base, recent = np.vstack(rows_base), np.vstack(rows_recent)
-        # every moment on one shared, relative clock: the method only uses times relative to
-        # the grid (and a day's worth of columns), so the rows can be judged at once
-        obs = Observations(
-            baseline=base,
-            baseline_present=np.isfinite(base),
-            baseline_start=grid.baseline_start - grid.at,
-            baseline_step=grid.step,
-            recent=recent,
-            recent_present=np.isfinite(recent),
-            recent_start=grid.recent_start - grid.at,
-            recent_step=grid.recent_step,
-            judged_from=-window,
-        )
+        obs = observed(item, variant, ats, options, window, intervals, histories)
         verdicts = judge(obs, settings)
         return [bool(a or v) for a, v in zip(verdicts.anomalous, verdicts.vanished, strict=True)]
 
     return flags
 
 
+def observed(
+    item: NabSeries,
+    variant: str,
+    ats: list[float],
+    options: AnomaliesOptions,
+    window: float,
+    intervals: Mapping[str, float] = VARIANTS,
+    histories: Mapping[str, float] = HISTORIES,
+) -> Observations:
+    """What the probe reads of ``item`` as of each moment of ``ats`` (one row each)."""
+    times, values = resampled(item.times, item.values, intervals[variant])
+    history = histories.get(variant)
+    rows_base, rows_recent = [], []
+    for at in ats:
+        grid = query_grid(at, window, options.baseline.total_seconds(), options.baseline_points)
+        base_times = np.arange(grid.baseline_start, grid.baseline_end + 1, grid.step)
+        recent_times = np.arange(grid.recent_start, at + 1, grid.recent_step)
+        seen = (times >= at - 2 * window - history) if history else np.ones(len(times), bool)
+        rows_base.append(as_prometheus_sees(times[seen], values[seen], base_times))
+        rows_recent.append(as_prometheus_sees(times[seen], values[seen], recent_times))
+    base, recent = np.vstack(rows_base), np.vstack(rows_recent)
+    # every moment on one shared, relative clock: the method only uses times relative to
+    # the grid (and a day's worth of columns), so the rows can be judged at once
+    return Observations(
+        baseline=base,
+        baseline_present=np.isfinite(base),
+        baseline_start=grid.baseline_start - grid.at,
+        baseline_step=grid.step,
+        recent=recent,
+        recent_present=np.isfinite(recent),
+        recent_start=grid.recent_start - grid.at,
+        recent_step=grid.recent_step,
+        judged_from=-window,
+    )
+
+
 def staged(
-    series: list[NabSeries], variants: list[str], plan: dict[tuple[str, str], Moments], window: float
+    series: list[NabSeries],
+    variants: list[str],
+    plan: dict[tuple[str, str], Moments],
+    window: float,
+    intervals: Mapping[str, float] = VARIANTS,
+    histories: Mapping[str, float] = HISTORIES,
 ) -> Iterator[StagedSeries]:
     for item in series:
         for variant in variants:
-            times, values = resampled(item.times, item.values, VARIANTS[variant])
+            times, values = resampled(item.times, item.values, intervals[variant])
             labels = {"group": item.group, "series": item.name, "variant": variant}
-            if variant != "2d":
+            history = histories.get(variant)
+            if not history:
                 yield StagedSeries(
                     name="nab_value", labels=labels, timestamps=times.tolist(), values=values.tolist()
                 )
                 continue
             moments_of = plan[(item.name, variant)]
             for at in moments_of.positives + moments_of.negatives:
-                keep = (times >= at - 2 * window - HISTORY_2D) & (times <= at)
+                keep = (times >= at - 2 * window - history) & (times <= at)
                 yield StagedSeries(
                     name="nab_value",
                     labels={**labels, "cut": f"{at:.0f}"},
@@ -228,13 +261,16 @@ def staged(
                 )
 
 
-def judged_by_prometheus(url: str, window: float) -> Judgement:
-    """Run the probe against the staged Prometheus, once per moment."""
+def judged_by_prometheus(
+    url: str, window: float, histories: Mapping[str, float] = HISTORIES, errors: list[str] | None = None
+) -> Judgement:
+    """Run the probe against the staged Prometheus, once per moment. A probe error stops the
+    evaluation, or, given ``errors``, is listed there and counts as nothing found."""
 
     def flags(item: NabSeries, variant: str, ats: list[float]) -> list[bool]:
         found = []
         for at in ats:
-            cut = f',cut="{at:.0f}"' if variant == "2d" else ""
+            cut = f',cut="{at:.0f}"' if histories.get(variant) else ""
             query = {
                 "name": item.name,
                 "query": f'nab_value{{series="{item.name}",variant="{variant}"{cut}}}',
@@ -247,7 +283,10 @@ def judged_by_prometheus(url: str, window: float) -> Judgement:
                 window=timedelta(seconds=window),
             )
             if run.outcome.error:
-                raise RuntimeError(f"{item.name} at {at}: {run.outcome.error}")
+                message = f"{variant} {item.name} @ {datetime.fromtimestamp(at, UTC):%Y-%m-%d %H:%M}: {run.outcome.error}"
+                if errors is None:
+                    raise RuntimeError(message)
+                errors.append(message)
             found.append(any(f.kind in ("metric_anomaly", "series_vanished") for f in run.findings))
         return found
 
@@ -278,6 +317,19 @@ def evaluate(
     return tallies
 
 
+def located_nab(given: Path, parser: argparse.ArgumentParser, program: str) -> Path:
+    """``given``, or ``shared/nab`` beside the worktrees; exits with a clear line when it has no data."""
+    nab = given if given.is_dir() else ROOT.parent / "shared" / "nab"
+    if not (nab / "data").is_dir() or not (nab / "labels").is_dir():
+        parser.exit(
+            2,
+            f"{program}: no NAB data at {nab} (expected data/ and labels/ inside): clone "
+            "https://github.com/numenta/NAB and pass --nab PATH/TO/NAB (the suite itself needs none of it: "
+            "its NAB series are in tests/fixtures/nab)\n",
+        )
+    return nab
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--nab", type=Path, default=ROOT.parent.parent / "shared" / "nab")
@@ -292,15 +344,7 @@ def main() -> None:
     )
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
-    if not args.nab.is_dir():
-        args.nab = ROOT.parent / "shared" / "nab"
-    if not (args.nab / "data").is_dir() or not (args.nab / "labels").is_dir():
-        parser.exit(
-            2,
-            f"eval_nab: no NAB data at {args.nab} (expected data/ and labels/ inside): clone "
-            "https://github.com/numenta/NAB and pass --nab PATH/TO/NAB (the suite itself needs none of it: "
-            "its NAB series are in tests/fixtures/nab)\n",
-        )
+    args.nab = located_nab(args.nab, parser, "eval_nab")
     window, after, every = (parse_duration(v).total_seconds() for v in (args.window, args.after, args.every))
     variants = args.variant or list(VARIANTS)
     series = load(args.nab)
@@ -316,22 +360,43 @@ def main() -> None:
         if not args.check_same:
             report(direct, args, time.monotonic() - began)
             return
-    with tempfile.TemporaryDirectory(prefix="diag-nab-") as workdir:
-        dataset = PrometheusDataset(name="nab", series=lambda: staged(series, variants, plan, window))
-        server = start_prometheus(dataset, Path(workdir))
-        try:
-            served = evaluate(series, variants, plan, judged_by_prometheus(server.url, window))
-        finally:
-            server.stop()
+    served = evaluated_by_prometheus(series, variants, plan, window)
     report(served, args, time.monotonic() - began)
     if direct is not None:
-        print("\ndecisions that differ between direct and Prometheus judging:")
-        for variant, groups in served.items():
-            for group, tally in groups.items():
-                other = direct[variant][group]
-                for name in ("misses", "false_alarms"):
-                    for moment in sorted(set(getattr(tally, name)) ^ set(getattr(other, name))):
-                        print(f"  {variant} {group} {name}: {moment}")
+        print_differences(direct, served)
+
+
+def evaluated_by_prometheus(
+    series: list[NabSeries],
+    variants: list[str],
+    plan: dict[tuple[str, str], Moments],
+    window: float,
+    intervals: Mapping[str, float] = VARIANTS,
+    histories: Mapping[str, float] = HISTORIES,
+    errors: list[str] | None = None,
+) -> dict[str, dict[str, Tally]]:
+    """Backfill every variant into a real Prometheus and judge each moment through the probe."""
+    with tempfile.TemporaryDirectory(prefix="diag-nab-") as workdir:
+        dataset = PrometheusDataset(
+            name="nab", series=lambda: staged(series, variants, plan, window, intervals, histories)
+        )
+        server = start_prometheus(dataset, Path(workdir))
+        try:
+            return evaluate(
+                series, variants, plan, judged_by_prometheus(server.url, window, histories, errors)
+            )
+        finally:
+            server.stop()
+
+
+def print_differences(direct: dict[str, dict[str, Tally]], served: dict[str, dict[str, Tally]]) -> None:
+    print("\ndecisions that differ between direct and Prometheus judging:")
+    for variant, groups in served.items():
+        for group, tally in groups.items():
+            other = direct[variant][group]
+            for name in ("misses", "false_alarms"):
+                for moment in sorted(set(getattr(tally, name)) ^ set(getattr(other, name))):
+                    print(f"  {variant} {group} {name}: {moment}")
 
 
 def report(tallies: dict[str, dict[str, Tally]], args: argparse.Namespace, total: float) -> None:
