@@ -281,11 +281,16 @@ class QueryGrid:
 def query_grid(
     at: float, window: float, baseline: float, baseline_points: int, window_points: int = 240
 ) -> QueryGrid:
-    """The grid of :func:`_judge_query` as of unix time ``at``: points every ``step`` ending at ``at``."""
+    """The grid of :func:`_judge_query` as of unix time ``at``: points every ``step`` ending at ``at``.
+
+    The finer step divides ``step`` (e.g. 150 s rather than 120 s under 300 s), so every point
+    of the judging grid is a point of the finer range: a sample is seen at the same column in the
+    recent range as in the baseline, and the same time a day earlier is a column of its own."""
     from probes.prometheus.client import nice_step
 
-    recent_step = nice_step(2 * window, window_points)
-    step = nice_step(baseline, baseline_points, minimum=recent_step)
+    finest = nice_step(2 * window, window_points)
+    step = nice_step(baseline, baseline_points, minimum=finest)
+    recent_step = step / max(1, math.floor(step / finest + 1e-9))
     recent_start = at - math.floor(2 * window / step) * step
     baseline_end = recent_start - step
     return QueryGrid(

@@ -31,12 +31,14 @@ def sampled(signal: Signal, interval: float, *, since: float = -np.inf, missing:
     return times[keep], signal(times[keep])
 
 
-def seen(samples: tuple[np.ndarray, np.ndarray], grid: np.ndarray) -> np.ndarray:
-    """What a range query returns at ``grid``: the last sample of the lookback before each point."""
+def seen(samples: tuple[np.ndarray, np.ndarray], grid: np.ndarray, *, inclusive: bool = False) -> np.ndarray:
+    """What a range query returns at ``grid``: the last sample of the lookback before each point
+    (``inclusive``: a sample exactly one lookback old still counts, as in Prometheus 2.x)."""
     times, values = samples
     index = np.searchsorted(times, grid, side="right") - 1
     age = grid - times[np.maximum(index, 0)]
-    return np.where((index >= 0) & (age < LOOKBACK), values[np.maximum(index, 0)], np.nan)
+    fresh = age <= LOOKBACK if inclusive else age < LOOKBACK
+    return np.where((index >= 0) & fresh, values[np.maximum(index, 0)], np.nan)
 
 
 def judged(
@@ -156,3 +158,45 @@ def test_a_ramp_is_compared_with_the_level_before_it_began() -> None:
     assert v.anomalous[0] and v.sign[0] == 1 and v.level_shift[0]
     held = lambda t: base(t) + np.where(t >= AT - 30 * HOUR, 80.0, 0.0)  # noqa: E731
     assert not judged(sampled(held, 300)).anomalous[0]
+
+
+@pytest.mark.parametrize("window_hours", [0.25, 1, 3, 4, 6, 12, 24])
+@pytest.mark.parametrize("baseline_days", [1, 2, 7, 14, 30])
+def test_the_finer_step_divides_the_judging_step(window_hours: float, baseline_days: int) -> None:
+    from probes.prometheus.anomalies import query_grid
+
+    grid = query_grid(AT, window_hours * HOUR, baseline_days * DAY, 2016, 240)
+    assert grid.step % grid.recent_step == 0
+    assert (grid.at - grid.recent_start) / grid.recent_step <= 240  # within window_points
+
+
+@pytest.mark.parametrize("phase", [0, 30, 330, 450, 630])
+def test_a_daily_wave_sampled_every_15_minutes_over_a_4h_window_is_normal(phase: float) -> None:
+    """With a 4 h window the finer step was 120 s, which does not divide the 300 s grid: a
+    15-minute sample landed one column later in the recent range than on previous days (the
+    grid point read the finer point 60 s before it), the daily model had no same-time value
+    there and the level stood in for it (z ~ 1e7)."""
+    from probes.prometheus.anomalies import query_grid
+
+    wave = sampled(lambda t: 100 + 50 * np.sin(2 * np.pi * t / DAY), 900)
+    grid = query_grid(AT + phase, 4 * HOUR, 7 * DAY, 2016, 240)
+    recent_times = grid.recent_start + grid.recent_step * np.arange(
+        round((grid.at - grid.recent_start) / grid.recent_step) + 1
+    )
+    base_times = np.arange(grid.baseline_start, grid.baseline_end + 1, grid.step)
+    base = seen(wave, base_times, inclusive=True)[None, :]
+    recent = seen(wave, recent_times, inclusive=True)[None, :]
+    obs = Observations(
+        baseline=base,
+        baseline_present=np.isfinite(base),
+        baseline_start=base_times[0],
+        baseline_step=grid.step,
+        recent=recent,
+        recent_present=np.isfinite(recent),
+        recent_start=recent_times[0],
+        recent_step=grid.recent_step,
+        judged_from=grid.at - 4 * HOUR,
+    )
+    verdict = judge(obs, DetectorSettings())
+    assert verdict.judged[0] and verdict.seasonal[0]
+    assert not verdict.anomalous[0], verdict.score[0]
