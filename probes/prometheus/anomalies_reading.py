@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from diagnostics import ErrorKind, ProbeError
 from probes.prometheus.client_ranges import query_range_sliced
 from probes.prometheus.judge_series import Verdicts, judge, observations
 from probes.prometheus.series_filter import only_series
@@ -92,10 +93,8 @@ def read_and_judge(
     if finer_later and len(rows):
         names = {name for series in recent.series for name in series.labels}
         wanted = [labels[row] for row in rows]
-        narrowed = only_series(promql, wanted, names) or promql
-        finer = query_range_sliced(
-            client, narrowed, _moment(grid.recent_start), _moment(grid.at), grid.recent_step, series=len(rows)
-        ).grid()
+        narrowed = only_series(promql, wanted, names)
+        finer = _finer_points(client, promql, narrowed, grid, (len(rows), len(recent.series)))
         keys = {_key(labels[row]): row for row in rows}
         keep = [index for index, found in enumerate(finer.labels) if _key(found) in keys]
         finer = replace(
@@ -118,6 +117,27 @@ def read_and_judge(
         truncated=max(0, len(recent.series) - max_series),
         read_finely=read_finely,
     )
+
+
+def _finer_points(
+    client: PrometheusClient, promql: str, narrowed: str | None, grid: QueryGrid, series: tuple[int, int]
+) -> SeriesGrid:
+    """The recent range at the finer step: of the series ``narrowed`` keeps, or of every series
+    when there is no filter or it was refused (a proxy's limit on the URL, an old PromQL);
+    ``series`` is (how many ``narrowed`` keeps, how many there are)."""
+
+    def read(query: str, expected: int) -> SeriesGrid:
+        return query_range_sliced(
+            client, query, _moment(grid.recent_start), _moment(grid.at), grid.recent_step, series=expected
+        ).grid()
+
+    if narrowed is not None:
+        try:
+            return read(narrowed, series[0])
+        except ProbeError as exc:
+            if exc.kind not in (ErrorKind.QUERY, ErrorKind.PROTOCOL):
+                raise
+    return read(promql, series[1])
 
 
 def _with_rows(verdicts: Verdicts, rows: np.ndarray, again: Verdicts) -> Verdicts:

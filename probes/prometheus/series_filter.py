@@ -13,8 +13,9 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 
 LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
-MAX_FILTER_CHARS = 16_000
-"""Longest filter sent in one query: far under the URL limits of Prometheus and its proxies."""
+MAX_FILTER_CHARS = 4_000
+"""Longest filter sent in one query (a few dozen series): URL-encoded, the query stays under the
+8 KB request line a reverse proxy in front of Prometheus often allows (nginx's default)."""
 
 
 def _quoted(text: str) -> str:

@@ -3,10 +3,14 @@ that depart; the verdicts are exactly those of reading every series finely (real
 
 from __future__ import annotations
 
+import threading
+import urllib.parse
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
@@ -115,3 +119,67 @@ def test_too_long_a_filter_is_not_sent() -> None:
     assert only_series("up", wanted, {"pod"}) is None
     assert only_series("up", wanted[:10], {"pod"}) is not None
     assert only_series("up", wanted[:10], {"bad-name"}) is None
+
+
+class _ShortUrlProxy(BaseHTTPRequestHandler):
+    """A reverse proxy in front of Prometheus refusing request lines over 1,000 bytes (HTTP 414),
+    as nginx does over its 8 KB buffers."""
+
+    target = ""
+    refused: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        if len(self.requestline) > 1000:
+            self.refused.append(self.path)
+            self.send_error(414)
+            return
+        with urllib.request.urlopen(self.target + self.path, timeout=30) as answer:
+            body = answer.read()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def short_url_proxy(prometheus_server: Server) -> Iterator[str]:
+    _ShortUrlProxy.target = prometheus_server(SHOP).url
+    _ShortUrlProxy.refused = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _ShortUrlProxy)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_refused_filter_reads_every_series_finely_with_the_same_verdicts(
+    prometheus_server: Server, short_url_proxy: str
+) -> None:
+    promql = QUERIES[0]
+    with _client(prometheus_server(SHOP)) as client:
+        grid, (labels, obs) = _every_series_finely(client, promql, AT)
+    expected = judge(obs, DetectorSettings())
+    with PrometheusClient(PrometheusConfig(url=short_url_proxy), deadline=float("inf")) as client:
+        judged = read_and_judge(
+            client,
+            promql,
+            grid,
+            judged_from=AT.timestamp() - 3600,
+            settings=DetectorSettings(),
+            max_series=1000,
+            expected_series=len(labels),
+        )
+    assert len(_ShortUrlProxy.refused) == 1 and "label_replace" in urllib.parse.unquote(
+        _ShortUrlProxy.refused[0]
+    )
+    assert judged.labels == labels
+    for field in fields(expected):
+        assert np.array_equal(
+            getattr(judged.verdicts, field.name), getattr(expected, field.name), equal_nan=True
+        ), field.name
+    assert judged.verdicts.anomalous.any()
