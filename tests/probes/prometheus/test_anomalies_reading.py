@@ -61,6 +61,18 @@ def _every_series_finely(client: PrometheusClient, promql: str, at: datetime) ->
     return grid, observations(baseline, recent, judged_from=at.timestamp() - 3600)
 
 
+def _read_and_judge(client: PrometheusClient, promql: str, grid: Any, at: datetime, series: int) -> Any:
+    return read_and_judge(
+        client,
+        promql,
+        grid,
+        judged_from=at.timestamp() - 3600,
+        settings=DetectorSettings(),
+        max_series=1000,
+        expected_series=series,
+    )
+
+
 @pytest.mark.parametrize("at", [AT, HEALTHY_AT], ids=["incidents", "healthy"])
 @pytest.mark.parametrize("promql", QUERIES)
 def test_verdicts_equal_reading_every_series_finely(
@@ -80,15 +92,7 @@ def test_verdicts_equal_reading_every_series_finely(
     with _client(shop) as client:
         grid, (labels, obs) = _every_series_finely(client, promql, at)
         expected = judge(obs, DetectorSettings())
-        judged = read_and_judge(
-            client,
-            promql,
-            grid,
-            judged_from=at.timestamp() - 3600,
-            settings=DetectorSettings(),
-            max_series=1000,
-            expected_series=len(labels),
-        )
+        judged = _read_and_judge(client, promql, grid, at, len(labels))
     assert judged.labels == labels
     for field in fields(expected):
         assert np.array_equal(
@@ -165,15 +169,7 @@ def test_a_refused_filter_reads_every_series_finely_with_the_same_verdicts(
         grid, (labels, obs) = _every_series_finely(client, promql, AT)
     expected = judge(obs, DetectorSettings())
     with PrometheusClient(PrometheusConfig(url=short_url_proxy), deadline=float("inf")) as client:
-        judged = read_and_judge(
-            client,
-            promql,
-            grid,
-            judged_from=AT.timestamp() - 3600,
-            settings=DetectorSettings(),
-            max_series=1000,
-            expected_series=len(labels),
-        )
+        judged = _read_and_judge(client, promql, grid, AT, len(labels))
     assert len(_ShortUrlProxy.refused) == 1 and "label_replace" in urllib.parse.unquote(
         _ShortUrlProxy.refused[0]
     )
