@@ -83,6 +83,8 @@ class Tally:
     alarms: int = 0
     misses: list[str] = field(default_factory=list)
     false_alarms: list[str] = field(default_factory=list)
+    decisions: list[tuple[str, float, str, bool]] = field(default_factory=list)
+    """(series, moment, "positive" or "negative", anything found)."""
 
     def add(self, other: Tally) -> None:
         for name in ("positives", "detected", "negatives", "alarms"):
@@ -141,13 +143,19 @@ class Moments:
 
 
 def moments(
-    item: NabSeries, interval: float, window: float, after: float, every: float, limit: int
+    item: NabSeries,
+    interval: float,
+    window: float,
+    after: float,
+    every: float,
+    limit: int,
+    offset: float = 0.0,
 ) -> Moments:
     positives = []
     for label in item.labels:
         visible = (np.floor(label / interval) + 1) * interval if interval else label
         positives.append(max(label + after, visible))
-    moment, end = item.times[0] + 7 * DAY + 2 * window, item.times[-1]
+    moment, end = item.times[0] + 7 * DAY + 2 * window + offset, item.times[-1]
     found = []
     while moment <= end:
         if all(not (start - DAY <= moment <= stop + DAY) for start, stop in item.windows):
@@ -263,6 +271,9 @@ def evaluate(
             tally = tallies.setdefault(variant, {}).setdefault(item.group, Tally())
             chosen = plan[(item.name, variant)]
             found = flags(item, variant, chosen.positives + chosen.negatives)
+            kinds = ["positive"] * len(chosen.positives) + ["negative"] * len(chosen.negatives)
+            moments_of = chosen.positives + chosen.negatives
+            tally.decisions += zip([item.name] * len(found), moments_of, kinds, found, strict=True)
             for at, hit in zip(chosen.positives, found[: len(chosen.positives)], strict=True):
                 tally.positives += 1
                 tally.detected += hit
@@ -291,6 +302,14 @@ def main() -> None:
         "--check-same", action="store_true", help="both ways; print any decision that differs"
     )
     parser.add_argument("--verbose", action="store_true")
+    parser.add_argument(
+        "--offset",
+        default="0s",
+        help="shift the negatives' 6-hourly grid by this much (another sample of healthy moments)",
+    )
+    parser.add_argument(
+        "--dump", type=Path, help="write every decision (variant, series, moment, kind, found) as JSON lines"
+    )
     args = parser.parse_args()
     if not args.nab.is_dir():
         args.nab = ROOT.parent / "shared" / "nab"
@@ -301,11 +320,15 @@ def main() -> None:
             "https://github.com/numenta/NAB and pass --nab PATH/TO/NAB (the suite itself needs none of it: "
             "its NAB series are in tests/fixtures/nab)\n",
         )
-    window, after, every = (parse_duration(v).total_seconds() for v in (args.window, args.after, args.every))
+    window, after, every, offset = (
+        parse_duration(v).total_seconds() for v in (args.window, args.after, args.every, args.offset)
+    )
     variants = args.variant or list(VARIANTS)
     series = load(args.nab)
     plan = {
-        (item.name, variant): moments(item, VARIANTS[variant], window, after, every, args.max_negatives)
+        (item.name, variant): moments(
+            item, VARIANTS[variant], window, after, every, args.max_negatives, offset
+        )
         for item in series
         for variant in variants
     }
@@ -335,6 +358,13 @@ def main() -> None:
 
 
 def report(tallies: dict[str, dict[str, Tally]], args: argparse.Namespace, total: float) -> None:
+    if args.dump:
+        with args.dump.open("w") as out:
+            for variant, groups in tallies.items():
+                for group, tally in sorted(groups.items()):
+                    for name, at, kind, hit in tally.decisions:
+                        record = {"variant": variant, "group": group, "series": name, "at": at}
+                        out.write(json.dumps({**record, "kind": kind, "found": bool(hit)}) + "\n")
     how = "a real Prometheus" if args.prometheus else "directly on Prometheus' grids"
     print(f"NAB, judged {how} in {total:.1f}s; window {args.window}, positives at label + {args.after}")
     print()

@@ -65,7 +65,8 @@ from probes.prometheus.judge_series_expected import (
     longest_gap,
 )
 from probes.prometheus.robust_stats import (
-    compacted,
+    Compaction,
+    SortedRows,
     last_true,
     nanmedian,
     pick,
@@ -220,7 +221,9 @@ def _departures(
     grid: JudgingGrid, model: ExpectedValues, short: BoolArray, settings: DetectorSettings
 ) -> _Departures:
     """Step 3: calibrated window tests for every window length, on the compacted residuals."""
-    residual, columns, count = compacted(grid.values - model.expected, grid.present)
+    moving = Compaction.of(grid.present)
+    residuals = grid.values - model.expected
+    residual, columns, count = moving.apply(residuals), moving.columns, moving.count
     base_count = grid.present[:, : grid.base_width].sum(axis=1)
     position = np.arange(residual.shape[1])[None, :]
     in_base = position < base_count[:, None]
@@ -230,22 +233,24 @@ def _departures(
     rows = residual.shape[0]
     # the usual extremes matter for windows ending in the diagnosed window only: the tail
     tail = max(0, int(base_count.min()) - max(settings.windows)) if len(base_count) else 0
-    residuals = grid.values - model.expected
-    above_usual = compacted(residuals - model.usual_high, grid.present)[0][:, tail:]
-    below_usual = compacted(model.usual_low - residuals, grid.present)[0][:, tail:]
+    above_usual = moving.apply(residuals - model.usual_high)[:, tail:]
+    below_usual = moving.apply(model.usual_low - residuals)[:, tail:]
+    # no baseline window ends further right (one column at least, for rows without a baseline)
+    base_width = min(residual.shape[1], max(1, int(base_count.max(initial=0))))
     out_up = np.zeros(residual.shape, dtype=bool)
     out_down = np.zeros(residual.shape, dtype=bool)
     single = (np.full(rows, np.nan), np.full(rows, np.nan), np.full(rows, np.nan), np.full(rows, np.nan))
     for length in settings.windows:
         means = window_means(residual, length, count)
-        base_means = np.where(in_base, means, np.nan)
+        base_means = np.where(in_base[:, :base_width], means[:, :base_width], np.nan)
         rank = settings.rank * length
         usable = (base_count - length + 1) >= 4 * rank
-        center = nanmedian(base_means).astype(np.float64)
+        ordered = SortedRows.of(base_means)
+        center = ordered.median()
         spread = robust_spread(base_means, center).astype(np.float64)
         spread = np.maximum(spread, 1e-12 * np.maximum(np.abs(model.level), 1.0))
-        high = ranked(base_means, rank, largest=True)
-        low = ranked(base_means, rank, largest=False)
+        high = ordered.ranked(rank, largest=True)
+        low = ordered.ranked(rank, largest=False)
         margin = (z_needed * spread)[:, None]
         with np.errstate(invalid="ignore"):
             up = judged & usable[:, None] & (means - center[:, None] >= margin) & (means > high[:, None])

@@ -3,6 +3,8 @@ anomaly method (:mod:`probes.prometheus.judge_series`). Every function works on 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,6 +29,70 @@ def nanmedian(values: Floats, axis: int = -1) -> Floats:
     high = np.take_along_axis(ordered, count // 2, axis=axis)
     middle = np.squeeze((low + high) / 2, axis=axis)
     return np.where(np.squeeze(count, axis=axis) > 0, middle, np.nan)
+
+
+@dataclass(frozen=True, slots=True)
+class SortedRows:
+    """Each row sorted once (NaN last), for several order statistics of the same rows: the
+    median and the ranked extremes of a window length's baseline means cost one sort."""
+
+    ordered: FloatArray
+    count: IntArray
+
+    @classmethod
+    def of(cls, values: FloatArray) -> SortedRows:
+        return cls(np.sort(values, axis=1), np.sum(~np.isnan(values), axis=1))
+
+    def median(self) -> FloatArray:
+        """:func:`nanmedian` of each row."""
+        low = pick(self.ordered, np.maximum((self.count - 1) // 2, 0))
+        high = pick(self.ordered, self.count // 2)
+        return np.where(self.count > 0, (low + high) / 2, np.nan)
+
+    def ranked(self, rank: IntArray | int, *, largest: bool) -> FloatArray:
+        """:func:`ranked` of each row."""
+        rank_of = np.broadcast_to(np.asarray(rank, dtype=np.int64), self.count.shape)
+        column = self.count - rank_of if largest else rank_of - 1
+        ok = (rank_of >= 1) & (rank_of <= self.count)
+        return np.where(ok, pick(self.ordered, column), np.nan).astype(np.float64)
+
+
+def median_across(arrays: Sequence[Floats]) -> Floats:
+    """Element-wise median of a few equally shaped arrays, ignoring NaN: what :func:`nanmedian`
+    gives on them stacked along a last axis, through a sorting network (one compare-exchange
+    per pair, over whole arrays) instead of millions of tiny sorts."""
+    count = np.zeros(arrays[0].shape, dtype=np.int64)
+    stacked = np.empty((len(arrays), *arrays[0].shape), dtype=arrays[0].dtype)
+    for at, array in enumerate(arrays):
+        missing = np.isnan(array)
+        count += ~missing
+        np.copyto(stacked[at], array)
+        stacked[at][missing] = np.inf  # NaN last, as np.sort puts it
+    low_of_pair = np.empty_like(stacked[0])
+    for last in range(len(arrays) - 1, 0, -1):
+        for i in range(last):  # in place: no array allocated per compare-exchange
+            np.minimum(stacked[i], stacked[i + 1], out=low_of_pair)
+            np.maximum(stacked[i], stacked[i + 1], out=stacked[i + 1])
+            np.copyto(stacked[i], low_of_pair)
+    low = np.take_along_axis(stacked, np.maximum((count - 1) // 2, 0)[None], axis=0)[0]
+    high = np.take_along_axis(stacked, (count // 2)[None], axis=0)[0]
+    middle: Floats = np.where(count > 0, (low + high) / 2, np.nan).astype(arrays[0].dtype)
+    return middle
+
+
+def sliding_extreme(values: FloatArray, width: int, *, largest: bool) -> FloatArray:
+    """Per row, the NaN-ignoring max (or min) of each run of ``width`` consecutive values (one
+    column per full run), by doubling: log2(width) element-wise passes instead of a reduction
+    over a strided view."""
+    combine = np.fmax if largest else np.fmin
+    span, result = 1, values
+    while 2 * span <= width:
+        result = combine(result[:, :-span], result[:, span:])  # covers 2 x span columns
+        span *= 2
+    runs = values.shape[1] - width + 1
+    if span < width:
+        result = combine(result[:, :runs], result[:, width - span : width - span + runs])
+    return result[:, :runs]
 
 
 def nanmean(values: Floats, axis: int = -1) -> Floats:
@@ -112,19 +178,46 @@ def spread_back(flags: BoolArray, length: int) -> BoolArray:
     """True at every position covered by a flagged run of ``length`` ending at or after it."""
     rows, width = flags.shape
     counts = np.concatenate([np.zeros((rows, 1), np.int64), np.cumsum(flags, axis=1)], axis=1)
-    ahead = np.minimum(np.arange(width) + length, width)
-    covered: BoolArray = (counts[:, ahead] - counts[:, :width]) > 0
+    covered: BoolArray = np.empty((rows, width), dtype=bool)
+    reach = max(0, width - length)  # positions whose run of ``length`` fits before the end
+    np.greater(counts[:, length : length + reach], counts[:, :reach], out=covered[:, :reach])
+    np.greater(counts[:, width : width + 1], counts[:, reach:width], out=covered[:, reach:])
     return covered
+
+
+@dataclass(frozen=True, slots=True)
+class Compaction:
+    """Where each row's present values go when moved to its front in time order: computed once
+    per presence mask, applied to every array on the same grid."""
+
+    order: IntArray | None
+    """Source column of each position; None when every value is present (nothing moves)."""
+    inside: BoolArray
+    columns: IntArray
+    """The grid column of each compacted position, -1 after the row's values."""
+    count: IntArray
+
+    @classmethod
+    def of(cls, present: BoolArray) -> Compaction:
+        count = present.sum(axis=1).astype(np.int64)
+        width = present.shape[1]
+        if present.all():
+            columns = np.broadcast_to(np.arange(width, dtype=np.int64), present.shape)
+            return cls(None, np.ones(present.shape, dtype=bool), columns, count)
+        order = np.argsort(~present, axis=1, kind="stable")
+        inside = np.arange(width)[None, :] < count[:, None]
+        return cls(order, inside, np.where(inside, order, -1).astype(np.int64), count)
+
+    def apply(self, values: FloatArray) -> FloatArray:
+        """``values`` compacted: the present ones first, NaN after them."""
+        if self.order is None:
+            return values.astype(np.float64, copy=True)
+        moved: FloatArray = np.where(self.inside, np.take_along_axis(values, self.order, axis=1), np.nan)
+        return moved
 
 
 def compacted(values: FloatArray, present: BoolArray) -> tuple[FloatArray, IntArray, IntArray]:
     """Each row's present values moved to its front, in time order, NaN after them; with the
     grid column each came from (-1 after) and how many there are."""
-    order = np.argsort(~present, axis=1, kind="stable")
-    count = present.sum(axis=1)
-    inside = np.arange(values.shape[1])[None, :] < count[:, None]
-    return (
-        np.where(inside, np.take_along_axis(values, order, axis=1), np.nan),
-        np.where(inside, order, -1).astype(np.int64),
-        count.astype(np.int64),
-    )
+    moving = Compaction.of(present)
+    return moving.apply(values), moving.columns, moving.count
