@@ -40,7 +40,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -176,10 +176,11 @@ def as_prometheus_sees(times: np.ndarray, values: np.ndarray, grid: np.ndarray) 
 Judgement = Callable[[NabSeries, str, list[float]], list[bool]]
 
 
-def judged_directly(options: AnomaliesOptions, window: float) -> Judgement:
+def judged_directly(options: AnomaliesOptions, window: float, overrides: dict[str, object]) -> Judgement:
     """Judge all moments of one series at once, on the grids Prometheus would return."""
     spec = QuerySpec(name="nab", query="nab_value")
     settings = detector_settings(options, MetricQuery(name=spec.name, promql=spec.query, signal="configured"))
+    settings = replace(settings, **overrides)  # type: ignore[arg-type]
 
     def flags(item: NabSeries, variant: str, ats: list[float]) -> list[bool]:
         if not ats:
@@ -308,6 +309,13 @@ def main() -> None:
         help="shift the negatives' 6-hourly grid by this much (another sample of healthy moments)",
     )
     parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a DetectorSettings field other than the probe's (direct judging only), e.g. rank=3",
+    )
+    parser.add_argument(
         "--dump", type=Path, help="write every decision (variant, series, moment, kind, found) as JSON lines"
     )
     args = parser.parse_args()
@@ -335,7 +343,9 @@ def main() -> None:
     began = time.monotonic()
     direct = None
     if not args.prometheus or args.check_same:
-        direct = evaluate(series, variants, plan, judged_directly(AnomaliesOptions(), window))
+        direct = evaluate(
+            series, variants, plan, judged_directly(AnomaliesOptions(), window, dict(overrides(args.set)))
+        )
         if not args.check_same:
             report(direct, args, time.monotonic() - began)
             return
@@ -355,6 +365,15 @@ def main() -> None:
                 for name in ("misses", "false_alarms"):
                     for moment in sorted(set(getattr(tally, name)) ^ set(getattr(other, name))):
                         print(f"  {variant} {group} {name}: {moment}")
+
+
+def overrides(assignments: list[str]) -> Iterator[tuple[str, object]]:
+    """``NAME=VALUE`` pairs as DetectorSettings fields (VALUE as a Python literal)."""
+    import ast
+
+    for assignment in assignments:
+        name, _, value = assignment.partition("=")
+        yield name.strip(), ast.literal_eval(value.strip())
 
 
 def report(tallies: dict[str, dict[str, Tally]], args: argparse.Namespace, total: float) -> None:

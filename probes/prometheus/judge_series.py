@@ -109,6 +109,10 @@ class DetectorSettings:
     """Robust z of a window mean against the baseline's means of the same length."""
     rank: int = 2
     """A window mean must also pass the baseline's ``rank x k``-th most extreme mean of its length."""
+    chance: float = 0.2
+    """At most this chance that some window of the diagnosed range passes its ranked extreme by
+    chance alone (all window lengths, both sides); on short baselines the rank is lowered below
+    ``rank`` until it holds (see :func:`_calibrated_rank`)."""
     windows: tuple[int, ...] = (1, 3, 6, 12)
     onset_fraction: float = 0.5
     min_deviation: float = 0.0
@@ -237,14 +241,15 @@ def _departures(
     below_usual = moving.apply(model.usual_low - residuals)[:, tail:]
     # no baseline window ends further right (one column at least, for rows without a baseline)
     base_width = min(residual.shape[1], max(1, int(base_count.max(initial=0))))
+    new_samples = judged.sum(axis=1)
     out_up = np.zeros(residual.shape, dtype=bool)
     out_down = np.zeros(residual.shape, dtype=bool)
     single = (np.full(rows, np.nan), np.full(rows, np.nan), np.full(rows, np.nan), np.full(rows, np.nan))
     for length in settings.windows:
         means = window_means(residual, length, count)
         base_means = np.where(in_base[:, :base_width], means[:, :base_width], np.nan)
-        rank = settings.rank * length
-        usable = (base_count - length + 1) >= 4 * rank
+        usable = (base_count - length + 1) >= 4 * settings.rank * length
+        rank = _calibrated_rank(base_count, new_samples, length, settings)
         ordered = SortedRows.of(base_means)
         center = ordered.median()
         spread = robust_spread(base_means, center).astype(np.float64)
@@ -290,6 +295,26 @@ def _departures(
         single_low=np.fmin(low, center - z_needed * spread),
         single_high=np.fmax(high, center + z_needed * spread),
     )
+
+
+def _calibrated_rank(
+    samples: IntArray, new_samples: IntArray, length: int, settings: DetectorSettings
+) -> IntArray:
+    """Per row, the rank of the baseline extreme a window of ``length`` samples must pass:
+    ``rank x length``, with the rank lowered (never below the most extreme window) where the
+    baseline is short for the number of samples judged.
+
+    A new window beats the r-th most extreme of ``n`` exchangeable baseline windows with
+    chance r / (n + 1), and the diagnosed range holds ``new_samples / length`` independent
+    windows of this length: with ``rank x length`` the chance that one of them passes by chance
+    is about ``rank x new_samples / (n + 1)``, whatever the length. Split evenly over the
+    window lengths and both sides, it must stay within ``chance``:
+    ``rank <= chance / (2 x lengths) x (n + 1) / new_samples``. A week at 5 minutes judged over
+    an hour (2,016 samples, 12 new) keeps ``rank``; two days (576) must pass a higher extreme."""
+    share = settings.chance / (2 * len(settings.windows))
+    rank = np.minimum(settings.rank, share * (samples + 1) / np.maximum(new_samples, 1))
+    ranks: IntArray = np.maximum(1, np.floor(rank * length + 1e-9)).astype(np.int64)
+    return ranks
 
 
 def _held_last_day(
