@@ -156,3 +156,20 @@ def test_a_ramp_is_compared_with_the_level_before_it_began() -> None:
     assert v.anomalous[0] and v.sign[0] == 1 and v.level_shift[0]
     held = lambda t: base(t) + np.where(t >= AT - 30 * HOUR, 80.0, 0.0)  # noqa: E731
     assert not judged(sampled(held, 300)).anomalous[0]
+
+
+def test_on_a_short_baseline_a_sample_must_pass_a_higher_extreme() -> None:
+    """The rank test's chance grows with the samples judged and shrinks with the baseline: on
+    two days (576 samples, 12 judged) the 2nd highest baseline sample is beaten by chance in
+    about 4 % of hours on each side, so a sample must pass the highest; on a week it passes
+    the 2nd. One sample of z 7 below an earlier one of z 8 is news on a week, not on 2 days."""
+    one_earlier = with_burst(noise(100, 5), AT - DAY - 300, AT - DAY, 140.0)
+    now = with_burst(one_earlier, AT - 900, AT - 600, 135.0)
+    week = judged(sampled(now, 300))
+    assert week.anomalous[0] and week.sign[0] == 1 and not week.short_history[0]
+    two_days = judged(sampled(now, 300, since=AT - 2 * DAY - 2 * HOUR))
+    assert two_days.judged[0] and two_days.short_history[0] and not two_days.anomalous[0]
+    higher = judged(
+        sampled(with_burst(one_earlier, AT - 900, AT - 600, 150.0), 300, since=AT - 2 * DAY - 2 * HOUR)
+    )
+    assert higher.anomalous[0] and higher.sign[0] == 1
