@@ -5,7 +5,8 @@ Every series of ``../shared/nab/data`` (Numenta Anomaly Benchmark) is judged as 
 - **positives**: each labelled anomaly time + ``--after`` (default 30 min), or the end of the
   resampled point holding it when later, window ``--window`` (1 h): the anomaly is inside the
   diagnosed window; any finding counts as detected;
-- **negatives**: every ``--every`` (6 h) from 7 days + 2 windows after the series' start, at
+- **negatives**: every ``--every`` (6 h) from ``--negatives-history`` (7 days) + 2 windows
+  (+ ``--offset``) after the series' start, at
   least a day away from every labelled anomaly window, at most ``--max-negatives`` (24) evenly
   spread per series; any finding is a false alarm.
 
@@ -150,12 +151,13 @@ def moments(
     every: float,
     limit: int,
     offset: float = 0.0,
+    history: float = 7 * DAY,
 ) -> Moments:
     positives = []
     for label in item.labels:
         visible = (np.floor(label / interval) + 1) * interval if interval else label
         positives.append(max(label + after, visible))
-    moment, end = item.times[0] + 7 * DAY + 2 * window + offset, item.times[-1]
+    moment, end = item.times[0] + history + 2 * window + offset, item.times[-1]
     found = []
     while moment <= end:
         if all(not (start - DAY <= moment <= stop + DAY) for start, stop in item.windows):
@@ -309,6 +311,11 @@ def main() -> None:
         help="shift the negatives' 6-hourly grid by this much (another sample of healthy moments)",
     )
     parser.add_argument(
+        "--negatives-history",
+        default="7d",
+        help="history the first negative has (7d: full baselines; 2d also judges young series)",
+    )
+    parser.add_argument(
         "--set",
         action="append",
         default=[],
@@ -328,14 +335,15 @@ def main() -> None:
             "https://github.com/numenta/NAB and pass --nab PATH/TO/NAB (the suite itself needs none of it: "
             "its NAB series are in tests/fixtures/nab)\n",
         )
-    window, after, every, offset = (
-        parse_duration(v).total_seconds() for v in (args.window, args.after, args.every, args.offset)
+    window, after, every, offset, history = (
+        parse_duration(v).total_seconds()
+        for v in (args.window, args.after, args.every, args.offset, args.negatives_history)
     )
     variants = args.variant or list(VARIANTS)
     series = load(args.nab)
     plan = {
         (item.name, variant): moments(
-            item, VARIANTS[variant], window, after, every, args.max_negatives, offset
+            item, VARIANTS[variant], window, after, every, args.max_negatives, offset, history
         )
         for item in series
         for variant in variants

@@ -20,8 +20,12 @@ every 15 s as for hourly recording rules, for a week of history as for a day. Fo
    most extreme value. A recent window of ``k`` samples departs when its mean residual is at
    least ``threshold`` of those spreads from the median **and** beyond that ranked extreme
    (extremes that recur ``rank`` times in the baseline are normal: a daily batch spike is not
-   news; P(a new window beats the r-th extreme of n) ~ r/(n+1), so the check tightens by
-   itself on short baselines) **and** at least the absolute and relative floors. Window
+   news) **and** at least the absolute and relative floors. The rank is calibrated on the
+   baseline's size: a new window beats the r-th extreme of n with chance r/(n+1), and the
+   diagnosed range holds ``m / k`` independent windows of ``k`` of its ``m`` new samples, so
+   ``rank`` is lowered (to the most extreme window at least) until the chance that any window
+   of any length passes by chance stays within ``chance``: a week at 5 minutes judged over an
+   hour keeps ``rank`` 2, two days must pass a higher extreme. Window
    lengths whose baseline has fewer than ``4 x rank x k`` windows are not used. One
    exceptional sample is judged by ``k = 1``; a long, moderate shift by ``k = 12``. The
    window's residuals must also exceed how far the series usually departs at this time of day
