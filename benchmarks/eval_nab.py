@@ -68,8 +68,12 @@ LOOKBACK = 300.0
 """Prometheus' lookback: a point sees the last sample of the 5 minutes before it, both ends
 included (Prometheus 2.x, which the test support runs)."""
 VARIANTS = {"5m": 0.0, "30m": 1800.0, "1h": 3600.0, "2d": 0.0}
+UNTUNED = {"10m": 600.0, "2h": 7200.0, "1d": 0.0, "2d-30m": 1800.0}
+"""Variants never tuned on, only judged (``--variant``): other intervals, shorter histories."""
+INTERVALS = {**VARIANTS, **UNTUNED}
 """Variant name -> resampling interval in seconds (0: the original points)."""
-HISTORY_2D = 2 * DAY
+CUT_HISTORY = {"2d": 2 * DAY, "1d": DAY, "2d-30m": 2 * DAY}
+"""Variants that see only this much history before each judged moment."""
 
 
 def parse_time(text: str) -> float:
@@ -187,13 +191,14 @@ def judged_directly(options: AnomaliesOptions, window: float, overrides: dict[st
     def flags(item: NabSeries, variant: str, ats: list[float]) -> list[bool]:
         if not ats:
             return []
-        times, values = resampled(item.times, item.values, VARIANTS[variant])
+        times, values = resampled(item.times, item.values, INTERVALS[variant])
         rows_base, rows_recent = [], []
         for at in ats:
             grid = query_grid(at, window, options.baseline.total_seconds(), options.baseline_points)
             base_times = np.arange(grid.baseline_start, grid.baseline_end + 1, grid.step)
             recent_times = np.arange(grid.recent_start, at + 1, grid.recent_step)
-            seen = (times >= at - 2 * window - HISTORY_2D) if variant == "2d" else np.ones(len(times), bool)
+            cut = CUT_HISTORY.get(variant)
+            seen = (times >= at - 2 * window - cut) if cut else np.ones(len(times), bool)
             rows_base.append(as_prometheus_sees(times[seen], values[seen], base_times))
             rows_recent.append(as_prometheus_sees(times[seen], values[seen], recent_times))
         base, recent = np.vstack(rows_base), np.vstack(rows_recent)
@@ -221,16 +226,16 @@ def staged(
 ) -> Iterator[StagedSeries]:
     for item in series:
         for variant in variants:
-            times, values = resampled(item.times, item.values, VARIANTS[variant])
+            times, values = resampled(item.times, item.values, INTERVALS[variant])
             labels = {"group": item.group, "series": item.name, "variant": variant}
-            if variant != "2d":
+            if variant not in CUT_HISTORY:
                 yield StagedSeries(
                     name="nab_value", labels=labels, timestamps=times.tolist(), values=values.tolist()
                 )
                 continue
             moments_of = plan[(item.name, variant)]
             for at in moments_of.positives + moments_of.negatives:
-                keep = (times >= at - 2 * window - HISTORY_2D) & (times <= at)
+                keep = (times >= at - 2 * window - CUT_HISTORY[variant]) & (times <= at)
                 yield StagedSeries(
                     name="nab_value",
                     labels={**labels, "cut": f"{at:.0f}"},
@@ -245,7 +250,7 @@ def judged_by_prometheus(url: str, window: float) -> Judgement:
     def flags(item: NabSeries, variant: str, ats: list[float]) -> list[bool]:
         found = []
         for at in ats:
-            cut = f',cut="{at:.0f}"' if variant == "2d" else ""
+            cut = f',cut="{at:.0f}"' if variant in CUT_HISTORY else ""
             query = {
                 "name": item.name,
                 "query": f'nab_value{{series="{item.name}",variant="{variant}"{cut}}}',
@@ -299,7 +304,7 @@ def main() -> None:
     parser.add_argument("--after", default="30m")
     parser.add_argument("--every", default="6h")
     parser.add_argument("--max-negatives", type=int, default=24)
-    parser.add_argument("--variant", action="append", choices=sorted(VARIANTS))
+    parser.add_argument("--variant", action="append", choices=sorted(INTERVALS))
     parser.add_argument("--prometheus", action="store_true", help="judge through a real Prometheus")
     parser.add_argument(
         "--check-same", action="store_true", help="both ways; print any decision that differs"
@@ -343,7 +348,7 @@ def main() -> None:
     series = load(args.nab)
     plan = {
         (item.name, variant): moments(
-            item, VARIANTS[variant], window, after, every, args.max_negatives, offset, history
+            item, INTERVALS[variant], window, after, every, args.max_negatives, offset, history
         )
         for item in series
         for variant in variants
