@@ -78,6 +78,7 @@ from probes.prometheus.robust_stats import (
     ranked,
     robust_spread,
     run_lengths,
+    running_sums,
     spread_back,
     window_means,
 )
@@ -246,11 +247,12 @@ def _departures(
     # no baseline window ends further right (one column at least, for rows without a baseline)
     base_width = min(residual.shape[1], max(1, int(base_count.max(initial=0))))
     new_samples = judged.sum(axis=1)
+    sums = running_sums(residual)  # one running sum for every window length
     out_up = np.zeros(residual.shape, dtype=bool)
     out_down = np.zeros(residual.shape, dtype=bool)
     single = (np.full(rows, np.nan), np.full(rows, np.nan), np.full(rows, np.nan), np.full(rows, np.nan))
     for length in settings.windows:
-        means = window_means(residual, length, count)
+        means = window_means(residual, length, count, sums=sums)
         base_means = np.where(in_base[:, :base_width], means[:, :base_width], np.nan)
         usable = (base_count - length + 1) >= 4 * settings.rank * length
         rank = _calibrated_rank(base_count, new_samples, length, settings)

@@ -61,21 +61,25 @@ def median_across(arrays: Sequence[Floats]) -> Floats:
     """Element-wise median of a few equally shaped arrays, ignoring NaN: what :func:`nanmedian`
     gives on them stacked along a last axis, through a sorting network (one compare-exchange
     per pair, over whole arrays) instead of millions of tiny sorts."""
-    count = np.zeros(arrays[0].shape, dtype=np.int64)
-    stacked = np.empty((len(arrays), *arrays[0].shape), dtype=arrays[0].dtype)
-    for at, array in enumerate(arrays):
-        missing = np.isnan(array)
-        count += ~missing
-        np.copyto(stacked[at], array)
-        stacked[at][missing] = np.inf  # NaN last, as np.sort puts it
-    low_of_pair = np.empty_like(stacked[0])
-    for last in range(len(arrays) - 1, 0, -1):
-        for i in range(last):  # in place: no array allocated per compare-exchange
-            np.minimum(stacked[i], stacked[i + 1], out=low_of_pair)
-            np.maximum(stacked[i], stacked[i + 1], out=stacked[i + 1])
-            np.copyto(stacked[i], low_of_pair)
-    low = np.take_along_axis(stacked, np.maximum((count - 1) // 2, 0)[None], axis=0)[0]
-    high = np.take_along_axis(stacked, (count // 2)[None], axis=0)[0]
+    missing = [np.isnan(array) for array in arrays]
+    count = np.full(arrays[0].shape, len(arrays), dtype=np.int16)
+    for gap in missing:
+        count -= gap
+    ordered = [np.where(gap, np.inf, array) for gap, array in zip(missing, arrays, strict=True)]  # NaN last
+    spare = np.empty_like(ordered[0])
+    # bubble the smallest to the front: after pass j, positions 0..j hold their sorted values;
+    # the median needs the positions up to n // 2 only
+    for first in range(len(ordered) // 2 + 1):
+        for i in range(len(ordered) - 1, first, -1):
+            earlier, later = ordered[i - 1], ordered[i]
+            np.minimum(earlier, later, out=spare)
+            np.maximum(earlier, later, out=later)  # in place: no array allocated per exchange
+            ordered[i - 1], spare = spare, earlier
+    low, high = ordered[0].copy(), ordered[0].copy()
+    low_at, high_at = (count - 1) // 2, count // 2
+    for at in range(1, len(ordered) // 2 + 1):
+        np.copyto(low, ordered[at], where=low_at == at)
+        np.copyto(high, ordered[at], where=high_at == at)
     middle: Floats = np.where(count > 0, (low + high) / 2, np.nan).astype(arrays[0].dtype)
     return middle
 
@@ -151,14 +155,22 @@ def pick_or_nan(array: FloatArray, columns: IntArray) -> FloatArray:
     return np.where(columns >= 0, pick(array, columns).astype(np.float64), np.nan)
 
 
-def window_means(values: FloatArray, length: int, count: IntArray | None = None) -> FloatArray:
+def running_sums(values: FloatArray) -> FloatArray:
+    """Per row, the sum of the finite values before each position (one column more)."""
+    total = np.zeros((values.shape[0], values.shape[1] + 1))
+    np.cumsum(np.where(np.isfinite(values), values, 0.0), axis=1, out=total[:, 1:])
+    return total
+
+
+def window_means(
+    values: FloatArray, length: int, count: IntArray | None = None, *, sums: FloatArray | None = None
+) -> FloatArray:
     """Mean of each run of ``length`` consecutive values ending at each position (NaN before
     the first full run or where a value in it is NaN). With ``count``, the rows are compacted
-    (finite values first, ``count`` of them): one running sum instead of two."""
+    (finite values first, ``count`` of them): one running sum instead of two. ``sums``: the
+    :func:`running_sums` of ``values``, when several lengths are taken of the same rows."""
     rows, width = values.shape
-    finite = np.isfinite(values)
-    total = np.zeros((rows, width + 1))
-    np.cumsum(np.where(finite, values, 0.0), axis=1, out=total[:, 1:])
+    total = running_sums(values) if sums is None else sums
     means = np.full((rows, width), np.nan)
     if length > width:
         return means
@@ -168,7 +180,7 @@ def window_means(values: FloatArray, length: int, count: IntArray | None = None)
         means[:, length - 1 :] = np.where(position < count[:, None], sums, np.nan)
         return means
     present = np.zeros((rows, width + 1), dtype=np.int64)
-    np.cumsum(finite, axis=1, out=present[:, 1:])
+    np.cumsum(np.isfinite(values), axis=1, out=present[:, 1:])
     full = (present[:, length:] - present[:, :-length]) == length
     means[:, length - 1 :] = np.where(full, sums, np.nan)
     return means
