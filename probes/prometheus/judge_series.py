@@ -240,7 +240,8 @@ def _departures(
     z_needed = settings.threshold * np.where(short, settings.short_margin, 1.0)
     floor = np.maximum(settings.min_deviation, settings.min_relative * model.typical)
     rows = residual.shape[0]
-    # the usual extremes matter for windows ending in the diagnosed window only: the tail
+    # windows ending in the diagnosed window (and the usual extremes they are held to) lie in
+    # the tail, from the longest window before the first new sample of any row
     tail = max(0, int(base_count.min()) - max(settings.windows)) if len(base_count) else 0
     above_usual = moving.apply(residuals - model.usual_high)[:, tail:]
     below_usual = moving.apply(model.usual_low - residuals)[:, tail:]
@@ -263,18 +264,20 @@ def _departures(
         high = ordered.ranked(rank, largest=True)
         low = ordered.ranked(rank, largest=False)
         margin = (z_needed * spread)[:, None]
+        recent = means[:, tail:]  # only windows ending in the diagnosed window are judged
         with np.errstate(invalid="ignore"):
-            up = judged & usable[:, None] & (means - center[:, None] >= margin) & (means > high[:, None])
-            down = judged & usable[:, None] & (center[:, None] - means >= margin) & (means < low[:, None])
-            up &= means >= floor[:, None]
-            down &= -means >= floor[:, None]
+            up = judged[:, tail:] & usable[:, None] & (recent - center[:, None] >= margin)
+            down = judged[:, tail:] & usable[:, None] & (center[:, None] - recent >= margin)
+            up &= (recent > high[:, None]) & (recent >= floor[:, None])
+            down &= (recent < low[:, None]) & (-recent >= floor[:, None])
             if (
                 settings.recent_check and length <= settings.usual_windows
             ):  # a departure the series makes at this time every day is normal
-                up[:, tail:] &= ~(window_means(above_usual, length) <= 0)
-                down[:, tail:] &= ~(window_means(below_usual, length) <= 0)
-        out_up |= spread_back(up, length)
-        out_down |= spread_back(down, length)
+                up &= ~(window_means(above_usual, length) <= 0)
+                down &= ~(window_means(below_usual, length) <= 0)
+        # a flagged window covers its own samples only, all of them in the tail
+        out_up[:, tail:] |= spread_back(up, length)
+        out_down[:, tail:] |= spread_back(down, length)
         if length == 1:
             single = (center, spread, low, high)
     center, spread, low, high = single

@@ -114,15 +114,15 @@ def usual_extremes(
     tail = min(tail, width)
     if not period or days < 1 or not tail:
         return high, low
-    padding = np.full((rows, days * period + tolerance), np.nan)
-    padded = np.hstack([padding, history, np.full((rows, tolerance), np.nan)])
-    offset = padding.shape[1]
-    segments = []
+    # every day's segment (the tail a day earlier, widened by the tolerance) in one array:
+    # one sliding extreme over all of them
+    span = tail + 2 * tolerance
+    stacked = np.full((days * rows, span), np.nan)
     for day in range(1, days + 1):
-        first = offset + width - tail - day * period - tolerance
-        segments.append(padded[:, first : first + tail + 2 * tolerance])
-    # every day's segment in one array: one sliding extreme over all of them
-    stacked = np.vstack(segments)
+        first = width - tail - day * period - tolerance  # in history columns, maybe outside it
+        start, stop = max(first, 0), min(first + span, width)
+        if start < stop:
+            stacked[(day - 1) * rows : day * rows, start - first : stop - first] = history[:, start:stop]
     highs = np.split(sliding_extreme(stacked, 2 * tolerance + 1, largest=True), days)
     lows = np.split(sliding_extreme(stacked, 2 * tolerance + 1, largest=False), days)
     high[:, width - tail :] = median_of(highs)

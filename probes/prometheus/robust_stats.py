@@ -171,18 +171,20 @@ def window_means(
     :func:`running_sums` of ``values``, when several lengths are taken of the same rows."""
     rows, width = values.shape
     total = running_sums(values) if sums is None else sums
-    means = np.full((rows, width), np.nan)
+    means = np.empty((rows, width))
+    means[:, : length - 1] = np.nan
     if length > width:
+        means[:] = np.nan
         return means
-    sums = (total[:, length:] - total[:, :-length]) / length
+    runs = means[:, length - 1 :]  # in place: one pass per operation
+    np.subtract(total[:, length:], total[:, :-length], out=runs)
+    np.divide(runs, length, out=runs)
     if count is not None:
-        position = np.arange(length - 1, width)[None, :]
-        means[:, length - 1 :] = np.where(position < count[:, None], sums, np.nan)
+        np.copyto(runs, np.nan, where=np.arange(length - 1, width)[None, :] >= count[:, None])
         return means
     present = np.zeros((rows, width + 1), dtype=np.int64)
     np.cumsum(np.isfinite(values), axis=1, out=present[:, 1:])
-    full = (present[:, length:] - present[:, :-length]) == length
-    means[:, length - 1 :] = np.where(full, sums, np.nan)
+    np.copyto(runs, np.nan, where=(present[:, length:] - present[:, :-length]) != length)
     return means
 
 
