@@ -24,7 +24,7 @@ every 15 s as for hourly recording rules, for a week of history as for a day. Fo
    baseline's size: a new window beats the r-th extreme of n with chance r/(n+1), and the
    diagnosed range holds ``m / k`` independent windows of ``k`` of its ``m`` new samples, so
    ``rank`` is lowered (to the most extreme window at least) until the chance that any window
-   of any length passes by chance stays within ``chance``: a week at 5 minutes judged over an
+   of any length the baseline can judge passes by chance stays within ``chance``: a week at 5 minutes judged over an
    hour keeps ``rank`` 2, two days must pass a higher extreme. Window
    lengths whose baseline has fewer than ``4 x rank x k`` windows are not used. One
    exceptional sample is judged by ``k = 1``; a long, moderate shift by ``k = 12``. The
@@ -255,7 +255,7 @@ def _departures(
     for length in settings.windows:
         means = window_means(residual, length, count, sums=sums)
         base_means = np.where(in_base[:, :base_width], means[:, :base_width], np.nan)
-        usable = (base_count - length + 1) >= 4 * settings.rank * length
+        usable = usable_length(base_count, length, settings)
         rank = _calibrated_rank(base_count, new_samples, length, settings)
         ordered = SortedRows.of(base_means)
         center = ordered.median()
@@ -306,6 +306,12 @@ def _departures(
     )
 
 
+def usable_length(samples: IntArray, length: int, settings: DetectorSettings) -> BoolArray:
+    """Rows whose baseline holds enough windows of ``length`` (``4 x rank x length``) to judge one."""
+    usable: BoolArray = (samples - length + 1) >= 4 * settings.rank * length
+    return usable
+
+
 def _calibrated_rank(
     samples: IntArray, new_samples: IntArray, length: int, settings: DetectorSettings
 ) -> IntArray:
@@ -317,10 +323,11 @@ def _calibrated_rank(
     chance r / (n + 1), and the diagnosed range holds ``new_samples / length`` independent
     windows of this length: with ``rank x length`` the chance that one of them passes by chance
     is about ``rank x new_samples / (n + 1)``, whatever the length. Split evenly over the
-    window lengths and both sides, it must stay within ``chance``:
+    window lengths the baseline can judge and both sides, it must stay within ``chance``:
     ``rank <= chance / (2 x lengths) x (n + 1) / new_samples``. A week at 5 minutes judged over
     an hour (2,016 samples, 12 new) keeps ``rank``; two days (576) must pass a higher extreme."""
-    share = settings.chance / (2 * len(settings.windows))
+    lengths = sum(usable_length(samples, other, settings).astype(np.int64) for other in settings.windows)
+    share = settings.chance / (2 * np.maximum(lengths, 1))
     rank = np.minimum(settings.rank, share * (samples + 1) / np.maximum(new_samples, 1))
     ranks: IntArray = np.maximum(1, np.floor(rank * length + 1e-9)).astype(np.int64)
     return ranks
