@@ -259,7 +259,7 @@ def _departures(
         rank = _calibrated_rank(base_count, new_samples, length, settings)
         ordered = SortedRows.of(base_means)
         center = ordered.median()
-        spread = robust_spread(base_means, center).astype(np.float64)
+        spread = robust_spread(base_means, center, ordered).astype(np.float64)
         spread = np.maximum(spread, 1e-12 * np.maximum(np.abs(model.level), 1.0))
         high = ordered.ranked(rank, largest=True)
         low = ordered.ranked(rank, largest=False)

@@ -49,6 +49,38 @@ class SortedRows:
         high = pick(self.ordered, self.count // 2)
         return np.where(self.count > 0, (low + high) / 2, np.nan)
 
+    def deviation_median(self, center: FloatArray) -> FloatArray:
+        """:func:`nanmedian` of ``|values - center|`` per row, selected without sorting: the
+        deviations below ``center`` and those above it are two sorted runs of the sorted row,
+        and the k-th smallest of two sorted runs is found by bisection over all rows at once."""
+        below = np.sum(self.ordered < center[:, None], axis=1)  # NaN compares False: never below
+        above = self.count - below
+        low = self._merged(center, below, above, np.maximum((self.count - 1) // 2, 0))
+        high = self._merged(center, below, above, self.count // 2)
+        return np.where(self.count > 0, (low + high) / 2, np.nan)
+
+    def _merged(self, center: FloatArray, below: IntArray, above: IntArray, k: IntArray) -> FloatArray:
+        """The k-th smallest (0-based) deviation: ``center - x`` of the values below it (rising
+        as x falls) merged with ``x - center`` of the others (rising as x rises)."""
+
+        def left(i: IntArray) -> FloatArray:  # i-th smallest deviation below the center
+            value: FloatArray = center - pick(self.ordered, below - 1 - i)
+            return np.where((i >= 0) & (i < below), value, np.where(i < 0, -np.inf, np.inf))
+
+        def right(j: IntArray) -> FloatArray:  # j-th smallest deviation at or above it
+            value: FloatArray = pick(self.ordered, below + j) - center
+            return np.where((j >= 0) & (j < above), value, np.where(j < 0, -np.inf, np.inf))
+
+        # take i from the left run and k + 1 - i from the right: the smallest i with
+        # right(k - i) <= left(i) gives the k + 1 smallest deviations
+        lo, hi = np.maximum(0, k + 1 - above), np.minimum(k + 1, below)
+        while (lo < hi).any():
+            mid = (lo + hi) // 2
+            more = (lo < hi) & (right(k - mid) > left(mid))
+            lo, hi = np.where(more, mid + 1, lo), np.where(more | (lo >= hi), hi, mid)
+        merged: FloatArray = np.maximum(left(lo - 1), right(k - lo))
+        return merged
+
     def ranked(self, rank: IntArray | int, *, largest: bool) -> FloatArray:
         """:func:`ranked` of each row."""
         rank_of = np.broadcast_to(np.asarray(rank, dtype=np.int64), self.count.shape)
@@ -107,13 +139,17 @@ def nanmean(values: Floats, axis: int = -1) -> Floats:
     return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
-def robust_spread(values: Floats, center: Floats) -> Floats:
-    """Per row: 1.4826 x MAD around ``center``; 1.2533 x mean absolute deviation when the MAD is 0."""
-    deviation = np.abs(values - center[:, None])
-    spread = MAD_TO_SIGMA * nanmedian(deviation)
+def robust_spread(values: Floats, center: Floats, sorted_rows: SortedRows | None = None) -> Floats:
+    """Per row: 1.4826 x MAD around ``center``; 1.2533 x mean absolute deviation when the MAD is 0.
+    With ``sorted_rows`` (``values`` sorted), the MAD is selected from them without a sort."""
+    if sorted_rows is None:
+        deviation = np.abs(values - center[:, None])
+        spread = MAD_TO_SIGMA * nanmedian(deviation)
+    else:
+        spread = MAD_TO_SIGMA * sorted_rows.deviation_median(center.astype(np.float64, copy=False))
     flat = np.flatnonzero(spread == 0)  # more than half the points equal the median
     if len(flat):
-        spread[flat] = MEAN_AD_TO_SIGMA * nanmean(deviation[flat])
+        spread[flat] = MEAN_AD_TO_SIGMA * nanmean(np.abs(values[flat] - center[flat, None]))
     return spread
 
 

@@ -12,6 +12,7 @@ from probes.prometheus.robust_stats import (
     median_across,
     nanmedian,
     ranked,
+    robust_spread,
     running_sums,
     sliding_extreme,
     spread_back,
@@ -61,6 +62,20 @@ def test_one_sort_gives_the_median_and_the_ranked_extremes() -> None:
             assert np.array_equal(
                 rows.ranked(rank, largest=largest), ranked(values, rank, largest=largest), equal_nan=True
             )
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_median_deviation_selected_from_the_sorted_rows_is_the_sorted_one(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    values = np.round(rng.normal(0, 3, (7, 1 + 9 * seed)), seed % 3)  # ties at every rounding
+    values[rng.random(values.shape) < 0.1 * seed] = np.nan
+    values[0] = np.nan
+    rows = SortedRows.of(values)
+    for center in (rows.median(), rows.median() + rng.normal(0, 2, len(values))):
+        expected = nanmedian(np.abs(values - center[:, None]))
+        assert np.array_equal(rows.deviation_median(center), expected, equal_nan=True)
+    expected_spread = robust_spread(values, rows.median())
+    assert np.array_equal(robust_spread(values, rows.median(), rows), expected_spread, equal_nan=True)
 
 
 def test_compaction_moves_the_present_values_first_in_time_order() -> None:
