@@ -6,9 +6,9 @@ Every series of ``../shared/nab/data`` (Numenta Anomaly Benchmark) is judged as 
   resampled point holding it when later, window ``--window`` (1 h): the anomaly is inside the
   diagnosed window; any finding counts as detected;
 - **negatives**: every ``--every`` (6 h) from ``--negatives-history`` (7 days) + 2 windows
-  (+ ``--offset``) after the series' start, at
-  least a day away from every labelled anomaly window, at most ``--max-negatives`` (24) evenly
-  spread per series; any finding is a false alarm.
+  (+ ``--offset``) after the series' start, at least a day away from every labelled anomaly
+  window, at most ``--max-negatives`` (24) evenly spread per series; any finding is a false
+  alarm.
 
 in four **variants** (tuned on all together, never on one):
 
@@ -16,6 +16,11 @@ in four **variants** (tuned on all together, never on one):
 - ``30m`` and ``1h``: the mean of each 30-minute / hour interval, stamped at the interval's end
   (what a recording rule or a downsampled store gives);
 - ``2d``: the original points, but only the 2 days before each judged moment (a new service).
+
+and, only when named with ``--variant``, variants **never tuned on**: ``10m`` and ``2h`` means,
+``1d`` (1 day of the original points), ``2d-30m`` (2 days of 30-minute means). The settings
+never tuned on (``--after``, ``--window``, ``--offset``, ``--negatives-history``) and these
+variants are how a change is checked for generalising rather than fitting.
 
 Two ways to judge, the same decisions (``--check-same`` compares them):
 
@@ -30,6 +35,10 @@ Two ways to judge, the same decisions (``--check-same`` compares them):
 Prints recall and false-alarm rate per group and variant. Run it from the repository:
 
     .venv/bin/python benchmarks/eval_nab.py [--prometheus] [--variant 5m --variant 1h] [--verbose]
+
+``--dump FILE`` writes every decision (to compare two versions: same decisions?), ``--set
+NAME=VALUE`` judges with another DetectorSettings field (direct judging only), e.g.
+``--set chance=1e9`` for the rank before its calibration on the baseline's size.
 """
 
 from __future__ import annotations
