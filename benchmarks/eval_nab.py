@@ -5,9 +5,10 @@ Every series of ``../shared/nab/data`` (Numenta Anomaly Benchmark) is judged as 
 - **positives**: each labelled anomaly time + ``--after`` (default 30 min), or the end of the
   resampled point holding it when later, window ``--window`` (1 h): the anomaly is inside the
   diagnosed window; any finding counts as detected;
-- **negatives**: every ``--every`` (6 h) from 7 days + 2 windows after the series' start, at
-  least a day away from every labelled anomaly window, at most ``--max-negatives`` (24) evenly
-  spread per series; any finding is a false alarm.
+- **negatives**: every ``--every`` (6 h) from ``--negatives-history`` (7 days) + 2 windows
+  (+ ``--offset``) after the series' start, at least a day away from every labelled anomaly
+  window, at most ``--max-negatives`` (24) evenly spread per series; any finding is a false
+  alarm.
 
 in four **variants** (tuned on all together, never on one):
 
@@ -15,6 +16,11 @@ in four **variants** (tuned on all together, never on one):
 - ``30m`` and ``1h``: the mean of each 30-minute / hour interval, stamped at the interval's end
   (what a recording rule or a downsampled store gives);
 - ``2d``: the original points, but only the 2 days before each judged moment (a new service).
+
+and, only when named with ``--variant``, variants **never tuned on**: ``10m`` and ``2h`` means,
+``1d`` (1 day of the original points), ``2d-30m`` (2 days of 30-minute means). The settings
+never tuned on (``--after``, ``--window``, ``--offset``, ``--negatives-history``) and these
+variants are how a change is checked for generalising rather than fitting.
 
 Two ways to judge, the same decisions (``--check-same`` compares them):
 
@@ -29,6 +35,10 @@ Two ways to judge, the same decisions (``--check-same`` compares them):
 Prints recall and false-alarm rate per group and variant. Run it from the repository:
 
     .venv/bin/python benchmarks/eval_nab.py [--prometheus] [--variant 5m --variant 1h] [--verbose]
+
+``--dump FILE`` writes every decision (to compare two versions: same decisions?), ``--set
+NAME=VALUE`` judges with another DetectorSettings field (direct judging only), e.g.
+``--set chance=1e9`` for the rank before its calibration on the baseline's size.
 """
 
 from __future__ import annotations
@@ -40,7 +50,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -67,9 +77,11 @@ LOOKBACK = 300.0
 """Prometheus' lookback: a point sees the last sample of the 5 minutes before it, both ends
 included (Prometheus 2.x, which the test support runs)."""
 VARIANTS = {"5m": 0.0, "30m": 1800.0, "1h": 3600.0, "2d": 0.0}
+UNTUNED = {"10m": 600.0, "2h": 7200.0, "1d": 0.0, "2d-30m": 1800.0}
+"""Variants never tuned on, only judged (``--variant``): other intervals, shorter histories."""
+INTERVALS = {**VARIANTS, **UNTUNED}
 """Variant name -> resampling interval in seconds (0: the original points)."""
-HISTORY_2D = 2 * DAY
-HISTORIES = {"2d": HISTORY_2D}
+HISTORIES = {"2d": 2 * DAY, "1d": DAY, "2d-30m": 2 * DAY}
 """Variant name -> seconds of history kept before each judged moment (absent: all of it)."""
 
 
@@ -85,6 +97,8 @@ class Tally:
     alarms: int = 0
     misses: list[str] = field(default_factory=list)
     false_alarms: list[str] = field(default_factory=list)
+    decisions: list[tuple[str, float, str, bool]] = field(default_factory=list)
+    """(series, moment, "positive" or "negative", anything found)."""
 
     def add(self, other: Tally) -> None:
         for name in ("positives", "detected", "negatives", "alarms"):
@@ -150,12 +164,13 @@ def moments(
     every: float,
     limit: int,
     offset: float = 0.0,
+    history: float = 7 * DAY,
 ) -> Moments:
     positives = []
     for label in item.labels:
         visible = (np.floor(label / interval) + 1) * interval if interval else label
         positives.append(max(label + after, visible))
-    moment, end = item.times[0] + 7 * DAY + 2 * window + offset, item.times[-1]
+    moment, end = item.times[0] + history + 2 * window + offset, item.times[-1]
     found = []
     while moment <= end:
         if all(not (start - DAY <= moment <= stop + DAY) for start, stop in item.windows):
@@ -179,12 +194,14 @@ Judgement = Callable[[NabSeries, str, list[float]], list[bool]]
 def judged_directly(
     options: AnomaliesOptions,
     window: float,
-    intervals: Mapping[str, float] = VARIANTS,
+    overrides: Mapping[str, object] | None = None,
+    intervals: Mapping[str, float] = INTERVALS,
     histories: Mapping[str, float] = HISTORIES,
 ) -> Judgement:
     """Judge all moments of one series at once, on the grids Prometheus would return."""
     spec = QuerySpec(name="nab", query="nab_value")
     settings = detector_settings(options, MetricQuery(name=spec.name, promql=spec.query, signal="configured"))
+    settings = replace(settings, **(overrides or {}))  # type: ignore[arg-type]
 
     def flags(item: NabSeries, variant: str, ats: list[float]) -> list[bool]:
         if not ats:
@@ -202,7 +219,7 @@ def observed(
     ats: list[float],
     options: AnomaliesOptions,
     window: float,
-    intervals: Mapping[str, float] = VARIANTS,
+    intervals: Mapping[str, float] = INTERVALS,
     histories: Mapping[str, float] = HISTORIES,
 ) -> Observations:
     """What the probe reads of ``item`` as of each moment of ``ats`` (one row each)."""
@@ -237,7 +254,7 @@ def staged(
     variants: list[str],
     plan: dict[tuple[str, str], Moments],
     window: float,
-    intervals: Mapping[str, float] = VARIANTS,
+    intervals: Mapping[str, float] = INTERVALS,
     histories: Mapping[str, float] = HISTORIES,
 ) -> Iterator[StagedSeries]:
     for item in series:
@@ -302,6 +319,9 @@ def evaluate(
             tally = tallies.setdefault(variant, {}).setdefault(item.group, Tally())
             chosen = plan[(item.name, variant)]
             found = flags(item, variant, chosen.positives + chosen.negatives)
+            kinds = ["positive"] * len(chosen.positives) + ["negative"] * len(chosen.negatives)
+            moments_of = chosen.positives + chosen.negatives
+            tally.decisions += zip([item.name] * len(found), moments_of, kinds, found, strict=True)
             for at, hit in zip(chosen.positives, found[: len(chosen.positives)], strict=True):
                 tally.positives += 1
                 tally.detected += hit
@@ -337,26 +357,53 @@ def main() -> None:
     parser.add_argument("--after", default="30m")
     parser.add_argument("--every", default="6h")
     parser.add_argument("--max-negatives", type=int, default=24)
-    parser.add_argument("--variant", action="append", choices=sorted(VARIANTS))
+    parser.add_argument("--variant", action="append", choices=sorted(INTERVALS))
     parser.add_argument("--prometheus", action="store_true", help="judge through a real Prometheus")
     parser.add_argument(
         "--check-same", action="store_true", help="both ways; print any decision that differs"
     )
     parser.add_argument("--verbose", action="store_true")
+    parser.add_argument(
+        "--offset",
+        default="0s",
+        help="shift the negatives' 6-hourly grid by this much (another sample of healthy moments)",
+    )
+    parser.add_argument(
+        "--negatives-history",
+        default="7d",
+        help="history the first negative has (7d: full baselines; 2d also judges young series)",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a DetectorSettings field other than the probe's (direct judging only), e.g. rank=3",
+    )
+    parser.add_argument(
+        "--dump", type=Path, help="write every decision (variant, series, moment, kind, found) as JSON lines"
+    )
     args = parser.parse_args()
     args.nab = located_nab(args.nab, parser, "eval_nab")
-    window, after, every = (parse_duration(v).total_seconds() for v in (args.window, args.after, args.every))
+    window, after, every, offset, history = (
+        parse_duration(v).total_seconds()
+        for v in (args.window, args.after, args.every, args.offset, args.negatives_history)
+    )
     variants = args.variant or list(VARIANTS)
     series = load(args.nab)
     plan = {
-        (item.name, variant): moments(item, VARIANTS[variant], window, after, every, args.max_negatives)
+        (item.name, variant): moments(
+            item, INTERVALS[variant], window, after, every, args.max_negatives, offset, history
+        )
         for item in series
         for variant in variants
     }
     began = time.monotonic()
     direct = None
     if not args.prometheus or args.check_same:
-        direct = evaluate(series, variants, plan, judged_directly(AnomaliesOptions(), window))
+        direct = evaluate(
+            series, variants, plan, judged_directly(AnomaliesOptions(), window, dict(overrides(args.set)))
+        )
         if not args.check_same:
             report(direct, args, time.monotonic() - began)
             return
@@ -371,7 +418,7 @@ def evaluated_by_prometheus(
     variants: list[str],
     plan: dict[tuple[str, str], Moments],
     window: float,
-    intervals: Mapping[str, float] = VARIANTS,
+    intervals: Mapping[str, float] = INTERVALS,
     histories: Mapping[str, float] = HISTORIES,
     errors: list[str] | None = None,
 ) -> dict[str, dict[str, Tally]]:
@@ -399,7 +446,23 @@ def print_differences(direct: dict[str, dict[str, Tally]], served: dict[str, dic
                     print(f"  {variant} {group} {name}: {moment}")
 
 
+def overrides(assignments: list[str]) -> Iterator[tuple[str, object]]:
+    """``NAME=VALUE`` pairs as DetectorSettings fields (VALUE as a Python literal)."""
+    import ast
+
+    for assignment in assignments:
+        name, _, value = assignment.partition("=")
+        yield name.strip(), ast.literal_eval(value.strip())
+
+
 def report(tallies: dict[str, dict[str, Tally]], args: argparse.Namespace, total: float) -> None:
+    if getattr(args, "dump", None):
+        with args.dump.open("w") as out:
+            for variant, groups in tallies.items():
+                for group, tally in sorted(groups.items()):
+                    for name, at, kind, hit in tally.decisions:
+                        record = {"variant": variant, "group": group, "series": name, "at": at}
+                        out.write(json.dumps({**record, "kind": kind, "found": bool(hit)}) + "\n")
     how = "a real Prometheus" if args.prometheus else "directly on Prometheus' grids"
     print(f"NAB, judged {how} in {total:.1f}s; window {args.window}, positives at label + {args.after}")
     print()

@@ -20,8 +20,12 @@ every 15 s as for hourly recording rules, for a week of history as for a day. Fo
    most extreme value. A recent window of ``k`` samples departs when its mean residual is at
    least ``threshold`` of those spreads from the median **and** beyond that ranked extreme
    (extremes that recur ``rank`` times in the baseline are normal: a daily batch spike is not
-   news; P(a new window beats the r-th extreme of n) ~ r/(n+1), so the check tightens by
-   itself on short baselines) **and** at least the absolute and relative floors. Window
+   news) **and** at least the absolute and relative floors. The rank is calibrated on the
+   baseline's size: a new window beats the r-th extreme of n with chance r/(n+1), and the
+   diagnosed range holds ``m / k`` independent windows of ``k`` of its ``m`` new samples, so
+   ``rank`` is lowered (to the most extreme window at least) until the chance that any window
+   of any length the baseline can judge passes by chance stays within ``chance``: a week at 5 minutes judged over an
+   hour keeps ``rank`` 2, two days must pass a higher extreme. Window
    lengths whose baseline has fewer than ``4 x rank x k`` windows are not used. One
    exceptional sample is judged by ``k = 1``; a long, moderate shift by ``k = 12``. The
    window's residuals must also exceed how far the series usually departs at this time of day
@@ -65,7 +69,8 @@ from probes.prometheus.judge_series_expected import (
     longest_gap,
 )
 from probes.prometheus.robust_stats import (
-    compacted,
+    Compaction,
+    SortedRows,
     last_true,
     nanmedian,
     pick,
@@ -73,6 +78,7 @@ from probes.prometheus.robust_stats import (
     ranked,
     robust_spread,
     run_lengths,
+    running_sums,
     spread_back,
     window_means,
 )
@@ -108,6 +114,10 @@ class DetectorSettings:
     """Robust z of a window mean against the baseline's means of the same length."""
     rank: int = 2
     """A window mean must also pass the baseline's ``rank x k``-th most extreme mean of its length."""
+    chance: float = 0.2
+    """At most this chance that some window of the diagnosed range passes its ranked extreme by
+    chance alone (all window lengths, both sides); on short baselines the rank is lowered below
+    ``rank`` until it holds (see :func:`_calibrated_rank`)."""
     windows: tuple[int, ...] = (1, 3, 6, 12)
     onset_fraction: float = 0.5
     min_deviation: float = 0.0
@@ -220,7 +230,9 @@ def _departures(
     grid: JudgingGrid, model: ExpectedValues, short: BoolArray, settings: DetectorSettings
 ) -> _Departures:
     """Step 3: calibrated window tests for every window length, on the compacted residuals."""
-    residual, columns, count = compacted(grid.values - model.expected, grid.present)
+    moving = Compaction.of(grid.present)
+    residuals = grid.values - model.expected
+    residual, columns, count = moving.apply(residuals), moving.columns, moving.count
     base_count = grid.present[:, : grid.base_width].sum(axis=1)
     position = np.arange(residual.shape[1])[None, :]
     in_base = position < base_count[:, None]
@@ -228,37 +240,44 @@ def _departures(
     z_needed = settings.threshold * np.where(short, settings.short_margin, 1.0)
     floor = np.maximum(settings.min_deviation, settings.min_relative * model.typical)
     rows = residual.shape[0]
-    # the usual extremes matter for windows ending in the diagnosed window only: the tail
+    # windows ending in the diagnosed window (and the usual extremes they are held to) lie in
+    # the tail, from the longest window before the first new sample of any row
     tail = max(0, int(base_count.min()) - max(settings.windows)) if len(base_count) else 0
-    residuals = grid.values - model.expected
-    above_usual = compacted(residuals - model.usual_high, grid.present)[0][:, tail:]
-    below_usual = compacted(model.usual_low - residuals, grid.present)[0][:, tail:]
+    above_usual = moving.apply(residuals - model.usual_high)[:, tail:]
+    below_usual = moving.apply(model.usual_low - residuals)[:, tail:]
+    # no baseline window ends further right (one column at least, for rows without a baseline)
+    base_width = min(residual.shape[1], max(1, int(base_count.max(initial=0))))
+    new_samples = judged.sum(axis=1)
+    sums = running_sums(residual)  # one running sum for every window length
     out_up = np.zeros(residual.shape, dtype=bool)
     out_down = np.zeros(residual.shape, dtype=bool)
     single = (np.full(rows, np.nan), np.full(rows, np.nan), np.full(rows, np.nan), np.full(rows, np.nan))
     for length in settings.windows:
-        means = window_means(residual, length, count)
-        base_means = np.where(in_base, means, np.nan)
-        rank = settings.rank * length
-        usable = (base_count - length + 1) >= 4 * rank
-        center = nanmedian(base_means).astype(np.float64)
-        spread = robust_spread(base_means, center).astype(np.float64)
+        means = window_means(residual, length, count, sums=sums)
+        base_means = np.where(in_base[:, :base_width], means[:, :base_width], np.nan)
+        usable = usable_length(base_count, length, settings)
+        rank = _calibrated_rank(base_count, new_samples, length, settings)
+        ordered = SortedRows.of(base_means)
+        center = ordered.median()
+        spread = robust_spread(base_means, center, ordered).astype(np.float64)
         spread = np.maximum(spread, 1e-12 * np.maximum(np.abs(model.level), 1.0))
-        high = ranked(base_means, rank, largest=True)
-        low = ranked(base_means, rank, largest=False)
+        high = ordered.ranked(rank, largest=True)
+        low = ordered.ranked(rank, largest=False)
         margin = (z_needed * spread)[:, None]
+        recent = means[:, tail:]  # only windows ending in the diagnosed window are judged
         with np.errstate(invalid="ignore"):
-            up = judged & usable[:, None] & (means - center[:, None] >= margin) & (means > high[:, None])
-            down = judged & usable[:, None] & (center[:, None] - means >= margin) & (means < low[:, None])
-            up &= means >= floor[:, None]
-            down &= -means >= floor[:, None]
+            up = judged[:, tail:] & usable[:, None] & (recent - center[:, None] >= margin)
+            down = judged[:, tail:] & usable[:, None] & (center[:, None] - recent >= margin)
+            up &= (recent > high[:, None]) & (recent >= floor[:, None])
+            down &= (recent < low[:, None]) & (-recent >= floor[:, None])
             if (
                 settings.recent_check and length <= settings.usual_windows
             ):  # a departure the series makes at this time every day is normal
-                up[:, tail:] &= ~(window_means(above_usual, length) <= 0)
-                down[:, tail:] &= ~(window_means(below_usual, length) <= 0)
-        out_up |= spread_back(up, length)
-        out_down |= spread_back(down, length)
+                up &= ~(window_means(above_usual, length) <= 0)
+                down &= ~(window_means(below_usual, length) <= 0)
+        # a flagged window covers its own samples only, all of them in the tail
+        out_up[:, tail:] |= spread_back(up, length)
+        out_down[:, tail:] |= spread_back(down, length)
         if length == 1:
             single = (center, spread, low, high)
     center, spread, low, high = single
@@ -285,6 +304,33 @@ def _departures(
         single_low=np.fmin(low, center - z_needed * spread),
         single_high=np.fmax(high, center + z_needed * spread),
     )
+
+
+def usable_length(samples: IntArray, length: int, settings: DetectorSettings) -> BoolArray:
+    """Rows whose baseline holds enough windows of ``length`` (``4 x rank x length``) to judge one."""
+    usable: BoolArray = (samples - length + 1) >= 4 * settings.rank * length
+    return usable
+
+
+def _calibrated_rank(
+    samples: IntArray, new_samples: IntArray, length: int, settings: DetectorSettings
+) -> IntArray:
+    """Per row, the rank of the baseline extreme a window of ``length`` samples must pass:
+    ``rank x length``, with the rank lowered (never below the most extreme window) where the
+    baseline is short for the number of samples judged.
+
+    A new window beats the r-th most extreme of ``n`` exchangeable baseline windows with
+    chance r / (n + 1), and the diagnosed range holds ``new_samples / length`` independent
+    windows of this length: with ``rank x length`` the chance that one of them passes by chance
+    is about ``rank x new_samples / (n + 1)``, whatever the length. Split evenly over the
+    window lengths the baseline can judge and both sides, it must stay within ``chance``:
+    ``rank <= chance / (2 x lengths) x (n + 1) / new_samples``. A week at 5 minutes judged over
+    an hour (2,016 samples, 12 new) keeps ``rank``; two days (576) must pass a higher extreme."""
+    lengths = sum(usable_length(samples, other, settings).astype(np.int64) for other in settings.windows)
+    share = settings.chance / (2 * np.maximum(lengths, 1))
+    rank = np.minimum(settings.rank, share * (samples + 1) / np.maximum(new_samples, 1))
+    ranks: IntArray = np.maximum(1, np.floor(rank * length + 1e-9)).astype(np.int64)
+    return ranks
 
 
 def _held_last_day(

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from probes.prometheus.robust_stats import compacted, nanmean, nanmedian
+from probes.prometheus.robust_stats import Compaction, median_across, nanmean, nanmedian, sliding_extreme
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -114,34 +114,34 @@ def usual_extremes(
     tail = min(tail, width)
     if not period or days < 1 or not tail:
         return high, low
-    padding = np.full((rows, days * period + tolerance), np.nan)
-    padded = np.hstack([padding, history, np.full((rows, tolerance), np.nan)])
-    offset = padding.shape[1]
-    highs, lows = [], []
+    # every day's segment (the tail a day earlier, widened by the tolerance) in one array:
+    # one sliding extreme over all of them
+    span = tail + 2 * tolerance
+    stacked = np.full((days * rows, span), np.nan)
     for day in range(1, days + 1):
-        first = offset + width - tail - day * period - tolerance
-        segment = padded[:, first : first + tail + 2 * tolerance]
-        windows = np.lib.stride_tricks.sliding_window_view(segment, 2 * tolerance + 1, axis=1)
-        highs.append(np.fmax.reduce(windows, axis=-1))
-        lows.append(np.fmin.reduce(windows, axis=-1))
+        first = width - tail - day * period - tolerance  # in history columns, maybe outside it
+        start, stop = max(first, 0), min(first + span, width)
+        if start < stop:
+            stacked[(day - 1) * rows : day * rows, start - first : stop - first] = history[:, start:stop]
+    highs = np.split(sliding_extreme(stacked, 2 * tolerance + 1, largest=True), days)
+    lows = np.split(sliding_extreme(stacked, 2 * tolerance + 1, largest=False), days)
     high[:, width - tail :] = median_of(highs)
     low[:, width - tail :] = median_of(lows)
     return high, low
 
 
 def _same_time_median(history: FloatArray, period: int, days: int) -> FloatArray:
-    """Median of the same time on the ``days`` previous days (NaN-skipping), through one strided
-    view of the history instead of a shifted copy per day."""
+    """Median of the same time on the ``days`` previous days (NaN-skipping), from views of one
+    padded copy of the history (in float32: the model's precision, ample for an expectation)."""
     rows, width = history.shape
     padded = np.hstack([np.full((rows, days * period), np.nan, np.float32), history.astype(np.float32)])
-    windows = np.lib.stride_tricks.sliding_window_view(padded, days * period + 1, axis=1)
-    earlier = windows[:, :width, : days * period : period]  # t - days x period ... t - period
-    return nanmedian(earlier, axis=-1).astype(np.float64)
+    earlier = [padded[:, day * period : day * period + width] for day in range(days)]  # t - days x period ...
+    return median_of(earlier)
 
 
-def median_of(arrays: list[FloatArray]) -> FloatArray:
-    """Element-wise median of equally shaped arrays, ignoring NaN (sorted along a short last axis)."""
-    return nanmedian(np.stack(arrays, axis=-1).astype(np.float32), axis=-1).astype(np.float64)
+def median_of(arrays: list[FloatArray] | list[npt.NDArray[np.float32]]) -> FloatArray:
+    """Element-wise median of equally shaped arrays, ignoring NaN, in float32."""
+    return median_across([a.astype(np.float32, copy=False) for a in arrays]).astype(np.float64)
 
 
 def expected_values(grid: JudgingGrid, settings: DetectorSettings) -> ExpectedValues:
@@ -206,7 +206,8 @@ def history_of(
     first = np.where(base.any(axis=1), np.argmax(base, axis=1), grid.base_width)
     span = (grid.base_width - first).astype(np.float64)
     step = float(grid.times[1] - grid.times[0]) if len(grid.times) > 1 else 1.0
-    _, columns, count = compacted(np.zeros(base.shape), base)
+    moving = Compaction.of(base)
+    columns, count = moving.columns, moving.count
     gaps = np.where(columns[:, 1:] >= 0, np.diff(columns, axis=1).astype(np.float64), np.nan)
     interval = np.where(count >= 2, nanmedian(gaps), 1.0)
     interval = np.where(np.isfinite(interval), np.maximum(interval, 1.0), 1.0)
@@ -219,6 +220,7 @@ def history_of(
 def longest_gap(grid: JudgingGrid) -> FloatArray:
     """Longest run of absent columns between two baseline samples of each row, in columns."""
     base = grid.present[:, : grid.base_width]
-    _, columns, count = compacted(np.zeros(base.shape), base)
+    moving = Compaction.of(base)
+    columns, count = moving.columns, moving.count
     gaps = np.where(columns[:, 1:] >= 0, np.diff(columns, axis=1), 0)
     return np.where(count >= 2, gaps.max(axis=1, initial=0), 0).astype(np.float64)

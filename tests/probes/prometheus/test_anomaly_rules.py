@@ -200,3 +200,32 @@ def test_a_daily_wave_sampled_every_15_minutes_over_a_4h_window_is_normal(phase:
     verdict = judge(obs, DetectorSettings())
     assert verdict.judged[0] and verdict.seasonal[0]
     assert not verdict.anomalous[0], verdict.score[0]
+
+
+def test_on_a_short_baseline_a_sample_must_pass_a_higher_extreme() -> None:
+    """The rank test's chance grows with the samples judged and shrinks with the baseline: on
+    two days (576 samples, 12 judged) the 2nd highest baseline sample is beaten by chance in
+    about 4 % of hours on each side, so a sample must pass the highest; on a week it passes
+    the 2nd. One sample of z 7 below an earlier one of z 8 is news on a week, not on 2 days."""
+    one_earlier = with_burst(noise(100, 5), AT - DAY - 300, AT - DAY, 140.0)
+    now = with_burst(one_earlier, AT - 900, AT - 600, 135.0)
+    week = judged(sampled(now, 300))
+    assert week.anomalous[0] and week.sign[0] == 1 and not week.short_history[0]
+    two_days = judged(sampled(now, 300, since=AT - 2 * DAY - 2 * HOUR))
+    assert two_days.judged[0] and two_days.short_history[0] and not two_days.anomalous[0]
+    higher = judged(
+        sampled(with_burst(one_earlier, AT - 900, AT - 600, 150.0), 300, since=AT - 2 * DAY - 2 * HOUR)
+    )
+    assert higher.anomalous[0] and higher.sign[0] == 1
+
+
+def test_the_chance_is_shared_only_by_the_window_lengths_a_baseline_can_judge() -> None:
+    """Two days of hourly points (48) judge windows of 1 and 3 samples only (6 and 12 need more
+    baseline windows): the chance is split two ways, not four, so the one new hourly sample of
+    a half-hour window must pass the 2nd highest of the baseline, as on a week, not the highest."""
+    since = AT - 2 * DAY - HOUR
+    one_earlier = with_burst(noise(100, 5), AT - DAY - 1, AT - DAY + 1, 140.0)
+    now = judged(sampled(with_burst(one_earlier, AT - 1, AT + 1, 135.0), HOUR, since=since), window=HOUR / 2)
+    assert now.judged[0] and now.short_history[0] and now.interval[0] == HOUR
+    assert now.anomalous[0] and now.sign[0] == 1
+    assert not judged(sampled(one_earlier, HOUR, since=since), window=HOUR / 2).anomalous[0]
