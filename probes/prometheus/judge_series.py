@@ -270,6 +270,10 @@ def _departures(
             down = judged[:, tail:] & usable[:, None] & (center[:, None] - recent >= margin)
             up &= (recent > high[:, None]) & (recent >= floor[:, None])
             down &= (recent < low[:, None]) & (-recent >= floor[:, None])
+            # a short history's extremes are a rough edge of normal: pass them by the floor
+            beyond = np.where(short, floor, 0.0)[:, None]
+            up &= recent - high[:, None] >= beyond
+            down &= low[:, None] - recent >= beyond
             if (
                 settings.recent_check and length <= settings.usual_windows
             ):  # a departure the series makes at this time every day is normal

@@ -206,7 +206,8 @@ def test_on_a_short_baseline_a_sample_must_pass_a_higher_extreme() -> None:
     """The rank test's chance grows with the samples judged and shrinks with the baseline: on
     two days (576 samples, 12 judged) the 2nd highest baseline sample is beaten by chance in
     about 4 % of hours on each side, so a sample must pass the highest; on a week it passes
-    the 2nd. One sample of z 7 below an earlier one of z 8 is news on a week, not on 2 days."""
+    the 2nd. One sample of z 7 below an earlier one of z 8 is news on a week, not on 2 days;
+    on 2 days one of z 12 is (it passes the highest by the floor, 10 % of the level)."""
     one_earlier = with_burst(noise(100, 5), AT - DAY - 300, AT - DAY, 140.0)
     now = with_burst(one_earlier, AT - 900, AT - 600, 135.0)
     week = judged(sampled(now, 300))
@@ -214,7 +215,7 @@ def test_on_a_short_baseline_a_sample_must_pass_a_higher_extreme() -> None:
     two_days = judged(sampled(now, 300, since=AT - 2 * DAY - 2 * HOUR))
     assert two_days.judged[0] and two_days.short_history[0] and not two_days.anomalous[0]
     higher = judged(
-        sampled(with_burst(one_earlier, AT - 900, AT - 600, 150.0), 300, since=AT - 2 * DAY - 2 * HOUR)
+        sampled(with_burst(one_earlier, AT - 900, AT - 600, 160.0), 300, since=AT - 2 * DAY - 2 * HOUR)
     )
     assert higher.anomalous[0] and higher.sign[0] == 1
 
@@ -229,3 +230,26 @@ def test_the_chance_is_shared_only_by_the_window_lengths_a_baseline_can_judge() 
     assert now.judged[0] and now.short_history[0] and now.interval[0] == HOUR
     assert now.anomalous[0] and now.sign[0] == 1
     assert not judged(sampled(one_earlier, HOUR, since=since), window=HOUR / 2).anomalous[0]
+
+
+def test_a_short_history_extreme_must_be_passed_by_the_floor() -> None:
+    """A day of history holds one plateau (80 from 17:00 to 19:30, 20 the rest of the day): a plateau
+    today at 80.001 passes that day's extremes by a hair and the level model's spread by far,
+    but it is yesterday's afternoon; a spike to 120 on it is an anomaly."""
+    since = AT - DAY - 2 * HOUR - 600
+
+    def afternoon(height: float) -> Signal:
+        def signal(t: np.ndarray) -> np.ndarray:
+            hours = (t % DAY) / HOUR
+            today = t >= AT - 2 * HOUR
+            return np.where((hours >= 17) & (hours < 19.5), np.where(today, height, 80.0), 20.0)
+
+        return signal
+
+    same = judged(sampled(afternoon(80.001), 300, since=since), baseline_days=1.0)
+    assert same.judged[0] and same.short_history[0] and not same.seasonal[0]
+    assert not same.anomalous[0]
+    spike = judged(
+        sampled(with_burst(afternoon(80.0), AT - 900, AT + 1, 120.0), 300, since=since), baseline_days=1.0
+    )
+    assert spike.anomalous[0] and spike.sign[0] == 1
