@@ -33,8 +33,9 @@ every 15 s as for hourly recording rules, for a week of history as for a day. Fo
    departure it makes every day at this time is normal.
 4. **Short history.** With less than ``short_history_days`` of baseline, or less than half of
    it present in the series' own samples, the series is judged with ``short_margin`` x the
-   threshold, and the verdict says the history is short. Fewer than ``min_samples`` baseline
-   samples: not judged.
+   threshold, a window must pass its ranked extreme by at least the floor (a day or two hold
+   each daily extreme once or twice: a rough edge of normal), and the verdict says the history
+   is short. Fewer than ``min_samples`` baseline samples: not judged.
 5. **New normal.** A departure whose side the series already held for ``new_normal_share`` of
    the last baseline day, as far out as the run typically is, is the new normal. A ramp is
    compared with the level it began from (the baseline model, never a reference that moved
