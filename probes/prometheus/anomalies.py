@@ -283,14 +283,15 @@ def query_grid(
 ) -> QueryGrid:
     """The grid of :func:`_judge_query` as of unix time ``at``: points every ``step`` ending at ``at``.
 
-    The finer step divides ``step`` (e.g. 150 s rather than 120 s under 300 s), so every point
+    The finer step is the smallest whole number of seconds of at least the finest step that
+    divides ``step`` (e.g. 150 s rather than 120 s under 300 s; 180 s under 900 s), so every point
     of the judging grid is a point of the finer range: a sample is seen at the same column in the
     recent range as in the baseline, and the same time a day earlier is a column of its own."""
     from probes.prometheus.client import nice_step
 
     finest = nice_step(2 * window, window_points)
     step = nice_step(baseline, baseline_points, minimum=finest)
-    recent_step = step / max(1, math.floor(step / finest + 1e-9))
+    recent_step = float(next(d for d in range(math.ceil(finest), int(step) + 1) if int(step) % d == 0))
     recent_start = at - math.floor(2 * window / step) * step
     baseline_end = recent_start - step
     return QueryGrid(

@@ -22,6 +22,7 @@ import numpy as np
 from diagnostics import ErrorKind, ProbeError
 from probes.prometheus.client_ranges import query_range_sliced
 from probes.prometheus.judge_series import Verdicts, judge, observations
+from probes.prometheus.model import RangeResult, joined_series
 from probes.prometheus.series_filter import only_series
 
 if TYPE_CHECKING:
@@ -91,9 +92,8 @@ def read_and_judge(
     read_finely = 0
     rows = np.flatnonzero(verdicts.anomalous | verdicts.vanished)
     if finer_later and len(rows):
-        names = {name for series in recent.series for name in series.labels}
         wanted = [labels[row] for row in rows]
-        narrowed = only_series(promql, wanted, names)
+        narrowed = only_series(promql, wanted, [series.labels for series in recent.series])
         finer = _finer_points(client, promql, narrowed, grid, (len(rows), len(recent.series)))
         keys = {_key(labels[row]): row for row in rows}
         keep = [index for index, found in enumerate(finer.labels) if _key(found) in keys]
@@ -120,24 +120,31 @@ def read_and_judge(
 
 
 def _finer_points(
-    client: PrometheusClient, promql: str, narrowed: str | None, grid: QueryGrid, series: tuple[int, int]
+    client: PrometheusClient,
+    promql: str,
+    narrowed: tuple[str, ...] | None,
+    grid: QueryGrid,
+    series: tuple[int, int],
 ) -> SeriesGrid:
-    """The recent range at the finer step: of the series ``narrowed`` keeps, or of every series
-    when there is no filter or it was refused (a proxy's limit on the URL, an old PromQL);
-    ``series`` is (how many ``narrowed`` keeps, how many there are)."""
+    """The recent range at the finer step: of the series the ``narrowed`` queries keep, or of
+    every series when there is no filter or one was refused (a proxy's limit on the URL, an
+    old PromQL); ``series`` is (how many ``narrowed`` keep, how many there are)."""
 
-    def read(query: str, expected: int) -> SeriesGrid:
+    def read(query: str, expected: int) -> RangeResult:
         return query_range_sliced(
             client, query, _moment(grid.recent_start), _moment(grid.at), grid.recent_step, series=expected
-        ).grid()
+        )
 
     if narrowed is not None:
         try:
-            return read(narrowed, series[0])
+            answers = [read(query, series[0]) for query in narrowed]
         except ProbeError as exc:
             if exc.kind not in (ErrorKind.QUERY, ErrorKind.PROTOCOL):
                 raise
-    return read(promql, series[1])
+        else:
+            first = answers[0]
+            return replace(first, series=joined_series([answer.series for answer in answers])).grid()
+    return read(promql, series[1]).grid()
 
 
 def _with_rows(verdicts: Verdicts, rows: np.ndarray, again: Verdicts) -> Verdicts:

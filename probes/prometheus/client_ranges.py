@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from diagnostics import ErrorKind, ProbeError
 from probes.prometheus.model import RangeResult, Series, joined_series
 
 if TYPE_CHECKING:
@@ -28,6 +29,8 @@ BYTES_PER_POINT = 40
 BYTES_PER_SERIES = 512
 """A series' label set and the JSON around its points."""
 IN_FLIGHT = 2
+MAX_SLICES = 256
+"""More slices than this (a few points per query for tens of thousands of series): refused."""
 
 
 def slices(start: float, end: float, step: float, series: int, max_bytes: int) -> list[tuple[float, float]]:
@@ -61,6 +64,12 @@ def query_range_sliced(
     begin, finish = round(start.timestamp()), round(end.timestamp())
     budget = max_bytes if max_bytes is not None else client_module.MAX_RESPONSE_BYTES // SHARE_OF_BOUND
     parts = slices(begin, finish, step, series, budget)
+    if len(parts) > MAX_SLICES:
+        raise ProbeError(
+            f"about {series:,} series x {round((finish - begin) / step) + 1:,} points would take "
+            f"{len(parts):,} range queries of a few points each: lower max_series or the baseline",
+            kind=ErrorKind.TOO_LARGE,
+        )
     if len(parts) == 1:
         return client.query_range(promql, start, end, step)
 

@@ -11,6 +11,7 @@ from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 import numpy as np
 import pytest
@@ -21,7 +22,7 @@ from probes.prometheus.anomalies_reading import read_and_judge
 from probes.prometheus.client import PrometheusClient
 from probes.prometheus.config import PrometheusConfig
 from probes.prometheus.judge_series import DetectorSettings, judge, observations
-from probes.prometheus.series_filter import only_series
+from probes.prometheus.series_filter import MAX_ENCODED_QUERY, MAX_QUERIES, only_series
 from tests.probes.prometheus.incidents import AT, HEALTHY_AT, SHOP
 from tests.support.prometheus import PrometheusDataset, PrometheusServer, StagedSeries, staged
 
@@ -33,13 +34,13 @@ QUERIES = [
     "histogram_quantile(0.99, sum by (job, le) (rate(http_request_duration_seconds_bucket[5m])))",
     "queue_capacity",
 ]
-ODD_VALUES = ['say "hi"', "$1 and $$", "Zürich ✓", "back\\slash", ""]
+ODD_VALUES = ['say "hi"', "$1 and $$", "Zürich ✓", "back\\slash", "", "party 🎉", "line\nbreak"]
 
 
 def _odd_series() -> Iterator[StagedSeries]:
     start = AT.timestamp() - 3600
     for index, value in enumerate(ODD_VALUES):
-        labels = {"pod": f"p{index}"} | ({"zone": value} if value else {})
+        labels = {"zone": value} if value else {"kind": "no zone"}  # no single label tells all apart
         yield staged("odd_labels", labels, start, 60, [float(index)] * 61)
 
 
@@ -111,18 +112,42 @@ def test_only_series_keeps_exactly_the_wanted_label_sets(prometheus_server: Serv
     with _client(server) as client:
         every = client.query("odd_labels", at)
         assert len(every) == len(ODD_VALUES)
-        for wanted in ([every[0]], [every[1], every[2]], [every[3], every[4]], list(every)):
-            narrowed = only_series("odd_labels", [s.labels for s in wanted], {"pod", "zone", "__name__"})
-            assert narrowed is not None
-            got = client.query(narrowed, at)
-            assert sorted(s.labels["pod"] for s in got) == sorted(s.labels["pod"] for s in wanted)
+        for wanted in (
+            [every[0]],
+            [every[1], every[2]],
+            [every[3], every[4]],
+            [every[5], every[6]],
+            list(every),
+        ):
+            narrowed = only_series("odd_labels", [s.labels for s in wanted], [s.labels for s in every])
+            assert narrowed is not None and len(narrowed) == 1
+            got = client.query(narrowed[0], at)
+            assert narrowed[0].count("label_replace") == len(wanted)  # every value matched, escaped
+            assert sorted(str(sorted(s.labels.items())) for s in got) == sorted(
+                str(sorted(s.labels.items())) for s in wanted
+            )
 
 
-def test_too_long_a_filter_is_not_sent() -> None:
-    wanted = [{"pod": f"pod-{i:05d}"} for i in range(2000)]
-    assert only_series("up", wanted, {"pod"}) is None
-    assert only_series("up", wanted[:10], {"pod"}) is not None
-    assert only_series("up", wanted[:10], {"bad-name"}) is None
+def test_many_wanted_series_are_split_into_a_few_short_queries_or_read_all() -> None:
+    def pod(i: int, **more: str) -> dict[str, str]:
+        return {"app": "checkout", "container": "api", "instance": f"10.0.{i // 250}.{i % 250}:8080",
+                "job": "kubernetes-pods", "namespace": "shop", "node": f"node-{i % 7}",
+                "pod": f"checkout-7d9f8c6b5-{i:05d}", **more}  # fmt: skip
+
+    every = [pod(i) for i in range(3000)]
+    few = only_series("up", every[:8], every)
+    assert few is not None and len(few) == 1 and "on(instance)" in few[0]  # one label tells them apart
+    many = only_series("up", every[:300], every)
+    assert many is not None and 1 < len(many) <= MAX_QUERIES
+    assert all(len(quote(q, safe="")) <= MAX_ENCODED_QUERY for q in many)
+    assert sum(q.count("vector(1)") for q in many) == 300
+    assert only_series("up", every[:2000], every) is None  # more than a few queries hold
+    # no single label tells them apart: every label is matched, absent ones not set
+    codes = [pod(i % 10, code=str(200 + i // 10)) for i in range(20)]
+    both = only_series("up", codes[:3], codes)
+    assert both is not None and "on(app, code, container, instance" in both[0] and "le" not in both[0]
+    assert only_series("up", [{"bad-name": "x"}], [{"bad-name": "x"}, {"bad-name": "y"}]) is None
+    assert only_series("up", [{"nan": "1"}], [{"nan": "1"}, {"nan": "2"}]) is None  # a number to PromQL
 
 
 class _ShortUrlProxy(BaseHTTPRequestHandler):

@@ -160,12 +160,13 @@ def test_a_ramp_is_compared_with_the_level_before_it_began() -> None:
     assert not judged(sampled(held, 300)).anomalous[0]
 
 
-@pytest.mark.parametrize("window_hours", [0.25, 1, 3, 4, 6, 12, 24])
-@pytest.mark.parametrize("baseline_days", [1, 2, 7, 14, 30])
+@pytest.mark.parametrize("window_hours", [0.25, 1, 2, 3, 4, 6, 12, 24])
+@pytest.mark.parametrize("baseline_days", [1, 2, 7, 14, 21, 30])
 def test_the_finer_step_divides_the_judging_step(window_hours: float, baseline_days: int) -> None:
     from probes.prometheus.anomalies import query_grid
 
     grid = query_grid(AT, window_hours * HOUR, baseline_days * DAY, 2016, 240)
+    assert grid.recent_step == int(grid.recent_step)  # a PromQL duration in whole seconds
     assert grid.step % grid.recent_step == 0
     assert (grid.at - grid.recent_start) / grid.recent_step <= 240  # within window_points
 

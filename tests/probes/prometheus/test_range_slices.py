@@ -82,3 +82,13 @@ def test_a_baseline_larger_than_the_bound_on_one_answer_is_still_judged(
     ]
     vanished = [f for f in sliced.findings if f.kind == "series_vanished"]
     assert vanished, "a series gone from the later slices is still judged (and found vanished)"
+
+
+def test_tens_of_thousands_of_series_over_a_week_are_refused_not_read_a_point_at_a_time() -> None:
+    with (
+        PrometheusClient(PrometheusConfig(url="http://127.0.0.1:9"), deadline=float("inf")) as client,
+        pytest.raises(ProbeError) as refused,
+    ):  # refused before anything is sent: nothing listens on port 9
+        query_range_sliced(client, "up", AT - timedelta(days=7), AT, 300, series=100_000)
+    assert refused.value.kind is ErrorKind.TOO_LARGE
+    assert "lower max_series or the baseline" in str(refused.value)
