@@ -3,13 +3,12 @@ that depart; the verdicts are exactly those of reading every series finely (real
 
 from __future__ import annotations
 
-import threading
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -24,6 +23,7 @@ from probes.prometheus.config import PrometheusConfig
 from probes.prometheus.judge_series import DetectorSettings, judge, observations
 from probes.prometheus.series_filter import MAX_ENCODED_QUERY, MAX_QUERIES, only_series
 from tests.probes.prometheus.incidents import AT, HEALTHY_AT, SHOP
+from tests.support.local_http import serving
 from tests.support.prometheus import PrometheusDataset, PrometheusServer, StagedSeries, staged
 
 pytestmark = pytest.mark.integration
@@ -178,12 +178,8 @@ class _ShortUrlProxy(BaseHTTPRequestHandler):
 def short_url_proxy(prometheus_server: Server) -> Iterator[str]:
     _ShortUrlProxy.target = prometheus_server(SHOP).url
     _ShortUrlProxy.refused = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _ShortUrlProxy)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(_ShortUrlProxy) as url:
+        yield url
 
 
 def test_a_refused_filter_reads_every_series_finely_with_the_same_verdicts(

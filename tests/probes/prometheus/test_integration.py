@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -20,6 +19,7 @@ from probes.prometheus.anomalies import AnomaliesProbe
 from probes.prometheus.scrape import ScrapeProbe
 from tests.probes.prometheus import incidents
 from tests.probes.prometheus.incidents import AT, HEALTHY_AT, SHOP
+from tests.support.local_http import serving
 from tests.support.ports import free_port
 from tests.support.prometheus import PrometheusDataset, PrometheusServer
 
@@ -344,12 +344,8 @@ class _HtmlPage(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def html_server() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _HtmlPage)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(_HtmlPage) as url:
+        yield url
 
 
 def test_non_json_answer_is_a_protocol_error(html_server: str) -> None:

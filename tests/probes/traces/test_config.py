@@ -6,9 +6,8 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from threading import Thread
 from typing import Any
 
 import pytest
@@ -17,6 +16,7 @@ from diagnostics import ErrorKind, Status, report_to_dict
 from diagnostics.testing import run_probe
 from probes.traces.errors import ErrorsProbe
 from probes.traces.latency import LatencyProbe
+from tests.support.local_http import serving
 from tests.support.ports import refusing_port
 
 TOKEN = "tempo-token-93f1c7"
@@ -80,13 +80,8 @@ class _Rejecting(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def rejecting_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Rejecting)
-    Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(_Rejecting) as url:
+        yield url
 
 
 def test_a_rejected_token_is_an_auth_error_that_shows_no_secret(rejecting_url: str) -> None:
