@@ -100,21 +100,7 @@ def answer_time(url: str, repeat: int) -> float:
     """Median over ``repeat`` of the wall time Prometheus takes to answer both range queries
     in full (evaluate, encode, send), read by a client that decodes nothing: the floor of any
     client that needs the points."""
-
-    def fetch() -> object:
-        for params in the_probes_queries():
-            with requests.get(
-                f"{url}/api/v1/query_range",
-                params=params,
-                headers={"Accept-Encoding": "identity"},
-                stream=True,
-                timeout=60,
-            ) as answer:
-                while answer.raw.read(1 << 20):
-                    pass
-        return None
-
-    return median_time(repeat, fetch)[0]
+    return median_time(repeat, lambda: wire_bytes(url, "identity"))[0]
 
 
 def reduction_queries() -> list[str]:

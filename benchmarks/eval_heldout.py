@@ -120,6 +120,7 @@ def main() -> None:
             after=judging.after,
             prometheus=args.prometheus or args.check_same,
             verbose=args.verbose,
+            dump=None,
         )
         direct = None
         if not args.prometheus or args.check_same:

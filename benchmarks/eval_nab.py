@@ -456,7 +456,7 @@ def overrides(assignments: list[str]) -> Iterator[tuple[str, object]]:
 
 
 def report(tallies: dict[str, dict[str, Tally]], args: argparse.Namespace, total: float) -> None:
-    if getattr(args, "dump", None):
+    if args.dump:
         with args.dump.open("w") as out:
             for variant, groups in tallies.items():
                 for group, tally in sorted(groups.items()):
