@@ -4,11 +4,13 @@ one grid for every series, then the recent range's finer points for the few seri
 Every decision (anomalous, vanished, judged) is taken on the judging grid: the baseline's step
 and phase (:mod:`probes.prometheus.judge_series`). The recent range's finer points only date
 an onset and tell how long a series has been silent, so they are read for the series found
-anomalous or vanished on the grid alone, and those series are judged again with them. When the
-baseline's step is a multiple of the finer step, the grid's points are points of the finer
-range, so the verdicts are exactly those of reading every series finely: a series silent on
-the grid is silent at least as long on the finer points, and it is judged again. A week of
-1,000 series then moves the recent range at 25 points per series instead of 241.
+anomalous or vanished on the grid alone, and those series are judged again with them. The
+finer step divides the grid's (:func:`probes.prometheus.anomalies.query_grid`), so the grid's
+points are points of the finer range and the verdicts are exactly those of reading every
+series finely: a series silent on the grid is silent at least as long on the finer points, and
+it is judged again. (A series seen at finer points only, at no grid point, has nothing to be
+judged on.) A week of 1,000 series then moves the recent range at 25 points per series instead
+of 241. Reading is :mod:`probes.prometheus.client_ranges`; judging, pure functions.
 """
 
 from __future__ import annotations
@@ -28,10 +30,14 @@ from probes.prometheus.series_filter import only_series
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    import numpy.typing as npt
+
     from probes.prometheus.anomalies import QueryGrid
     from probes.prometheus.client import PrometheusClient
     from probes.prometheus.judge_series import DetectorSettings
     from probes.prometheus.model import SeriesGrid
+
+    IntArray = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,7 +79,7 @@ def read_and_judge(
     expected_series: int,
 ) -> JudgedQuery:
     """Read ``promql`` on ``grid`` and judge every series it returns (see the module docstring)."""
-    finer_later = grid.step > grid.recent_step and grid.step % grid.recent_step == 0
+    finer_later = grid.step > grid.recent_step  # query_grid: the finer step divides the grid step
     first_step = grid.step if finer_later else grid.recent_step
     recent = query_range_sliced(
         client, promql, _moment(grid.recent_start), _moment(grid.at), first_step, series=expected_series
@@ -92,24 +98,11 @@ def read_and_judge(
     read_finely = 0
     rows = np.flatnonzero(verdicts.anomalous | verdicts.vanished)
     if finer_later and len(rows):
-        wanted = [labels[row] for row in rows]
-        narrowed = only_series(promql, wanted, [series.labels for series in recent.series])
+        narrowed = only_series(
+            promql, [labels[row] for row in rows], [series.labels for series in recent.series]
+        )
         finer = _finer_points(client, promql, narrowed, grid, (len(rows), len(recent.series)))
-        keys = {_key(labels[row]): row for row in rows}
-        keep = [index for index, found in enumerate(finer.labels) if _key(found) in keys]
-        finer = replace(
-            finer,
-            values=finer.values[keep],
-            present=finer.present[keep],
-            labels=tuple(finer.labels[i] for i in keep),
-        )
-        finer_labels, finer_obs = observations(baseline, finer, judged_from=judged_from)
-        verdicts = _with_rows(
-            verdicts,
-            np.array([keys[_key(found)] for found in finer_labels], dtype=np.int64),
-            judge(finer_obs, settings),
-        )
-        read_finely = len(keep)
+        verdicts, read_finely = judged_again(verdicts, labels, rows, baseline, finer, judged_from, settings)
     return JudgedQuery(
         labels=labels,
         verdicts=verdicts,
@@ -145,6 +138,32 @@ def _finer_points(
             first = answers[0]
             return replace(first, series=joined_series([answer.series for answer in answers])).grid()
     return read(promql, series[1]).grid()
+
+
+def judged_again(
+    verdicts: Verdicts,
+    labels: tuple[Mapping[str, str], ...],
+    rows: IntArray,
+    baseline: SeriesGrid,
+    finer: SeriesGrid,
+    judged_from: float,
+    settings: DetectorSettings,
+) -> tuple[Verdicts, int]:
+    """``verdicts`` with ``rows`` judged again on the ``finer`` recent range (which may hold
+    other series too: only those of ``rows`` are kept), and how many were."""
+    keys = {_key(labels[row]): row for row in rows}
+    keep = [index for index, found in enumerate(finer.labels) if _key(found) in keys]
+    finer = replace(
+        finer,
+        values=finer.values[keep],
+        present=finer.present[keep],
+        labels=tuple(finer.labels[index] for index in keep),
+    )
+    finer_labels, finer_obs = observations(baseline, finer, judged_from=judged_from)
+    again = judge(finer_obs, settings)
+    return _with_rows(
+        verdicts, np.array([keys[_key(found)] for found in finer_labels], dtype=np.int64), again
+    ), len(keep)
 
 
 def _with_rows(verdicts: Verdicts, rows: np.ndarray, again: Verdicts) -> Verdicts:
