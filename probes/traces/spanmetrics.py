@@ -39,10 +39,17 @@ SERVER = 'span_kind="SPAN_KIND_SERVER"'
 ERROR = 'status_code="STATUS_CODE_ERROR"'
 
 
-def calls_query(seconds: int, *, errors: bool) -> str:
-    """The PromQL counting server spans (failing ones with ``errors``) per service over ``seconds``."""
+def promql_range(span: timedelta) -> str:
+    """``span`` as a PromQL range: whole seconds where it is whole, else milliseconds (ranges take
+    no fractions, and rounding up to a second would count traffic from before the window)."""
+    millis = max(1, math.ceil(span.total_seconds() * 1000))
+    return f"{millis // 1000}s" if millis % 1000 == 0 else f"{millis}ms"
+
+
+def calls_query(span: str, *, errors: bool) -> str:
+    """The PromQL counting server spans (failing ones with ``errors``) per service over ``span``."""
     selector = f"{SERVER},{ERROR}" if errors else SERVER
-    return f"sum by (service_name, service) (increase({CALLS}{{{selector}}}[{seconds}s]))"
+    return f"sum by (service_name, service) (increase({CALLS}{{{selector}}}[{span}]))"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,14 +80,12 @@ def error_rates(
     """Failing and total server spans per service in the window and the baseline; None without span metrics."""
     from probes.prometheus.client import PrometheusClient
 
-    # whole seconds that cover the window and the baseline (PromQL ranges take no fractions)
-    window_s = max(1, math.ceil(ctx.window.total_seconds()))
-    baseline_s = max(1, math.ceil(baseline.total_seconds()))
+    window, before = promql_range(ctx.window), promql_range(baseline)
     queries = (
-        calls_query(window_s, errors=False),
-        calls_query(window_s, errors=True),
-        calls_query(baseline_s, errors=False),
-        calls_query(baseline_s, errors=True),
+        calls_query(window, errors=False),
+        calls_query(window, errors=True),
+        calls_query(before, errors=False),
+        calls_query(before, errors=True),
     )
     with PrometheusClient(prometheus, deadline=ctx.deadline) as client:
         total = _counts(client, queries[0], ctx.at)
@@ -89,7 +94,7 @@ def error_rates(
         failing = _counts(client, queries[1], ctx.at)
         baseline_total = _counts(client, queries[2], ctx.start)
         baseline_failing = _counts(client, queries[3], ctx.start)
-        edges_query = f"sum by (client, server) (increase({FAILED_EDGES}[{window_s}s])) > 0"
+        edges_query = f"sum by (client, server) (increase({FAILED_EDGES}[{window}])) > 0"
         edges = sorted(
             (
                 (s.labels.get("client", ""), s.labels.get("server", ""), round(s.value, 1))
@@ -115,9 +120,9 @@ def error_rates(
 SERVER_SECONDS = "traces_service_graph_request_server_seconds_bucket"
 
 
-def server_quantile_query(q: float, seconds: int) -> str:
-    """The PromQL of the ``q`` quantile of each server's request duration over ``seconds``."""
-    return f"histogram_quantile({q:g}, sum by (server, le) (increase({SERVER_SECONDS}[{seconds}s])))"
+def server_quantile_query(q: float, span: str) -> str:
+    """The PromQL of the ``q`` quantile of each server's request duration over ``span``."""
+    return f"histogram_quantile({q:g}, sum by (server, le) (increase({SERVER_SECONDS}[{span}])))"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -142,9 +147,10 @@ def server_latencies(
     """p95 of each server's requests in the window and the baseline; None without service-graph metrics."""
     from probes.prometheus.client import PrometheusClient
 
-    window_s = max(1, math.ceil(ctx.window.total_seconds()))
-    baseline_s = max(1, math.ceil(baseline.total_seconds()))
-    queries = (server_quantile_query(0.95, window_s), server_quantile_query(0.95, baseline_s))
+    queries = (
+        server_quantile_query(0.95, promql_range(ctx.window)),
+        server_quantile_query(0.95, promql_range(baseline)),
+    )
     with PrometheusClient(prometheus, deadline=ctx.deadline) as client:
         after = _by_server(client.query(queries[0], ctx.at))
         if not after:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from probes.traces import jaeger, tempo, zipkin
+from datetime import timedelta
+
+from probes.traces import jaeger, spanmetrics, tempo, zipkin
 from probes.traces.spans import SpanKind
 
 
@@ -130,3 +132,11 @@ def test_a_long_trace_is_cut_to_its_earliest_spans() -> None:
     }
     trace = jaeger.parse_trace(raw, max_spans=5)
     assert trace.truncated and [s.span_id for s in trace.spans] == ["19", "18", "17", "16", "15"]
+
+
+def test_span_metric_ranges_cover_the_window_exactly() -> None:
+    # a second rounded up would count up to a second of the traffic before the window
+    assert spanmetrics.promql_range(timedelta(minutes=15)) == "900s"
+    assert spanmetrics.promql_range(timedelta(seconds=5.2301)) == "5231ms"
+    assert spanmetrics.promql_range(timedelta(0)) == "1ms"
+    assert "[5231ms]" in spanmetrics.calls_query("5231ms", errors=True)
