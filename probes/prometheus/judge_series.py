@@ -25,7 +25,9 @@ every 15 s as for hourly recording rules, for a week of history as for a day. Fo
    diagnosed range holds ``m / k`` independent windows of ``k`` of its ``m`` new samples, so
    ``rank`` is lowered (to the most extreme window at least) until the chance that any window
    of any length the baseline can judge passes by chance stays within ``chance``: a week at 5 minutes judged over an
-   hour keeps ``rank`` 2, two days must pass a higher extreme. Window
+   hour keeps ``rank`` 2, two days must pass a higher extreme. Where even the most extreme
+   window is passed too often (a day judged over 4 hours), the window must pass it by the
+   tail's own scale x ln(1 / wanted rank): an exponential tail extrapolated beyond it. Window
    lengths whose baseline has fewer than ``4 x rank x k`` windows are not used. One
    exceptional sample is judged by ``k = 1``; a long, moderate shift by ``k = 12``. The
    window's residuals must also exceed how far the series usually departs at this time of day
@@ -118,7 +120,7 @@ class DetectorSettings:
     chance: float = 0.2
     """At most this chance that some window of the diagnosed range passes its ranked extreme by
     chance alone (all window lengths, both sides); on short baselines the rank is lowered below
-    ``rank`` until it holds (see :func:`_calibrated_rank`)."""
+    ``rank`` until it holds (see :func:`_wanted_rank`)."""
     windows: tuple[int, ...] = (1, 3, 6, 12)
     onset_fraction: float = 0.5
     min_deviation: float = 0.0
@@ -257,7 +259,8 @@ def _departures(
         means = window_means(residual, length, count, sums=sums)
         base_means = np.where(in_base[:, :base_width], means[:, :base_width], np.nan)
         usable = usable_length(base_count, length, settings)
-        rank = _calibrated_rank(base_count, new_samples, length, settings)
+        wanted = _wanted_rank(base_count, new_samples, length, settings)
+        rank = np.maximum(1, np.floor(wanted + 1e-9)).astype(np.int64)
         ordered = SortedRows.of(base_means)
         center = ordered.median()
         spread = robust_spread(base_means, center, ordered).astype(np.float64)
@@ -271,10 +274,16 @@ def _departures(
             down = judged[:, tail:] & usable[:, None] & (center[:, None] - recent >= margin)
             up &= (recent > high[:, None]) & (recent >= floor[:, None])
             down &= (recent < low[:, None]) & (-recent >= floor[:, None])
-            # a short history's extremes are a rough edge of normal: pass them by the floor
-            beyond = np.where(short, floor, 0.0)[:, None]
-            up &= recent - high[:, None] >= beyond
-            down &= low[:, None] - recent >= beyond
+            # a short history's extremes are a rough edge of normal: pass them by the floor;
+            # where even the most extreme is passed too often by chance, pass it by as much
+            # as its tail says makes up the difference
+            beyond_up = beyond_down = np.where(short, floor, 0.0)
+            if (wanted < 1.0).any():
+                stretch = np.log(1.0 / np.minimum(wanted, 1.0))
+                beyond_up = np.fmax(beyond_up, stretch * ordered.tail_scale(largest=True))
+                beyond_down = np.fmax(beyond_down, stretch * ordered.tail_scale(largest=False))
+            up &= recent - high[:, None] >= beyond_up[:, None]
+            down &= low[:, None] - recent >= beyond_down[:, None]
             if (
                 settings.recent_check and length <= settings.usual_windows
             ):  # a departure the series makes at this time every day is normal
@@ -317,12 +326,12 @@ def usable_length(samples: IntArray, length: int, settings: DetectorSettings) ->
     return usable
 
 
-def _calibrated_rank(
+def _wanted_rank(
     samples: IntArray, new_samples: IntArray, length: int, settings: DetectorSettings
-) -> IntArray:
+) -> FloatArray:
     """Per row, the rank of the baseline extreme a window of ``length`` samples must pass:
-    ``rank x length``, with the rank lowered (never below the most extreme window) where the
-    baseline is short for the number of samples judged.
+    ``rank x length``, lowered where the baseline is short for the number of samples judged;
+    below 1 (beyond the most extreme window) it is reached by extrapolating the tail.
 
     A new window beats the r-th most extreme of ``n`` exchangeable baseline windows with
     chance r / (n + 1), and the diagnosed range holds ``new_samples / length`` independent
@@ -334,8 +343,8 @@ def _calibrated_rank(
     lengths = sum(usable_length(samples, other, settings).astype(np.int64) for other in settings.windows)
     share = settings.chance / (2 * np.maximum(lengths, 1))
     rank = np.minimum(settings.rank, share * (samples + 1) / np.maximum(new_samples, 1))
-    ranks: IntArray = np.maximum(1, np.floor(rank * length + 1e-9)).astype(np.int64)
-    return ranks
+    wanted: FloatArray = np.maximum(rank * length, 1e-3).astype(np.float64)
+    return wanted
 
 
 def _held_last_day(

@@ -81,6 +81,22 @@ class SortedRows:
         merged: FloatArray = np.maximum(left(lo - 1), right(k - lo))
         return merged
 
+    def tail_scale(self, *, largest: bool) -> FloatArray:
+        """How fast each row's tail thins beyond its extremes: the mean excess of its ``m`` most
+        extreme values over the next one, ``m`` the square root of the count (at least 2, at
+        most a quarter of it). For an exponential tail (the Gumbel domain: normal, lognormal,
+        gamma) this estimates its scale, so a value passes the most extreme of ``n`` by
+        ``scale x ln(1 / r)`` with chance about ``r / (n + 1)``. NaN below 8 values."""
+        n = self.count
+        m = np.clip(np.ceil(np.sqrt(n)), 2, n // 4).astype(np.int64)
+        sums = np.cumsum(np.nan_to_num(self.ordered, nan=0.0), axis=1)
+        if largest:
+            top = (pick(sums, n - 1) - pick(sums, np.maximum(n - m - 1, 0))) / np.maximum(m, 1)
+            scale = top - pick(self.ordered, np.maximum(n - m - 1, 0))
+        else:
+            scale = pick(self.ordered, m) - pick(sums, np.maximum(m - 1, 0)) / np.maximum(m, 1)
+        return np.where(n >= 8, scale, np.nan).astype(np.float64)
+
     def ranked(self, rank: IntArray | int, *, largest: bool) -> FloatArray:
         """:func:`ranked` of each row."""
         rank_of = np.broadcast_to(np.asarray(rank, dtype=np.int64), self.count.shape)

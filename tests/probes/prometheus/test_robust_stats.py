@@ -108,3 +108,14 @@ def test_window_means_from_shared_running_sums_and_spread_back() -> None:
         for row, column in zip(*np.nonzero(flags), strict=True):
             expected[row, max(0, column - length + 1) : column + 1] = True
         assert np.array_equal(spread_back(flags, length), expected)
+
+
+def test_tail_scale_estimates_an_exponential_tail_on_either_side() -> None:
+    rng = np.random.default_rng(3)
+    rows = np.vstack([rng.exponential(10.0, 2_000), -rng.exponential(10.0, 2_000)])
+    rows[:, :5] = np.nan  # absent points are not part of the tail
+    ordered = SortedRows.of(rows)
+    upper, lower = ordered.tail_scale(largest=True), ordered.tail_scale(largest=False)
+    assert 7.0 <= upper[0] <= 13.0 and 7.0 <= lower[1] <= 13.0
+    assert upper[1] < 1.0 and lower[0] < 1.0  # the bounded side of each row thins at once
+    assert np.isnan(SortedRows.of(rows[:, :12]).tail_scale(largest=True)).all()  # 7 values: too few
