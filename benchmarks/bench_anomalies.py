@@ -186,9 +186,13 @@ def main() -> None:
     print(
         f"baseline {len(BASELINE_TIMES)} points (5 min), recent {len(RECENT_TIMES)} points (30 s) per series"
     )
-    judging_only(args.series, args.repeat, rng)
-    decoding(args.decode_series, args.repeat, rng)
-    end_to_end(args.e2e_series, args.repeat, rng)
+    # a count of 0 skips that measurement
+    if args.series:
+        judging_only(args.series, args.repeat, rng)
+    if args.decode_series:
+        decoding(args.decode_series, args.repeat, rng)
+    if args.e2e_series:
+        end_to_end(args.e2e_series, args.repeat, rng)
 
 
 if __name__ == "__main__":

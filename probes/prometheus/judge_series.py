@@ -32,7 +32,10 @@ every 15 s as for hourly recording rules, for a week of history as for a day. Fo
    exceptional sample is judged by ``k = 1``; a long, moderate shift by ``k = 12``. The
    window's residuals must also exceed how far the series usually departs at this time of day
    (the median over previous days of the extreme residual within ``slot_tolerance``): a
-   departure it makes every day at this time is normal.
+   departure it makes every day at this time is normal. So is what it did a week ago: a window
+   nearer to the same time a week earlier than to the expected value, and changed from it by
+   less than the threshold x the spread of the baseline's day-over-day changes (scaled to the
+   window's length), is a weekly habit (a weekend against a daily model of mostly weekdays).
 4. **Short history.** With less than ``short_history_days`` of baseline, or less than half of
    it present in the series' own samples, the series is judged with ``short_margin`` x the
    threshold, a window must pass its ranked extreme by at least the floor (a day or two hold
@@ -248,6 +251,12 @@ def _departures(
     tail = max(0, int(base_count.min()) - max(settings.windows)) if len(base_count) else 0
     above_usual = moving.apply(residuals - model.usual_high)[:, tail:]
     below_usual = moving.apply(model.usual_low - residuals)[:, tail:]
+    # the same time a week earlier, where the history holds it (a weekend judged against a
+    # model of mostly weekdays): the residuals of those samples and their week-over-week change
+    week_over_week = moving.apply(grid.values - model.week_ago)[:, tail:]
+    with_week = moving.apply(np.where(np.isfinite(model.week_ago), residuals, np.nan))[:, tail:]
+    change_spread = _day_over_day_spread(grid, model) if np.isfinite(week_over_week).any() else None
+    shortest_spread = None
     # no baseline window ends further right (one column at least, for rows without a baseline)
     base_width = min(residual.shape[1], max(1, int(base_count.max(initial=0))))
     new_samples = judged.sum(axis=1)
@@ -265,6 +274,7 @@ def _departures(
         center = ordered.median()
         spread = robust_spread(base_means, center, ordered).astype(np.float64)
         spread = np.maximum(spread, 1e-12 * np.maximum(np.abs(model.level), 1.0))
+        shortest_spread = spread if shortest_spread is None else shortest_spread
         high = ordered.ranked(rank, largest=True)
         low = ordered.ranked(rank, largest=False)
         margin = (z_needed * spread)[:, None]
@@ -289,6 +299,15 @@ def _departures(
             ):  # a departure the series makes at this time every day is normal
                 up &= ~(window_means(above_usual, length) <= 0)
                 down &= ~(window_means(below_usual, length) <= 0)
+                if change_spread is not None and shortest_spread is not None:
+                    # nearer to a week ago than to the expected value, and no departure from
+                    # it beyond how much the same time changes from day to day: a weekly
+                    # habit, not news
+                    change = _window_nanmeans(week_over_week, length)
+                    departure = _window_nanmeans(with_week, length)
+                    usual_change = (z_needed * change_spread * spread / shortest_spread)[:, None]
+                    up &= ~((change < departure / 2) & (change < usual_change))
+                    down &= ~((change > departure / 2) & (-change < usual_change))
         # a flagged window covers its own samples only, all of them in the tail
         out_up[:, tail:] |= spread_back(up, length)
         out_down[:, tail:] |= spread_back(down, length)
@@ -318,6 +337,27 @@ def _departures(
         single_low=np.fmin(low, center - z_needed * spread),
         single_high=np.fmax(high, center + z_needed * spread),
     )
+
+
+def _day_over_day_spread(grid: JudgingGrid, model: ExpectedValues) -> FloatArray:
+    """Robust spread of each row's change from the same time a day earlier over the baseline:
+    how much a sample usually differs from a day before, whatever the model (NaN without two
+    days). A weekly pattern changes only on two days of seven: the median ignores them."""
+    change = (grid.values - model.day_ago)[:, : grid.base_width]
+    spread: FloatArray = robust_spread(change, nanmedian(change)).astype(np.float64)
+    return spread
+
+
+def _window_nanmeans(values: FloatArray, length: int) -> FloatArray:
+    """Mean of the finite values of each run of ``length`` ending at each position (NaN where
+    none is): a window reaching back before the history's first week still has a week-ago
+    value for its newer samples."""
+    finite = np.isfinite(values)
+    sums = window_means(np.where(finite, values, 0.0), length)
+    counts = window_means(finite.astype(np.float64), length)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means: FloatArray = np.where(counts > 0, sums / counts, np.nan)
+    return means
 
 
 def usable_length(samples: IntArray, length: int, settings: DetectorSettings) -> BoolArray:

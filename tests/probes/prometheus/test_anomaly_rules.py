@@ -310,3 +310,40 @@ def test_a_spike_far_beyond_the_tail_of_a_day_is_found() -> None:
 
     found = judged_rows(draw, 20, window=4 * HOUR, baseline_days=1.0)
     assert found.anomalous.all() and (found.sign == 1).all()
+
+
+def business_week(weekend_share: float, sigma: float = 0.05) -> Signal:
+    """A daily wave peaking at AT's time of day, ``weekend_share`` as high on two days of every
+    week, AT's day being the first of them; 5 % multiplicative noise."""
+    weekend_start = AT - (AT % DAY)
+
+    def signal(t: np.ndarray) -> np.ndarray:
+        wave = 60.0 + 40.0 * np.cos(2 * np.pi * (t - AT) / DAY)
+        weekend = ((t - weekend_start) // DAY) % 7 < 2
+        return np.where(weekend, weekend_share, 1.0) * wave * (1 + sigma * noise(0.0, 1.0)(t))
+
+    return signal
+
+
+@pytest.mark.parametrize("interval", [300.0, 1800.0, 3600.0])
+def test_a_weekend_is_judged_against_the_same_time_a_week_ago(interval: float) -> None:
+    """A week of baseline cannot score a weekly model (that needs two), so the daily model
+    expects a weekday at a weekend's peak hour: half of it is z 10 and more. The same time a
+    week ago, nearer to now than the expected value is, makes it a weekly habit; an outage on
+    the weekend (a weekend's peak hour at a tenth) is still found, as is a spike."""
+    quiet = judged(sampled(business_week(0.5), interval))
+    assert quiet.judged[0] and quiet.seasonal[0]
+    assert not quiet.anomalous[0], quiet.score[0]
+    outage = with_burst(business_week(0.5), AT - 2 * interval, AT + 1, 5.0)
+    found = judged(sampled(outage, interval))
+    assert found.anomalous[0] and found.sign[0] == -1
+    spike = judged(sampled(with_burst(business_week(0.5), AT - 2 * interval, AT + 1, 250.0), interval))
+    assert spike.anomalous[0] and spike.sign[0] == 1
+
+
+def test_a_spike_at_the_same_time_a_week_ago_is_a_weekly_habit() -> None:
+    weekly_job = with_burst(noise(100, 5), AT - 7 * DAY - 900, AT - 7 * DAY + 600, 180.0)
+    again = judged(sampled(with_burst(weekly_job, AT - 900, AT + 1, 185.0), 300))
+    assert again.judged[0] and not again.anomalous[0], again.score[0]
+    elsewhere = judged(sampled(with_burst(noise(100, 5), AT - 900, AT + 1, 185.0), 300))
+    assert elsewhere.anomalous[0] and elsewhere.sign[0] == 1
