@@ -13,7 +13,9 @@ every 15 s as for hourly recording rules, for a week of history as for a day. Fo
    (median of the same time on the previous days) and, with two weeks of history, the *weekly*
    one (the same time a week earlier). Each is scored by its mean absolute residual over the
    whole baseline (a model wrong one day in seven loses to one right every day); a seasonal
-   model is chosen only when it is below ``seasonality_gain`` x the level model's.
+   model is chosen only when it is below ``seasonality_gain`` x the level model's. Its
+   statistics below come only from the points it expects itself (not the baseline's first
+   day, where the level stands in).
 3. **Calibrated departures.** For each window length ``k`` of ``windows`` (1, 3, 6, 12
    samples), the means of ``k`` consecutive residuals over the baseline form the *null
    distribution of that statistic*: its median, its own robust spread, and its ``rank x k``-th
@@ -236,10 +238,11 @@ def _departures(
     grid: JudgingGrid, model: ExpectedValues, short: BoolArray, settings: DetectorSettings
 ) -> _Departures:
     """Step 3: calibrated window tests for every window length, on the compacted residuals."""
-    moving = Compaction.of(grid.present)
+    judged_points = grid.present & model.modelled
+    moving = Compaction.of(judged_points)
     residuals = grid.values - model.expected
     residual, columns, count = moving.apply(residuals), moving.columns, moving.count
-    base_count = grid.present[:, : grid.base_width].sum(axis=1)
+    base_count = judged_points[:, : grid.base_width].sum(axis=1)
     position = np.arange(residual.shape[1])[None, :]
     in_base = position < base_count[:, None]
     judged = (columns >= grid.first_judged) & (position < count[:, None])

@@ -102,6 +102,10 @@ class ExpectedValues:
     """Per point, the median over the previous days of the highest (lowest) residual of the
     chosen model within ``slot_tolerance`` of the same time: how far the series usually
     departs then."""
+    modelled: BoolArray
+    """Points the chosen model itself expects: all for the level model; for a seasonal one,
+    not the baseline's first day (no earlier day to expect it from: the level stands in for
+    ``expected`` there, but its residuals are another statistic and must not set the extremes)."""
 
 
 def usual_extremes(
@@ -167,6 +171,7 @@ def expected_values(grid: JudgingGrid, settings: DetectorSettings) -> ExpectedVa
         models.append(week_ago)
     expected = level_model.copy()
     seasonal = np.zeros(rows, dtype=bool)
+    modelled = np.ones(grid.values.shape, dtype=bool)
     if models:
         actual = grid.values[:, : grid.base_width]
         common = np.isfinite(actual)
@@ -178,6 +183,7 @@ def expected_values(grid: JudgingGrid, settings: DetectorSettings) -> ExpectedVa
             spread = nanmean(np.abs(np.where(common, actual - model[:, : grid.base_width], np.nan)))
             better = (spread < best) & (common.sum(axis=1) >= settings.min_samples)
             expected = np.where(better[:, None], np.where(np.isfinite(model), model, level_model), expected)
+            modelled = np.where(better[:, None], np.isfinite(model), modelled)
             seasonal |= better
             best = np.where(better, spread, best)
     days = min(7, grid.base_width // period) if period else 0
@@ -195,6 +201,7 @@ def expected_values(grid: JudgingGrid, settings: DetectorSettings) -> ExpectedVa
         week_ago=week_ago,
         usual_high=usual_high,
         usual_low=usual_low,
+        modelled=modelled,
     )
 
 
