@@ -368,3 +368,30 @@ def test_the_daily_model_sets_its_own_extremes(interval: float, baseline_days: f
     assert rise.seasonal[0] and rise.anomalous[0] and rise.sign[0] == 1
     quiet = judged(sampled(daily_wave, interval), baseline_days=baseline_days)
     assert quiet.seasonal[0] and not quiet.anomalous[0], quiet.score[0]
+
+
+def irregular(signal: Signal, gaps: tuple[float, ...], seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Samples of ``signal`` from 9 days before AT, each ``gaps[i]`` after the last (at random)."""
+    rng = np.random.default_rng(seed)
+    steps = rng.choice(gaps, size=int(9 * DAY / min(gaps)) + 1)
+    times = AT - 9 * DAY + rng.uniform(0, max(gaps)) + np.cumsum(steps)
+    times = times[times <= AT]
+    return times, signal(times)
+
+
+def test_an_irregular_daily_series_is_judged_only_where_the_daily_model_expects_it() -> None:
+    """Samples 10, 15 or 30 minutes apart fall on a 5-minute grid where the previous days
+    often have no sample at the same time: there the daily model expects nothing, and judging
+    such a point by the level (60 +- 30 on this wave) false-alarmed in 5 of these 64 rows."""
+    gaps = (600.0, 900.0, 1800.0)
+
+    def at_hour(seed: int) -> Signal:  # AT at another time of the day for every seed
+        return lambda t: daily_wave(t + seed * 5400.0)
+
+    verdicts = [judged(irregular(at_hour(seed), gaps, seed)) for seed in range(64)]
+    assert all(v.judged[0] and v.seasonal[0] for v in verdicts)
+    assert sum(bool(v.anomalous[0]) for v in verdicts) <= 1
+    found = [
+        judged(irregular(with_burst(at_hour(seed), AT - 1800, AT + 1, 0.0), gaps, seed)) for seed in range(16)
+    ]
+    assert sum(bool(v.anomalous[0] and v.sign[0] == -1) for v in found) >= 13
