@@ -67,6 +67,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from probes.prometheus.judge_departures import Departures, departures
 from probes.prometheus.judge_series_expected import (
     DAY,
     ExpectedValues,
@@ -77,8 +78,6 @@ from probes.prometheus.judge_series_expected import (
     longest_gap,
 )
 from probes.prometheus.robust_stats import (
-    Compaction,
-    SortedRows,
     last_true,
     nanmedian,
     pick,
@@ -86,9 +85,6 @@ from probes.prometheus.robust_stats import (
     ranked,
     robust_spread,
     run_lengths,
-    running_sums,
-    spread_back,
-    window_means,
 )
 
 if TYPE_CHECKING:
@@ -125,7 +121,7 @@ class DetectorSettings:
     chance: float = 0.2
     """At most this chance that some window of the diagnosed range passes its ranked extreme by
     chance alone (all window lengths, both sides); on short baselines the rank is lowered below
-    ``rank`` until it holds (see :func:`_wanted_rank`)."""
+    ``rank`` until it holds (see :func:`probes.prometheus.judge_departures._wanted_rank`)."""
     windows: tuple[int, ...] = (1, 3, 6, 12)
     onset_fraction: float = 0.5
     min_deviation: float = 0.0
@@ -215,184 +211,9 @@ class Verdicts:
     last_seen: FloatArray
 
 
-@dataclass(frozen=True, slots=True)
-class _Departures:
-    """Per compacted sample: residual, single-sample z, and which samples are out on each side."""
-
-    residual: FloatArray
-    columns: IntArray
-    count: IntArray
-    base_count: IntArray
-    z: FloatArray
-    out_up: BoolArray
-    out_down: BoolArray
-    soft_up: BoolArray
-    soft_down: BoolArray
-    center: FloatArray
-    spread: FloatArray
-    single_low: FloatArray
-    single_high: FloatArray
-
-
-def _departures(
-    grid: JudgingGrid, model: ExpectedValues, short: BoolArray, settings: DetectorSettings
-) -> _Departures:
-    """Step 3: calibrated window tests for every window length, on the compacted residuals."""
-    judged_points = grid.present & model.modelled
-    moving = Compaction.of(judged_points)
-    residuals = grid.values - model.expected
-    residual, columns, count = moving.apply(residuals), moving.columns, moving.count
-    base_count = judged_points[:, : grid.base_width].sum(axis=1)
-    position = np.arange(residual.shape[1])[None, :]
-    in_base = position < base_count[:, None]
-    judged = (columns >= grid.first_judged) & (position < count[:, None])
-    z_needed = settings.threshold * np.where(short, settings.short_margin, 1.0)
-    floor = np.maximum(settings.min_deviation, settings.min_relative * model.typical)
-    rows = residual.shape[0]
-    # windows ending in the diagnosed window (and the usual extremes they are held to) lie in
-    # the tail, from the longest window before the first new sample of any row
-    tail = max(0, int(base_count.min()) - max(settings.windows)) if len(base_count) else 0
-    above_usual = moving.apply(residuals - model.usual_high)[:, tail:]
-    below_usual = moving.apply(model.usual_low - residuals)[:, tail:]
-    # the same time a week earlier, where the history holds it (a weekend judged against a
-    # model of mostly weekdays): the residuals of those samples and their week-over-week change
-    week_over_week = moving.apply(grid.values - model.week_ago)[:, tail:]
-    with_week = moving.apply(np.where(np.isfinite(model.week_ago), residuals, np.nan))[:, tail:]
-    change_spread = _day_over_day_spread(grid, model) if np.isfinite(week_over_week).any() else None
-    shortest_spread = None
-    # no baseline window ends further right (one column at least, for rows without a baseline)
-    base_width = min(residual.shape[1], max(1, int(base_count.max(initial=0))))
-    new_samples = judged.sum(axis=1)
-    sums = running_sums(residual)  # one running sum for every window length
-    out_up = np.zeros(residual.shape, dtype=bool)
-    out_down = np.zeros(residual.shape, dtype=bool)
-    single = (np.full(rows, np.nan), np.full(rows, np.nan), np.full(rows, np.nan), np.full(rows, np.nan))
-    for length in settings.windows:
-        means = window_means(residual, length, count, sums=sums)
-        base_means = np.where(in_base[:, :base_width], means[:, :base_width], np.nan)
-        usable = usable_length(base_count, length, settings)
-        wanted = _wanted_rank(base_count, new_samples, length, settings)
-        rank = np.maximum(1, np.floor(wanted + 1e-9)).astype(np.int64)
-        ordered = SortedRows.of(base_means)
-        center = ordered.median()
-        spread = robust_spread(base_means, center, ordered).astype(np.float64)
-        spread = np.maximum(spread, 1e-12 * np.maximum(np.abs(model.level), 1.0))
-        shortest_spread = spread if shortest_spread is None else shortest_spread
-        high = ordered.ranked(rank, largest=True)
-        low = ordered.ranked(rank, largest=False)
-        margin = (z_needed * spread)[:, None]
-        recent = means[:, tail:]  # only windows ending in the diagnosed window are judged
-        with np.errstate(invalid="ignore"):
-            up = judged[:, tail:] & usable[:, None] & (recent - center[:, None] >= margin)
-            down = judged[:, tail:] & usable[:, None] & (center[:, None] - recent >= margin)
-            up &= (recent > high[:, None]) & (recent >= floor[:, None])
-            down &= (recent < low[:, None]) & (-recent >= floor[:, None])
-            # a short history's extremes are a rough edge of normal: pass them by the floor;
-            # where even the most extreme is passed too often by chance, pass it by as much
-            # as its tail says makes up the difference
-            beyond_up = beyond_down = np.where(short, floor, 0.0)
-            if (wanted < 1.0).any():
-                stretch = np.log(1.0 / np.minimum(wanted, 1.0))
-                beyond_up = np.fmax(beyond_up, stretch * ordered.tail_scale(largest=True))
-                beyond_down = np.fmax(beyond_down, stretch * ordered.tail_scale(largest=False))
-            up &= recent - high[:, None] >= beyond_up[:, None]
-            down &= low[:, None] - recent >= beyond_down[:, None]
-            if (
-                settings.recent_check and length <= settings.usual_windows
-            ):  # a departure the series makes at this time every day is normal
-                up &= ~(window_means(above_usual, length) <= 0)
-                down &= ~(window_means(below_usual, length) <= 0)
-                if change_spread is not None and shortest_spread is not None:
-                    # nearer to a week ago than to the expected value, and no departure from
-                    # it beyond how much the same time changes from day to day: a weekly
-                    # habit, not news
-                    change = _window_nanmeans(week_over_week, length)
-                    departure = _window_nanmeans(with_week, length)
-                    usual_change = (z_needed * change_spread * spread / shortest_spread)[:, None]
-                    up &= ~((change < departure / 2) & (change < usual_change))
-                    down &= ~((change > departure / 2) & (-change < usual_change))
-        # a flagged window covers its own samples only, all of them in the tail
-        out_up[:, tail:] |= spread_back(up, length)
-        out_down[:, tail:] |= spread_back(down, length)
-        if length == 1:
-            single = (center, spread, low, high)
-    center, spread, low, high = single
-    with np.errstate(invalid="ignore"):
-        z = (residual - center[:, None]) / spread[:, None]
-        soft = settings.onset_fraction * z_needed[:, None]
-        soft_up, soft_down = z >= soft, z <= -soft
-    if settings.direction == "up":
-        out_down[:] = False
-    elif settings.direction == "down":
-        out_up[:] = False
-    return _Departures(
-        residual=residual,
-        columns=columns,
-        count=count,
-        base_count=base_count,
-        z=z,
-        out_up=out_up,
-        out_down=out_down,
-        soft_up=soft_up,
-        soft_down=soft_down,
-        center=center,
-        spread=spread,
-        single_low=np.fmin(low, center - z_needed * spread),
-        single_high=np.fmax(high, center + z_needed * spread),
-    )
-
-
-def _day_over_day_spread(grid: JudgingGrid, model: ExpectedValues) -> FloatArray:
-    """Robust spread of each row's change from the same time a day earlier over the baseline:
-    how much a sample usually differs from a day before, whatever the model (NaN without two
-    days). A weekly pattern changes only on two days of seven: the median ignores them."""
-    change = (grid.values - model.day_ago)[:, : grid.base_width]
-    spread: FloatArray = robust_spread(change, nanmedian(change)).astype(np.float64)
-    return spread
-
-
-def _window_nanmeans(values: FloatArray, length: int) -> FloatArray:
-    """Mean of the finite values of each run of ``length`` ending at each position (NaN where
-    none is): a window reaching back before the history's first week still has a week-ago
-    value for its newer samples."""
-    finite = np.isfinite(values)
-    sums = window_means(np.where(finite, values, 0.0), length)
-    counts = window_means(finite.astype(np.float64), length)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        means: FloatArray = np.where(counts > 0, sums / counts, np.nan)
-    return means
-
-
-def usable_length(samples: IntArray, length: int, settings: DetectorSettings) -> BoolArray:
-    """Rows whose baseline holds enough windows of ``length`` (``4 x rank x length``) to judge one."""
-    usable: BoolArray = (samples - length + 1) >= 4 * settings.rank * length
-    return usable
-
-
-def _wanted_rank(
-    samples: IntArray, new_samples: IntArray, length: int, settings: DetectorSettings
-) -> FloatArray:
-    """Per row, the rank of the baseline extreme a window of ``length`` samples must pass:
-    ``rank x length``, lowered where the baseline is short for the number of samples judged;
-    below 1 (beyond the most extreme window) it is reached by extrapolating the tail.
-
-    A new window beats the r-th most extreme of ``n`` exchangeable baseline windows with
-    chance r / (n + 1), and the diagnosed range holds ``new_samples / length`` independent
-    windows of this length: with ``rank x length`` the chance that one of them passes by chance
-    is about ``rank x new_samples / (n + 1)``, whatever the length. Split evenly over the
-    window lengths the baseline can judge and both sides, it must stay within ``chance``:
-    ``rank <= chance / (2 x lengths) x (n + 1) / new_samples``. A week at 5 minutes judged over
-    an hour (2,016 samples, 12 new) keeps ``rank``; two days (576) must pass a higher extreme."""
-    lengths = sum(usable_length(samples, other, settings).astype(np.int64) for other in settings.windows)
-    share = settings.chance / (2 * np.maximum(lengths, 1))
-    rank = np.minimum(settings.rank, share * (samples + 1) / np.maximum(new_samples, 1))
-    wanted: FloatArray = np.maximum(rank * length, 1e-3).astype(np.float64)
-    return wanted
-
-
 def _held_last_day(
     grid: JudgingGrid,
-    found: _Departures,
+    found: Departures,
     side: int,
     soft: BoolArray,
     run: BoolArray,
@@ -475,7 +296,7 @@ def _judge_rows(obs: Observations, settings: DetectorSettings) -> Verdicts:
     grid = judging_grid(obs)
     model = expected_values(grid, settings)
     days, interval, short, coverage = history_of(grid, settings)
-    found = _departures(grid, model, short, settings)
+    found = departures(grid, model, short, settings)
     rows = grid.values.shape[0]
     judged = (found.base_count >= settings.min_samples) & (found.count > found.base_count)
     sign_of = np.zeros(rows, dtype=np.int64)
@@ -568,7 +389,7 @@ def _finer_onset(
     obs: Observations,
     grid: JudgingGrid,
     model: ExpectedValues,
-    found: _Departures,
+    found: Departures,
     onset: FloatArray,
     sign: IntArray,
 ) -> FloatArray:
