@@ -282,7 +282,10 @@ def test_a_dropped_index_is_named_by_its_table_and_column(machine: Machine) -> N
     measured("dropped index", report)
     slow = only(report, "db.queries", "statement_slowdown")
     scans = only(report, "db.queries", "sequential_scans")
-    assert slow["evidence"]["details"]["query"] == "SELECT abalance FROM pgbench_accounts WHERE aid = $1"
+    # pg_stat_statements keeps the text it first saw normalized ($1); an entry made again after the
+    # fixture's reset by a statement parsed before it keeps the literal: either is the same statement
+    query = re.sub(r"= \d+$", "= $1", str(slow["evidence"]["details"]["query"]))
+    assert query == "SELECT abalance FROM pgbench_accounts WHERE aid = $1"
     assert slow["next_steps"][0].startswith("CREATE INDEX CONCURRENTLY ON pgbench_accounts (aid);")
     assert scans["title"].startswith("Table pgbench_accounts: ") and scans["title"].endswith(
         "no index on (aid)"
