@@ -248,16 +248,34 @@ def live(shop: PrometheusServer) -> PrometheusServer:
 
 
 def test_live_down_target(live: PrometheusServer) -> None:
-    run = run_probe(ScrapeProbe, config={"prometheus": live.config()}, at=datetime.now(UTC), window="5m")
+    # 3 s back, so that every scrape up to then is stored (a scrape timing out at "now" lands a
+    # second later), once both jobs were scraped a few seconds before that (the range's points
+    # fall on whole seconds and every 1.25 s: its last may precede a scrape that only just began)
+    live.wait_for(
+        lambda server: (
+            {"payments", "prometheus"}
+            <= {labels["job"] for labels, _ in _up_at(server, datetime.now(UTC) - timedelta(seconds=6))}
+        )
+    )
+    at = datetime.now(UTC) - timedelta(seconds=3)
+    run = run_probe(ScrapeProbe, config={"prometheus": live.config()}, at=at, window="5m")
     down = run.of_kind("target_down")
-    # the self-scraping job "prometheus" is up (on a starved CPU a 1 s self-scrape may time out
-    # now and then, which would rightly be scrape_failing, so only "down" is asserted)
-    assert [f.entity.name for f in down] == ["payments"]
-    finding = down[0]
+    # exactly the jobs whose last scrape failed: payments (refused), and the self-scraping job
+    # only if, on a starved CPU, its 1 s self-scrape timed out just then
+    failed = sorted(labels["job"] for labels, value in _up_at(live, at) if value == 0)
+    assert "payments" in failed
+    assert sorted(f.entity.name for f in down) == failed
+    finding = next(f for f in down if f.entity.name == "payments")
     assert finding.severity is Severity.CRITICAL
     assert finding.title.startswith("All 1 target of job payments down since ")
     assert "connection refused" in finding.title
     assert finding.evidence.details["targets"][0]["instance"] == live.down_target
+
+
+def _up_at(server: PrometheusServer, at: datetime) -> list[tuple[dict[str, str], float]]:
+    """Every target's ``up`` as of ``at`` (the last scrape Prometheus stored by then)."""
+    answer = server.api(f"/api/v1/query?query=up&time={at.timestamp():.3f}")
+    return [(r["metric"], float(r["value"][1])) for r in answer["data"]["result"]]
 
 
 def test_firing_and_pending_alerts(live: PrometheusServer) -> None:
