@@ -74,7 +74,8 @@ def departures(
     # model of mostly weekdays): the residuals of those samples and their week-over-week change
     week_over_week = moving.apply(grid.values - model.week_ago)[:, tail:]
     with_week = moving.apply(np.where(np.isfinite(model.week_ago), residuals, np.nan))[:, tail:]
-    change_spread = _day_over_day_spread(grid, model) if np.isfinite(week_over_week).any() else None
+    weekly = settings.weekly_check and bool(np.isfinite(week_over_week).any())
+    change_spread = _day_over_day_spread(grid, model) if weekly else None
     shortest_spread = None
     # no baseline window ends further right (one column at least, for rows without a baseline)
     base_width = min(residual.shape[1], max(1, int(base_count.max(initial=0))))

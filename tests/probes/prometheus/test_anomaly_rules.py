@@ -345,6 +345,9 @@ def test_a_spike_at_the_same_time_a_week_ago_is_a_weekly_habit() -> None:
     weekly_job = with_burst(noise(100, 5), AT - 7 * DAY - 900, AT - 7 * DAY + 600, 180.0)
     again = judged(sampled(with_burst(weekly_job, AT - 900, AT + 1, 185.0), 300))
     assert again.judged[0] and not again.anomalous[0], again.score[0]
+    # seasonality off (the probe's ``seasonality: false``): no weekly habit either
+    unseasoned = judged(sampled(with_burst(weekly_job, AT - 900, AT + 1, 185.0), 300), weekly_check=False)
+    assert unseasoned.anomalous[0] and unseasoned.sign[0] == 1
     elsewhere = judged(sampled(with_burst(noise(100, 5), AT - 900, AT + 1, 185.0), 300))
     assert elsewhere.anomalous[0] and elsewhere.sign[0] == 1
 
