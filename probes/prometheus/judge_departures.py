@@ -21,14 +21,9 @@ from probes.prometheus.robust_stats import (
 )
 
 if TYPE_CHECKING:
-    import numpy.typing as npt
-
     from probes.prometheus.judge_series import DetectorSettings
     from probes.prometheus.judge_series_expected import ExpectedValues, JudgingGrid
-
-    FloatArray = npt.NDArray[np.float64]
-    BoolArray = npt.NDArray[np.bool_]
-    IntArray = npt.NDArray[np.int64]
+    from probes.prometheus.robust_stats import BoolArray, FloatArray, IntArray
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +48,7 @@ class Departures:
 def departures(
     grid: JudgingGrid, model: ExpectedValues, short: BoolArray, settings: DetectorSettings
 ) -> Departures:
-    """Step 3 of :mod:`probes.prometheus.judge_series`: calibrated window tests for every window length, on the compacted residuals."""
+    """Calibrated window tests for every window length, on the compacted residuals."""
     judged_points = grid.present & model.modelled
     moving = Compaction.of(judged_points)
     residuals = grid.values - model.expected
@@ -76,7 +71,7 @@ def departures(
     with_week = moving.apply(np.where(np.isfinite(model.week_ago), residuals, np.nan))[:, tail:]
     weekly = settings.weekly_check and bool(np.isfinite(week_over_week).any())
     change_spread = _day_over_day_spread(grid, model) if weekly else None
-    shortest_spread = None
+    shortest_spread: FloatArray | None = None  # the shortest window's: scales the day-over-day spread
     # no baseline window ends further right (one column at least, for rows without a baseline)
     base_width = min(residual.shape[1], max(1, int(base_count.max(initial=0))))
     new_samples = judged.sum(axis=1)
@@ -119,7 +114,7 @@ def departures(
             ):  # a departure the series makes at this time every day is normal
                 up &= ~(window_means(above_usual, length) <= 0)
                 down &= ~(window_means(below_usual, length) <= 0)
-                if change_spread is not None and shortest_spread is not None:
+                if change_spread is not None:
                     # nearer to a week ago than to the expected value, and no departure from
                     # it beyond how much the same time changes from day to day: a weekly
                     # habit, not news

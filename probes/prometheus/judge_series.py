@@ -88,13 +88,8 @@ from probes.prometheus.robust_stats import (
 )
 
 if TYPE_CHECKING:
-    import numpy.typing as npt
-
     from probes.prometheus.model import SeriesGrid
-
-    FloatArray = npt.NDArray[np.float64]
-    BoolArray = npt.NDArray[np.bool_]
-    IntArray = npt.NDArray[np.int64]
+    from probes.prometheus.robust_stats import BoolArray, FloatArray, IntArray
 
 __all__ = [
     "DetectorSettings",
@@ -121,7 +116,7 @@ class DetectorSettings:
     chance: float = 0.2
     """At most this chance that some window of the diagnosed range passes its ranked extreme by
     chance alone (all window lengths, both sides); on short baselines the rank is lowered below
-    ``rank`` until it holds (see :func:`probes.prometheus.judge_departures._wanted_rank`)."""
+    ``rank`` until it holds (see :mod:`probes.prometheus.judge_departures`)."""
     windows: tuple[int, ...] = (1, 3, 6, 12)
     onset_fraction: float = 0.5
     min_deviation: float = 0.0
