@@ -108,7 +108,7 @@ def main() -> None:
     for judging in JUDGINGS:
         window, after = (parse_duration(v).total_seconds() for v in (judging.window, judging.after))
         plan = {
-            (item.name, variant): moments(
+            (item.key, variant): moments(
                 item, INTERVALS[variant], window, after, EVERY, MAX_NEGATIVES, OFFSET
             )
             for item in series
@@ -163,7 +163,7 @@ def show_around(
         for kind, group, moment in listed[: 2 * count]:
             name, _, stamp = moment.partition(" @ ")
             at = datetime.strptime(stamp, "%Y-%m-%d %H:%M").replace(tzinfo=UTC).timestamp()
-            if (name, variant) in plan:
+            if name in by_name and (by_name[name].key, variant) in plan:
                 print()
                 print(f"{variant} {kind} {group}/{moment}:")
                 print(around(by_name[name], variant, at, window))

@@ -114,8 +114,16 @@ class NabSeries:
     labels: list[float]
     windows: list[tuple[float, float]]
 
+    @property
+    def key(self) -> str:
+        """Unique across groups (a file name may repeat in two groups)."""
+        return f"{self.group}/{self.name}"
+
 
 def load(nab: Path) -> list[NabSeries]:
+    """Every labelled series of ``nab``, its points in time order: a repeated timestamp keeps
+    its last value and a value that is not a finite number is left out (a gap), as a scrape
+    would have it."""
     labels = json.loads((nab / "labels" / "combined_labels.json").read_text())
     windows = json.loads((nab / "labels" / "combined_windows.json").read_text())
     found = []
@@ -126,17 +134,37 @@ def load(nab: Path) -> list[NabSeries]:
         with path.open() as handle:
             rows = list(csv.DictReader(handle))
         group, name = key.split("/")
+        times, values = in_time_order(
+            np.array([parse_time(r["timestamp"]) for r in rows]),
+            np.array([parse_value(r["value"]) for r in rows]),
+        )
         found.append(
             NabSeries(
                 group=group,
                 name=name.removesuffix(".csv"),
-                times=np.array([parse_time(r["timestamp"]) for r in rows]),
-                values=np.array([float(r["value"]) for r in rows]),
+                times=times,
+                values=values,
                 labels=[parse_time(t) for t in labels[key]],
-                windows=[(parse_time(a), parse_time(b)) for a, b in windows[key]],
+                windows=[(parse_time(a), parse_time(b)) for a, b in windows.get(key, [])],
             )
         )
     return found
+
+
+def parse_value(text: str | None) -> float:
+    try:
+        return float(text or "nan")
+    except ValueError:
+        return float("nan")
+
+
+def in_time_order(times: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted by time, the last value of a repeated timestamp, finite values only."""
+    order = np.argsort(times, kind="stable")
+    times, values = times[order], values[order]
+    last_of_its_time = np.append(times[1:] != times[:-1], True) if len(times) else np.zeros(0, bool)
+    keep = last_of_its_time & np.isfinite(values)
+    return times[keep], values[keep]
 
 
 def resampled(times: np.ndarray, values: np.ndarray, interval: float) -> tuple[np.ndarray, np.ndarray]:
@@ -168,6 +196,8 @@ def moments(
 ) -> Moments:
     positives = []
     for label in item.labels:
+        if not len(item.times) or label < item.times[0]:
+            continue  # labelled before its series begins: nothing to judge
         visible = (np.floor(label / interval) + 1) * interval if interval else label
         positives.append(max(label + after, visible))
     moment, end = item.times[0] + history + 2 * window + offset, item.times[-1]
@@ -267,7 +297,7 @@ def staged(
                     name="nab_value", labels=labels, timestamps=times.tolist(), values=values.tolist()
                 )
                 continue
-            moments_of = plan[(item.name, variant)]
+            moments_of = plan[(item.key, variant)]
             for at in moments_of.positives + moments_of.negatives:
                 keep = (times >= at - 2 * window - history) & (times <= at)
                 yield StagedSeries(
@@ -290,7 +320,7 @@ def judged_by_prometheus(
             cut = f',cut="{at:.0f}"' if histories.get(variant) else ""
             query = {
                 "name": item.name,
-                "query": f'nab_value{{series="{item.name}",variant="{variant}"{cut}}}',
+                "query": f'nab_value{{group="{item.group}",series="{item.name}",variant="{variant}"{cut}}}',
             }
             run = run_probe(
                 AnomaliesProbe,
@@ -317,7 +347,7 @@ def evaluate(
     for variant in variants:
         for item in series:
             tally = tallies.setdefault(variant, {}).setdefault(item.group, Tally())
-            chosen = plan[(item.name, variant)]
+            chosen = plan[(item.key, variant)]
             found = flags(item, variant, chosen.positives + chosen.negatives)
             kinds = ["positive"] * len(chosen.positives) + ["negative"] * len(chosen.negatives)
             moments_of = chosen.positives + chosen.negatives
@@ -392,7 +422,7 @@ def main() -> None:
     variants = args.variant or list(VARIANTS)
     series = load(args.nab)
     plan = {
-        (item.name, variant): moments(
+        (item.key, variant): moments(
             item, INTERVALS[variant], window, after, every, args.max_negatives, offset, history
         )
         for item in series
@@ -407,8 +437,13 @@ def main() -> None:
         if not args.check_same:
             report(direct, args, time.monotonic() - began)
             return
-    served = evaluated_by_prometheus(series, variants, plan, window)
-    report(served, args, time.monotonic() - began)
+    errors: list[str] = []
+    served = evaluated_by_prometheus(series, variants, plan, window, errors=errors)
+    report(served, argparse.Namespace(**{**vars(args), "prometheus": True}), time.monotonic() - began)
+    if errors:  # e.g. a moment too early in a young series to judge: nothing found, as directly
+        print(f"\nthe probe did not judge {len(errors)} moments (counted as nothing found), e.g.:")
+        for message in errors[:5]:
+            print(f"  {message}")
     if direct is not None:
         print_differences(direct, served)
 
@@ -463,7 +498,9 @@ def report(tallies: dict[str, dict[str, Tally]], args: argparse.Namespace, total
                     for name, at, kind, hit in tally.decisions:
                         record = {"variant": variant, "group": group, "series": name, "at": at}
                         out.write(json.dumps({**record, "kind": kind, "found": bool(hit)}) + "\n")
-    how = "a real Prometheus" if args.prometheus else "directly on Prometheus' grids"
+    how = (
+        "through a real Prometheus" if args.prometheus or args.check_same else "directly on Prometheus' grids"
+    )
     print(f"NAB, judged {how} in {total:.1f}s; window {args.window}, positives at label + {args.after}")
     print()
     print("| variant | group | recall | false alarms |")
