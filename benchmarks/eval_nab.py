@@ -498,9 +498,7 @@ def report(tallies: dict[str, dict[str, Tally]], args: argparse.Namespace, total
                     for name, at, kind, hit in tally.decisions:
                         record = {"variant": variant, "group": group, "series": name, "at": at}
                         out.write(json.dumps({**record, "kind": kind, "found": bool(hit)}) + "\n")
-    how = (
-        "through a real Prometheus" if args.prometheus or args.check_same else "directly on Prometheus' grids"
-    )
+    how = "through a real Prometheus" if args.prometheus else "directly on Prometheus' grids"
     print(f"NAB, judged {how} in {total:.1f}s; window {args.window}, positives at label + {args.after}")
     print()
     print("| variant | group | recall | false alarms |")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -56,3 +57,50 @@ def test_a_label_before_its_series_begins_is_not_a_positive(tmp_path: Path) -> N
     (series,) = module.load(tmp_path)
     chosen = module.moments(series, 0.0, 3600.0, 1800.0, 6 * 3600.0, 24)
     assert chosen.positives == [series.labels[1] + 1800.0]
+
+
+def fixture_dataset(root: Path) -> None:
+    """Two of the suite's own NAB series, one with a step down labelled where it is."""
+    source = ROOT / "tests" / "fixtures" / "nab" / "data"
+    labels = {
+        "artificialNoAnomaly/art_daily_small_noise.csv": [],
+        "artificialWithAnomaly/art_daily_jumpsdown.csv": [],
+    }
+    for key in labels:
+        (root / "data" / key).parent.mkdir(parents=True, exist_ok=True)
+        (root / "data" / key).write_text((source / key).read_text())
+    labels["artificialWithAnomaly/art_daily_jumpsdown.csv"] = ["2014-04-11 09:00:00"]
+    (root / "labels").mkdir()
+    (root / "labels" / "combined_labels.json").write_text(json.dumps(labels))
+    windows = {
+        "artificialWithAnomaly/art_daily_jumpsdown.csv": [["2014-04-10 21:00:00", "2014-04-11 21:00:00"]]
+    }
+    (root / "labels" / "combined_windows.json").write_text(json.dumps(windows))
+
+
+def run(script: str, *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def test_both_evaluations_run_on_other_labelled_data(tmp_path: Path) -> None:
+    fixture_dataset(tmp_path)
+    nab = run("eval_nab.py", "--nab", str(tmp_path), "--variant", "5m", "--variant", "1h", "--verbose")
+    assert "| 5m | artificialNoAnomaly | - (no labelled anomaly) | 0/" in nab
+    assert "| 5m | artificialWithAnomaly | 1/1 = 100% |" in nab
+    held_out = run("eval_heldout.py", "--nab", str(tmp_path), "--variant", "1d")
+    assert held_out.count("| 1d | **all** |") == 2  # the 15-minute and the 4-hour window
+
+
+def test_judging_through_prometheus_decides_as_directly(tmp_path: Path) -> None:
+    fixture_dataset(tmp_path)
+    both = run("eval_nab.py", "--nab", str(tmp_path), "--variant", "5m", "--variant", "2d", "--check-same")
+    assert "judged through a real Prometheus" in both
+    assert both.rstrip().endswith("decisions that differ between direct and Prometheus judging:")
