@@ -43,12 +43,22 @@ class Departures:
     spread: FloatArray
     single_low: FloatArray
     single_high: FloatArray
+    soft_low: FloatArray
+    soft_high: FloatArray
+    """Residuals at or beyond these are beyond the soft threshold (a run's onset and end)."""
 
 
 def departures(
-    grid: JudgingGrid, model: ExpectedValues, short: BoolArray, settings: DetectorSettings
+    grid: JudgingGrid,
+    model: ExpectedValues,
+    short: BoolArray,
+    settings: DetectorSettings,
+    young: BoolArray | None = None,
 ) -> Departures:
-    """Calibrated window tests for every window length, on the compacted residuals."""
+    """Calibrated window tests for every window length, on the compacted residuals. ``young``:
+    rows too young for a seasonal model, judged by a level whose spread holds whatever daily
+    pattern they have (see :func:`_far_beyond_the_extremes`)."""
+    young = np.zeros(len(short), dtype=bool) if young is None else young
     judged_points = grid.present & model.modelled
     moving = Compaction.of(judged_points)
     residuals = grid.values - model.expected
@@ -79,6 +89,8 @@ def departures(
     out_up = np.zeros(residual.shape, dtype=bool)
     out_down = np.zeros(residual.shape, dtype=bool)
     single = (np.full(rows, np.nan), np.full(rows, np.nan), np.full(rows, np.nan), np.full(rows, np.nan))
+    no_tail = np.full(rows, np.nan)
+    far_up = far_down = no_tail  # how far beyond the single-sample extremes a young row departs
     for length in settings.windows:
         means = window_means(residual, length, count, sums=sums)
         base_means = np.where(in_base[:, :base_width], means[:, :base_width], np.nan)
@@ -97,6 +109,10 @@ def departures(
         with np.errstate(invalid="ignore"):
             up = judged[:, tail:] & usable[:, None] & (recent - center[:, None] >= margin)
             down = judged[:, tail:] & usable[:, None] & (center[:, None] - recent >= margin)
+            if length == 1 and young.any():
+                far_up, far_down = _far_beyond_the_extremes(ordered, young, z_needed)
+                up |= judged[:, tail:] & usable[:, None] & (recent - high[:, None] >= far_up[:, None])
+                down |= judged[:, tail:] & usable[:, None] & (low[:, None] - recent >= far_down[:, None])
             up &= (recent > high[:, None]) & (recent >= floor[:, None])
             down &= (recent < low[:, None]) & (-recent >= floor[:, None])
             # a short history's extremes are a rough edge of normal: pass them by the floor;
@@ -131,8 +147,10 @@ def departures(
     center, spread, low, high = single
     with np.errstate(invalid="ignore"):
         z = (residual - center[:, None]) / spread[:, None]
-        soft = settings.onset_fraction * z_needed[:, None]
-        soft_up, soft_down = z >= soft, z <= -soft
+        soft = settings.onset_fraction * z_needed * spread
+        soft_high = np.fmin(center + soft, high + settings.onset_fraction * far_up)
+        soft_low = np.fmax(center - soft, low - settings.onset_fraction * far_down)
+        soft_up, soft_down = residual >= soft_high[:, None], residual <= soft_low[:, None]
     if settings.direction == "up":
         out_down[:] = False
     elif settings.direction == "down":
@@ -149,9 +167,29 @@ def departures(
         soft_down=soft_down,
         center=center,
         spread=spread,
-        single_low=np.fmin(low, center - z_needed * spread),
-        single_high=np.fmax(high, center + z_needed * spread),
+        single_low=np.fmin(low, np.fmax(center - z_needed * spread, low - far_down)),
+        single_high=np.fmax(high, np.fmin(center + z_needed * spread, high + far_up)),
+        soft_low=soft_low,
+        soft_high=soft_high,
     )
+
+
+def _far_beyond_the_extremes(
+    ordered: SortedRows, young: BoolArray, z_needed: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """How far beyond its most extreme single samples a young row's sample departs, whatever
+    its robust z: ``z_needed`` x the tail's own scale on each side (NaN for other rows).
+
+    A series with less history than a seasonal model needs is judged by its level, and the
+    spread of a level holds the whole daily swing: a day-old service whose traffic falls to 0
+    from a 30-90 wave is 2 robust deviations out, never found until a second day gives it a
+    daily model. Its extremes still say how far its values go: beyond the most extreme by
+    ``z_needed`` tail scales is, for an exponential tail, a chance of about ``e^-z_needed``
+    per sample beyond that extreme's own. Single samples only: the most extreme means of
+    overlapping windows are one or two episodes, so their tail scale is too small."""
+    far_up = np.where(young, z_needed * ordered.tail_scale(largest=True), np.nan)
+    far_down = np.where(young, z_needed * ordered.tail_scale(largest=False), np.nan)
+    return far_up, far_down
 
 
 def _day_over_day_spread(grid: JudgingGrid, model: ExpectedValues) -> FloatArray:

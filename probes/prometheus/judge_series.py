@@ -42,7 +42,10 @@ every 15 s as for hourly recording rules, for a week of history as for a day. Fo
    it present in the series' own samples, the series is judged with ``short_margin`` x the
    threshold, a window must pass its ranked extreme by at least the floor (a day or two hold
    each daily extreme once or twice: a rough edge of normal), and the verdict says the history
-   is short. Fewer than ``min_samples`` baseline samples: not judged.
+   is short. A series too young for a seasonal model (less than ``min_seasonal_days``) is
+   judged by its level, whose spread holds its whole daily swing: a single sample beyond its
+   most extreme by the threshold x the tail's own scale departs whatever its robust z (a
+   day-old service falling to 0). Fewer than ``min_samples`` baseline samples: not judged.
 5. **New normal.** A departure whose side the series already held for ``new_normal_share`` of
    the last baseline day, as far out as the run typically is, is the new normal. A ramp is
    compared with the level it began from (the baseline model, never a reference that moved
@@ -291,7 +294,8 @@ def _judge_rows(obs: Observations, settings: DetectorSettings) -> Verdicts:
     grid = judging_grid(obs)
     model = expected_values(grid, settings)
     days, interval, short, coverage = history_of(grid, settings)
-    found = departures(grid, model, short, settings)
+    young = (days < settings.min_seasonal_days) & ~model.seasonal
+    found = departures(grid, model, short, settings, young)
     rows = grid.values.shape[0]
     judged = (found.base_count >= settings.min_samples) & (found.count > found.base_count)
     sign_of = np.zeros(rows, dtype=np.int64)
@@ -395,10 +399,11 @@ def _finer_onset(
         return onset
     step = obs.baseline_step
     column = np.clip(np.rint((times - grid.times[0]) / step).astype(np.int64), 0, grid.values.shape[1] - 1)
-    z_needed = np.abs((found.single_high - found.center) / np.maximum(found.spread, 1e-300))
     with np.errstate(invalid="ignore"):
-        z = (obs.recent - model.expected[:, column] - found.center[:, None]) / found.spread[:, None]
-        soft = sign[:, None] * z >= 0.5 * np.minimum(z_needed, 1e300)[:, None]
+        residual = obs.recent - model.expected[:, column]
+        soft = np.where(
+            (sign > 0)[:, None], residual >= found.soft_high[:, None], residual <= found.soft_low[:, None]
+        )
     soft &= obs.recent_present
     position = np.arange(len(times))
     start = np.searchsorted(times, np.nan_to_num(onset, nan=np.inf) - 1e-6)

@@ -398,3 +398,26 @@ def test_an_irregular_daily_series_is_judged_only_where_the_daily_model_expects_
         judged(irregular(with_burst(at_hour(seed), AT - 1800, AT + 1, 0.0), gaps, seed)) for seed in range(16)
     ]
     assert sum(bool(v.anomalous[0] and v.sign[0] == -1) for v in found) >= 13
+
+
+@pytest.mark.parametrize("interval", [60.0, 300.0])
+def test_a_day_old_series_falling_to_zero_is_found_without_a_daily_model(interval: float) -> None:
+    """A service a day old has no daily model yet: it is judged by its level, whose spread holds
+    the whole 60 +- 30 wave, so its traffic falling to 0 is only 2 robust deviations out and
+    was never found before a second day. Its single samples are judged beyond the most extreme
+    of its day by the threshold x the tail's own scale instead: found at every time of the day,
+    with its onset and a normal range that excludes 0; the same day-old wave unbroken is not."""
+    since = AT - 2 * HOUR - DAY
+
+    def at_hour(seed: int) -> Signal:  # AT at another time of the day for every seed
+        return lambda t: daily_wave(t + seed * 5400.0)
+
+    for seed in range(16):
+        down = judged(sampled(with_burst(at_hour(seed), AT - 1800, AT + 1, 0.0), interval, since=since))
+        assert down.short_history[0] and not down.seasonal[0] and down.history_days[0] < 1.1
+        assert down.anomalous[0] and down.sign[0] == -1 and down.ongoing[0], seed
+        assert AT - 1800 <= down.onset[0] <= AT - 1800 + interval, (seed, down.onset[0] - AT)
+        assert down.normal_low[0] > 0.0 and down.peak_value[0] == 0.0
+    quiet = [judged(sampled(at_hour(seed), interval, since=since)) for seed in range(16)]
+    assert all(v.judged[0] for v in quiet)
+    assert sum(bool(v.anomalous[0]) for v in quiet) <= 1

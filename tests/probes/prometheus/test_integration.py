@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+import numpy as np
 import pytest
 
 from diagnostics import ChecklistItem, ErrorKind, Finding, Severity, Status
@@ -21,7 +22,7 @@ from tests.probes.prometheus import incidents
 from tests.probes.prometheus.incidents import AT, HEALTHY_AT, SHOP
 from tests.support.local_http import serving
 from tests.support.ports import free_port
-from tests.support.prometheus import PrometheusDataset, PrometheusServer
+from tests.support.prometheus import PrometheusDataset, PrometheusServer, StagedSeries, staged
 
 pytestmark = pytest.mark.integration
 STEP = timedelta(seconds=30)  # the recent grid of a 1h window (2h / 240 points)
@@ -429,3 +430,41 @@ def test_an_hourly_series_is_judged_in_its_own_samples(shop: PrometheusServer) -
     assert details["sampling_interval_s"] == 3600 and not details["short_history"]
     assert value(finding, "peak") == 1500 and "3x normal" in finding.title
     assert finding.onset == AT
+
+
+def _young_services() -> Iterator[StagedSeries]:
+    """Two services a day old, their traffic a 60 +- 30 daily wave; checkout's falls to 0 for
+    the last half hour before AT."""
+    at = AT.timestamp()
+    start = at - timedelta(days=1, hours=2).total_seconds()
+    rng = np.random.default_rng(5)
+    times = np.arange(start, at + 1, 60.0)
+    for service in ("checkout", "search"):
+        wave = (60 + 30 * np.cos(2 * np.pi * (times % 86_400) / 86_400)) * (
+            1 + 0.05 * rng.normal(size=len(times))
+        )
+        if service == "checkout":
+            wave[times >= at - 1800] = 0.0
+        yield staged("service_requests_per_second", {"service": service}, start, 60, wave.tolist())
+
+
+YOUNG = PrometheusDataset(name="young-services", series=_young_services)
+
+
+def test_a_day_old_service_falling_to_zero_is_found(prometheus_server: Server) -> None:
+    """Too young for a daily model, judged by a level whose spread holds the whole daily wave
+    (0 is 2 robust deviations out): found because it lies far beyond the most extreme sample
+    of its day, as the tail of that day measures it."""
+    server = prometheus_server(YOUNG)
+    query = {"name": "traffic", "query": "service_requests_per_second", "unit": "req/s"}
+    run = run_probe(
+        AnomaliesProbe, config={"prometheus": server.config()}, options={"queries": [query]}, at=AT
+    )
+    (finding,) = run.findings
+    details = finding.evidence.details
+    assert details["labels"]["service"] == "checkout" and details["direction"] == "level_shift"
+    assert details["short_history"] and not details["seasonal"] and 0.9 < details["history_days"] < 1.1
+    assert "shifted down to 0 req/s, 100 % below normal" in finding.title
+    assert "(short history: 24h)" in finding.title
+    assert value(finding, "normal low") > 0
+    assert finding.onset is not None and abs(finding.onset - (AT - timedelta(minutes=30))) <= STEP
