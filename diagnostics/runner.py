@@ -6,6 +6,11 @@ one that overstays its timeout a ``timeout`` outcome; its thread is abandoned (d
 never keep the process alive) and its slot is given to the next probe. When every plan has its
 outcome the runner closes the run's resources (:class:`RunResources`): connections and sessions
 a hung probe is blocked on are shut, so its thread ends instead of outliving the run.
+
+Ctrl-C while probes run stops the run between two steps of the main thread, never in the
+middle of one (a progress line being written, a result being judged): the probes still running
+and those not started are ``interrupted`` and the report of what finished is still made. A
+second Ctrl-C interrupts at once.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import importlib
 import logging
 import queue
+import signal
 import sys
 import threading
 import time
@@ -42,6 +48,8 @@ from diagnostics.plan import ProbePlan
 from diagnostics.redaction import Redactor
 
 logger = logging.getLogger("diag.runner")
+INTERRUPT_POLL_SECONDS = 0.2
+"""How often the main thread looks whether Ctrl-C asked the run to stop."""
 
 
 class ProgressListener(Protocol):
@@ -112,8 +120,12 @@ def run_plans(
 
     threads: list[threading.Thread] = []
     resources = RunResources()
+    stop = threading.Event()
+    restore_ctrl_c = _ctrl_c_sets(stop)
     try:
         while pending or running:
+            if stop.is_set():
+                raise KeyboardInterrupt
             while pending and len(running) < max(1, concurrency):
                 plan = pending.pop(0)
                 started = clock()
@@ -130,7 +142,7 @@ def run_plans(
                 continue
             next_deadline = min(d for _, _, d in running.values())
             try:
-                done = results.get(timeout=max(0.0, next_deadline - clock()))
+                done = results.get(timeout=max(0.0, min(next_deadline - clock(), INTERRUPT_POLL_SECONDS)))
             except queue.Empty:
                 now = clock()
                 for probe_id, (plan, started, deadline) in list(running.items()):
@@ -153,6 +165,7 @@ def run_plans(
             finish(plan, _interrupted_outcome(plan, 0.0))
         running.clear()
     finally:
+        restore_ctrl_c()
         resources.close()
 
     ordered = tuple(outcomes[p.probe_id] for p in plans)
@@ -161,6 +174,28 @@ def run_plans(
     return RunResult(
         outcomes=ordered, findings=all_findings, abandoned_threads=alive, interrupted=interrupted
     )
+
+
+def _ctrl_c_sets(stop: threading.Event) -> Callable[[], None]:
+    """Make the first Ctrl-C set ``stop`` instead of raising wherever the main thread is; the
+    next one raises again. Returns what puts the previous handler back. Only in the main thread
+    (where Python runs signal handlers) and only over Python's own handler: an embedding
+    program's handler is left alone."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is not signal.default_int_handler:
+        return lambda: None
+
+    def asked_to_stop(signum: int, frame: object) -> None:
+        stop.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def restore() -> None:
+        signal.signal(signal.SIGINT, previous)
+
+    signal.signal(signal.SIGINT, asked_to_stop)
+    return restore
 
 
 def import_client_modules(plans: Sequence[ProbePlan]) -> None:

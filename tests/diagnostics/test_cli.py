@@ -212,8 +212,8 @@ def test_ctrl_c_prints_the_report_of_what_finished() -> None:
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=20)
     assert process.returncode == 1, err
-    assert "pool 85 % used" in out
-    assert "interrupted before it finished" in out
+    assert "pool 85 % used" in out, err
+    assert "interrupted before it finished" in out, err
     assert "interrupted; the report shows what finished" in err
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 import threading
 import time
@@ -257,3 +259,45 @@ def test_run_resources_open_once_share_errors_and_close_everything() -> None:
     assert closed == ["a"]
     with pytest.raises(ProbeTimeout):
         resources.get("c", lambda: "c", closed.append)
+
+
+class InterruptingProgress:
+    """A progress display during which Ctrl-C lands: the user presses it just as the line of
+    ``test.warn`` is being written."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def started(self, probe_id: str) -> None:
+        pass
+
+    def finished(self, outcome: ProbeOutcome) -> None:
+        if outcome.probe == "test.warn":
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # the signal is handled here, in the middle of writing the line
+        self.lines.append(f"{outcome.probe} {outcome.status.value}")
+
+
+def test_ctrl_c_stops_the_run_between_steps_and_keeps_what_finished() -> None:
+    progress = InterruptingProgress()
+    config = {"probes": {"test.hang": {"timeout": "30s"}}}
+    began = time.monotonic()
+    diagnosis = diagnose(
+        probes=("test.hang", "test.warn"),
+        config=config,
+        env={},
+        registry=REGISTRY,
+        timeout=60,
+        listener=progress,
+    )
+    assert time.monotonic() - began < 5
+    assert diagnosis.interrupted
+    # the line being written when Ctrl-C came is whole, and the hung probe's line follows it
+    assert progress.lines == ["test.warn warning", "test.hang error"]
+    outcomes = {o.probe: (o.status, o.error_kind) for o in diagnosis.report.probes}
+    assert outcomes == {
+        "test.hang": (Status.ERROR, ErrorKind.INTERRUPTED),
+        "test.warn": (Status.WARNING, None),
+    }
+    assert [f.probe for f in diagnosis.report.findings] == ["test.warn"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Ctrl-C is Python's again
