@@ -89,8 +89,8 @@ def departures(
     out_up = np.zeros(residual.shape, dtype=bool)
     out_down = np.zeros(residual.shape, dtype=bool)
     single = (np.full(rows, np.nan), np.full(rows, np.nan), np.full(rows, np.nan), np.full(rows, np.nan))
-    no_tail = np.full(rows, np.nan)
-    far_up = far_down = no_tail  # how far beyond the single-sample extremes a young row departs
+    # how far beyond its single-sample extremes a young row's sample departs (NaN: not young)
+    far_up = far_down = np.full(rows, np.nan)
     for length in settings.windows:
         means = window_means(residual, length, count, sums=sums)
         base_means = np.where(in_base[:, :base_width], means[:, :base_width], np.nan)
