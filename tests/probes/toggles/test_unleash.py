@@ -138,10 +138,11 @@ def test_a_rollout_raised_and_a_flag_archived_in_production_are_warnings(
     staged = datetime.now(UTC)
     server.set_rollout(raised, "production", strategy, 50, session=server.as_user("bob@example.com"))
     server.archive(archived)
+    moment = datetime.now(UTC)  # one clock reading: the title's "6m ago" has no seconds to spare
     for flag in (raised, archived):
-        server.backdate(flag, datetime.now(UTC) - timedelta(minutes=6), recorded_since=staged)
+        server.backdate(flag, moment - timedelta(minutes=6), recorded_since=staged)
 
-    run = diagnose(server, at=datetime.now(UTC))
+    run = diagnose(server, at=moment)
 
     (rollout,) = of_flag(run, raised)
     assert rollout.severity is Severity.WARNING
