@@ -53,12 +53,11 @@ def departures(
     model: ExpectedValues,
     short: BoolArray,
     settings: DetectorSettings,
-    young: BoolArray | None = None,
+    young: BoolArray,
 ) -> Departures:
     """Calibrated window tests for every window length, on the compacted residuals. ``young``:
     rows too young for a seasonal model, judged by a level whose spread holds whatever daily
     pattern they have (see :func:`_far_beyond_the_extremes`)."""
-    young = np.zeros(len(short), dtype=bool) if young is None else young
     judged_points = grid.present & model.modelled
     moving = Compaction.of(judged_points)
     residuals = grid.values - model.expected
