@@ -255,7 +255,7 @@ def observed(
     """What the probe reads of ``item`` as of each moment of ``ats`` (one row each)."""
     times, values = resampled(item.times, item.values, intervals[variant])
     history = histories.get(variant)
-    rows_base, rows_recent = [], []
+    rows_base, rows_recent, rows_high, rows_low = [], [], [], []
     for at in ats:
         grid = query_grid(at, window, options.baseline.total_seconds(), options.baseline_points)
         base_times = np.arange(grid.baseline_start, grid.baseline_end + 1, grid.step)
@@ -263,6 +263,9 @@ def observed(
         seen = (times >= at - 2 * window - history) if history else np.ones(len(times), bool)
         rows_base.append(as_prometheus_sees(times[seen], values[seen], base_times))
         rows_recent.append(as_prometheus_sees(times[seen], values[seen], recent_times))
+        high, low = step_extremes(times[seen], values[seen], base_times, grid.step, grid.recent_step)
+        rows_high.append(high)
+        rows_low.append(low)
     base, recent = np.vstack(rows_base), np.vstack(rows_recent)
     # every moment on one shared, relative clock: the method only uses times relative to
     # the grid (and a day's worth of columns), so the rows can be judged at once
@@ -276,7 +279,29 @@ def observed(
         recent_start=grid.recent_start - grid.at,
         recent_step=grid.recent_step,
         judged_from=-window,
+        step_high=np.vstack(rows_high),
+        step_low=np.vstack(rows_low),
     )
+
+
+def step_extremes(
+    times: np.ndarray, values: np.ndarray, grid: np.ndarray, step: float, finer: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """What ``max_over_time((q)[step:finer])`` and ``min_over_time`` return at each grid time:
+    the extremes of the finer points (at multiples of ``finer``, as a subquery aligns them) from
+    one step before each grid point to it, both included (Prometheus 2.x)."""
+    if not len(grid) or finer >= step:
+        return np.full(len(grid), np.nan), np.full(len(grid), np.nan)
+    fine = np.arange(np.ceil((grid[0] - step) / finer) * finer, grid[-1] + finer / 2, finer)
+    seen = as_prometheus_sees(times, values, fine)
+    first = np.searchsorted(fine, grid - step - 1e-6)
+    last = np.searchsorted(fine, grid + 1e-6)  # one past each grid point's own
+    high, low = np.full(len(grid), np.nan), np.full(len(grid), np.nan)
+    for index, (begin, end) in enumerate(zip(first, last, strict=True)):
+        part = seen[begin:end]
+        if np.isfinite(part).any():
+            high[index], low[index] = np.nanmax(part), np.nanmin(part)
+    return high, low
 
 
 def staged(

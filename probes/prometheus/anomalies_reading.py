@@ -1,16 +1,17 @@
-"""How ``metrics.anomalies`` reads and judges one query: the baseline and the recent range on
-one grid for every series, then the recent range's finer points for the few series that depart.
+"""How ``metrics.anomalies`` reads and judges one query: the recent range at its finer step and
+the baseline on the judging grid for every series, then the baseline's step extremes for the few
+series that may depart between the grid's points.
 
-Every decision (anomalous, vanished, judged) is taken on the judging grid: the baseline's step
-and phase (:mod:`probes.prometheus.judge_series`). The recent range's finer points only date
-an onset and tell how long a series has been silent, so they are read for the series found
-anomalous or vanished on the grid alone, and those series are judged again with them. The
-finer step divides the grid's (:func:`probes.prometheus.anomalies.query_grid`), so the grid's
-points are points of the finer range and the verdicts are exactly those of reading every
-series finely: a series silent on the grid is silent at least as long on the finer points, and
-it is judged again. (A series seen at finer points only, at no grid point, has nothing to be
-judged on.) A week of 1,000 series then moves the recent range at 25 points per series instead
-of 241. Reading is :mod:`probes.prometheus.client_ranges`; judging, pure functions.
+Every decision but step 8's is taken on the judging grid: the baseline's step and phase
+(:mod:`probes.prometheus.judge_series`); the recent range's finer points date an onset, tell
+how long a series has been silent and hold what happens between the grid's points. Step 8
+judges them against the baseline's *step extremes* (``max_over_time`` / ``min_over_time`` of
+each step at the finer step, a subquery); they are read only for the series the screen names
+(a finer point beyond the grid's own ranked extreme and floor, :mod:`probes.prometheus.judge_between`),
+so the verdicts are exactly those of reading them for every series while a healthy fleet reads
+none. The finer step divides the grid's (:func:`probes.prometheus.anomalies.query_grid`), so
+the grid's points are points of the finer range. Reading is
+:mod:`probes.prometheus.client_ranges`; judging, pure functions.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 
     from probes.prometheus.anomalies import QueryGrid
     from probes.prometheus.client import PrometheusClient
-    from probes.prometheus.judge_series import DetectorSettings
+    from probes.prometheus.judge_series import DetectorSettings, Observations
     from probes.prometheus.model import SeriesGrid
 
     IntArray = npt.NDArray[np.int64]
@@ -50,8 +51,8 @@ class JudgedQuery:
     """Series the recent range returned."""
     truncated: int
     """Series beyond ``max_series`` (not judged)."""
-    read_finely: int
-    """Series whose recent range was read at the finer step."""
+    read_step_extremes: int
+    """Series whose baseline step extremes were read (step 8 of the method)."""
 
 
 def _first(grid: SeriesGrid, rows: int) -> SeriesGrid:
@@ -79,10 +80,8 @@ def read_and_judge(
     expected_series: int,
 ) -> JudgedQuery:
     """Read ``promql`` on ``grid`` and judge every series it returns (see the module docstring)."""
-    finer_later = grid.step > grid.recent_step  # query_grid: the finer step divides the grid step
-    first_step = grid.step if finer_later else grid.recent_step
     recent = query_range_sliced(
-        client, promql, _moment(grid.recent_start), _moment(grid.at), first_step, series=expected_series
+        client, promql, _moment(grid.recent_start), _moment(grid.at), grid.recent_step, series=expected_series
     )
     recent_grid = _first(recent.grid(), max_series)
     baseline = query_range_sliced(
@@ -95,37 +94,48 @@ def read_and_judge(
     ).grid()
     labels, obs = observations(baseline, recent_grid, judged_from=judged_from)
     verdicts = judge(obs, settings)
-    read_finely = 0
-    rows = np.flatnonzero(verdicts.anomalous | verdicts.vanished)
-    if finer_later and len(rows):
+    rows = np.flatnonzero(verdicts.needs_step_extremes)
+    read_extremes = 0
+    if len(rows):
         narrowed = only_series(
             promql, [labels[row] for row in rows], [series.labels for series in recent.series]
         )
-        finer = _finer_points(client, promql, narrowed, grid, (len(rows), len(recent.series)))
-        verdicts, read_finely = judged_again(verdicts, labels, rows, baseline, finer, judged_from, settings)
+        extremes = [
+            _step_extremes(client, function, promql, narrowed, grid, (len(rows), len(recent.series)))
+            for function in ("max_over_time", "min_over_time")
+        ]
+        verdicts, read_extremes = judged_again(verdicts, labels, rows, obs, extremes, settings)
     return JudgedQuery(
         labels=labels,
         verdicts=verdicts,
         returned=len(recent.series),
         truncated=max(0, len(recent.series) - max_series),
-        read_finely=read_finely,
+        read_step_extremes=read_extremes,
     )
 
 
-def _finer_points(
+def _step_extremes(
     client: PrometheusClient,
+    function: str,
     promql: str,
     narrowed: tuple[str, ...] | None,
     grid: QueryGrid,
     series: tuple[int, int],
 ) -> SeriesGrid:
-    """The recent range at the finer step: of the series the ``narrowed`` queries keep, or of
-    every series when there is no filter or one was refused (a proxy's limit on the URL, an
-    old PromQL); ``series`` is (how many ``narrowed`` keep, how many there are)."""
+    """``function`` (``max_over_time`` or ``min_over_time``) of each baseline step's points at
+    the recent range's finer step: of the series the ``narrowed`` queries keep, or of every
+    series when there is no filter or one was refused (a proxy's limit on the URL, an old
+    PromQL); ``series`` is (how many ``narrowed`` keep, how many there are)."""
 
     def read(query: str, expected: int) -> RangeResult:
+        subquery = f"{function}(({query})[{grid.step:g}s:{grid.recent_step:g}s])"
         return query_range_sliced(
-            client, query, _moment(grid.recent_start), _moment(grid.at), grid.recent_step, series=expected
+            client,
+            subquery,
+            _moment(grid.baseline_start),
+            _moment(grid.baseline_end),
+            grid.step,
+            series=expected,
         )
 
     if narrowed is not None:
@@ -140,30 +150,47 @@ def _finer_points(
     return read(promql, series[1]).grid()
 
 
+def _without_name(labels: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """A series' key as ``*_over_time`` returns it (without ``__name__``)."""
+    return tuple(sorted((name, value) for name, value in labels.items() if name != "__name__"))
+
+
 def judged_again(
     verdicts: Verdicts,
     labels: tuple[Mapping[str, str], ...],
     rows: IntArray,
-    baseline: SeriesGrid,
-    finer: SeriesGrid,
-    judged_from: float,
+    obs: Observations,
+    extremes: list[SeriesGrid],
     settings: DetectorSettings,
 ) -> tuple[Verdicts, int]:
-    """``verdicts`` with ``rows`` judged again on the ``finer`` recent range (which may hold
-    other series too: only those of ``rows`` are kept), and how many were."""
-    keys = {_key(labels[row]): row for row in rows}
-    keep = [index for index, found in enumerate(finer.labels) if _key(found) in keys]
-    finer = replace(
-        finer,
-        values=finer.values[keep],
-        present=finer.present[keep],
-        labels=tuple(finer.labels[index] for index in keep),
+    """``verdicts`` with ``rows`` judged again with the baseline's step extremes (``extremes``:
+    the highest, then the lowest, of each step; they may hold other series too: only those of
+    ``rows`` are used), and how many rows had them."""
+    wanted = {_without_name(labels[row]): index for index, row in enumerate(rows)}
+    columns = obs.baseline.shape[1]
+    aligned = []
+    for answer in extremes:
+        values = np.full((len(rows), columns), np.nan)
+        for index, found in enumerate(answer.labels):
+            position = wanted.get(_without_name(found))
+            if position is not None and answer.values.shape[1] == columns:
+                values[position] = np.where(answer.present[index], answer.values[index], np.nan)
+        aligned.append(values)
+    high, low = aligned
+    again = judge(
+        replace(
+            obs,
+            baseline=obs.baseline[rows],
+            baseline_present=obs.baseline_present[rows],
+            recent=obs.recent[rows],
+            recent_present=obs.recent_present[rows],
+            step_high=high,
+            step_low=low,
+        ),
+        settings,
     )
-    finer_labels, finer_obs = observations(baseline, finer, judged_from=judged_from)
-    again = judge(finer_obs, settings)
-    return _with_rows(
-        verdicts, np.array([keys[_key(found)] for found in finer_labels], dtype=np.int64), again
-    ), len(keep)
+    had = int(np.isfinite(high).any(axis=1).sum())
+    return _with_rows(verdicts, rows, again), had
 
 
 def _with_rows(verdicts: Verdicts, rows: np.ndarray, again: Verdicts) -> Verdicts:

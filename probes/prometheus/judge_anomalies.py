@@ -194,6 +194,7 @@ def _anomaly(
         "short_history": bool(v.short_history[row]),
         "history_days": round(float(v.history_days[row]), 2),
         "sampling_interval_s": float(v.interval[row]),
+        "between_grid_points": bool(v.between_points[row]),
     }
     if query.judged_as:
         details["judged_as"] = query.judged_as
@@ -203,7 +204,13 @@ def _anomaly(
         title=title,
         entity=entity,
         summary=f"{subject} departs from its {'daily pattern' if v.seasonal[row] else 'usual level'} of the baseline: {far}."
-        + (" Its history is short, so it was judged with a wider margin." if v.short_history[row] else ""),
+        + (" Its history is short, so it was judged with a wider margin." if v.short_history[row] else "")
+        + (
+            f" Seen only between the {format_duration(float(context.get('baseline_step_s', 0)))} points"
+            " the baseline is judged on (shorter than a step), beyond the extremes of the baseline's steps."
+            if v.between_points[row]
+            else ""
+        ),
         values=values,
         queries=[query.promql],
         details=details,

@@ -46,6 +46,16 @@ class Departures:
     soft_low: FloatArray
     soft_high: FloatArray
     """Residuals at or beyond these are beyond the soft threshold (a run's onset and end)."""
+    z_needed: FloatArray
+    floor: FloatArray
+    single_wanted: FloatArray
+    """The calibrated rank a single sample must pass (below 1: beyond the most extreme)."""
+    rank_low: FloatArray
+    rank_high: FloatArray
+    """The baseline's single samples at that rank (from below, from above)."""
+    far_up: FloatArray
+    far_down: FloatArray
+    """How far beyond its extremes a young row's sample departs (NaN: not young)."""
 
 
 def departures(
@@ -88,6 +98,7 @@ def departures(
     out_up = np.zeros(residual.shape, dtype=bool)
     out_down = np.zeros(residual.shape, dtype=bool)
     single = (np.full(rows, np.nan), np.full(rows, np.nan), np.full(rows, np.nan), np.full(rows, np.nan))
+    single_wanted = np.full(rows, np.nan)
     # how far beyond its single-sample extremes a young row's sample departs (NaN: not young)
     far_up = far_down = np.full(rows, np.nan)
     for length in settings.windows:
@@ -143,6 +154,7 @@ def departures(
         out_down[:, tail:] |= spread_back(down, length)
         if length == 1:
             single = (center, spread, low, high)
+            single_wanted = wanted
     center, spread, low, high = single
     with np.errstate(invalid="ignore"):
         z = (residual - center[:, None]) / spread[:, None]
@@ -170,6 +182,13 @@ def departures(
         single_high=np.fmax(high, np.fmin(center + z_needed * spread, high + far_up)),
         soft_low=soft_low,
         soft_high=soft_high,
+        z_needed=z_needed,
+        floor=floor,
+        single_wanted=single_wanted,
+        rank_low=low,
+        rank_high=high,
+        far_up=far_up,
+        far_down=far_down,
     )
 
 

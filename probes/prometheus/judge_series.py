@@ -7,8 +7,8 @@ every 15 s as for hourly recording rules, for a week of history as for a day. Fo
 
 1. **Grid.** The recent range is judged at the baseline's step and phase, so the recent points
    and the baseline points are the same kind of statistic (a point every ``baseline_step``);
-   its finer points only date the onset. A sample seen by two grid points (at the edge of
-   Prometheus' lookback) counts once.
+   its finer points date the onset (and step 8 judges them). A sample seen by two grid points
+   (at the edge of Prometheus' lookback) counts once.
 2. **Expected value.** Three models: the *level* (median of the baseline), the *daily* one
    (median of the same time on the previous days) and, with two weeks of history, the *weekly*
    one (the same time a week earlier). Each is scored by its mean absolute residual over the
@@ -58,6 +58,11 @@ every 15 s as for hourly recording rules, for a week of history as for a day. Fo
 7. **Vanished.** A series present in ``vanish_coverage`` of its own expected samples, silent
    for 2 of its sampling intervals and longer than its longest gap in the baseline, stopped
    reporting (a one-sample gap of an irregular series is not a vanished series).
+8. **Between the points.** A series sampled more often than the grid's step, with nothing
+   found on the grid: the highest and the lowest of the recent range's finer points in each
+   step are judged as step 3 judges single samples, against the same statistic over the
+   baseline's steps (:mod:`probes.prometheus.judge_between`): a 90 s burst of a series scraped
+   every 15 s, which a 5-minute grid sees one time in three.
 
 Rows are judged in chunks of :data:`ROWS_AT_ONCE`, so memory stays bounded. Counters must be judged through ``rate()``/``increase()``, never raw.
 """
@@ -70,6 +75,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from probes.prometheus.judge_between import BetweenPoints, between_points
 from probes.prometheus.judge_departures import Departures, departures
 from probes.prometheus.judge_series_expected import (
     DAY,
@@ -163,6 +169,10 @@ class Observations:
     recent_step: float
     judged_from: float
     """Start of the diagnosed window; departures must reach past it."""
+    step_high: FloatArray | None = None
+    step_low: FloatArray | None = None
+    """(series, baseline points): the highest and lowest point of each baseline step at the
+    recent range's finer step (NaN where not read); they let step 8 judge the finer points."""
 
     @property
     def recent_times(self) -> FloatArray:
@@ -183,6 +193,11 @@ class Verdicts:
     """Days from the first baseline sample to the end of the baseline."""
     interval: FloatArray
     """The series' own sampling interval on the judging grid, in seconds."""
+    between_points: BoolArray
+    """The departure lies between the grid's points (step 8): seen on the finer points only."""
+    needs_step_extremes: BoolArray
+    """Step 8 could find a departure between the grid's points: read the baseline's step
+    extremes (:attr:`Observations.step_high`, ``step_low``) and judge the row again."""
     sign: IntArray
     """+1 above normal, -1 below, 0 when not anomalous."""
     score: FloatArray
@@ -279,6 +294,8 @@ def judge(obs: Observations, settings: DetectorSettings) -> Verdicts:
                 baseline_present=obs.baseline_present[first : first + ROWS_AT_ONCE],
                 recent=obs.recent[first : first + ROWS_AT_ONCE],
                 recent_present=obs.recent_present[first : first + ROWS_AT_ONCE],
+                step_high=None if obs.step_high is None else obs.step_high[first : first + ROWS_AT_ONCE],
+                step_low=None if obs.step_low is None else obs.step_low[first : first + ROWS_AT_ONCE],
             ),
             settings,
         )
@@ -351,7 +368,7 @@ def _judge_rows(obs: Observations, settings: DetectorSettings) -> Verdicts:
         & (found.base_count >= settings.min_samples)
         & (silent >= np.maximum(2 * interval, widest_gap + interval) * step)
     )
-    return Verdicts(
+    grid_verdicts = Verdicts(
         judged=judged,
         anomalous=anomalous,
         vanished=vanished,
@@ -359,6 +376,8 @@ def _judge_rows(obs: Observations, settings: DetectorSettings) -> Verdicts:
         short_history=short & judged,
         history_days=days,
         interval=interval * step,
+        between_points=np.zeros(rows, dtype=bool),
+        needs_step_extremes=np.zeros(rows, dtype=bool),
         sign=sign_of,
         score=np.where(anomalous, pick_or_nan(strength, peak), 0.0),
         level_shift=ongoing & (ended_at - onset >= settings.level_shift_seconds - 1e-6),
@@ -381,6 +400,50 @@ def _judge_rows(obs: Observations, settings: DetectorSettings) -> Verdicts:
         level=model.level,
         spread=found.spread,
         last_seen=last_seen,
+    )
+    between = between_points(obs, grid, model, found, settings, judged & ~anomalous, short, young)
+    return _with_between(grid_verdicts, between, model, found, settings)
+
+
+def _with_between(
+    verdicts: Verdicts,
+    between: BetweenPoints,
+    model: ExpectedValues,
+    found: Departures,
+    settings: DetectorSettings,
+) -> Verdicts:
+    """``verdicts`` with the departures step 8 found between the grid's points."""
+    hit = between.found
+    if not hit.any():
+        return replace(verdicts, needs_step_extremes=between.candidate)
+    column = between.peak_column
+    expected = pick_or_nan(model.expected, column)
+    duration = between.run_end - between.onset
+
+    def chosen(mine: np.ndarray, theirs: np.ndarray) -> np.ndarray:
+        return np.where(hit, theirs, mine)
+
+    return replace(
+        verdicts,
+        anomalous=verdicts.anomalous | hit,
+        between_points=hit,
+        needs_step_extremes=between.candidate,
+        sign=chosen(verdicts.sign, between.sign),
+        score=chosen(verdicts.score, between.score),
+        level_shift=chosen(
+            verdicts.level_shift, between.ongoing & (duration >= settings.level_shift_seconds - 1e-6)
+        ),
+        ongoing=chosen(verdicts.ongoing, between.ongoing),
+        onset=chosen(verdicts.onset, between.onset),
+        onset_censored=verdicts.onset_censored & ~hit,
+        run_end=chosen(verdicts.run_end, between.run_end),
+        peak_time=chosen(verdicts.peak_time, between.peak_time),
+        peak_value=chosen(verdicts.peak_value, between.peak_value),
+        peak_expected=chosen(verdicts.peak_expected, expected),
+        normal_low=chosen(verdicts.normal_low, expected + found.single_low),
+        normal_high=chosen(verdicts.normal_high, expected + found.single_high),
+        day_ago=chosen(verdicts.day_ago, pick_or_nan(model.day_ago, column)),
+        week_ago=chosen(verdicts.week_ago, pick_or_nan(model.week_ago, column)),
     )
 
 

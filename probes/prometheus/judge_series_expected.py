@@ -108,16 +108,28 @@ class ExpectedValues:
     ``expected`` there, but its residuals are another statistic and must not set the extremes)."""
 
 
-def usual_extremes(
-    history: FloatArray, period: int, days: int, tolerance: int, tail: int
-) -> tuple[FloatArray, FloatArray]:
+def usual_extremes(history: FloatArray, slot: UsualSlot) -> tuple[FloatArray, FloatArray]:
     """:attr:`ExpectedValues.usual_high` and ``usual_low`` over the last ``tail`` columns (NaN elsewhere
     and without a previous day): only the windows ending in the diagnosed window use them."""
-    rows, width = history.shape
     high, low = np.full_like(history, np.nan), np.full_like(history, np.nan)
-    tail = min(tail, width)
+    daily = daily_slot_extremes(history, slot)
+    if daily is not None:
+        highs, lows = daily
+        tail = highs[0].shape[1]
+        high[:, history.shape[1] - tail :] = median_of(highs)
+        low[:, history.shape[1] - tail :] = median_of(lows)
+    return high, low
+
+
+def daily_slot_extremes(
+    history: FloatArray, slot: UsualSlot
+) -> tuple[list[FloatArray], list[FloatArray]] | None:
+    """For each of the previous days, the highest and lowest value within ``slot.tolerance``
+    of the same time, for each of the last ``slot.tail`` columns (None without a previous day)."""
+    rows, width = history.shape
+    period, days, tolerance, tail = slot.period, slot.days, slot.tolerance, min(slot.tail, width)
     if not period or days < 1 or not tail:
-        return high, low
+        return None
     # every day's segment (the tail a day earlier, widened by the tolerance) in one array:
     # one sliding extreme over all of them
     span = tail + 2 * tolerance
@@ -129,9 +141,27 @@ def usual_extremes(
             stacked[(day - 1) * rows : day * rows, start - first : stop - first] = history[:, start:stop]
     highs = np.split(sliding_extreme(stacked, 2 * tolerance + 1, largest=True), days)
     lows = np.split(sliding_extreme(stacked, 2 * tolerance + 1, largest=False), days)
-    high[:, width - tail :] = median_of(highs)
-    low[:, width - tail :] = median_of(lows)
-    return high, low
+    return highs, lows
+
+
+@dataclass(frozen=True, slots=True)
+class UsualSlot:
+    """Where the usual extremes at this time of day are read: columns a day, previous days
+    held, columns either side that count as the same time, and the tail they are wanted for."""
+
+    period: int
+    days: int
+    tolerance: int
+    tail: int
+
+    @classmethod
+    def of(cls, grid: JudgingGrid, settings: DetectorSettings) -> UsualSlot:
+        period = grid.day_columns
+        days = min(7, grid.base_width // period) if period else 0
+        step = float(grid.times[1] - grid.times[0]) if len(grid.times) > 1 else DAY
+        tolerance = max(1, round(settings.slot_tolerance / step))
+        tail = grid.values.shape[1] - grid.first_judged + max(settings.windows) * 12
+        return cls(period, days, tolerance, tail)
 
 
 def _same_time_median(history: FloatArray, period: int, days: int) -> FloatArray:
@@ -186,12 +216,8 @@ def expected_values(grid: JudgingGrid, settings: DetectorSettings) -> ExpectedVa
             modelled = np.where(better[:, None], np.isfinite(model), modelled)
             seasonal |= better
             best = np.where(better, spread, best)
-    days = min(7, grid.base_width // period) if period else 0
-    step = float(grid.times[1] - grid.times[0]) if len(grid.times) > 1 else DAY
-    tolerance = max(1, round(settings.slot_tolerance / step))
-    tail = grid.values.shape[1] - grid.first_judged + max(settings.windows) * 12
     # in residuals of the chosen model, like every other statistic of the method
-    usual_high, usual_low = usual_extremes(history - expected, period, days, tolerance, tail)
+    usual_high, usual_low = usual_extremes(history - expected, UsualSlot.of(grid, settings))
     return ExpectedValues(
         expected=expected,
         seasonal=seasonal,

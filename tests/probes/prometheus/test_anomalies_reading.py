@@ -1,12 +1,13 @@
-"""Reading one query for metrics.anomalies: the grid for every series, finer points for the few
-that depart; the verdicts are exactly those of reading every series finely (real Prometheus)."""
+"""Reading one query for metrics.anomalies: the recent range finely and the baseline on the grid
+for every series, the baseline's step extremes for the few that may depart between the grid's
+points; the verdicts are exactly those of reading every series' step extremes (real Prometheus)."""
 
 from __future__ import annotations
 
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from typing import Any, ClassVar
@@ -15,7 +16,6 @@ from urllib.parse import quote
 import numpy as np
 import pytest
 
-from probes.prometheus import anomalies_reading
 from probes.prometheus.anomalies import AnomaliesOptions, query_grid
 from probes.prometheus.anomalies_reading import read_and_judge
 from probes.prometheus.client import PrometheusClient
@@ -23,6 +23,7 @@ from probes.prometheus.config import PrometheusConfig
 from probes.prometheus.judge_series import DetectorSettings, judge, observations
 from probes.prometheus.series_filter import MAX_ENCODED_QUERY, MAX_QUERIES, only_series
 from tests.probes.prometheus.incidents import AT, HEALTHY_AT, SHOP
+from tests.probes.prometheus.test_between_integration import QUEUES, recorded_queries
 from tests.support.local_http import serving
 from tests.support.prometheus import PrometheusDataset, PrometheusServer, StagedSeries, staged
 
@@ -52,14 +53,30 @@ def _client(server: PrometheusServer) -> PrometheusClient:
 
 
 def _every_series_finely(client: PrometheusClient, promql: str, at: datetime) -> Any:
-    """Today's reference: the recent range at its finer step for every series, then judged."""
+    """The reference: the recent range at its finer step and the baseline's step extremes for
+    every series, then judged."""
     grid = query_grid(at.timestamp(), 3600, 7 * 86400, AnomaliesOptions().baseline_points)
     moment = [
         datetime.fromtimestamp(t, UTC) for t in (grid.recent_start, grid.baseline_start, grid.baseline_end)
     ]
     recent = client.query_range(promql, moment[0], at, grid.recent_step).grid()
     baseline = client.query_range(promql, moment[1], moment[2], grid.step).grid()
-    return grid, observations(baseline, recent, judged_from=at.timestamp() - 3600)
+    labels, obs = observations(baseline, recent, judged_from=at.timestamp() - 3600)
+    extremes = []
+    for function in ("max_over_time", "min_over_time"):
+        subquery = f"{function}(({promql})[{grid.step:g}s:{grid.recent_step:g}s])"
+        answer = client.query_range(subquery, moment[1], moment[2], grid.step).grid()
+        rows = {_without_name(found): index for index, found in enumerate(answer.labels)}
+        values = np.full(obs.baseline.shape, np.nan)
+        for row, found in enumerate(labels):
+            if _without_name(found) in rows:
+                values[row] = answer.values[rows[_without_name(found)]]
+        extremes.append(values)
+    return grid, (labels, replace(obs, step_high=extremes[0], step_low=extremes[1]))
+
+
+def _without_name(labels: Any) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((k, v) for k, v in labels.items() if k != "__name__"))
 
 
 def _read_and_judge(client: PrometheusClient, promql: str, grid: Any, at: datetime, series: int) -> Any:
@@ -74,23 +91,35 @@ def _read_and_judge(client: PrometheusClient, promql: str, grid: Any, at: dateti
     )
 
 
-@pytest.mark.parametrize("at", [AT, HEALTHY_AT], ids=["incidents", "healthy"])
-@pytest.mark.parametrize("promql", QUERIES)
-def test_verdicts_equal_reading_every_series_finely(
-    prometheus_server: Server, promql: str, at: datetime, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("dataset", "promql", "at"),
+    [
+        *[(SHOP, promql, at) for promql in QUERIES for at in (AT, HEALTHY_AT)],
+        (QUEUES, "worker_queue_depth", AT),
+        (QUEUES, "worker_queue_depth", AT - timedelta(hours=1)),
+    ],
+    ids=[
+        *[
+            f"{name}-{when}"
+            for name in ("requests", "errors", "p99", "queue")
+            for when in ("incidents", "healthy")
+        ],
+        "15s-bursts",
+        "15s-healthy",
+    ],
+)
+def test_verdicts_equal_reading_every_series_step_extremes(
+    prometheus_server: Server,
+    dataset: PrometheusDataset,
+    promql: str,
+    at: datetime,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    shop = prometheus_server(SHOP)
-    steps: list[float] = []
-    reader = anomalies_reading.query_range_sliced
-
-    def recorded(
-        client: PrometheusClient, query: str, start: datetime, end: datetime, step: float, **kw: Any
-    ) -> Any:
-        steps.append(step)
-        return reader(client, query, start, end, step, **kw)
-
-    monkeypatch.setattr(anomalies_reading, "query_range_sliced", recorded)
-    with _client(shop) as client:
+    """The step extremes are read only for the series the screen names, with the verdicts of
+    reading them for every series: the screen is sound."""
+    server = prometheus_server(dataset)
+    queries = recorded_queries(monkeypatch)
+    with _client(server) as client:
         grid, (labels, obs) = _every_series_finely(client, promql, at)
         expected = judge(obs, DetectorSettings())
         judged = _read_and_judge(client, promql, grid, at, len(labels))
@@ -99,11 +128,16 @@ def test_verdicts_equal_reading_every_series_finely(
         assert np.array_equal(
             getattr(judged.verdicts, field.name), getattr(expected, field.name), equal_nan=True
         ), field.name
-    departing = int((expected.anomalous | expected.vanished).sum())
-    assert judged.read_finely == departing
-    assert steps.count(grid.recent_step) == (1 if departing else 0)  # finer points for those only
-    if at == AT and promql != "queue_capacity":
-        assert 0 < departing < len(labels), "some series depart and some do not at the incidents"
+    screened = int(
+        judge(replace(obs, step_high=None, step_low=None), DetectorSettings()).needs_step_extremes.sum()
+    )
+    assert judged.read_step_extremes == screened
+    subqueries = [q for q in queries if q.startswith(("max_over_time", "min_over_time"))]
+    assert len(subqueries) == (2 if screened else 0)
+    if dataset is QUEUES and at == AT:
+        assert 0 < screened < len(labels) and int(expected.between_points.sum()) == 2
+    if at == AT and promql != "queue_capacity" and dataset is SHOP:
+        assert 0 < int(expected.anomalous.sum()) < len(labels), "some depart and some do not"
 
 
 def test_only_series_keeps_exactly_the_wanted_label_sets(prometheus_server: Server) -> None:
@@ -182,7 +216,7 @@ def short_url_proxy(prometheus_server: Server) -> Iterator[str]:
         yield url
 
 
-def test_a_refused_filter_reads_every_series_finely_with_the_same_verdicts(
+def test_a_refused_filter_reads_every_series_step_extremes_with_the_same_verdicts(
     prometheus_server: Server, short_url_proxy: str
 ) -> None:
     promql = QUERIES[0]
@@ -191,12 +225,14 @@ def test_a_refused_filter_reads_every_series_finely_with_the_same_verdicts(
     expected = judge(obs, DetectorSettings())
     with PrometheusClient(PrometheusConfig(url=short_url_proxy), deadline=float("inf")) as client:
         judged = _read_and_judge(client, promql, grid, AT, len(labels))
-    assert len(_ShortUrlProxy.refused) == 1 and "label_replace" in urllib.parse.unquote(
-        _ShortUrlProxy.refused[0]
-    )
+    refused = [urllib.parse.unquote(path) for path in _ShortUrlProxy.refused]
+    assert len(refused) == 2, refused  # the highest and the lowest of each step, filtered: refused
+    assert all("label_replace" in path for path in refused)
+    assert refused[0].startswith("/api/v1/query_range?query=max_over_time(")
+    assert refused[1].startswith("/api/v1/query_range?query=min_over_time(")
     assert judged.labels == labels
     for field in fields(expected):
         assert np.array_equal(
             getattr(judged.verdicts, field.name), getattr(expected, field.name), equal_nan=True
         ), field.name
-    assert judged.verdicts.anomalous.any()
+    assert judged.verdicts.anomalous.any() and judged.read_step_extremes > 0

@@ -48,13 +48,16 @@ def judged(
     recent_step: float = 30.0,
     baseline_days: float = 7.0,
     window: float = HOUR,
+    between: bool = True,
     **settings: object,
 ) -> Verdicts:
-    """The verdict as of AT over ``window``, with the probe's grid layout."""
+    """The verdict as of AT over ``window``, with the probe's grid layout (``between``: with the
+    baseline's step extremes, which the probe reads where step 8 needs them)."""
     recent_times = AT - 2 * window + recent_step * np.arange(int(2 * window / recent_step) + 1)
     count = int(baseline_days * DAY / baseline_step)
     base_times = AT - 2 * window - baseline_step * np.arange(count, 0, -1)
     base, recent = seen(samples, base_times)[None, :], seen(samples, recent_times)[None, :]
+    high, low = step_extremes(samples, base_times, baseline_step, recent_step) if between else (None, None)
     obs = Observations(
         baseline=base,
         baseline_present=np.isfinite(base),
@@ -65,8 +68,23 @@ def judged(
         recent_start=recent_times[0],
         recent_step=recent_step,
         judged_from=AT - window,
+        step_high=high,
+        step_low=low,
     )
     return judge(obs, DetectorSettings(**settings))  # type: ignore[arg-type]
+
+
+def step_extremes(
+    samples: tuple[np.ndarray, np.ndarray], base_times: np.ndarray, step: float, finer: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """What ``max_over_time((q)[step:finer])`` and ``min_over_time`` return at each baseline point:
+    the extremes of the points every ``finer`` seconds from one step before it to it."""
+    offsets = finer * np.arange(round(step / finer) + 1)
+    points = seen(samples, (base_times[:, None] - offsets[None, :]).ravel()).reshape(len(base_times), -1)
+    known = np.isfinite(points).any(axis=1)
+    high = np.where(known, np.nanmax(np.where(known[:, None], points, 0.0), axis=1), np.nan)
+    low = np.where(known, np.nanmin(np.where(known[:, None], points, 0.0), axis=1), np.nan)
+    return high[None, :], low[None, :]
 
 
 def noise(level: float, sigma: float, seed: int = 7) -> Signal:

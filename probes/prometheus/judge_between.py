@@ -1,0 +1,271 @@
+"""Step 8 of the anomaly method (:mod:`probes.prometheus.judge_series`): departures between
+the judging grid's points, for series sampled more often than the grid's step.
+
+A grid point takes one sample of its step (the last before it): a 90 s burst of a series
+scraped every 15 s is seen on a 5-minute grid about one time in three. The recent range is
+read at a finer step, so its *step extremes* (the highest and the lowest finer point of each
+grid step) see it. They are judged as the grid's single samples are (step 3), against the
+same statistic over the baseline: each baseline step's highest and lowest point at the same
+finer step (``max_over_time`` / ``min_over_time`` of a subquery), with the same threshold,
+the same calibrated rank, the same floors, the same usual extremes at this time of day. A
+burst the series makes every day between grid points is among the baseline's step extremes,
+so it is normal; one beyond them is news.
+
+The rule holds only where the series has samples between the grid's points, in the recent
+range and in the baseline alike: in most steps the grid's sample lies strictly between the
+step's extremes (three distinct samples in the step or more). A series sampled at the grid's
+step or coarser, or a baseline read from a downsampled store while the recent range is raw,
+is judged on the grid alone.
+
+Reading every baseline step's extremes would triple the data read, so they are read only
+for the *candidates*: rows with a finer point in the diagnosed window beyond the grid's own
+ranked single-sample extreme and floor. That screen is sound: a step's extreme is at least
+its grid sample, so the step extremes' ranked extreme is at least the grid's, and no step
+extreme passes it unless a finer point does."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from probes.prometheus.judge_series_expected import UsualSlot, daily_slot_extremes
+from probes.prometheus.robust_stats import SortedRows, pick, robust_spread
+
+if TYPE_CHECKING:
+    from probes.prometheus.judge_departures import Departures
+    from probes.prometheus.judge_series import DetectorSettings, Observations
+    from probes.prometheus.judge_series_expected import ExpectedValues, JudgingGrid
+    from probes.prometheus.robust_stats import BoolArray, FloatArray, IntArray
+
+FINER_SHARE = 0.5
+"""Share of steps whose grid sample lies strictly between the step's extremes for a row to
+count as sampled between the grid's points."""
+
+
+@dataclass(frozen=True, slots=True)
+class BetweenPoints:
+    """Per row: a departure found between the grid's points (NaN/-1/False elsewhere)."""
+
+    candidate: BoolArray
+    """The baseline's step extremes would decide (see the module docstring)."""
+    found: BoolArray
+    sign: IntArray
+    score: FloatArray
+    onset: FloatArray
+    run_end: FloatArray
+    ongoing: BoolArray
+    peak_time: FloatArray
+    peak_value: FloatArray
+    peak_column: IntArray
+
+
+def _nothing(rows: int) -> BetweenPoints:
+    nan = np.full(rows, np.nan)
+    no = np.zeros(rows, dtype=bool)
+    return BetweenPoints(
+        candidate=no,
+        found=no,
+        sign=np.zeros(rows, dtype=np.int64),
+        score=np.zeros(rows),
+        onset=nan,
+        run_end=nan,
+        ongoing=no,
+        peak_time=nan,
+        peak_value=nan,
+        peak_column=np.full(rows, -1, dtype=np.int64),
+    )
+
+
+def finer_columns(obs: Observations, grid: JudgingGrid) -> IntArray:
+    """The grid column whose step (T - step, T] holds each finer point of the recent range."""
+    offset = (obs.recent_times - grid.times[0]) / obs.baseline_step
+    columns: IntArray = np.clip(np.ceil(offset - 1e-6).astype(np.int64), 0, len(grid.times) - 1)
+    return columns
+
+
+def _strictly_inside_share(low: FloatArray, value: FloatArray, high: FloatArray) -> FloatArray:
+    known = np.isfinite(low) & np.isfinite(value) & np.isfinite(high)
+    inside = known & (low < value) & (value < high)
+    share: FloatArray = inside.sum(axis=1) / np.maximum(known.sum(axis=1), 1)
+    return np.where(known.any(axis=1), share, 0.0)
+
+
+def between_points(
+    obs: Observations,
+    grid: JudgingGrid,
+    model: ExpectedValues,
+    found: Departures,
+    settings: DetectorSettings,
+    eligible: BoolArray,
+    short: BoolArray,
+    young: BoolArray,
+) -> BetweenPoints:
+    """Step 8 for the ``eligible`` rows (judged, nothing found on the grid); ``short`` and
+    ``young`` rows as in step 3."""
+    rows, width = grid.values.shape
+    times = obs.recent_times
+    if not len(times) or obs.recent_step >= obs.baseline_step or width <= grid.base_width:
+        return _nothing(rows)
+    column = finer_columns(obs, grid)
+    starts = np.flatnonzero(np.diff(column, prepend=-1))
+    step_columns = column[starts]
+    with np.errstate(invalid="ignore"):
+        residual = np.where(obs.recent_present, obs.recent - model.expected[:, column], np.nan)
+        grid_residual = grid.values - model.expected
+        high_now = np.fmax.reduceat(residual, starts, axis=1)
+        low_now = np.fmin.reduceat(residual, starts, axis=1)
+    finer_now = _strictly_inside_share(low_now, grid_residual[:, step_columns], high_now) >= FINER_SHARE
+    judged_step = step_columns >= grid.first_judged
+    in_window = (column >= grid.first_judged)[None, :] & obs.recent_present
+    up_allowed, down_allowed = settings.direction != "down", settings.direction != "up"
+    with np.errstate(invalid="ignore"):
+        beyond_up = in_window & (residual > found.rank_high[:, None]) & (residual >= found.floor[:, None])
+        beyond_down = in_window & (residual < found.rank_low[:, None]) & (-residual >= found.floor[:, None])
+    candidate = (
+        eligible
+        & finer_now
+        & ((up_allowed & beyond_up.any(axis=1)) | (down_allowed & beyond_down.any(axis=1)))
+    )
+    if obs.step_high is None or obs.step_low is None or not candidate.any():
+        return replace(_nothing(rows), candidate=candidate)
+    base = grid.base_width
+    modelled = (grid.present & model.modelled)[:, :base]
+    with np.errstate(invalid="ignore"):
+        base_high = np.fmax(obs.step_high - model.expected[:, :base], grid_residual[:, :base])
+        base_low = np.fmin(obs.step_low - model.expected[:, :base], grid_residual[:, :base])
+    base_high = np.where(modelled, base_high, np.nan)
+    base_low = np.where(modelled, base_low, np.nan)
+    finer_then = _strictly_inside_share(
+        np.where(np.isfinite(obs.step_low), base_low, np.nan),
+        np.where(modelled, grid_residual[:, :base], np.nan),
+        np.where(np.isfinite(obs.step_high), base_high, np.nan),
+    )
+    deciding = candidate & (finer_then >= FINER_SHARE)
+    usual = _usual_step_extremes(base_high, base_low, grid, settings, step_columns)
+    passed = {}
+    scores = {}
+    for sign, base_values, now in ((1, base_high, high_now), (-1, base_low, low_now)):
+        outward = sign * now
+        ordered = SortedRows.of(sign * base_values)
+        center = ordered.median()
+        spread = robust_spread(sign * base_values, center, ordered).astype(np.float64)
+        spread = np.maximum(spread, 1e-12 * np.maximum(np.abs(model.level), 1.0))
+        wanted = found.single_wanted
+        rank = np.maximum(1, np.floor(np.nan_to_num(wanted, nan=1.0) + 1e-9)).astype(np.int64)
+        extreme = ordered.ranked(rank, largest=True)
+        tail = ordered.tail_scale(largest=True)
+        short_floor = np.where(short, found.floor, 0.0)
+        stretch = np.log(1.0 / np.clip(np.nan_to_num(wanted, nan=1.0), 1e-3, 1.0))
+        beyond = np.fmax(short_floor, stretch * tail)
+        with np.errstate(invalid="ignore"):
+            far_enough = outward - center[:, None] >= (found.z_needed * spread)[:, None]
+            far_enough |= (young & np.isfinite(tail))[:, None] & (
+                outward - extreme[:, None] >= (found.z_needed * tail)[:, None]
+            )
+            passes = (
+                far_enough
+                & (outward > extreme[:, None])
+                & (outward - extreme[:, None] >= beyond[:, None])
+                & (outward >= found.floor[:, None])
+                & ~(outward - usual[sign][0] < np.fmax(found.floor[:, None], np.nan_to_num(usual[sign][1])))
+                & judged_step[None, :]
+            )
+            passed[sign] = passes & deciding[:, None] & (up_allowed if sign > 0 else down_allowed)
+            scores[sign] = np.where(passes, (outward - center[:, None]) / spread[:, None], -np.inf)
+    return _located(obs, column, step_columns, residual, found, passed, scores)
+
+
+def _usual_step_extremes(
+    base_high: FloatArray,
+    base_low: FloatArray,
+    grid: JudgingGrid,
+    settings: DetectorSettings,
+    step_columns: IntArray,
+) -> dict[int, tuple[FloatArray, FloatArray]]:
+    """Per side, outward: the most extreme step extreme of the previous days at this time of
+    day, and how much those days' own differ (their range). A burst the series makes between
+    the grid's points every day at this time is normal unless it passes every earlier day's
+    by more than they differ among themselves (its height varies from day to day more than a
+    grid sample's does: the finer points catch it at another phase each day)."""
+    rows, width = grid.values.shape
+    slot = UsualSlot.of(grid, settings)
+    usual = {}
+    for sign, base in ((1, base_high), (-1, base_low)):
+        history = np.full((rows, width), np.nan)
+        history[:, : grid.base_width] = sign * base
+        daily = daily_slot_extremes(history, slot)
+        most = np.full((rows, len(step_columns)), np.nan)
+        differ = np.zeros((rows, len(step_columns)))
+        if daily is not None:
+            days = np.stack(daily[0])  # outward: the highest of each day, for either side
+            tail = days.shape[2]
+            wanted = step_columns - (width - tail)
+            inside = wanted >= 0
+            with np.errstate(invalid="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # a slot no day holds: NaN
+                top = np.nanmax(days[:, :, wanted[inside]], axis=0)
+                bottom = np.nanmin(days[:, :, wanted[inside]], axis=0)
+            most[:, inside] = top
+            # a day or two say little of how much a daily burst varies: at least the relative
+            # floor of its own size
+            differ[:, inside] = np.fmax(top - bottom, settings.min_relative * np.abs(top))
+        usual[sign] = (most, differ)
+    return usual
+
+
+def _located(
+    obs: Observations,
+    column: IntArray,
+    step_columns: IntArray,
+    residual: FloatArray,
+    found: Departures,
+    passed: dict[int, BoolArray],
+    scores: dict[int, FloatArray],
+) -> BetweenPoints:
+    """The departure's sign, peak, onset and end on the finer points: the latest departing
+    step decides the side; the peak is that side's most extreme finer point in a departing
+    step; the run reaches back and on from it while the finer points stay beyond the soft
+    threshold."""
+    rows = residual.shape[0]
+    times = obs.recent_times
+    step_index = np.searchsorted(step_columns, column)
+    latest_up = np.where(
+        passed[1].any(axis=1), passed[1].shape[1] - 1 - np.argmax(passed[1][:, ::-1], axis=1), -1
+    )
+    latest_down = np.where(
+        passed[-1].any(axis=1), passed[-1].shape[1] - 1 - np.argmax(passed[-1][:, ::-1], axis=1), -1
+    )
+    found_any = (latest_up >= 0) | (latest_down >= 0)
+    sign = np.where(~found_any, 0, np.where(latest_up >= latest_down, 1, -1))
+    side_passed = np.where((sign > 0)[:, None], passed[1], passed[-1])
+    side_scores = np.where((sign > 0)[:, None], scores[1], scores[-1])
+    outward = sign[:, None] * residual
+    with np.errstate(invalid="ignore"):
+        soft = np.where(
+            (sign > 0)[:, None], residual >= found.soft_high[:, None], residual <= found.soft_low[:, None]
+        )
+    soft &= obs.recent_present
+    departing_fine = side_passed[:, step_index] & soft
+    peak = np.argmax(np.where(departing_fine, np.nan_to_num(outward, nan=-np.inf), -np.inf), axis=1)
+    position = np.arange(len(times))
+    last_calm = np.maximum.accumulate(np.where(soft, -1, position), axis=1)
+    next_calm = np.minimum.accumulate(np.where(soft, len(times), position)[:, ::-1], axis=1)[:, ::-1]
+    onset_at = np.minimum(pick(last_calm, peak) + 1, peak)
+    end_at = np.maximum(pick(next_calm, peak) - 1, peak)
+    last_present = len(times) - 1 - np.argmax(obs.recent_present[:, ::-1], axis=1)
+    score = np.max(np.where(side_passed, side_scores, -np.inf), axis=1, initial=-np.inf)
+    return BetweenPoints(
+        candidate=np.zeros(rows, dtype=bool),
+        found=found_any,
+        sign=sign.astype(np.int64),
+        score=np.where(found_any, score, 0.0),
+        onset=np.where(found_any, times[onset_at], np.nan),
+        run_end=np.where(found_any, times[end_at], np.nan),
+        ongoing=found_any & (end_at >= last_present),
+        peak_time=np.where(found_any, times[peak], np.nan),
+        peak_value=np.where(found_any, pick(obs.recent, peak), np.nan),
+        peak_column=np.where(found_any, column[peak], -1),
+    )

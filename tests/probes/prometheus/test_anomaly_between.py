@@ -1,0 +1,106 @@
+"""Step 8 of the anomaly method: a departure between the judging grid's points, on a series
+scraped more often than the grid's step (15 s or 1 min on the 5-minute grid of a week).
+
+Each case fails without the step extremes (``between=False``: the method before step 8, which
+saw a burst only when a grid point fell in it) or without the rule's guards.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from probes.prometheus import judge_between
+from tests.probes.prometheus.test_anomaly_rules import AT, DAY, HOUR, judged, noise, sampled, with_burst
+
+GRID = 300.0
+FINER = 30.0
+
+
+def _burst_start(phase: float) -> float:
+    """A burst start ``phase`` seconds after a grid point 20 minutes before AT: a 90 s burst
+    from there holds no sample a grid point takes (the last one before it)."""
+    return AT - 20 * 60 + phase
+
+
+@pytest.mark.parametrize("interval", [15.0, 60.0])
+@pytest.mark.parametrize("baseline_days", [2.0, 7.0])
+@pytest.mark.parametrize("value", [300.0, 0.0], ids=["burst", "drop"])
+def test_a_burst_between_the_grid_points_is_found_on_the_finer_points(
+    interval: float, baseline_days: float, value: float
+) -> None:
+    """A 90 s burst (or a fall to 0) of a series scraped every 15 s or every minute, between two
+    points of the 5-minute grid: the grid alone does not see it; the step extremes do, at the
+    finer point it began, ended and peaked, with the grid's normal range."""
+    since = AT - baseline_days * DAY - 2 * HOUR
+    for phase in (30.0, 60.0, 120.0, 150.0):
+        start = _burst_start(phase)
+        series = sampled(with_burst(noise(100, 5), start, start + 90, value), interval, since=since)
+        assert not judged(series, between=False).anomalous[0], phase
+        v = judged(series)
+        assert v.anomalous[0] and v.between_points[0], (phase, interval)
+        assert v.sign[0] == (1 if value > 100 else -1)
+        assert start <= v.onset[0] <= start + max(interval, FINER), (phase, v.onset[0] - start)
+        assert v.onset[0] <= v.peak_time[0] <= v.run_end[0] < start + 90 + interval  # its last sample
+        assert v.peak_value[0] == value and not v.ongoing[0] and not v.level_shift[0]
+        assert v.normal_low[0] < 100 < v.normal_high[0] and v.normal_high[0] < 150
+        assert v.short_history[0] == (baseline_days < 3)
+
+
+@pytest.mark.parametrize("interval", [15.0, 60.0])
+def test_a_healthy_finely_scraped_series_is_silent(interval: float) -> None:
+    """Noise, a daily wave, a lognormal latency: the step extremes of the window are those of
+    the baseline's steps, so nothing is found between the points."""
+    signals = {
+        "noise": noise(100, 5),
+        "wave": lambda t: 60 + 30 * np.sin(2 * np.pi * t / DAY) + noise(0, 3)(t),
+        "latency": lambda t: np.exp(noise(0, 0.3)(t)) * (100 + 40 * np.sin(2 * np.pi * t / DAY)),
+    }
+    for name, signal in signals.items():
+        for hours in range(0, 24, 3):
+            shifted = lambda t, s=signal, h=hours: s(t + h * HOUR)  # noqa: E731
+            v = judged(sampled(shifted, interval))
+            assert v.judged[0] and not v.anomalous[0], (name, hours)
+
+
+@pytest.mark.parametrize("interval", [15.0, 60.0])
+def test_a_burst_between_the_grid_points_every_day_at_this_time_is_normal(interval: float) -> None:
+    """A job that bursts to 300 for a minute every day at this time, never at a grid point's
+    sample: today's burst is one more of them (the previous days' step extremes at this time
+    of day hold it); one twice as high is not."""
+    start = _burst_start(60.0)
+
+    def daily(height: float) -> object:
+        def values(t: np.ndarray) -> np.ndarray:
+            burst = ((t - start) % DAY) < 60
+            today = t >= start
+            return np.where(burst, np.where(today, height, 300.0), noise(100, 5)(t))
+
+        return values
+
+    for days in (2.0, 7.0):
+        since = AT - days * DAY - 2 * HOUR
+        assert not judged(sampled(daily(300.0), interval, since=since)).anomalous[0], days
+        higher = judged(sampled(daily(600.0), interval, since=since))
+        assert higher.anomalous[0] and higher.between_points[0] and higher.sign[0] == 1, days
+
+
+def test_a_baseline_sampled_at_the_grid_step_is_judged_on_the_grid_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A long-term store that kept one sample per 5 minutes of the baseline (downsampled) while
+    the recent range is raw at 15 s: a baseline step's extremes are then two samples, a recent
+    step's ten, not the same statistic. The grid's sample lies strictly between a step's
+    extremes in most recent steps and in no baseline step: the finer points are not judged
+    (a burst between the points is missed, as before step 8), rather than judged against
+    extremes of fewer samples. Without that guard the same burst is judged between them."""
+    start = _burst_start(60.0)
+    raw = sampled(with_burst(noise(100, 5), start, start + 90, 300.0), 15.0)
+    downsampled = (raw[0] % GRID == 0) | (raw[0] >= AT - 2 * HOUR - GRID)
+    series = (raw[0][downsampled], raw[1][downsampled])
+    v = judged(series)
+    assert v.judged[0] and not v.anomalous[0]
+    assert judged(series, between=False).needs_step_extremes[0]  # the screen asked for them
+    assert judged(raw).between_points[0]  # the raw baseline: found
+    monkeypatch.setattr(judge_between, "FINER_SHARE", 0.0)
+    assert judged(series).between_points[0]
