@@ -296,12 +296,9 @@ def step_extremes(
     seen = as_prometheus_sees(times, values, fine)
     first = np.searchsorted(fine, grid - step - 1e-6)
     last = np.searchsorted(fine, grid + 1e-6)  # one past each grid point's own
-    high, low = np.full(len(grid), np.nan), np.full(len(grid), np.nan)
-    for index, (begin, end) in enumerate(zip(first, last, strict=True)):
-        part = seen[begin:end]
-        if np.isfinite(part).any():
-            high[index], low[index] = np.nanmax(part), np.nanmin(part)
-    return high, low
+    index = first[:, None] + np.arange(int((last - first).max()))[None, :]
+    points = np.where(index < last[:, None], seen[np.minimum(index, len(seen) - 1)], np.nan)
+    return np.fmax.reduce(points, axis=1), np.fmin.reduce(points, axis=1)
 
 
 def staged(

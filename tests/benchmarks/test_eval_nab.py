@@ -93,3 +93,20 @@ def test_judging_through_prometheus_decides_as_directly(tmp_path: Path) -> None:
     both = run("eval_nab.py", "--nab", str(tmp_path), "--variant", "5m", "--variant", "2d", "--check-same")
     assert "judged through a real Prometheus" in both
     assert both.rstrip().endswith("decisions that differ between direct and Prometheus judging:")
+
+
+def test_a_minute_series_burst_between_the_grid_points_is_found_both_ways(tmp_path: Path) -> None:
+    """Other labelled data scraped every minute: a 2-minute burst between two points of the
+    5-minute grid is found (step 9, through the baseline's step extremes), directly and through
+    a real Prometheus alike, and the noise around it is not."""
+    rng = np.random.default_rng(2)
+    start = np.datetime64("2024-01-01T00:00:00")
+    minutes = 9 * 24 * 60
+    values = 100 + 5 * rng.normal(size=minutes)
+    burst = 8 * 24 * 60 + 12 * 60  # 2024-01-09 12:00: the label; the burst 12:01-12:02
+    values[burst + 1 : burst + 3] = 300.0
+    rows = [(str(start + np.timedelta64(i, "m")).replace("T", " "), f"{v:.3f}") for i, v in enumerate(values)]
+    write_dataset(tmp_path, rows, ["2024-01-09 12:00:00"])
+    both = run("eval_nab.py", "--nab", str(tmp_path), "--variant", "5m", "--check-same")
+    assert "| 5m | groupA | 1/1 = 100% | 0/" in both and "= 0.0% |" in both, both
+    assert both.rstrip().endswith("decisions that differ between direct and Prometheus judging:")
