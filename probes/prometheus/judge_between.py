@@ -101,10 +101,9 @@ def between_points(
     settings: DetectorSettings,
     eligible: BoolArray,
     short: BoolArray,
-    young: BoolArray,
 ) -> BetweenPoints:
-    """Step 8 for the ``eligible`` rows (judged, nothing found on the grid); ``short`` and
-    ``young`` rows as in step 3."""
+    """Step 8 for the ``eligible`` rows (judged, nothing found on the grid); ``short`` rows as
+    in step 3."""
     rows, width = grid.values.shape
     times = obs.recent_times
     if not len(times) or obs.recent_step >= obs.baseline_step or width <= grid.base_width:
@@ -162,9 +161,10 @@ def between_points(
         beyond = np.fmax(short_floor, stretch * tail)
         with np.errstate(invalid="ignore"):
             far_enough = outward - center[:, None] >= (found.z_needed * spread)[:, None]
-            far_enough |= (young & np.isfinite(tail))[:, None] & (
-                outward - extreme[:, None] >= (found.z_needed * tail)[:, None]
-            )
+            # beyond the most extreme by the tail where step 3 judges a single sample so
+            far_enough |= (np.isfinite(found.far_up if sign > 0 else found.far_down) & np.isfinite(tail))[
+                :, None
+            ] & (outward - extreme[:, None] >= (found.z_needed * tail)[:, None])
             passes = (
                 far_enough
                 & (outward > extreme[:, None])

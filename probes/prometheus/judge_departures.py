@@ -55,7 +55,8 @@ class Departures:
     """The baseline's single samples at that rank (from below, from above)."""
     far_up: FloatArray
     far_down: FloatArray
-    """How far beyond its extremes a young row's sample departs (NaN: not young)."""
+    """How far beyond its extremes a sample of a row judged by its level departs (NaN: not so
+    judged on that side; see :func:`_far_beyond_the_extremes`)."""
 
 
 def departures(
@@ -66,8 +67,8 @@ def departures(
     young: BoolArray,
 ) -> Departures:
     """Calibrated window tests for every window length, on the compacted residuals. ``young``:
-    rows too young for a seasonal model, judged by a level whose spread holds whatever daily
-    pattern they have (see :func:`_far_beyond_the_extremes`)."""
+    rows too young for a seasonal model; they and every other row judged by its level have a
+    spread that holds whatever daily pattern they have (see :func:`_far_beyond_the_extremes`)."""
     judged_points = grid.present & model.modelled
     moving = Compaction.of(judged_points)
     residuals = grid.values - model.expected
@@ -99,7 +100,7 @@ def departures(
     out_down = np.zeros(residual.shape, dtype=bool)
     single = (np.full(rows, np.nan), np.full(rows, np.nan), np.full(rows, np.nan), np.full(rows, np.nan))
     single_wanted = np.full(rows, np.nan)
-    # how far beyond its single-sample extremes a young row's sample departs (NaN: not young)
+    # how far beyond its single-sample extremes a level row's sample departs (NaN: not so judged)
     far_up = far_down = np.full(rows, np.nan)
     for length in settings.windows:
         means = window_means(residual, length, count, sums=sums)
@@ -119,8 +120,8 @@ def departures(
         with np.errstate(invalid="ignore"):
             up = judged[:, tail:] & usable[:, None] & (recent - center[:, None] >= margin)
             down = judged[:, tail:] & usable[:, None] & (center[:, None] - recent >= margin)
-            if length == 1 and young.any():
-                far_up, far_down = _far_beyond_the_extremes(ordered, young, z_needed)
+            if length == 1 and (~model.seasonal).any():
+                far_up, far_down = _far_beyond_the_extremes(ordered, young, ~model.seasonal, z_needed)
                 up |= judged[:, tail:] & usable[:, None] & (recent - high[:, None] >= far_up[:, None])
                 down |= judged[:, tail:] & usable[:, None] & (low[:, None] - recent >= far_down[:, None])
             up &= (recent > high[:, None]) & (recent >= floor[:, None])
@@ -193,20 +194,24 @@ def departures(
 
 
 def _far_beyond_the_extremes(
-    ordered: SortedRows, young: BoolArray, z_needed: FloatArray
+    ordered: SortedRows, young: BoolArray, level: BoolArray, z_needed: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
-    """How far beyond its most extreme single samples a young row's sample departs, whatever
-    its robust z: ``z_needed`` x the tail's own scale on each side (NaN for other rows).
+    """How far beyond its most extreme single samples a sample of a row judged by its level
+    departs, whatever its robust z: ``z_needed`` x the tail's own scale (NaN for other rows):
+    below its lowest for every ``level`` row, above its highest for ``young`` rows only.
 
-    A series with less history than a seasonal model needs is judged by its level, and the
-    spread of a level holds the whole daily swing: a day-old service whose traffic falls to 0
-    from a 30-90 wave is 2 robust deviations out, never found until a second day gives it a
-    daily model. Its extremes still say how far its values go: beyond the most extreme by
-    ``z_needed`` tail scales is, for an exponential tail, a chance of about ``e^-z_needed``
-    per sample beyond that extreme's own. Single samples only: the most extreme means of
-    overlapping windows are one or two episodes, so their tail scale is too small."""
+    The spread of a level holds whatever daily swing the series has: a day-old service whose
+    traffic falls to 0 from a 30-90 wave is 2 robust deviations out, and so is a week-old
+    latency whose 30 % noise kept the daily model from winning. Its extremes still say how
+    far its values go: beyond the most extreme by ``z_needed`` tail scales is, for an
+    exponential tail, a chance of about ``e^-z_needed`` per sample beyond that extreme's own.
+    An upper tail is often heavier than exponential (a disk's write bursts): there the
+    extrapolation is trusted only for a young series, which has no other way to be judged; a
+    lower tail ends at 0 for most operational series, so it holds for all. Single samples
+    only: the most extreme means of overlapping windows are one or two episodes, so their
+    tail scale is too small."""
     far_up = np.where(young, z_needed * ordered.tail_scale(largest=True), np.nan)
-    far_down = np.where(young, z_needed * ordered.tail_scale(largest=False), np.nan)
+    far_down = np.where(level, z_needed * ordered.tail_scale(largest=False), np.nan)
     return far_up, far_down
 
 

@@ -42,10 +42,11 @@ every 15 s as for hourly recording rules, for a week of history as for a day. Fo
    it present in the series' own samples, the series is judged with ``short_margin`` x the
    threshold, a window must pass its ranked extreme by at least the floor (a day or two hold
    each daily extreme once or twice: a rough edge of normal), and the verdict says the history
-   is short. A series too young for a seasonal model (less than ``min_seasonal_days``) is
-   judged by its level, whose spread holds its whole daily swing: a single sample beyond its
-   most extreme by the threshold x the tail's own scale departs whatever its robust z (a
-   day-old service falling to 0). Fewer than ``min_samples`` baseline samples: not judged.
+   is short. A series judged by its level (too young for a seasonal model, less than
+   ``min_seasonal_days``, or no seasonal model won) has a spread that holds its whole daily
+   swing: a single sample below its lowest by the threshold x the tail's own scale departs
+   whatever its robust z (a service falling to 0); above its highest only for a young series
+   (upper tails are often heavier). Fewer than ``min_samples`` baseline samples: not judged.
 5. **New normal.** A departure whose side the series already held for ``new_normal_share`` of
    the last baseline day, as far out as the run typically is, is the new normal. A ramp is
    compared with the level it began from (the baseline model, never a reference that moved
@@ -401,7 +402,7 @@ def _judge_rows(obs: Observations, settings: DetectorSettings) -> Verdicts:
         spread=found.spread,
         last_seen=last_seen,
     )
-    between = between_points(obs, grid, model, found, settings, judged & ~anomalous, short, young)
+    between = between_points(obs, grid, model, found, settings, judged & ~anomalous, short)
     return _with_between(grid_verdicts, between, model, found, settings)
 
 

@@ -439,3 +439,26 @@ def test_a_day_old_series_falling_to_zero_is_found_without_a_daily_model(interva
     quiet = [judged(sampled(at_hour(seed), interval, since=since)) for seed in range(16)]
     assert all(v.judged[0] for v in quiet)
     assert sum(bool(v.anomalous[0]) for v in quiet) <= 1
+
+
+def lognormal_latency(seed: int) -> Signal:
+    """A latency with 30 % lognormal noise on a 100 +- 40 daily wave: the noise keeps the daily
+    model from winning (its residuals are not 0.8x the level's), so it is judged by its level."""
+    return lambda t: np.exp(noise(0, 0.3, seed)(t)) * (100 + 40 * np.sin(2 * np.pi * t / DAY))
+
+
+@pytest.mark.parametrize("interval", [60.0, 300.0])
+def test_a_week_old_series_judged_by_its_level_falling_to_zero_is_found(interval: float) -> None:
+    """Judged by its level, the week-old latency falling to 0 is 2-3 robust deviations out and
+    was never found; below the lowest of its week by the threshold x the tail's own scale, it
+    departs. Its unbroken wave, at every time of day, is not found."""
+    for hours in range(0, 24, 3):
+
+        def shifted(t: np.ndarray, h: int = hours) -> np.ndarray:
+            return lognormal_latency(h)(t + h * HOUR)
+
+        quiet = judged(sampled(shifted, interval))
+        assert quiet.judged[0] and not quiet.seasonal[0] and not quiet.anomalous[0], hours
+        down = judged(sampled(with_burst(shifted, AT - 1800, AT + 1, 0.0), interval))
+        assert not down.seasonal[0] and down.anomalous[0] and down.sign[0] == -1, hours
+        assert AT - 1800 <= down.onset[0] <= AT - 1800 + interval and down.normal_low[0] > 0.0
