@@ -49,8 +49,9 @@ count as sampled between the grid's points."""
 class BetweenPoints:
     """Per row: a departure found between the grid's points (NaN/-1/False elsewhere)."""
 
-    candidate: BoolArray
-    """The baseline's step extremes would decide (see the module docstring)."""
+    candidate: FloatArray
+    """The baseline's step extremes would decide (see the module docstring): how far the most
+    extreme finer point lies beyond the grid's ranked extreme, in robust spreads (NaN: no)."""
     found: BoolArray
     sign: IntArray
     score: FloatArray
@@ -66,7 +67,7 @@ def _nothing(rows: int) -> BetweenPoints:
     nan = np.full(rows, np.nan)
     no = np.zeros(rows, dtype=bool)
     return BetweenPoints(
-        candidate=no,
+        candidate=nan,
         found=no,
         sign=np.zeros(rows, dtype=np.int64),
         score=np.zeros(rows),
@@ -123,12 +124,15 @@ def between_points(
     with np.errstate(invalid="ignore"):
         beyond_up = in_window & (residual > found.rank_high[:, None]) & (residual >= found.floor[:, None])
         beyond_down = in_window & (residual < found.rank_low[:, None]) & (-residual >= found.floor[:, None])
-    candidate = (
-        eligible
-        & finer_now
-        & ((up_allowed & beyond_up.any(axis=1)) | (down_allowed & beyond_down.any(axis=1)))
-    )
-    if obs.step_high is None or obs.step_low is None or not candidate.any():
+    with np.errstate(invalid="ignore"):
+        excess_up = np.where(beyond_up, residual - found.rank_high[:, None], np.nan)
+        excess_down = np.where(beyond_down, found.rank_low[:, None] - residual, np.nan)
+        excess = np.fmax(
+            np.fmax.reduce(excess_up, axis=1) if up_allowed else np.nan,
+            np.fmax.reduce(excess_down, axis=1) if down_allowed else np.nan,
+        )
+    candidate = np.where(eligible & finer_now, excess / found.spread, np.nan)
+    if obs.step_high is None or obs.step_low is None or not np.isfinite(candidate).any():
         return replace(_nothing(rows), candidate=candidate)
     base = grid.base_width
     modelled = (grid.present & model.modelled)[:, :base]
@@ -142,7 +146,7 @@ def between_points(
         np.where(modelled, grid_residual[:, :base], np.nan),
         np.where(np.isfinite(obs.step_high), base_high, np.nan),
     )
-    deciding = candidate & (finer_then >= FINER_SHARE)
+    deciding = np.isfinite(candidate) & (finer_then >= FINER_SHARE)
     usual = _usual_step_extremes(base_high, base_low, grid, settings, step_columns)
     passed = {}
     scores = {}
@@ -258,7 +262,7 @@ def _located(
     last_present = len(times) - 1 - np.argmax(obs.recent_present[:, ::-1], axis=1)
     score = np.max(np.where(side_passed, side_scores, -np.inf), axis=1, initial=-np.inf)
     return BetweenPoints(
-        candidate=np.zeros(rows, dtype=bool),
+        candidate=np.full(rows, np.nan),
         found=found_any,
         sign=sign.astype(np.int64),
         score=np.where(found_any, score, 0.0),

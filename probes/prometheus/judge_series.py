@@ -196,9 +196,11 @@ class Verdicts:
     """The series' own sampling interval on the judging grid, in seconds."""
     between_points: BoolArray
     """The departure lies between the grid's points (step 8): seen on the finer points only."""
-    needs_step_extremes: BoolArray
-    """Step 8 could find a departure between the grid's points: read the baseline's step
-    extremes (:attr:`Observations.step_high`, ``step_low``) and judge the row again."""
+    step_extremes_wanted: FloatArray
+    """Step 8 could find a departure between the grid's points (NaN: it cannot): read the
+    baseline's step extremes (:attr:`Observations.step_high`, ``step_low``) and judge the row
+    again. The value says how far its most extreme finer point lies beyond the grid's ranked
+    extreme, in robust spreads: the most extreme are read first."""
     sign: IntArray
     """+1 above normal, -1 below, 0 when not anomalous."""
     score: FloatArray
@@ -378,7 +380,7 @@ def _judge_rows(obs: Observations, settings: DetectorSettings) -> Verdicts:
         history_days=days,
         interval=interval * step,
         between_points=np.zeros(rows, dtype=bool),
-        needs_step_extremes=np.zeros(rows, dtype=bool),
+        step_extremes_wanted=np.full(rows, np.nan),
         sign=sign_of,
         score=np.where(anomalous, pick_or_nan(strength, peak), 0.0),
         level_shift=ongoing & (ended_at - onset >= settings.level_shift_seconds - 1e-6),
@@ -416,7 +418,7 @@ def _with_between(
     """``verdicts`` with the departures step 8 found between the grid's points."""
     hit = between.found
     if not hit.any():
-        return replace(verdicts, needs_step_extremes=between.candidate)
+        return replace(verdicts, step_extremes_wanted=between.candidate)
     column = between.peak_column
     expected = pick_or_nan(model.expected, column)
     duration = between.run_end - between.onset
@@ -428,7 +430,7 @@ def _with_between(
         verdicts,
         anomalous=verdicts.anomalous | hit,
         between_points=hit,
-        needs_step_extremes=between.candidate,
+        step_extremes_wanted=between.candidate,
         sign=chosen(verdicts.sign, between.sign),
         score=chosen(verdicts.score, between.score),
         level_shift=chosen(

@@ -10,12 +10,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
+from types import SimpleNamespace
 from typing import Any, ClassVar
 from urllib.parse import quote
 
 import numpy as np
 import pytest
 
+from probes.prometheus import anomalies_reading
 from probes.prometheus.anomalies import AnomaliesOptions, query_grid
 from probes.prometheus.anomalies_reading import read_and_judge
 from probes.prometheus.client import PrometheusClient
@@ -129,7 +131,9 @@ def test_verdicts_equal_reading_every_series_step_extremes(
             getattr(judged.verdicts, field.name), getattr(expected, field.name), equal_nan=True
         ), field.name
     screened = int(
-        judge(replace(obs, step_high=None, step_low=None), DetectorSettings()).needs_step_extremes.sum()
+        np.isfinite(
+            judge(replace(obs, step_high=None, step_low=None), DetectorSettings()).step_extremes_wanted
+        ).sum()
     )
     assert judged.read_step_extremes == screened
     subqueries = [q for q in queries if q.startswith(("max_over_time", "min_over_time"))]
@@ -236,3 +240,26 @@ def test_a_refused_filter_reads_every_series_step_extremes_with_the_same_verdict
             getattr(judged.verdicts, field.name), getattr(expected, field.name), equal_nan=True
         ), field.name
     assert judged.verdicts.anomalous.any() and judged.read_step_extremes > 0
+
+
+def test_many_candidates_are_read_in_one_filtered_query_most_extreme_first() -> None:
+    """Each step-extremes subquery costs Prometheus an evaluation at every finer point of the
+    week for every series, filtered or not: however many series the screen names, one filtered
+    query per extreme holds the most extreme of them."""
+    every = [
+        {"job": "kubernetes-pods", "namespace": "shop", "pod": f"checkout-7d9f8c6b5-{i:05d}"}
+        for i in range(3000)
+    ]
+    recent = SimpleNamespace(series=[SimpleNamespace(labels=labels) for labels in every])
+    wanted = np.full(len(every), np.nan)
+    wanted[::3] = np.arange(1000, dtype=np.float64)  # 1,000 candidates: the latest most extreme
+    rows, narrowed = anomalies_reading._screened("up", tuple(every), wanted, recent)  # type: ignore[arg-type]
+    assert narrowed is not None and len(narrowed) == 1
+    assert len(quote(narrowed[0], safe="")) <= MAX_ENCODED_QUERY
+    assert 10 < len(rows) < 1000 and rows[0] == 2997
+    assert (np.diff(wanted[rows]) < 0).all()  # most extreme first, none skipped in between
+    assert wanted[rows].min() > np.nanmax(np.delete(wanted, rows))
+    few, filtered = anomalies_reading._screened(
+        "up", tuple(every), np.where(np.arange(3000) < 3, 1.0, np.nan), recent
+    )  # type: ignore[arg-type]
+    assert sorted(few.tolist()) == [0, 1, 2] and filtered is not None and filtered[0].count("vector(1)") == 3

@@ -100,7 +100,7 @@ def test_a_baseline_sampled_at_the_grid_step_is_judged_on_the_grid_alone(
     series = (raw[0][downsampled], raw[1][downsampled])
     v = judged(series)
     assert v.judged[0] and not v.anomalous[0]
-    assert judged(series, between=False).needs_step_extremes[0]  # the screen asked for them
+    assert np.isfinite(judged(series, between=False).step_extremes_wanted[0])  # the screen asked
     assert judged(raw).between_points[0]  # the raw baseline: found
     monkeypatch.setattr(judge_between, "FINER_SHARE", 0.0)
     assert judged(series).between_points[0]
