@@ -11,11 +11,16 @@ the same calibrated rank, the same floors, the same usual extremes at this time 
 burst the series makes every day between grid points is among the baseline's step extremes,
 so it is normal; one beyond them is news.
 
-The rule holds only where the series has samples between the grid's points, in the recent
-range and in the baseline alike: in most steps the grid's sample lies strictly between the
-step's extremes (three distinct samples in the step or more). A series sampled at the grid's
-step or coarser, or a baseline read from a downsampled store while the recent range is raw,
-is judged on the grid alone.
+The rule holds only where the series has samples between the grid's points: its finer points
+change value at least twice within a step (the median over the steps where they change at
+all: a series sampled at the grid's step changes once, from the sample before to the next,
+however often its values repeat); and where the baseline's steps look like the recent range's:
+the grid's sample lies strictly between a step's extremes at least :data:`FINER_SHARE` as often
+in the baseline as in the recent range (a downsampled store keeps two samples a step, never one
+between them). A series sampled at the grid's step or coarser, or a baseline read from a
+downsampled store while the recent range is raw, is judged on the grid alone. Only steps the
+chosen model expects are judged, as on the grid; a departure found after a run found on the
+grid is the one reported (the latest).
 
 Reading every baseline step's extremes would triple the data read, so they are read only
 for the *candidates*: rows with a finer point in the diagnosed window beyond the grid's own
@@ -32,7 +37,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from probes.prometheus.judge_series_expected import UsualSlot, daily_slot_extremes
-from probes.prometheus.robust_stats import SortedRows, pick, robust_spread
+from probes.prometheus.robust_stats import SortedRows, nanmedian, pick, robust_spread
 
 if TYPE_CHECKING:
     from probes.prometheus.judge_departures import Departures
@@ -41,8 +46,9 @@ if TYPE_CHECKING:
     from probes.prometheus.robust_stats import BoolArray, FloatArray, IntArray
 
 FINER_SHARE = 0.5
-"""Share of steps whose grid sample lies strictly between the step's extremes for a row to
-count as sampled between the grid's points."""
+"""The baseline's steps must show samples between the grid's points at least this often,
+relative to the recent range's: the share of steps whose grid sample lies strictly between the
+step's extremes (a step of two samples, as a downsampled store keeps, never has one there)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +100,24 @@ def _strictly_inside_share(low: FloatArray, value: FloatArray, high: FloatArray)
     return np.where(known.any(axis=1), share, 0.0)
 
 
+def _changes_per_step(obs: Observations, column: IntArray, starts: IntArray) -> FloatArray:
+    """Per row, the median number of times the finer points change value within a grid step,
+    over the steps where they change at all: 1 for a series sampled at the grid's step (the
+    sample before, then the next), 2 or more for one sampled at least twice in a step
+    (however often its values repeat, as an integer gauge's do)."""
+    same_step = column[1:] == column[:-1]
+    with np.errstate(invalid="ignore"):
+        changed = (
+            obs.recent_present[:, 1:]
+            & obs.recent_present[:, :-1]
+            & (obs.recent[:, 1:] != obs.recent[:, :-1])
+            & same_step[None, :]
+        )
+    counts = np.add.reduceat(np.hstack([np.zeros((len(changed), 1)), changed]), starts, axis=1)
+    median: FloatArray = nanmedian(np.where(counts > 0, counts, np.nan)).astype(np.float64)
+    return median
+
+
 def between_points(
     obs: Observations,
     grid: JudgingGrid,
@@ -102,9 +126,10 @@ def between_points(
     settings: DetectorSettings,
     eligible: BoolArray,
     short: BoolArray,
+    after: FloatArray,
 ) -> BetweenPoints:
-    """Step 8 for the ``eligible`` rows (judged, nothing found on the grid); ``short`` rows as
-    in step 3."""
+    """Step 8 for the ``eligible`` (judged) rows, after ``after`` (the end of the run found on
+    the grid; -inf without one: the latest departure is reported); ``short`` rows as in step 3."""
     rows, width = grid.values.shape
     times = obs.recent_times
     if not len(times) or obs.recent_step >= obs.baseline_step or width <= grid.base_width:
@@ -113,13 +138,18 @@ def between_points(
     starts = np.flatnonzero(np.diff(column, prepend=-1))
     step_columns = column[starts]
     with np.errstate(invalid="ignore"):
-        residual = np.where(obs.recent_present, obs.recent - model.expected[:, column], np.nan)
+        # only where the chosen model expects the series itself, as on the grid (step 2)
+        judged_fine = obs.recent_present & model.modelled[:, column]
+        residual = np.where(judged_fine, obs.recent - model.expected[:, column], np.nan)
         grid_residual = grid.values - model.expected
         high_now = np.fmax.reduceat(residual, starts, axis=1)
         low_now = np.fmin.reduceat(residual, starts, axis=1)
-    finer_now = _strictly_inside_share(low_now, grid_residual[:, step_columns], high_now) >= FINER_SHARE
-    judged_step = step_columns >= grid.first_judged
-    in_window = (column >= grid.first_judged)[None, :] & obs.recent_present
+    inside_now = _strictly_inside_share(low_now, grid_residual[:, step_columns], high_now)
+    finer_now = _changes_per_step(obs, column, starts) >= 2
+    judged_step = (step_columns >= grid.first_judged)[None, :] & (
+        grid.times[step_columns][None, :] > after[:, None]
+    )
+    in_window = judged_step[:, np.searchsorted(step_columns, column)] & judged_fine
     up_allowed, down_allowed = settings.direction != "down", settings.direction != "up"
     with np.errstate(invalid="ignore"):
         beyond_up = in_window & (residual > found.rank_high[:, None]) & (residual >= found.floor[:, None])
@@ -146,7 +176,7 @@ def between_points(
         np.where(modelled, grid_residual[:, :base], np.nan),
         np.where(np.isfinite(obs.step_high), base_high, np.nan),
     )
-    deciding = np.isfinite(candidate) & (finer_then >= FINER_SHARE)
+    deciding = np.isfinite(candidate) & (finer_then >= FINER_SHARE * inside_now)
     usual = _usual_step_extremes(base_high, base_low, grid, settings, step_columns)
     passed = {}
     scores = {}
@@ -175,7 +205,7 @@ def between_points(
                 & (outward - extreme[:, None] >= beyond[:, None])
                 & (outward >= found.floor[:, None])
                 & ~(outward - usual[sign][0] < np.fmax(found.floor[:, None], np.nan_to_num(usual[sign][1])))
-                & judged_step[None, :]
+                & judged_step
             )
             passed[sign] = passes & deciding[:, None] & (up_allowed if sign > 0 else down_allowed)
             scores[sign] = np.where(passes, (outward - center[:, None]) / spread[:, None], -np.inf)

@@ -59,8 +59,8 @@ every 15 s as for hourly recording rules, for a week of history as for a day. Fo
 7. **Vanished.** A series present in ``vanish_coverage`` of its own expected samples, silent
    for 2 of its sampling intervals and longer than its longest gap in the baseline, stopped
    reporting (a one-sample gap of an irregular series is not a vanished series).
-8. **Between the points.** A series sampled more often than the grid's step, with nothing
-   found on the grid: the highest and the lowest of the recent range's finer points in each
+8. **Between the points.** A series sampled more often than the grid's step, after any run
+   found on the grid (the latest departure is reported): the highest and the lowest of the recent range's finer points in each
    step are judged as step 3 judges single samples, against the same statistic over the
    baseline's steps (:mod:`probes.prometheus.judge_between`): a 90 s burst of a series scraped
    every 15 s, which a 5-minute grid sees one time in three.
@@ -404,7 +404,8 @@ def _judge_rows(obs: Observations, settings: DetectorSettings) -> Verdicts:
         spread=found.spread,
         last_seen=last_seen,
     )
-    between = between_points(obs, grid, model, found, settings, judged & ~anomalous, short)
+    after = np.where(anomalous, ended_at, -np.inf)  # a later departure between the points wins
+    between = between_points(obs, grid, model, found, settings, judged, short, after)
     return _with_between(grid_verdicts, between, model, found, settings)
 
 

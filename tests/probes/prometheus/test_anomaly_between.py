@@ -104,3 +104,41 @@ def test_a_baseline_sampled_at_the_grid_step_is_judged_on_the_grid_alone(
     assert judged(raw).between_points[0]  # the raw baseline: found
     monkeypatch.setattr(judge_between, "FINER_SHARE", 0.0)
     assert judged(series).between_points[0]
+
+
+def test_an_irregular_series_is_judged_between_the_points_only_where_its_model_expects_it() -> None:
+    """Samples every 3 minutes on average at random (exponential gaps) with a 60 +- 30 daily
+    wave, two days old: a step where the daily model has no value a day earlier is not
+    expected by it (step 2), so its finer points are not judged against the level standing in
+    there (that judged the wave's crest a burst in several rows of 40)."""
+    alarms = 0
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        gaps = rng.exponential(180.0, size=2000)
+        times = AT - np.cumsum(gaps)[::-1]
+        times = times[times >= AT - 2 * DAY - 2 * HOUR]
+        values = 60 + 30 * np.sin(2 * np.pi * times / DAY) + rng.normal(0, 3, len(times))
+        v = judged((times, values))
+        assert v.judged[0], seed
+        alarms += bool(v.anomalous[0])
+    assert alarms <= 1
+
+
+@pytest.mark.parametrize("interval", [15.0, 60.0])
+@pytest.mark.parametrize("mean", [0.5, 2.0])
+def test_an_integer_gauge_burst_between_the_points_is_found(interval: float, mean: float) -> None:
+    """A queue depth of 0, 1, 2 (Poisson) bursting to 50 for 90 s between two grid points: its
+    values repeat so often that the grid's sample is seldom strictly between a step's extremes,
+    but its finer points change value several times a step, so it is sampled between them.
+    Nothing is found between the points of its unbroken week; a burst found there is
+    reported even after an earlier, smaller departure found on the grid (the latest wins)."""
+
+    def depth(seed: int) -> object:
+        return lambda t: np.random.default_rng([seed, int(t[0]) % 2**31]).poisson(mean, len(t)).astype(float)
+
+    start = _burst_start(60.0)
+    for seed in range(5):
+        v = judged(sampled(with_burst(depth(seed), start, start + 90, 50.0), interval))  # type: ignore[arg-type]
+        assert v.anomalous[0] and v.between_points[0] and v.peak_value[0] == 50.0, seed
+        assert start - FINER <= v.onset[0] <= start + max(interval, FINER)  # a high neighbour may be soft
+        assert not judged(sampled(depth(seed), interval)).between_points[0], seed  # type: ignore[arg-type]
