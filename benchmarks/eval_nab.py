@@ -289,7 +289,8 @@ def step_extremes(
 ) -> tuple[np.ndarray, np.ndarray]:
     """What ``max_over_time((q)[step:finer])`` and ``min_over_time`` return at each grid time:
     the extremes of the finer points (at multiples of ``finer``, as a subquery aligns them) from
-    one step before each grid point to it, both included (Prometheus 2.x)."""
+    one step before each grid point to it, both included (Prometheus 2.x: one point more than a
+    recent step's own, which makes the rule a little harder to pass)."""
     if not len(grid) or finer >= step:
         return np.full(len(grid), np.nan), np.full(len(grid), np.nan)
     fine = np.arange(np.ceil((grid[0] - step) / finer) * finer, grid[-1] + finer / 2, finer)

@@ -363,6 +363,8 @@ def _judge_query(
         "series_returned": judged.returned,
         "series_not_judged_over_limit": judged.truncated + max(0, (count or 0) - options.max_series),
     }
+    if judged.step_extremes_not_read:  # judged on the grid alone: what happened between its points unseen
+        context["between_points_not_judged"] = judged.step_extremes_not_read
     return (
         anomaly_candidates(
             query=query,

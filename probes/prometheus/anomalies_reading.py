@@ -56,6 +56,8 @@ class JudgedQuery:
     """Series beyond ``max_series`` (not judged)."""
     read_step_extremes: int
     """Series whose baseline step extremes were read (step 8 of the method)."""
+    step_extremes_not_read: str | None = None
+    """Why the step extremes could not be read (the series were judged on the grid alone)."""
 
 
 def _first(grid: SeriesGrid, rows: int) -> SeriesGrid:
@@ -97,20 +99,25 @@ def read_and_judge(
     ).grid()
     labels, obs = observations(baseline, recent_grid, judged_from=judged_from)
     verdicts = judge(obs, settings)
-    read_extremes = 0
+    read_extremes, not_read = 0, None
     if np.isfinite(verdicts.step_extremes_wanted).any():
         rows, narrowed = _screened(promql, labels, verdicts.step_extremes_wanted, recent)
-        extremes = [
-            _step_extremes(client, function, promql, narrowed, grid, (len(rows), len(recent.series)))
-            for function in ("max_over_time", "min_over_time")
-        ]
-        verdicts, read_extremes = judged_again(verdicts, labels, rows, obs, extremes, settings)
+        try:
+            extremes = [
+                _step_extremes(client, function, promql, narrowed, grid, (len(rows), len(recent.series)))
+                for function in ("max_over_time", "min_over_time")
+            ]
+        except ProbeError as exc:  # a refinement: the grid's verdicts stand, and the note says why
+            not_read = str(exc)
+        else:
+            verdicts, read_extremes = judged_again(verdicts, labels, rows, obs, extremes, settings)
     return JudgedQuery(
         labels=labels,
         verdicts=verdicts,
         returned=len(recent.series),
         truncated=max(0, len(recent.series) - max_series),
         read_step_extremes=read_extremes,
+        step_extremes_not_read=not_read,
     )
 
 
@@ -151,7 +158,10 @@ def _step_extremes(
     PromQL); ``series`` is (how many ``narrowed`` keep, how many there are)."""
 
     def read(query: str, expected: int) -> RangeResult:
-        subquery = f"{function}(({query})[{grid.step:g}s:{grid.recent_step:g}s])"
+        # *_over_time drops __name__: kept in a label of its own, so that series differing only
+        # by their metric name stay apart (Prometheus refuses a result of equal label sets)
+        named = f'label_replace(({query}), "{NAME_LABEL}", "$1", "__name__", "(.+)")'
+        subquery = f"{function}({named}[{grid.step:g}s:{grid.recent_step:g}s])"
         return query_range_sliced(
             client,
             subquery,
@@ -173,9 +183,17 @@ def _step_extremes(
     return read(promql, series[1]).grid()
 
 
-def _without_name(labels: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
-    """A series' key as ``*_over_time`` returns it (without ``__name__``)."""
-    return tuple(sorted((name, value) for name, value in labels.items() if name != "__name__"))
+NAME_LABEL = "diag_metric_name"
+"""The label that carries a series' metric name through ``*_over_time``."""
+
+
+def _named_key(labels: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """A series' key, with the metric name ``*_over_time`` returned in :data:`NAME_LABEL`."""
+    key = {name: value for name, value in labels.items() if name != "__name__"}
+    metric = key.pop(NAME_LABEL, None) or labels.get("__name__")
+    if metric:
+        key["__name__"] = metric
+    return tuple(sorted(key.items()))
 
 
 def judged_again(
@@ -189,13 +207,13 @@ def judged_again(
     """``verdicts`` with ``rows`` judged again with the baseline's step extremes (``extremes``:
     the highest, then the lowest, of each step; they may hold other series too: only those of
     ``rows`` are used), and how many rows had them."""
-    wanted = {_without_name(labels[row]): index for index, row in enumerate(rows)}
+    wanted = {_named_key(labels[row]): index for index, row in enumerate(rows)}
     columns = obs.baseline.shape[1]
     aligned = []
     for answer in extremes:
         values = np.full((len(rows), columns), np.nan)
         for index, found in enumerate(answer.labels):
-            position = wanted.get(_without_name(found))
+            position = wanted.get(_named_key(found))
             if position is not None and answer.values.shape[1] == columns:
                 values[position] = np.where(answer.present[index], answer.values[index], np.nan)
         aligned.append(values)

@@ -7,9 +7,9 @@ read at a finer step, so its *step extremes* (the highest and the lowest finer p
 grid step) see it. They are judged as the grid's single samples are (step 3), against the
 same statistic over the baseline: each baseline step's highest and lowest point at the same
 finer step (``max_over_time`` / ``min_over_time`` of a subquery), with the same threshold,
-the same calibrated rank, the same floors, the same usual extremes at this time of day. A
-burst the series makes every day between grid points is among the baseline's step extremes,
-so it is normal; one beyond them is news.
+the same calibrated rank, the same floors. A burst the series makes every day at this time
+between grid points is normal: it must pass the previous days' step extremes at this time of
+day by a margin (:func:`_usual_step_extremes`); one beyond them is news.
 
 The rule holds only where the series has samples between the grid's points: its finer points
 change value at least twice within a step (the median over the steps where they change at
@@ -67,6 +67,10 @@ class BetweenPoints:
     peak_time: FloatArray
     peak_value: FloatArray
     peak_column: IntArray
+    normal_low: FloatArray
+    normal_high: FloatArray
+    """Residuals a step's lowest and highest point normally stay within (the bounds they must
+    pass to depart)."""
 
 
 def _nothing(rows: int) -> BetweenPoints:
@@ -83,6 +87,8 @@ def _nothing(rows: int) -> BetweenPoints:
         peak_time=nan,
         peak_value=nan,
         peak_column=np.full(rows, -1, dtype=np.int64),
+        normal_low=nan,
+        normal_high=nan,
     )
 
 
@@ -142,14 +148,22 @@ def between_points(
         judged_fine = obs.recent_present & model.modelled[:, column]
         residual = np.where(judged_fine, obs.recent - model.expected[:, column], np.nan)
         grid_residual = grid.values - model.expected
-        high_now = np.fmax.reduceat(residual, starts, axis=1)
-        low_now = np.fmin.reduceat(residual, starts, axis=1)
-    inside_now = _strictly_inside_share(low_now, grid_residual[:, step_columns], high_now)
+        inside_now = _strictly_inside_share(
+            np.fmin.reduceat(residual, starts, axis=1),
+            grid_residual[:, step_columns],
+            np.fmax.reduceat(residual, starts, axis=1),
+        )
     finer_now = _changes_per_step(obs, column, starts) >= 2
     judged_step = (step_columns >= grid.first_judged)[None, :] & (
         grid.times[step_columns][None, :] > after[:, None]
     )
+    # the diagnosed window's own finer points (a step straddling its start keeps its part in it)
     in_window = judged_step[:, np.searchsorted(step_columns, column)] & judged_fine
+    in_window &= (times >= obs.judged_from - 1e-6)[None, :]
+    with np.errstate(invalid="ignore"):
+        windowed = np.where(in_window, residual, np.nan)
+        high_now = np.fmax.reduceat(windowed, starts, axis=1)
+        low_now = np.fmin.reduceat(windowed, starts, axis=1)
     up_allowed, down_allowed = settings.direction != "down", settings.direction != "up"
     with np.errstate(invalid="ignore"):
         beyond_up = in_window & (residual > found.rank_high[:, None]) & (residual >= found.floor[:, None])
@@ -176,10 +190,12 @@ def between_points(
         np.where(modelled, grid_residual[:, :base], np.nan),
         np.where(np.isfinite(obs.step_high), base_high, np.nan),
     )
-    deciding = np.isfinite(candidate) & (finer_then >= FINER_SHARE * inside_now)
+    read = np.isfinite(obs.step_high).any(axis=1) & np.isfinite(obs.step_low).any(axis=1)
+    deciding = np.isfinite(candidate) & read & (finer_then >= FINER_SHARE * inside_now)
     usual = _usual_step_extremes(base_high, base_low, grid, settings, step_columns)
     passed = {}
     scores = {}
+    bounds = {}
     for sign, base_values, now in ((1, base_high, high_now), (-1, base_low, low_now)):
         outward = sign * now
         ordered = SortedRows.of(sign * base_values)
@@ -193,23 +209,28 @@ def between_points(
         short_floor = np.where(short, found.floor, 0.0)
         stretch = np.log(1.0 / np.clip(np.nan_to_num(wanted, nan=1.0), 1e-3, 1.0))
         beyond = np.fmax(short_floor, stretch * tail)
+        # beyond the most extreme by the tail where step 3 judges a single sample so
+        by_tail = np.isfinite(found.far_up if sign > 0 else found.far_down) & np.isfinite(tail)
+        far = np.where(by_tail, found.z_needed * tail, np.nan)
+        bounds[sign] = np.fmax(extreme, np.fmin(center + found.z_needed * spread, extreme + far))
         with np.errstate(invalid="ignore"):
             far_enough = outward - center[:, None] >= (found.z_needed * spread)[:, None]
-            # beyond the most extreme by the tail where step 3 judges a single sample so
-            far_enough |= (np.isfinite(found.far_up if sign > 0 else found.far_down) & np.isfinite(tail))[
-                :, None
-            ] & (outward - extreme[:, None] >= (found.z_needed * tail)[:, None])
+            far_enough |= by_tail[:, None] & (outward - extreme[:, None] >= far[:, None])
             passes = (
                 far_enough
                 & (outward > extreme[:, None])
                 & (outward - extreme[:, None] >= beyond[:, None])
                 & (outward >= found.floor[:, None])
-                & ~(outward - usual[sign][0] < np.fmax(found.floor[:, None], np.nan_to_num(usual[sign][1])))
                 & judged_step
             )
+            if settings.recent_check:  # a burst it makes at this time every day is normal
+                passes &= ~(
+                    outward - usual[sign][0] < np.fmax(found.floor[:, None], np.nan_to_num(usual[sign][1]))
+                )
             passed[sign] = passes & deciding[:, None] & (up_allowed if sign > 0 else down_allowed)
             scores[sign] = np.where(passes, (outward - center[:, None]) / spread[:, None], -np.inf)
-    return _located(obs, column, step_columns, residual, found, passed, scores)
+    located = _located(obs, column, residual, windowed, {1: high_now, -1: -low_now}, found, passed, scores)
+    return replace(located, normal_low=-bounds[-1], normal_high=bounds[1])
 
 
 def _usual_step_extremes(
@@ -223,7 +244,9 @@ def _usual_step_extremes(
     day, and how much those days' own differ (their range). A burst the series makes between
     the grid's points every day at this time is normal unless it passes every earlier day's
     by more than they differ among themselves (its height varies from day to day more than a
-    grid sample's does: the finer points catch it at another phase each day)."""
+    grid sample's does: the finer points catch it at another phase each day). The margin is
+    the largest of that spread, the relative floor of the burst's own size and (applied by the
+    caller) the series' floor."""
     rows, width = grid.values.shape
     slot = UsualSlot.of(grid, settings)
     usual = {}
@@ -253,37 +276,41 @@ def _usual_step_extremes(
 def _located(
     obs: Observations,
     column: IntArray,
-    step_columns: IntArray,
     residual: FloatArray,
+    windowed: FloatArray,
+    extremes: dict[int, FloatArray],
     found: Departures,
     passed: dict[int, BoolArray],
     scores: dict[int, FloatArray],
 ) -> BetweenPoints:
-    """The departure's sign, peak, onset and end on the finer points: the latest departing
-    step decides the side; the peak is that side's most extreme finer point in a departing
-    step; the run reaches back and on from it while the finer points stay beyond the soft
-    threshold."""
+    """The departure's sign, peak, onset and end on the finer points: the latest passing step
+    decides the side (``extremes``: each step's outward extreme in the window, per side); the
+    peak is the finer point in the window (``windowed``) that reached the most extreme passing
+    step's extreme; the run reaches back (into the lead-in too) and on from it while the finer
+    points stay beyond the soft threshold."""
     rows = residual.shape[0]
     times = obs.recent_times
-    step_index = np.searchsorted(step_columns, column)
-    latest_up = np.where(
-        passed[1].any(axis=1), passed[1].shape[1] - 1 - np.argmax(passed[1][:, ::-1], axis=1), -1
-    )
-    latest_down = np.where(
-        passed[-1].any(axis=1), passed[-1].shape[1] - 1 - np.argmax(passed[-1][:, ::-1], axis=1), -1
-    )
+    step_index = np.cumsum(np.diff(column, prepend=column[0]) > 0) if len(column) else column
+
+    def latest(flags: BoolArray) -> IntArray:
+        found_at: IntArray = np.where(
+            flags.any(axis=1), flags.shape[1] - 1 - np.argmax(flags[:, ::-1], axis=1), -1
+        )
+        return found_at
+
+    latest_up, latest_down = latest(passed[1]), latest(passed[-1])
     found_any = (latest_up >= 0) | (latest_down >= 0)
     sign = np.where(~found_any, 0, np.where(latest_up >= latest_down, 1, -1))
-    side_passed = np.where((sign > 0)[:, None], passed[1], passed[-1])
-    side_scores = np.where((sign > 0)[:, None], scores[1], scores[-1])
-    outward = sign[:, None] * residual
+    up = (sign > 0)[:, None]
+    side_passed = np.where(up, passed[1], passed[-1])
+    side_scores = np.where(up, scores[1], scores[-1])
+    side_extreme = np.where(up, extremes[1], extremes[-1])
+    outward = sign[:, None] * windowed
     with np.errstate(invalid="ignore"):
-        soft = np.where(
-            (sign > 0)[:, None], residual >= found.soft_high[:, None], residual <= found.soft_low[:, None]
-        )
-    soft &= obs.recent_present
-    departing_fine = side_passed[:, step_index] & soft
-    peak = np.argmax(np.where(departing_fine, np.nan_to_num(outward, nan=-np.inf), -np.inf), axis=1)
+        reached = side_passed[:, step_index] & (outward >= side_extreme[:, step_index])
+        soft = np.where(up, residual >= found.soft_high[:, None], residual <= found.soft_low[:, None])
+    soft = (soft & np.isfinite(residual)) | reached
+    peak = np.argmax(np.where(reached, np.nan_to_num(outward, nan=-np.inf), -np.inf), axis=1)
     position = np.arange(len(times))
     last_calm = np.maximum.accumulate(np.where(soft, -1, position), axis=1)
     next_calm = np.minimum.accumulate(np.where(soft, len(times), position)[:, ::-1], axis=1)[:, ::-1]
@@ -291,10 +318,11 @@ def _located(
     end_at = np.maximum(pick(next_calm, peak) - 1, peak)
     last_present = len(times) - 1 - np.argmax(obs.recent_present[:, ::-1], axis=1)
     score = np.max(np.where(side_passed, side_scores, -np.inf), axis=1, initial=-np.inf)
+    found_any &= reached.any(axis=1)
     return BetweenPoints(
         candidate=np.full(rows, np.nan),
         found=found_any,
-        sign=sign.astype(np.int64),
+        sign=np.where(found_any, sign, 0).astype(np.int64),
         score=np.where(found_any, score, 0.0),
         onset=np.where(found_any, times[onset_at], np.nan),
         run_end=np.where(found_any, times[end_at], np.nan),
@@ -302,4 +330,6 @@ def _located(
         peak_time=np.where(found_any, times[peak], np.nan),
         peak_value=np.where(found_any, pick(obs.recent, peak), np.nan),
         peak_column=np.where(found_any, column[peak], -1),
+        normal_low=np.full(rows, np.nan),
+        normal_high=np.full(rows, np.nan),
     )

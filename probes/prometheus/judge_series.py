@@ -406,15 +406,11 @@ def _judge_rows(obs: Observations, settings: DetectorSettings) -> Verdicts:
     )
     after = np.where(anomalous, ended_at, -np.inf)  # a later departure between the points wins
     between = between_points(obs, grid, model, found, settings, judged, short, after)
-    return _with_between(grid_verdicts, between, model, found, settings)
+    return _with_between(grid_verdicts, between, model, settings)
 
 
 def _with_between(
-    verdicts: Verdicts,
-    between: BetweenPoints,
-    model: ExpectedValues,
-    found: Departures,
-    settings: DetectorSettings,
+    verdicts: Verdicts, between: BetweenPoints, model: ExpectedValues, settings: DetectorSettings
 ) -> Verdicts:
     """``verdicts`` with the departures step 8 found between the grid's points."""
     hit = between.found
@@ -444,8 +440,8 @@ def _with_between(
         peak_time=chosen(verdicts.peak_time, between.peak_time),
         peak_value=chosen(verdicts.peak_value, between.peak_value),
         peak_expected=chosen(verdicts.peak_expected, expected),
-        normal_low=chosen(verdicts.normal_low, expected + found.single_low),
-        normal_high=chosen(verdicts.normal_high, expected + found.single_high),
+        normal_low=chosen(verdicts.normal_low, expected + between.normal_low),
+        normal_high=chosen(verdicts.normal_high, expected + between.normal_high),
         day_ago=chosen(verdicts.day_ago, pick_or_nan(model.day_ago, column)),
         week_ago=chosen(verdicts.week_ago, pick_or_nan(model.week_ago, column)),
     )

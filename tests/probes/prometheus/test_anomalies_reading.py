@@ -66,19 +66,16 @@ def _every_series_finely(client: PrometheusClient, promql: str, at: datetime) ->
     labels, obs = observations(baseline, recent, judged_from=at.timestamp() - 3600)
     extremes = []
     for function in ("max_over_time", "min_over_time"):
-        subquery = f"{function}(({promql})[{grid.step:g}s:{grid.recent_step:g}s])"
+        named = f'label_replace(({promql}), "diag_metric_name", "$1", "__name__", "(.+)")'
+        subquery = f"{function}({named}[{grid.step:g}s:{grid.recent_step:g}s])"
         answer = client.query_range(subquery, moment[1], moment[2], grid.step).grid()
-        rows = {_without_name(found): index for index, found in enumerate(answer.labels)}
+        rows = {anomalies_reading._named_key(found): index for index, found in enumerate(answer.labels)}
         values = np.full(obs.baseline.shape, np.nan)
         for row, found in enumerate(labels):
-            if _without_name(found) in rows:
-                values[row] = answer.values[rows[_without_name(found)]]
+            if anomalies_reading._named_key(found) in rows:
+                values[row] = answer.values[rows[anomalies_reading._named_key(found)]]
         extremes.append(values)
     return grid, (labels, replace(obs, step_high=extremes[0], step_low=extremes[1]))
-
-
-def _without_name(labels: Any) -> tuple[tuple[str, str], ...]:
-    return tuple(sorted((k, v) for k, v in labels.items() if k != "__name__"))
 
 
 def _read_and_judge(client: PrometheusClient, promql: str, grid: Any, at: datetime, series: int) -> Any:
@@ -189,14 +186,16 @@ def test_many_wanted_series_are_split_into_a_few_short_queries_or_read_all() -> 
 
 
 class _ShortUrlProxy(BaseHTTPRequestHandler):
-    """A reverse proxy in front of Prometheus refusing request lines over 1,000 bytes (HTTP 414),
+    """A reverse proxy in front of Prometheus refusing request lines over ``limit`` bytes (HTTP 414),
     as nginx does over its 8 KB buffers."""
 
     target = ""
     refused: ClassVar[list[str]] = []
 
+    limit = 1000
+
     def do_GET(self) -> None:
-        if len(self.requestline) > 1000:
+        if len(self.requestline) > self.limit:
             self.refused.append(self.path)
             self.send_error(414)
             return
@@ -216,6 +215,7 @@ class _ShortUrlProxy(BaseHTTPRequestHandler):
 def short_url_proxy(prometheus_server: Server) -> Iterator[str]:
     _ShortUrlProxy.target = prometheus_server(SHOP).url
     _ShortUrlProxy.refused = []
+    _ShortUrlProxy.limit = 600  # the filtered subqueries (over 600 bytes here), not the others
     with serving(_ShortUrlProxy) as url:
         yield url
 
@@ -263,3 +263,81 @@ def test_many_candidates_are_read_in_one_filtered_query_most_extreme_first() -> 
         "up", tuple(every), np.where(np.arange(3000) < 3, 1.0, np.nan), recent
     )  # type: ignore[arg-type]
     assert sorted(few.tolist()) == [0, 1, 2] and filtered is not None and filtered[0].count("vector(1)") == 3
+
+
+def _twins() -> Iterator[StagedSeries]:
+    """Two metrics with the same labels (a renamed metric kept beside the old one), every 15 s
+    for 7 days and 2 hours; the new one bursts to 300 for 90 s between two grid points."""
+    at = AT.timestamp()
+    start = at - timedelta(days=7, hours=2).total_seconds()
+    times = np.arange(start, at + 1, 15.0)
+    rng = np.random.default_rng(29)
+    for name in ("jobs_queued", "jobs_queued_total_v2"):
+        values = 100 + 5 * rng.normal(size=len(times))
+        if name.endswith("v2"):
+            burst = at - 19 * 60
+            values[(times >= burst) & (times < burst + 90)] = 300.0
+        yield staged(name, {"queue": "mail"}, start, 15.0, values.tolist())
+
+
+TWINS = PrometheusDataset(name="twin-metrics-15s", series=_twins)
+
+
+def test_series_differing_only_by_their_metric_name_keep_their_step_extremes(
+    prometheus_server: Server,
+) -> None:
+    """``max_over_time`` drops ``__name__``: two series differing only by it would be one label
+    set, which Prometheus refuses; the name travels in a label of its own instead."""
+    promql = '{__name__=~"jobs_queued|jobs_queued_total_v2"}'
+    with _client(prometheus_server(TWINS)) as client:
+        grid, (labels, _) = _every_series_finely(client, promql, AT)
+        judged = _read_and_judge(client, promql, grid, AT, len(labels))
+    assert judged.step_extremes_not_read is None and judged.read_step_extremes >= 1
+    found = {labels[row]["__name__"]: bool(judged.verdicts.between_points[row]) for row in range(len(labels))}
+    assert found == {"jobs_queued": False, "jobs_queued_total_v2": True}
+
+
+class _NoSubqueries(BaseHTTPRequestHandler):
+    """A Prometheus that refuses the step-extremes subqueries (as an old version, a query
+    limit or a timeout would): HTTP 422 with Prometheus' error body."""
+
+    target = ""
+
+    def do_GET(self) -> None:
+        if "_over_time%28label_replace" in self.path or "_over_time(label_replace" in urllib.parse.unquote(
+            self.path
+        ):
+            body = b'{"status":"error","errorType":"execution","error":"query processing would load too many samples"}'
+            self.send_response(422)
+        else:
+            with urllib.request.urlopen(self.target + self.path, timeout=30) as answer:
+                body = answer.read()
+            self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_step_extremes_that_cannot_be_read_leave_the_grid_verdicts(prometheus_server: Server) -> None:
+    """The step extremes are a refinement: refused, the query's series keep the verdicts of the
+    grid and the findings say what was not judged."""
+    server = prometheus_server(QUEUES)
+    _NoSubqueries.target = server.url
+    with _client(server) as client:
+        grid, (labels, obs) = _every_series_finely(client, "worker_queue_depth", AT)
+    on_the_grid = judge(replace(obs, step_high=None, step_low=None), DetectorSettings())
+    with (
+        serving(_NoSubqueries) as url,
+        PrometheusClient(PrometheusConfig(url=url), deadline=float("inf")) as client,
+    ):
+        judged = _read_and_judge(client, "worker_queue_depth", grid, AT, len(labels))
+    assert judged.step_extremes_not_read and "too many samples" in judged.step_extremes_not_read
+    assert judged.read_step_extremes == 0 and not judged.verdicts.between_points.any()
+    for field in fields(on_the_grid):
+        assert np.array_equal(
+            getattr(judged.verdicts, field.name), getattr(on_the_grid, field.name), equal_nan=True
+        ), field.name

@@ -142,3 +142,46 @@ def test_an_integer_gauge_burst_between_the_points_is_found(interval: float, mea
         assert v.anomalous[0] and v.between_points[0] and v.peak_value[0] == 50.0, seed
         assert start - FINER <= v.onset[0] <= start + max(interval, FINER)  # a high neighbour may be soft
         assert not judged(sampled(depth(seed), interval)).between_points[0], seed  # type: ignore[arg-type]
+
+
+def test_only_the_finer_points_of_the_diagnosed_window_are_judged() -> None:
+    """A 15-minute window on a 30-minute grid: the step ending at AT began 15 minutes before
+    the window did. A burst in that earlier part is not in the window and is not reported;
+    one inside it is."""
+    kwargs = {"baseline_step": 1800.0, "recent_step": 30.0, "window": 900.0}
+    for minutes, inside in ((25, False), (20, False), (10, True)):
+        start = AT - minutes * 60
+        v = judged(sampled(with_burst(noise(100, 5), start, start + 90, 300.0), 15.0), **kwargs)  # type: ignore[arg-type]
+        assert bool(v.anomalous[0]) == inside and bool(v.between_points[0]) == inside, minutes
+        if inside:
+            assert v.peak_time[0] >= AT - 900 and v.peak_value[0] == 300.0
+
+
+def uniform(level: float, half: float, seed: int = 7) -> object:
+    return lambda t: level + half * (2 * np.random.default_rng([seed, int(t[0]) % 2**31]).random(len(t)) - 1)
+
+
+def test_a_step_extreme_that_passes_reports_its_own_point_and_range() -> None:
+    """Uniform noise 0 +- 10 (a short tail): a burst to 14-16 passes the step extremes' bounds
+    while staying within the single samples' soft threshold; the peak, onset and end are the
+    burst's own points, and the normal range is the step extremes' (the burst lies beyond it)."""
+    start = _burst_start(60.0)
+    for value in (14.4, 15.0, 16.0):
+        v = judged(sampled(with_burst(uniform(0, 10), start, start + 90, value), 15.0))  # type: ignore[arg-type]
+        assert v.between_points[0] and v.peak_value[0] == value and v.peak_time[0] == start
+        assert start <= v.onset[0] <= v.run_end[0] < start + 90 + 15
+        assert v.normal_high[0] < value
+
+
+def test_without_the_recent_check_a_daily_burst_is_judged_like_any_other() -> None:
+    """``recent_check: false`` turns off the usual extremes at this time of day, on the finer
+    points as on the grid: a burst to 116 on 100 +- 10 that every day at this time reaches
+    nearly as high is normal with it and departs without it."""
+    start = _burst_start(60.0)
+
+    def daily(t: np.ndarray) -> np.ndarray:
+        burst = ((t - start) % DAY) < 60
+        return np.where(burst, np.where(t >= start, 116.0, 112.0), uniform(100, 10)(t))  # type: ignore[operator]
+
+    assert not judged(sampled(daily, 15.0)).anomalous[0]
+    assert judged(sampled(daily, 15.0), recent_check=False).between_points[0]
