@@ -185,23 +185,22 @@ def test_many_wanted_series_are_split_into_a_few_short_queries_or_read_all() -> 
     assert only_series("up", [{"nan": "1"}], [{"nan": "1"}, {"nan": "2"}]) is None  # a number to PromQL
 
 
-class _ShortUrlProxy(BaseHTTPRequestHandler):
-    """A reverse proxy in front of Prometheus refusing request lines over ``limit`` bytes (HTTP 414),
-    as nginx does over its 8 KB buffers."""
+class _Forwarding(BaseHTTPRequestHandler):
+    """Forwards every GET to ``target`` (a Prometheus) unless :meth:`refuse` answers it."""
 
     target = ""
-    refused: ClassVar[list[str]] = []
 
-    limit = 1000
+    def refuse(self) -> bool:
+        return False
 
     def do_GET(self) -> None:
-        if len(self.requestline) > self.limit:
-            self.refused.append(self.path)
-            self.send_error(414)
+        if self.refuse():
             return
         with urllib.request.urlopen(self.target + self.path, timeout=30) as answer:
-            body = answer.read()
-        self.send_response(200)
+            self.answer(200, answer.read())
+
+    def answer(self, status: int, body: bytes) -> None:
+        self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -209,6 +208,21 @@ class _ShortUrlProxy(BaseHTTPRequestHandler):
 
     def log_message(self, *args: object) -> None:
         pass
+
+
+class _ShortUrlProxy(_Forwarding):
+    """A reverse proxy in front of Prometheus refusing request lines over ``limit`` bytes (HTTP 414),
+    as nginx does over its 8 KB buffers."""
+
+    refused: ClassVar[list[str]] = []
+    limit = 1000
+
+    def refuse(self) -> bool:
+        if len(self.requestline) <= self.limit:
+            return False
+        self.refused.append(self.path)
+        self.send_error(414)
+        return True
 
 
 @pytest.fixture
@@ -297,29 +311,18 @@ def test_series_differing_only_by_their_metric_name_keep_their_step_extremes(
     assert found == {"jobs_queued": False, "jobs_queued_total_v2": True}
 
 
-class _NoSubqueries(BaseHTTPRequestHandler):
+class _NoSubqueries(_Forwarding):
     """A Prometheus that refuses the step-extremes subqueries (as an old version, a query
     limit or a timeout would): HTTP 422 with Prometheus' error body."""
 
-    target = ""
-
-    def do_GET(self) -> None:
-        if "_over_time%28label_replace" in self.path or "_over_time(label_replace" in urllib.parse.unquote(
-            self.path
-        ):
-            body = b'{"status":"error","errorType":"execution","error":"query processing would load too many samples"}'
-            self.send_response(422)
-        else:
-            with urllib.request.urlopen(self.target + self.path, timeout=30) as answer:
-                body = answer.read()
-            self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
+    def refuse(self) -> bool:
+        if "_over_time(label_replace" not in urllib.parse.unquote(self.path):
+            return False
+        self.answer(
+            422,
+            b'{"status":"error","errorType":"execution","error":"query processing would load too many samples"}',
+        )
+        return True
 
 
 def test_step_extremes_that_cannot_be_read_leave_the_grid_verdicts(prometheus_server: Server) -> None:
