@@ -1,5 +1,6 @@
-"""Step 8 of the anomaly method (:mod:`probes.prometheus.judge_series`): departures between
-the judging grid's points, for series sampled more often than the grid's step.
+"""Step 8 of the anomaly method (:mod:`probes.prometheus.judge_series`; step 9 in
+docs/anomalies.md, which counts the recurring extremes as a step of their own): departures
+between the judging grid's points, for series sampled more often than the grid's step.
 
 A grid point takes one sample of its step (the last before it): a 90 s burst of a series
 scraped every 15 s is seen on a 5-minute grid about one time in three. The recent range is
