@@ -65,10 +65,8 @@ def _every_series_finely(client: PrometheusClient, promql: str, at: datetime) ->
     baseline = client.query_range(promql, moment[1], moment[2], grid.step).grid()
     labels, obs = observations(baseline, recent, judged_from=at.timestamp() - 3600)
     extremes = []
-    for function in ("max_over_time", "min_over_time"):
-        named = f'label_replace(({promql}), "diag_metric_name", "$1", "__name__", "(.+)")'
-        subquery = f"{function}({named}[{grid.step:g}s:{grid.recent_step:g}s])"
-        answer = client.query_range(subquery, moment[1], moment[2], grid.step).grid()
+    for function in ("max_over_time", "min_over_time"):  # unfiltered: every series
+        answer = anomalies_reading._step_extremes(client, function, promql, None, grid, (len(labels),) * 2)
         rows = {anomalies_reading._named_key(found): index for index, found in enumerate(answer.labels)}
         values = np.full(obs.baseline.shape, np.nan)
         for row, found in enumerate(labels):
