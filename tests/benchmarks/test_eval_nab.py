@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -110,3 +111,11 @@ def test_a_minute_series_burst_between_the_grid_points_is_found_both_ways(tmp_pa
     both = run("eval_nab.py", "--nab", str(tmp_path), "--variant", "5m", "--check-same")
     assert "| 5m | groupA | 1/1 = 100% | 0/" in both and "= 0.0% |" in both, both
     assert both.rstrip().endswith("decisions that differ between direct and Prometheus judging:")
+
+
+def test_the_synthetic_checks_run_and_find_a_burst_between_the_grid_points() -> None:
+    """``eval_synthetic.py`` (the figures of docs/anomalies.md for what NAB cannot show): an
+    integer gauge's 90 s burst between the grid's points is found with the step extremes."""
+    table = run("eval_synthetic.py", "--rows", "2", "--section", "integers")
+    assert re.search(r"\| Poisson 2 burst \| \d -> 2 \| \d -> 2 \|", table), table
+    assert "| Poisson 2 none | 0 -> 0 | 0 -> 0 |" in table, table
