@@ -15,7 +15,7 @@ Then, as of the end of that history:
    series finely takes), uncompressed and gzip, against what the probe reads (the answers'
    bodies, counted in one instrumented run, with where its time went);
 3. **end to end**: ``metrics.anomalies`` with one configured query returning every series
-   (count, both range queries, the baseline in time slices of at most 16 MiB, two in flight,
+   (count, both range queries read together, the baseline in time slices of at most 16 MiB, two in flight,
    decoding, judging, findings), with the encoding the client
    chooses (none on loopback) and with gzip forced, as a remote server would get.
 
@@ -175,9 +175,10 @@ def instrumented_run(url: str) -> Instrumented:
     from probes.prometheus.client import PrometheusClient
 
     seen = Instrumented()
-    read, reader, judge = (
+    read, reader, readers, judge = (
         PrometheusClient._read,
         anomalies_reading.query_range_sliced,
+        anomalies_reading.query_ranges_sliced,
         anomalies_reading.judge,
     )
     lock = threading.Lock()
@@ -201,12 +202,14 @@ def instrumented_run(url: str) -> Instrumented:
 
     PrometheusClient._read = counted_read  # type: ignore[method-assign]
     anomalies_reading.query_range_sliced = timed(reader, "reading")
+    anomalies_reading.query_ranges_sliced = timed(readers, "reading")
     anomalies_reading.judge = timed(judge, "judging")
     try:
         end_to_end(url, 1, encoding=None)
     finally:
         PrometheusClient._read = read  # type: ignore[method-assign]
-        anomalies_reading.query_range_sliced, anomalies_reading.judge = reader, judge
+        anomalies_reading.query_range_sliced, anomalies_reading.query_ranges_sliced = reader, readers
+        anomalies_reading.judge = judge
     return seen
 
 

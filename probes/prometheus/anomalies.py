@@ -349,7 +349,7 @@ def _judge_query(
             judged_from=(at - ctx.window).timestamp(),
             settings=detector_settings(options, query),
             max_series=options.max_series,
-            expected_series=min(count if count is not None else options.max_series, options.max_series),
+            expected_series=None if count is None else min(count, options.max_series),
         )
     except ProbeError as exc:
         raise _named(exc, query) from None

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from diagnostics import ErrorKind, ProbeError
-from probes.prometheus.client_ranges import query_range_sliced
+from probes.prometheus.client_ranges import RangeRequest, query_range_sliced, query_ranges_sliced
 from probes.prometheus.judge_series import Verdicts, judge, observations
 from probes.prometheus.model import RangeResult, joined_series
 from probes.prometheus.series_filter import only_series
@@ -82,21 +82,13 @@ def read_and_judge(
     judged_from: float,
     settings: DetectorSettings,
     max_series: int,
-    expected_series: int,
+    expected_series: int | None,
 ) -> JudgedQuery:
-    """Read ``promql`` on ``grid`` and judge every series it returns (see the module docstring)."""
-    recent = query_range_sliced(
-        client, promql, _moment(grid.recent_start), _moment(grid.at), grid.recent_step, series=expected_series
-    )
+    """Read ``promql`` on ``grid`` and judge every series it returns (see the module docstring);
+    ``expected_series``: how many it returns now (at most ``max_series``), None when unknown."""
+    recent, whole_baseline = _both_ranges(client, promql, grid, max_series, expected_series)
     recent_grid = _first(recent.grid(), max_series)
-    baseline = query_range_sliced(
-        client,
-        promql,
-        _moment(grid.baseline_start),
-        _moment(grid.baseline_end),
-        grid.step,
-        series=len(recent.series),
-    ).grid()
+    baseline = whole_baseline.grid()
     labels, obs = observations(baseline, recent_grid, judged_from=judged_from)
     verdicts = judge(obs, settings)
     read_extremes, not_read = 0, None
@@ -119,6 +111,33 @@ def read_and_judge(
         read_step_extremes=read_extremes,
         step_extremes_not_read=not_read,
     )
+
+
+def _both_ranges(
+    client: PrometheusClient, promql: str, grid: QueryGrid, max_series: int, expected_series: int | None
+) -> tuple[RangeResult, RangeResult]:
+    """The recent range and the baseline of ``promql``: read at once when the number of series
+    is known (it sizes both ranges' slices), else the recent range first, whose series size
+    the baseline's."""
+
+    def request(start: float, end: float, step: float, series: int) -> RangeRequest:
+        return RangeRequest(promql=promql, start=_moment(start), end=_moment(end), step=step, series=series)
+
+    if expected_series is not None:
+        recent = request(grid.recent_start, grid.at, grid.recent_step, expected_series)
+        baseline = request(grid.baseline_start, grid.baseline_end, grid.step, expected_series)
+        try:
+            first, second = query_ranges_sliced(client, [recent, baseline])
+        except ProbeError as exc:
+            # far fewer series now than over the last hours or the week (most vanished): a slice
+            # over the bound on one answer; read again below, as when the count is unknown
+            if exc.kind is not ErrorKind.TOO_LARGE:
+                raise
+        else:
+            return first, second
+    (read,) = query_ranges_sliced(client, [request(grid.recent_start, grid.at, grid.recent_step, max_series)])
+    baseline = request(grid.baseline_start, grid.baseline_end, grid.step, len(read.series))
+    return read, query_ranges_sliced(client, [baseline])[0]
 
 
 def _screened(

@@ -6,19 +6,23 @@ into consecutive slices on the query's own grid (every slice starts one step aft
 one ends), so the joined answer holds exactly the points one query would have returned: a range
 query evaluates every step on its own. Two slices are in flight at once, so one is decoded
 while Prometheus writes the next; no more, to stay a light reader of a production server.
+Several ranges (the recent range and the baseline) can share those two connections.
 """
 
 from __future__ import annotations
 
 import math
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from diagnostics import ErrorKind, ProbeError
-from probes.prometheus.model import RangeResult, Series, joined_series
+from probes.prometheus.model import RangeResult, joined_series
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from probes.prometheus.client import PrometheusClient
 
 SHARE_OF_BOUND = 4
@@ -46,6 +50,18 @@ def slices(start: float, end: float, step: float, series: int, max_bytes: int) -
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class RangeRequest:
+    """One range query to read in slices."""
+
+    promql: str
+    start: datetime
+    end: datetime
+    step: float
+    series: int
+    """Series the answer is expected to hold: sizes the slices."""
+
+
 def query_range_sliced(
     client: PrometheusClient,
     promql: str,
@@ -59,28 +75,51 @@ def query_range_sliced(
     """``client.query_range`` of ``[start, end]``, in slices of at most ``max_bytes`` estimated for
     ``series`` series (default: a quarter of the bound on one answer), joined into one answer (a
     series present in some slices only keeps the points it has)."""
+    request = RangeRequest(promql=promql, start=start, end=end, step=step, series=series)
+    return query_ranges_sliced(client, [request], max_bytes=max_bytes)[0]
+
+
+def query_ranges_sliced(
+    client: PrometheusClient, requests: Sequence[RangeRequest], *, max_bytes: int | None = None
+) -> tuple[RangeResult, ...]:
+    """Each of ``requests`` read as :func:`query_range_sliced` reads one, all their slices
+    through the same :data:`IN_FLIGHT` connections (the first request's slices are sent first);
+    nothing is sent when any would take more than :data:`MAX_SLICES` slices."""
     from probes.prometheus import client as client_module
 
-    begin, finish = round(start.timestamp()), round(end.timestamp())
     budget = max_bytes if max_bytes is not None else client_module.MAX_RESPONSE_BYTES // SHARE_OF_BOUND
-    parts = slices(begin, finish, step, series, budget)
-    if len(parts) > MAX_SLICES:
-        raise ProbeError(
-            f"about {series:,} series x {round((finish - begin) / step) + 1:,} points would take "
-            f"{len(parts):,} range queries of a few points each: lower max_series or the baseline",
-            kind=ErrorKind.TOO_LARGE,
-        )
-    if len(parts) == 1:
-        return client.query_range(promql, start, end, step)
+    planned = []
+    for request in requests:
+        begin, finish = round(request.start.timestamp()), round(request.end.timestamp())
+        parts = slices(begin, finish, request.step, request.series, budget)
+        if len(parts) > MAX_SLICES:
+            raise ProbeError(
+                f"about {request.series:,} series x {round((finish - begin) / request.step) + 1:,} points "
+                f"would take {len(parts):,} range queries of a few points each: lower max_series or the baseline",
+                kind=ErrorKind.TOO_LARGE,
+            )
+        planned.append((request, begin, finish, parts))
+    if len(planned) == 1 and len(planned[0][3]) == 1:
+        request = planned[0][0]
+        return (client.query_range(request.promql, request.start, request.end, request.step),)
 
-    def read(part: tuple[float, float]) -> RangeResult:
+    def read(request: RangeRequest, part: tuple[float, float]) -> RangeResult:
         first, last = (datetime.fromtimestamp(moment, UTC) for moment in part)
-        return client.query_range(promql, first, last, step)
+        return client.query_range(request.promql, first, last, request.step)
 
     pool = ThreadPoolExecutor(max_workers=IN_FLIGHT, thread_name_prefix="diag-prometheus-range")
     try:
-        answers = [future.result() for future in [pool.submit(read, part) for part in parts]]
+        sent = [[pool.submit(read, request, part) for part in parts] for request, _, _, parts in planned]
+        answers = [[future.result() for future in futures] for futures in sent]
     finally:  # on a failure, the slices not yet sent are never sent
         pool.shutdown(wait=True, cancel_futures=True)
-    merged: tuple[Series, ...] = joined_series([answer.series for answer in answers])
-    return RangeResult(query=promql, start=float(begin), end=float(finish), step=step, series=merged)
+    return tuple(
+        RangeResult(
+            query=request.promql,
+            start=float(begin),
+            end=float(finish),
+            step=request.step,
+            series=joined_series([answer.series for answer in read_parts]),
+        )
+        for (request, begin, finish, _), read_parts in zip(planned, answers, strict=True)
+    )

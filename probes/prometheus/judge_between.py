@@ -31,7 +31,6 @@ extreme passes it unless a finer point does."""
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -262,10 +261,10 @@ def _usual_step_extremes(
             tail = days.shape[2]
             wanted = step_columns - (width - tail)
             inside = wanted >= 0
-            with np.errstate(invalid="ignore"), warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # a slot no day holds: NaN
-                top = np.nanmax(days[:, :, wanted[inside]], axis=0)
-                bottom = np.nanmin(days[:, :, wanted[inside]], axis=0)
+            # fmax/fmin skip NaN (a slot no day holds stays NaN) without the warning nanmax
+            # gives, whose silencing (warnings.catch_warnings) is not thread-safe
+            top = np.fmax.reduce(days[:, :, wanted[inside]], axis=0)
+            bottom = np.fmin.reduce(days[:, :, wanted[inside]], axis=0)
             most[:, inside] = top
             # a day or two say little of how much a daily burst varies: at least the relative
             # floor of its own size

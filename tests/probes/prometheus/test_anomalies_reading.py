@@ -4,6 +4,7 @@ points; the verdicts are exactly those of reading every series' step extremes (r
 
 from __future__ import annotations
 
+import threading
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -18,11 +19,12 @@ import numpy as np
 import pytest
 
 from probes.prometheus import anomalies_reading
+from probes.prometheus import client as client_module
 from probes.prometheus.anomalies import AnomaliesOptions, query_grid
 from probes.prometheus.anomalies_reading import read_and_judge
 from probes.prometheus.client import PrometheusClient
 from probes.prometheus.config import PrometheusConfig
-from probes.prometheus.judge_series import DetectorSettings, judge, observations
+from probes.prometheus.judge_series import DetectorSettings, Verdicts, judge, observations
 from probes.prometheus.series_filter import MAX_ENCODED_QUERY, MAX_QUERIES, only_series
 from tests.probes.prometheus.incidents import AT, HEALTHY_AT, SHOP
 from tests.probes.prometheus.test_between_integration import QUEUES, recorded_queries
@@ -76,7 +78,9 @@ def _every_series_finely(client: PrometheusClient, promql: str, at: datetime) ->
     return grid, (labels, replace(obs, step_high=extremes[0], step_low=extremes[1]))
 
 
-def _read_and_judge(client: PrometheusClient, promql: str, grid: Any, at: datetime, series: int) -> Any:
+def _read_and_judge(
+    client: PrometheusClient, promql: str, grid: Any, at: datetime, series: int | None
+) -> Any:
     return read_and_judge(
         client,
         promql,
@@ -138,6 +142,51 @@ def test_verdicts_equal_reading_every_series_step_extremes(
         assert 0 < screened < len(labels) and int(expected.between_points.sum()) == 2
     if at == AT and promql != "queue_capacity" and dataset is SHOP:
         assert 0 < int(expected.anomalous.sum()) < len(labels), "some depart and some do not"
+
+
+def test_the_recent_range_is_read_with_the_baseline_and_an_undercount_is_read_again(
+    prometheus_server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the number of series known, the recent range and the baseline's slices share the two
+    connections; a count far under the week's series (most vanished) makes a baseline slice
+    too large for the bound on one answer: read again sized by the recent range, same verdicts."""
+    promql = QUERIES[0]
+    grid = query_grid(AT.timestamp(), 3600, 7 * 86400, AnomaliesOptions().baseline_points)
+    sent: list[tuple[str, str]] = []  # (which range, on which thread)
+    query_range = PrometheusClient.query_range
+
+    def recorded(self: PrometheusClient, query: str, start: datetime, end: datetime, step: float) -> Any:
+        which = "recent" if start.timestamp() >= grid.recent_start else "baseline"
+        if query.startswith(("max_over_time", "min_over_time")):
+            which = "extremes"
+        sent.append((which, threading.current_thread().name))
+        return query_range(self, query, start, end, step)
+
+    monkeypatch.setattr(PrometheusClient, "query_range", recorded)
+    monkeypatch.setattr(client_module, "MAX_RESPONSE_BYTES", 200_000)
+    with _client(prometheus_server(SHOP)) as client:
+        unknown = _read_and_judge(client, promql, grid, AT, None)
+        recent_first = [which for which, _ in sent]
+        sent.clear()
+        counted = _read_and_judge(client, promql, grid, AT, len(unknown.labels))
+        together = list(sent)
+        sent.clear()
+        monkeypatch.setattr(client_module, "MAX_RESPONSE_BYTES", 60_000)
+        undercounted = _read_and_judge(client, promql, grid, AT, 1)
+    assert recent_first.index("baseline") > recent_first.index("recent") > -1
+    assert "recent" not in recent_first[recent_first.index("baseline") :], "the recent range first, then"
+    ranges = [which for which, name in together if name.startswith("diag-prometheus-range")]
+    assert ranges[0] == "recent" and ranges.count("baseline") > 1, "sent together, the recent range first"
+    again = [which for which, _ in sent if which != "extremes"]
+    refused_at = again.index("baseline")
+    assert "recent" in again[refused_at:] and again[-1] == "baseline", "read again after the refusal"
+    assert unknown.verdicts.anomalous.any()
+    for judged in (counted, undercounted):
+        assert judged.labels == unknown.labels and judged.returned == unknown.returned
+        for field in fields(Verdicts):
+            assert np.array_equal(
+                getattr(judged.verdicts, field.name), getattr(unknown.verdicts, field.name), equal_nan=True
+            ), field.name
 
 
 def test_only_series_keeps_exactly_the_wanted_label_sets(prometheus_server: Server) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import threading
 from collections.abc import Callable
+from dataclasses import fields
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -282,10 +284,19 @@ def test_many_series_judged_in_chunks_as_at_once(monkeypatch: pytest.MonkeyPatch
     )
     whole = judge(stacked, DetectorSettings())
     monkeypatch.setattr(judge_series, "ROWS_AT_ONCE", 2)
+    judged_on: list[str] = []
+    judge_rows = judge_series._judge_rows
+
+    def recorded(obs: Observations, settings: DetectorSettings) -> Verdicts:
+        judged_on.append(threading.current_thread().name)
+        return judge_rows(obs, settings)
+
+    monkeypatch.setattr(judge_series, "_judge_rows", recorded)
     chunked = judge(stacked, DetectorSettings())
     assert whole.anomalous.tolist() == [False, True, True, True, True]
-    for name in ("anomalous", "onset", "score", "peak_value", "normal_high", "short_history"):
-        np.testing.assert_array_equal(getattr(chunked, name), getattr(whole, name))
+    assert len(judged_on) == 3 and all(name.startswith("diag-judge") for name in judged_on)
+    for field in fields(Verdicts):
+        np.testing.assert_array_equal(getattr(chunked, field.name), getattr(whole, field.name))
 
 
 def test_no_series_and_empty_series() -> None:
