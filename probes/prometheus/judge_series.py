@@ -65,7 +65,7 @@ every 15 s as for hourly recording rules, for a week of history as for a day. Fo
    baseline's steps (:mod:`probes.prometheus.judge_between`): a 90 s burst of a series scraped
    every 15 s, which a 5-minute grid sees one time in three.
 
-Rows are judged in chunks of :data:`ROWS_AT_ONCE`, so memory stays bounded. Counters must be judged through ``rate()``/``increase()``, never raw.
+Rows are judged in chunks of :data:`ROWS_AT_ONCE` on up to :data:`JUDGING_THREADS` threads, so memory stays bounded. Counters must be judged through ``rate()``/``increase()``, never raw.
 """
 
 from __future__ import annotations
