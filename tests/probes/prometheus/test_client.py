@@ -373,6 +373,25 @@ def test_fast_matrix_decoding_equals_json_decoding() -> None:
         },
         {"metric": {}, "values": [[start + 30, "NaN"], [start + 90, "+Inf"], [start + 95.5, "-1e-300"]]},
         {"metric": {"job": "one"}, "values": [[start, "7"]]},
+        {  # as Go's FormatFloat writes them, and the hardest to round
+            "metric": {"job": "go"},
+            "values": [
+                [start + 30 * k, text]
+                for k, text in enumerate(
+                    [
+                        "1e+06",
+                        "-3.2e+21",
+                        "2.2250738585072011e-308",
+                        "4.9406564584124654e-324",
+                        "-0",
+                        "9007199254740993",
+                        "0.30000000000000004",
+                        "1.7976931348623157e+308",
+                        "-Inf",
+                    ]
+                )
+            ],
+        },
     ]
     body = _matrix_body(result)
     fast = decode_matrix(body, 30)
@@ -383,6 +402,8 @@ def test_fast_matrix_decoding_equals_json_decoding() -> None:
         np.testing.assert_array_equal(mine.timestamps, reference.timestamps)
         np.testing.assert_array_equal(mine.values, reference.values)
     assert decode_matrix(_matrix_body([]), 30) == ()
+    # a value the fast parser refuses though float() reads it: the general way
+    assert decode_matrix(_matrix_body([{"metric": {}, "values": [[start, "1_000"]]}]), 30) is None
     # any other layout (spaces, key order, another backend) goes through json instead
     assert decode_matrix(json.dumps(json.loads(body)), 30) is None
     assert decode_matrix(body.replace('"values"', '"histograms"'), 30) is None
