@@ -117,25 +117,29 @@ def _both_ranges(
     client: PrometheusClient, promql: str, grid: QueryGrid, max_series: int, expected_series: int | None
 ) -> tuple[RangeResult, RangeResult]:
     """The recent range and the baseline of ``promql``: read at once when the number of series
-    is known (it sizes both ranges' slices), else the recent range first, whose series size
-    the baseline's."""
+    now is known and not 0 (it sizes both ranges' slices), else the recent range first, whose
+    series size the baseline's (0: every series may have stopped at once, an outage)."""
 
     def request(start: float, end: float, step: float, series: int) -> RangeRequest:
         return RangeRequest(promql=promql, start=_moment(start), end=_moment(end), step=step, series=series)
 
-    if expected_series is not None:
+    recent_series = max_series if expected_series is None else expected_series
+    if expected_series:
         recent = request(grid.recent_start, grid.at, grid.recent_step, expected_series)
         baseline = request(grid.baseline_start, grid.baseline_end, grid.step, expected_series)
         try:
             first, second = query_ranges_sliced(client, [recent, baseline])
         except ProbeError as exc:
-            # far fewer series now than over the last hours or the week (most vanished): a slice
-            # over the bound on one answer; read again below, as when the count is unknown
+            # far fewer series now than over the last hours or the week (most stopped): a slice
+            # over the bound on one answer; read again below, sized as when the count is unknown
             if exc.kind is not ErrorKind.TOO_LARGE:
                 raise
+            recent_series = max_series
         else:
             return first, second
-    (read,) = query_ranges_sliced(client, [request(grid.recent_start, grid.at, grid.recent_step, max_series)])
+    (read,) = query_ranges_sliced(
+        client, [request(grid.recent_start, grid.at, grid.recent_step, recent_series)]
+    )
     baseline = request(grid.baseline_start, grid.baseline_end, grid.step, len(read.series))
     return read, query_ranges_sliced(client, [baseline])[0]
 

@@ -293,7 +293,9 @@ MIN_ROWS_A_THREAD = 100
 def judge(obs: Observations, settings: DetectorSettings) -> Verdicts:
     """Judge every row of ``obs`` against its own baseline (see the module docstring), in chunks
     of at most :data:`ROWS_AT_ONCE` rows (so that memory stays bounded), on up to
-    :data:`JUDGING_THREADS` threads; each row's verdict depends on its own row only."""
+    :data:`JUDGING_THREADS` threads; each row's verdict depends on its own row only while the
+    diagnosed window starts after the baseline, as in the probe (where the tail of windows judged
+    begins is shared by the rows judged together)."""
     rows = obs.baseline.shape[0]
     size = min(ROWS_AT_ONCE, max(MIN_ROWS_A_THREAD, -(-rows // JUDGING_THREADS)))
     if rows <= size:

@@ -3,8 +3,10 @@
 answer of :mod:`probes.prometheus.client` shares.
 
 The value strings become floats through ``fastnumbers.try_array`` (fast_float: correctly
-rounded, so every value is the one ``float()`` gives, at about a quarter of ``np.array``'s cost
-per string); a string it refuses makes the answer go the general way."""
+rounded, so every decimal, exponent, Inf and NaN form Prometheus writes becomes the float
+``float()`` gives, at about a quarter of ``np.array``'s cost per string); a string it refuses
+makes the answer go the general way. (It also reads a few strings ``float()`` refuses, a lone
+Unicode numeral such as ``½`` or ``nan(1)``: no Prometheus writes them.)"""
 
 from __future__ import annotations
 

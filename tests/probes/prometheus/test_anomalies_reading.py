@@ -148,8 +148,9 @@ def test_the_recent_range_is_read_with_the_baseline_and_an_undercount_is_read_ag
     prometheus_server: Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With the number of series known, the recent range and the baseline's slices share the two
-    connections; a count far under the week's series (most vanished) makes a baseline slice
-    too large for the bound on one answer: read again sized by the recent range, same verdicts."""
+    connections; with none now (every series stopped, say), the recent range is read first and
+    sizes the baseline's slices; a count far under the week's series (most stopped) makes a
+    baseline slice too large for the bound on one answer: read again so. Same verdicts."""
     promql = QUERIES[0]
     grid = query_grid(AT.timestamp(), 3600, 7 * 86400, AnomaliesOptions().baseline_points)
     sent: list[tuple[str, str]] = []  # (which range, on which thread)
@@ -171,17 +172,21 @@ def test_the_recent_range_is_read_with_the_baseline_and_an_undercount_is_read_ag
         counted = _read_and_judge(client, promql, grid, AT, len(unknown.labels))
         together = list(sent)
         sent.clear()
+        none_now = _read_and_judge(client, promql, grid, AT, 0)  # all stopped at once, say
+        stopped = [which for which, _ in sent if which != "extremes"]
+        sent.clear()
         monkeypatch.setattr(client_module, "MAX_RESPONSE_BYTES", 60_000)
         undercounted = _read_and_judge(client, promql, grid, AT, 1)
     assert recent_first.index("baseline") > recent_first.index("recent") > -1
     assert "recent" not in recent_first[recent_first.index("baseline") :], "the recent range first, then"
     ranges = [which for which, name in together if name.startswith("diag-prometheus-range")]
     assert ranges[0] == "recent" and ranges.count("baseline") > 1, "sent together, the recent range first"
+    assert stopped[0] == "recent" and "recent" not in stopped[1:], "0 series now: the recent range first"
     again = [which for which, _ in sent if which != "extremes"]
     refused_at = again.index("baseline")
     assert "recent" in again[refused_at:] and again[-1] == "baseline", "read again after the refusal"
     assert unknown.verdicts.anomalous.any()
-    for judged in (counted, undercounted):
+    for judged in (counted, none_now, undercounted):
         assert judged.labels == unknown.labels and judged.returned == unknown.returned
         for field in fields(Verdicts):
             assert np.array_equal(
