@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from probes.prometheus.judge_departures import smallest_spread
 from probes.prometheus.judge_series_expected import UsualSlot, daily_slot_extremes
 from probes.prometheus.robust_stats import SortedRows, nanmedian, pick, robust_spread
 
@@ -201,7 +202,7 @@ def between_points(
         ordered = SortedRows.of(sign * base_values)
         center = ordered.median()
         spread = robust_spread(sign * base_values, center, ordered).astype(np.float64)
-        spread = np.maximum(spread, 1e-12 * np.maximum(np.abs(model.level), 1.0))
+        spread = np.maximum(spread, smallest_spread(found.precision, model.level))
         wanted = found.single_wanted
         rank = np.maximum(1, np.floor(np.nan_to_num(wanted, nan=1.0) + 1e-9)).astype(np.int64)
         extreme = ordered.ranked(rank, largest=True)

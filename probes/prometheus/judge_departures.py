@@ -53,10 +53,24 @@ class Departures:
     rank_low: FloatArray
     rank_high: FloatArray
     """The baseline's single samples at that rank (from below, from above)."""
+    precision: FloatArray
+    """Differences below this are rounding (see :data:`PRECISION`)."""
     far_up: FloatArray
     far_down: FloatArray
     """How far beyond its extremes a sample of a row judged by its level departs (NaN: not so
     judged on that side; see :func:`_far_beyond_the_extremes`)."""
+
+
+PRECISION = 1e-9
+"""Differences smaller than this share of a row's largest residual are rounding, not departures
+(a week of running sums rounds at about 2e-13 of it)."""
+
+
+def smallest_spread(precision: FloatArray, level: FloatArray) -> FloatArray:
+    """The spread a row's statistics are given at least: its rounding (``precision``), a
+    trillionth of its level, never 0; relative, so that a series' units change no decision."""
+    floor: FloatArray = np.maximum(np.maximum(precision, 1e-12 * np.abs(level)), np.finfo(np.float64).tiny)
+    return floor
 
 
 def departures(
@@ -96,6 +110,11 @@ def departures(
     base_width = min(residual.shape[1], max(1, int(base_count.max(initial=0))))
     new_samples = judged.sum(axis=1)
     sums = running_sums(residual)  # one running sum for every window length
+    # means taken as differences of running sums carry rounding noise of the sums' size: a
+    # recent window equal to a baseline one (a recurring value) must not pass it by that noise,
+    # whatever the series' units
+    precision = PRECISION * np.nan_to_num(np.fmax.reduce(np.abs(residual), axis=1, initial=0.0))
+    spread_floor = smallest_spread(precision, model.level)
     out_up = np.zeros(residual.shape, dtype=bool)
     out_down = np.zeros(residual.shape, dtype=bool)
     single = (np.full(rows, np.nan), np.full(rows, np.nan), np.full(rows, np.nan), np.full(rows, np.nan))
@@ -111,7 +130,7 @@ def departures(
         ordered = SortedRows.of(base_means)
         center = ordered.median()
         spread = robust_spread(base_means, center, ordered).astype(np.float64)
-        spread = np.maximum(spread, 1e-12 * np.maximum(np.abs(model.level), 1.0))
+        spread = np.maximum(spread, spread_floor)
         shortest_spread = spread if shortest_spread is None else shortest_spread
         high = ordered.ranked(rank, largest=True)
         low = ordered.ranked(rank, largest=False)
@@ -124,8 +143,8 @@ def departures(
                 far_up, far_down = _far_beyond_the_extremes(ordered, young, ~model.seasonal, z_needed)
                 up |= judged[:, tail:] & usable[:, None] & (recent - high[:, None] >= far_up[:, None])
                 down |= judged[:, tail:] & usable[:, None] & (low[:, None] - recent >= far_down[:, None])
-            up &= (recent > high[:, None]) & (recent >= floor[:, None])
-            down &= (recent < low[:, None]) & (-recent >= floor[:, None])
+            up &= (recent - high[:, None] > precision[:, None]) & (recent >= floor[:, None])
+            down &= (low[:, None] - recent > precision[:, None]) & (-recent >= floor[:, None])
             # a short history's extremes are a rough edge of normal: pass them by the floor;
             # where even the most extreme is passed too often by chance, pass it by as much
             # as its tail says makes up the difference
@@ -188,6 +207,7 @@ def departures(
         single_wanted=single_wanted,
         rank_low=low,
         rank_high=high,
+        precision=precision,
         far_up=far_up,
         far_down=far_down,
     )

@@ -462,3 +462,24 @@ def test_a_week_old_series_judged_by_its_level_falling_to_zero_is_found(interval
         down = judged(sampled(with_burst(shifted, AT - 1800, AT + 1, 0.0), interval))
         assert not down.seasonal[0] and down.anomalous[0] and down.sign[0] == -1, hours
         assert AT - 1800 <= down.onset[0] <= AT - 1800 + interval and down.normal_low[0] > 0.0
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_series_in_other_units_gets_the_same_verdict(seed: int) -> None:
+    """Means are differences of running sums, whose rounding depends on the values' size: a
+    recent window equal to a baseline one (a spike to a recurring height, an integer count's
+    maximum) was beyond it by that rounding in some units and not in others, and
+    the spread's floor was absolute below a level of 1. Same series, units from 1e-15 to 1e15."""
+    rng = np.random.default_rng(seed)
+    times = np.arange(AT - 8 * DAY, AT + 1, 300.0)
+    spikes = np.zeros(len(times))
+    spikes[rng.choice(len(times) - 12, 30, replace=False)] = 10 / 3  # a recurring height
+    spikes[-rng.integers(1, 6)] = 10 / 3  # and once more now
+    counts = rng.poisson(3, len(times)).astype(float)
+    counts[-rng.integers(1, 6)] = counts[:-12].max()  # its maximum, once more
+    for values in (spikes, counts):
+        verdicts = [judged((times, values * unit)) for unit in (1.0, 1e-15, 1e-9, 0.37, 1e9, 1e15)]
+        for other in verdicts[1:]:
+            assert other.anomalous[0] == verdicts[0].anomalous[0]
+            assert other.sign[0] == verdicts[0].sign[0]
+            np.testing.assert_allclose(other.score, verdicts[0].score, rtol=1e-6)
