@@ -436,6 +436,12 @@ def main() -> None:
     parser.add_argument(
         "--dump", type=Path, help="write every decision (variant, series, moment, kind, found) as JSON lines"
     )
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="every value times this (other units: no decision may change)",
+    )
     args = parser.parse_args()
     args.nab = located_nab(args.nab, parser, "eval_nab")
     window, after, every, offset, history = (
@@ -443,7 +449,7 @@ def main() -> None:
         for v in (args.window, args.after, args.every, args.offset, args.negatives_history)
     )
     variants = args.variant or list(VARIANTS)
-    series = load(args.nab)
+    series = [replace(item, values=item.values * args.scale) for item in load(args.nab)]
     plan = {
         (item.key, variant): moments(
             item, INTERVALS[variant], window, after, every, args.max_negatives, offset, history

@@ -89,6 +89,16 @@ def test_both_evaluations_run_on_other_labelled_data(tmp_path: Path) -> None:
     assert held_out.count("| 1d | **all** |") == 2  # the 15-minute and the 4-hour window
 
 
+def test_other_units_change_no_decision(tmp_path: Path) -> None:
+    fixture_dataset(tmp_path)
+    decided = []
+    for scale in ("1", "1e-12", "1e12"):
+        dump = tmp_path / f"decisions-{scale}.jsonl"
+        run("eval_nab.py", "--nab", str(tmp_path), "--scale", scale, "--dump", str(dump))
+        decided.append(dump.read_text())
+    assert decided[0].count("\n") > 100 and decided[1] == decided[0] and decided[2] == decided[0]
+
+
 def test_judging_through_prometheus_decides_as_directly(tmp_path: Path) -> None:
     fixture_dataset(tmp_path)
     both = run("eval_nab.py", "--nab", str(tmp_path), "--variant", "5m", "--variant", "2d", "--check-same")
