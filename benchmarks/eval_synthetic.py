@@ -20,6 +20,7 @@ import argparse
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +49,15 @@ def found(times: np.ndarray, values: np.ndarray, at: float, days: float) -> tupl
         bool(alone.anomalous[0] or alone.vanished[0]),
         bool(with_extremes.anomalous[0] or with_extremes.vanished[0]),
     )
+
+
+def cell(rows: int, row: Callable[[], tuple[bool, bool]]) -> str:
+    """``rows`` rows judged by ``row``: how many were found on the grid alone -> with the step
+    extremes."""
+    tally = np.zeros(2, dtype=int)
+    for _ in range(rows):
+        tally += row()
+    return f"{tally[0]} -> {tally[1]}"
 
 
 def wave(rng: np.random.Generator, t: np.ndarray) -> np.ndarray:
@@ -87,19 +97,24 @@ def bursts(rng: np.random.Generator, rows: int) -> Iterator[tuple[str, list[str]
         ("lognormal latency", latency),
     ):
         for incident, (duration, factor) in incidents.items():
-            cells = []
-            for interval, days in ((15.0, 2), (15.0, 7), (60.0, 2), (60.0, 7)):
-                tally = np.zeros(2, dtype=int)
-                for _ in range(rows):
-                    t = regular(rng, interval, days)
-                    v = kind(rng, t)
-                    start = t[-1] - rng.uniform(300, 2400)
-                    hit = (t >= start) & (t < start + duration)
-                    if duration and not hit.any():
-                        hit[np.searchsorted(t, start)] = True
-                    v[hit] *= factor
-                    tally += found(t, v, t[-1], days)
-                cells.append(f"{tally[0]} -> {tally[1]}")
+
+            def row(
+                interval: float,
+                days: float,
+                kind: Values = kind,
+                duration: float = duration,
+                factor: float = factor,
+            ) -> tuple[bool, bool]:
+                t = regular(rng, interval, days)
+                v = kind(rng, t)
+                start = t[-1] - rng.uniform(300, 2400)
+                hit = (t >= start) & (t < start + duration)
+                if duration and not hit.any():
+                    hit[np.searchsorted(t, start)] = True
+                v[hit] *= factor
+                return found(t, v, t[-1], days)
+
+            cells = [cell(rows, partial(row, *at)) for at in ((15.0, 2), (15.0, 7), (60.0, 2), (60.0, 7))]
             yield f"{name} {incident}", cells
 
 
@@ -107,17 +122,18 @@ def integers(rng: np.random.Generator, rows: int) -> Iterator[tuple[str, list[st
     """An integer gauge (Poisson) bursting to 50 + 3x its mean for 90 s, 7 days of history."""
     for mean in (0.5, 2.0, 20.0):
         for incident in ("burst", "none"):
-            cells = []
-            for interval, days in ((15.0, 7), (60.0, 7)):
-                tally = np.zeros(2, dtype=int)
-                for _ in range(rows):
-                    t = regular(rng, interval, days)
-                    v = rng.poisson(mean, len(t)).astype(float)
-                    if incident == "burst":
-                        start = t[-1] - rng.uniform(300, 2400)
-                        v[(t >= start) & (t < start + 90)] = 50 + 3 * mean
-                    tally += found(t, v, t[-1], days)
-                cells.append(f"{tally[0]} -> {tally[1]}")
+
+            def row(
+                interval: float, days: float, mean: float = mean, incident: str = incident
+            ) -> tuple[bool, bool]:
+                t = regular(rng, interval, days)
+                v = rng.poisson(mean, len(t)).astype(float)
+                if incident == "burst":
+                    start = t[-1] - rng.uniform(300, 2400)
+                    v[(t >= start) & (t < start + 90)] = 50 + 3 * mean
+                return found(t, v, t[-1], days)
+
+            cells = [cell(rows, partial(row, *at)) for at in ((15.0, 7), (60.0, 7))]
             yield f"Poisson {mean:g} {incident}", cells
 
 
@@ -125,16 +141,15 @@ def daily_bursts(rng: np.random.Generator, rows: int) -> Iterator[tuple[str, lis
     """A burst to 3x every day at the same time, today's one more of them: any finding is a
     false alarm."""
     for duration in (30, 60, 120):
-        cells = []
-        for interval, days in ((15.0, 2), (15.0, 7), (60.0, 2), (60.0, 7)):
-            tally = np.zeros(2, dtype=int)
-            for _ in range(rows):
-                t = regular(rng, interval, days)
-                v = flat(rng, t)
-                when = (t[-1] - rng.uniform(300, 2400)) % DAY
-                v[((t - when) % DAY) < duration] *= 3
-                tally += found(t, v, t[-1], days)
-            cells.append(f"{tally[0]} -> {tally[1]}")
+
+        def row(interval: float, days: float, duration: float = duration) -> tuple[bool, bool]:
+            t = regular(rng, interval, days)
+            v = flat(rng, t)
+            when = (t[-1] - rng.uniform(300, 2400)) % DAY
+            v[((t - when) % DAY) < duration] *= 3
+            return found(t, v, t[-1], days)
+
+        cells = [cell(rows, partial(row, *at)) for at in ((15.0, 2), (15.0, 7), (60.0, 2), (60.0, 7))]
         yield f"daily {duration} s burst", cells
 
 
@@ -163,34 +178,34 @@ def odd_healthy(rng: np.random.Generator, rows: int) -> Iterator[tuple[str, list
         "lognormal latency": latency,
     }
     for name, kind in kinds.items():
-        cells = []
-        for interval, days in ((15.0, 1), (15.0, 2), (15.0, 7), (60.0, 1), (60.0, 2), (60.0, 7)):
-            tally = np.zeros(2, dtype=int)
-            for _ in range(rows):
-                t = regular(rng, interval, days)
-                tally += found(t, kind(rng, t), t[-1] - rng.uniform(0, 2 * HOUR), days)
-            cells.append(f"{tally[0]} -> {tally[1]}")
-        yield name, cells
+
+        def row(interval: float, days: float, kind: Values = kind) -> tuple[bool, bool]:
+            t = regular(rng, interval, days)
+            return found(t, kind(rng, t), t[-1] - rng.uniform(0, 2 * HOUR), days)
+
+        at = ((15.0, 1), (15.0, 2), (15.0, 7), (60.0, 1), (60.0, 2), (60.0, 7))
+        yield name, [cell(rows, partial(row, *one)) for one in at]
 
 
 def irregular(rng: np.random.Generator, rows: int) -> Iterator[tuple[str, list[str]]]:
     """Samples at random (exponential gaps); a 10-minute burst to 3x or fall to 0."""
     for name, kind in (("flat noise", flat), ("daily wave", wave), ("lognormal latency", latency)):
         for incident in ("to 3x", "to 0", "none"):
-            cells = []
-            for gap, days in ((60.0, 2), (60.0, 7), (180.0, 2), (180.0, 7), (600.0, 2), (600.0, 7)):
-                tally = np.zeros(2, dtype=int)
-                for _ in range(rows):
-                    total = days * DAY + 4 * HOUR
-                    t = 1e9 + np.cumsum(rng.exponential(gap, int(total / gap * 1.2)))
-                    t = t[t < 1e9 + total]
-                    v = kind(rng, t)
-                    at = t[-1] + 1
-                    hit = (t > at - 1500) & (t < at - 900)
-                    v[hit] = v[hit] * 3 if incident == "to 3x" else (0.0 if incident == "to 0" else v[hit])
-                    tally += found(t, v, at, days)
-                cells.append(f"{tally[0]} -> {tally[1]}")
-            yield f"{name} {incident}", cells
+
+            def row(
+                gap: float, days: float, kind: Values = kind, incident: str = incident
+            ) -> tuple[bool, bool]:
+                total = days * DAY + 4 * HOUR
+                t = 1e9 + np.cumsum(rng.exponential(gap, int(total / gap * 1.2)))
+                t = t[t < 1e9 + total]
+                v = kind(rng, t)
+                at = t[-1] + 1
+                hit = (t > at - 1500) & (t < at - 900)
+                v[hit] = v[hit] * 3 if incident == "to 3x" else (0.0 if incident == "to 0" else v[hit])
+                return found(t, v, at, days)
+
+            gaps = ((60.0, 2), (60.0, 7), (180.0, 2), (180.0, 7), (600.0, 2), (600.0, 7))
+            yield f"{name} {incident}", [cell(rows, partial(row, *one)) for one in gaps]
 
 
 def level_falls(rng: np.random.Generator, rows: int) -> Iterator[tuple[str, list[str]]]:
@@ -203,16 +218,18 @@ def level_falls(rng: np.random.Generator, rows: int) -> Iterator[tuple[str, list
     }
     for name, kind in kinds.items():
         for incident in ("to 0", "none"):
-            cells = []
-            for interval, days in ((60.0, 2), (60.0, 7), (300.0, 2), (300.0, 7), (3600.0, 2), (3600.0, 7)):
-                tally = np.zeros(2, dtype=int)
-                for _ in range(rows):
-                    t = regular(rng, interval, days)
-                    v = kind(rng, t)
-                    if incident == "to 0":
-                        v[t > t[-1] - (1800 if interval < 3600 else 3600)] = 0.0
-                    tally += found(t, v, t[-1], days)
-                cells.append(f"{tally[0]} -> {tally[1]}")
+
+            def row(
+                interval: float, days: float, kind: Values = kind, incident: str = incident
+            ) -> tuple[bool, bool]:
+                t = regular(rng, interval, days)
+                v = kind(rng, t)
+                if incident == "to 0":
+                    v[t > t[-1] - (1800 if interval < 3600 else 3600)] = 0.0
+                return found(t, v, t[-1], days)
+
+            at = ((60.0, 2), (60.0, 7), (300.0, 2), (300.0, 7), (3600.0, 2), (3600.0, 7))
+            cells = [cell(rows, partial(row, *one)) for one in at]
             yield f"{name} {incident}", cells
 
 
