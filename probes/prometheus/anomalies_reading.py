@@ -66,10 +66,6 @@ def _first(grid: SeriesGrid, rows: int) -> SeriesGrid:
     return replace(grid, values=grid.values[:rows], present=grid.present[:rows], labels=grid.labels[:rows])
 
 
-def _key(labels: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
-    return tuple(sorted(labels.items()))
-
-
 def _moment(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 

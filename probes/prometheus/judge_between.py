@@ -161,15 +161,13 @@ def between_points(
     # the diagnosed window's own finer points (a step straddling its start keeps its part in it)
     in_window = judged_step[:, np.searchsorted(step_columns, column)] & judged_fine
     in_window &= (times >= obs.judged_from - 1e-6)[None, :]
+    up_allowed, down_allowed = settings.direction != "down", settings.direction != "up"
     with np.errstate(invalid="ignore"):
         windowed = np.where(in_window, residual, np.nan)
         high_now = np.fmax.reduceat(windowed, starts, axis=1)
         low_now = np.fmin.reduceat(windowed, starts, axis=1)
-    up_allowed, down_allowed = settings.direction != "down", settings.direction != "up"
-    with np.errstate(invalid="ignore"):
         beyond_up = in_window & (residual > found.rank_high[:, None]) & (residual >= found.floor[:, None])
         beyond_down = in_window & (residual < found.rank_low[:, None]) & (-residual >= found.floor[:, None])
-    with np.errstate(invalid="ignore"):
         excess_up = np.where(beyond_up, residual - found.rank_high[:, None], np.nan)
         excess_down = np.where(beyond_down, found.rank_low[:, None] - residual, np.nan)
         excess = np.fmax(
