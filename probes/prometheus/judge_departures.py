@@ -140,7 +140,9 @@ def departures(
             up = judged[:, tail:] & usable[:, None] & (recent - center[:, None] >= margin)
             down = judged[:, tail:] & usable[:, None] & (center[:, None] - recent >= margin)
             if length == 1 and (~model.seasonal).any():
-                far_up, far_down = _far_beyond_the_extremes(ordered, young, ~model.seasonal, z_needed)
+                far_up, far_down = _far_beyond_the_extremes(
+                    ordered, young, ~model.seasonal, z_needed, spread_floor
+                )
                 up |= judged[:, tail:] & usable[:, None] & (recent - high[:, None] >= far_up[:, None])
                 down |= judged[:, tail:] & usable[:, None] & (low[:, None] - recent >= far_down[:, None])
             up &= (recent - high[:, None] > precision[:, None]) & (recent >= floor[:, None])
@@ -214,7 +216,7 @@ def departures(
 
 
 def _far_beyond_the_extremes(
-    ordered: SortedRows, young: BoolArray, level: BoolArray, z_needed: FloatArray
+    ordered: SortedRows, young: BoolArray, level: BoolArray, z_needed: FloatArray, spread_floor: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
     """How far beyond its most extreme single samples a sample of a row judged by its level
     departs, whatever its robust z: ``z_needed`` x the tail's own scale (NaN for other rows):
@@ -229,9 +231,11 @@ def _far_beyond_the_extremes(
     extrapolation is trusted only for a young series, which has no other way to be judged; a
     lower tail ends at 0 for most operational series, so it holds for all. Single samples
     only: the most extreme means of overlapping windows are one or two episodes, so their
-    tail scale is too small."""
-    far_up = np.where(young, z_needed * ordered.tail_scale(largest=True), np.nan)
-    far_down = np.where(level, z_needed * ordered.tail_scale(largest=False), np.nan)
+    tail scale is too small. The scale is at least ``spread_floor``, as the spreads are: a flat
+    top (a constant series, a gauge's recurring maximum) has a scale of 0, and a sample merely
+    equal to its extreme is not beyond it."""
+    far_up = np.where(young, z_needed * np.maximum(ordered.tail_scale(largest=True), spread_floor), np.nan)
+    far_down = np.where(level, z_needed * np.maximum(ordered.tail_scale(largest=False), spread_floor), np.nan)
     return far_up, far_down
 
 

@@ -483,3 +483,40 @@ def test_a_series_in_other_units_gets_the_same_verdict(seed: int) -> None:
             assert other.anomalous[0] == verdicts[0].anomalous[0]
             assert other.sign[0] == verdicts[0].sign[0]
             np.testing.assert_allclose(other.score, verdicts[0].score, rtol=1e-6)
+
+
+@pytest.mark.parametrize("interval", [15.0, 60.0, 300.0])
+def test_a_young_flat_series_that_jumps_is_found(interval: float) -> None:
+    """A day-old series that never changed (a replica count, a config gauge) has a tail scale of
+    0: every sample of its history equals its extreme, so 'beyond half the threshold' held its
+    whole last day and a 1000-fold jump read as a level held for a day, the new normal. The
+    tail's scale is floored as the spreads are: the jump is found, for its minutes only; the
+    same series, and an integer gauge at its recurring maximum, unbroken, are not."""
+    since = AT - 2 * HOUR - DAY
+    for value in (1.0, 1e-6, 3e9):
+        flat = sampled(lambda t, v=value: np.full(len(t), v), interval, since=since)
+        quiet = judged(flat)
+        assert quiet.judged[0] and quiet.short_history[0] and not quiet.anomalous[0]
+        jump = judged(
+            sampled(
+                with_burst(lambda t, v=value: np.full(len(t), v), AT - 600, AT + 1, 1000 * value),
+                interval,
+                since=since,
+            )
+        )
+        assert jump.anomalous[0] and jump.sign[0] == 1 and jump.ongoing[0], value
+        assert AT - 600 <= jump.onset[0] <= AT - 600 + interval
+        drop = judged(
+            sampled(
+                with_burst(lambda t, v=value: np.full(len(t), v), AT - 600, AT + 1, 0.0),
+                interval,
+                since=since,
+            )
+        )
+        assert drop.anomalous[0] and drop.sign[0] == -1, value
+    rng = np.random.default_rng(3)
+    times = np.arange(AT - DAY - 2 * HOUR, AT + 1, interval)
+    gauge = np.minimum(rng.poisson(2, len(times)), 4).astype(float)  # often at its maximum, 4
+    assert not judged((times, gauge)).anomalous[0]
+    gauge[times >= AT - 600] = 40.0
+    assert judged((times, gauge)).anomalous[0]
