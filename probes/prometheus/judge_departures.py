@@ -101,7 +101,7 @@ def departures(
     below_usual = moving.apply(model.usual_low - residuals)[:, tail:]
     # the same time a week earlier, where the history holds it (a weekend judged against a
     # model of mostly weekdays): the residuals of those samples and their week-over-week change
-    week_over_week = moving.apply(grid.values - model.week_ago)[:, tail:]
+    week_over_week = moving.apply(grid.values - model.week_ago - model.week_trend[:, None])[:, tail:]
     with_week = moving.apply(np.where(np.isfinite(model.week_ago), residuals, np.nan))[:, tail:]
     weekly = settings.weekly_check and bool(np.isfinite(week_over_week).any())
     change_spread = _day_over_day_spread(grid, model) if weekly else None

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     FloatArray = npt.NDArray[np.float64]
     BoolArray = npt.NDArray[np.bool_]
+    IntArray = npt.NDArray[np.int64]
 
 DAY = 86_400.0
 
@@ -97,6 +98,8 @@ class ExpectedValues:
     typical: FloatArray
     day_ago: FloatArray
     week_ago: FloatArray
+    week_trend: FloatArray
+    """How far each row's steady trend moves it in a week (0 without one)."""
     usual_high: FloatArray
     usual_low: FloatArray
     """Per point, the median over the previous days of the highest (lowest) residual of the
@@ -179,7 +182,8 @@ def median_of(arrays: list[FloatArray] | list[npt.NDArray[np.float32]]) -> Float
 
 
 def expected_values(grid: JudgingGrid, settings: DetectorSettings) -> ExpectedValues:
-    """Step 2: the level, daily and weekly models; per row, the one with the smallest spread."""
+    """Step 2: the level, daily and weekly models, on the values less their steady trend where
+    they have one (:func:`_drift`); per row, the one with the smallest spread."""
     history = grid.values.copy()
     history[:, grid.base_width :] = np.nan  # expectations come from the baseline only
     base = history[:, : grid.base_width]
@@ -189,26 +193,42 @@ def expected_values(grid: JudgingGrid, settings: DetectorSettings) -> ExpectedVa
     crossing = np.flatnonzero((np.fmin.reduce(base, axis=1) < 0) & (np.fmax.reduce(base, axis=1) > 0))
     if len(crossing):
         typical[crossing] = nanmedian(np.abs(base[crossing]))
-    level_model = np.broadcast_to(level[:, None], grid.values.shape)
     period = grid.day_columns
     day_ago = shifted(history, period) if period else np.full_like(history, np.nan)
     week_ago = shifted(history, 7 * period) if period else np.full_like(history, np.nan)
+    # a steady trend is taken out before the models are fitted and put back into what they
+    # expect: the level of a series growing by half a week is not its median
+    raw_history, level_used, weekly = history, level, week_ago
+    drift = _drift(base, level, grid.values.shape[1], period, settings)
+    trending = np.flatnonzero(drift.any(axis=1))
+    if len(trending):
+        history = history - drift
+        level_used = level.copy()
+        level_used[trending] = nanmedian(history[trending, : grid.base_width])
+        weekly = shifted(history, 7 * period)
+    week_trend = (
+        drift[:, -1] - drift[:, -1 - 7 * period] if 0 < 7 * period < drift.shape[1] else np.zeros(rows)
+    )
+    level_model = np.broadcast_to(level_used[:, None], grid.values.shape)
     models: list[FloatArray] = []
     if period and grid.base_width >= settings.min_seasonal_days * period:
         days = min(7, grid.base_width // period)
         models.append(_same_time_median(history, period, days))
     if period and settings.weekly_check and grid.base_width >= 14 * period:
-        models.append(week_ago)
+        models.append(weekly)
     expected = level_model.copy()
     seasonal = np.zeros(rows, dtype=bool)
     modelled = np.ones(grid.values.shape, dtype=bool)
     if models:
-        actual = grid.values[:, : grid.base_width]
+        actual = history[:, : grid.base_width]
         common = np.isfinite(actual)
         for model in models:
             common &= np.isfinite(model[:, : grid.base_width])
         # mean absolute residual: a model wrong one day in seven must lose to one right every day
-        best = nanmean(np.abs(np.where(common, actual - level[:, None], np.nan))) * settings.seasonality_gain
+        best = (
+            nanmean(np.abs(np.where(common, actual - level_used[:, None], np.nan)))
+            * settings.seasonality_gain
+        )
         for model in models:
             spread = nanmean(np.abs(np.where(common, actual - model[:, : grid.base_width], np.nan)))
             better = (spread < best) & (common.sum(axis=1) >= settings.min_samples)
@@ -216,8 +236,10 @@ def expected_values(grid: JudgingGrid, settings: DetectorSettings) -> ExpectedVa
             modelled = np.where(better[:, None], np.isfinite(model), modelled)
             seasonal |= better
             best = np.where(better, spread, best)
+    if len(trending):
+        expected = expected + drift
     # in residuals of the chosen model, like every other statistic of the method
-    usual_high, usual_low = usual_extremes(history - expected, UsualSlot.of(grid, settings))
+    usual_high, usual_low = usual_extremes(raw_history - expected, UsualSlot.of(grid, settings))
     return ExpectedValues(
         expected=expected,
         seasonal=seasonal,
@@ -225,10 +247,84 @@ def expected_values(grid: JudgingGrid, settings: DetectorSettings) -> ExpectedVa
         typical=typical,
         day_ago=day_ago,
         week_ago=week_ago,
+        week_trend=week_trend,
         usual_high=usual_high,
         usual_low=usual_low,
         modelled=modelled,
     )
+
+
+def _drift(
+    base: FloatArray, level: FloatArray, total: int, period: int, settings: DetectorSettings
+) -> FloatArray:
+    """Each row's steady trend over its baseline, as a value per grid column (0 at the last
+    baseline column; 0 for rows without one): Tukey's resistant line through the medians of
+    the first, middle and last thirds of the whole days of its history (whole days, so that a
+    daily cycle cannot pose as a trend), kept only where it is a line (the half-slope ratio
+    between 0.5 and 2: a step is not), where taking it out makes the level's mean absolute
+    residual ``seasonality_gain`` x smaller (as a seasonal model must), and where, fitted
+    without the last baseline day, it predicts that day ``seasonality_gain`` x better than the
+    level does (a step that came and went in the last days fits a line, but predicts badly)."""
+    width = base.shape[1]
+    out = np.zeros((base.shape[0], total))
+    if not period or width <= 4 * period:
+        return out
+    slope, fits = _resistant_line(base, period)
+    rows = np.flatnonzero(fits)  # the few rows with a line are judged further
+    if not len(rows):
+        return out
+    base, slope, level = base[rows], slope[rows], level[rows]
+    column = np.arange(width)[None, :]
+    detrended = base - slope[:, None] * (column - (width - 1))
+    before = nanmean(np.abs(base - level[:, None]))
+    after = nanmean(np.abs(detrended - nanmedian(detrended)[:, None]))
+    train, last_day = base[:, : width - period], base[:, width - period :]
+    train_slope, train_fits = _resistant_line(train, period)
+    ahead = np.arange(1, period + 1, dtype=np.float64)[None, :]
+    train_level = nanmedian(
+        train - train_slope[:, None] * (column[:, : width - period] - (width - period - 1))
+    )
+    trend_error = nanmean(np.abs(last_day - (train_level[:, None] + train_slope[:, None] * ahead)))
+    level_error = nanmean(np.abs(last_day - nanmedian(train)[:, None]))
+    keep = (
+        (after < settings.seasonality_gain * before)
+        & train_fits
+        & (trend_error < settings.seasonality_gain * level_error)
+    )
+    out[rows[keep]] = slope[keep, None] * (np.arange(total)[None, :] - (width - 1))
+    return out
+
+
+def _resistant_line(base: FloatArray, period: int) -> tuple[FloatArray, BoolArray]:
+    """Per row, the slope of Tukey's resistant line through its whole days (per column), and
+    whether there is one: at least 3 whole days, a finite slope, a half-slope ratio of 0.5-2."""
+    width = base.shape[1]
+    present = np.isfinite(base)
+    first = np.where(present.any(axis=1), np.argmax(present, axis=1), width)
+    block = ((width - first) // period // 3) * period
+    middle_start = (first + width - block) // 2
+    if not block.any():
+        return np.zeros(len(base)), np.zeros(len(base), dtype=bool)
+    if (first == first[0]).all():  # the usual case: slices, not masks over the whole width
+        size = int(block[0])
+        early, middle, late = (
+            nanmedian(base[:, int(start[0]) : int(start[0]) + size]).astype(np.float64)
+            for start in (first, middle_start, width - block)
+        )
+    else:
+        column = np.arange(width)[None, :]
+
+        def median_of_block(start: IntArray) -> FloatArray:
+            inside = (column >= start[:, None]) & (column < (start + block)[:, None])
+            return nanmedian(np.where(inside, base, np.nan)).astype(np.float64)
+
+        early, middle, late = (median_of_block(start) for start in (first, middle_start, width - block))
+    distance = np.maximum((width - block / 2) - (first + block / 2), 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope = (late - early) / distance
+        ratio = (late - middle) / (middle - early)
+    fits = (block >= period) & np.isfinite(slope) & (ratio >= 0.5) & (ratio <= 2.0)
+    return np.where(fits, slope, 0.0), fits
 
 
 def history_of(

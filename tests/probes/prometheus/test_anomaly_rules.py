@@ -520,3 +520,54 @@ def test_a_young_flat_series_that_jumps_is_found(interval: float) -> None:
     assert not judged((times, gauge)).anomalous[0]
     gauge[times >= AT - 600] = 40.0
     assert judged((times, gauge)).anomalous[0]
+
+
+@pytest.mark.parametrize("interval", [300.0, 3600.0])
+def test_a_steadily_growing_series_is_judged_against_its_trend(interval: float) -> None:
+    """A series doubling every week (a growing user base, a queue backing up for days) sits
+    half a week of growth above its median, and its spread holds the whole week's rise: a 30 %
+    jump or drop was 1-2 robust deviations and never found. Its steady trend (a resistant line
+    through the medians of its first, middle and last days) is taken out before the models
+    are fitted: both are found, the growth itself is not. A step that came and went in the
+    last days fits a line but predicts its last day badly, so it is no trend; a leak that
+    began 3 days ago is not a line, so it is still compared with the level before it."""
+    start = AT - 8 * DAY
+    window = HOUR if interval < HOUR else 4 * HOUR
+    during = 1800.0 if interval < HOUR else 3 * HOUR
+
+    def growing(seed: int) -> Signal:
+        return lambda t: 100 * (1 + (t - start) / (7 * DAY)) + noise(0, 1, seed)(t)
+
+    def times(factor: float, seed: int) -> Signal:
+        return lambda t: np.where(t >= AT - during, factor, 1.0) * growing(seed)(t)
+
+    for seed in range(6):
+        assert not judged(sampled(growing(seed), interval, since=start), window=window).anomalous[0]
+        for factor, sign in ((1.3, 1), (0.7, -1)):
+            v = judged(sampled(times(factor, seed), interval, since=start), window=window)
+            assert v.anomalous[0] and v.sign[0] == sign, (seed, factor)
+            assert AT - during <= v.onset[0] <= AT - during + interval
+    came_and_went = [
+        judged(
+            sampled(
+                lambda t, s=seed: (
+                    np.where((t >= AT - 4 * DAY) & (t < AT - DAY), 160.0, 100.0) + noise(0, 2, s)(t)
+                ),
+                interval,
+                since=start,
+            )
+        )
+        for seed in range(6)
+    ]
+    assert not any(v.anomalous[0] for v in came_and_went)
+    leak = [
+        judged(
+            sampled(
+                lambda t, s=seed: 100 + np.maximum(0, t - (AT - 3 * DAY)) / DAY * 10 + noise(0, 2, s)(t),
+                interval,
+                since=start,
+            )
+        )
+        for seed in range(6)
+    ]
+    assert sum(bool(v.anomalous[0] and v.sign[0] == 1) for v in leak) >= 5
