@@ -15,7 +15,9 @@ day by a margin (:func:`_usual_step_extremes`); one beyond them is news.
 The rule holds only where the series has samples between the grid's points: its finer points
 change value at least twice within a step (the median over the steps where they change at
 all: a series sampled at the grid's step changes once, from the sample before to the next,
-however often its values repeat); and where the baseline's steps look like the recent range's:
+however often its values repeat), or shows a sample no grid point takes (timestamps
+jittering around the grid's points put a late sample and the next, early one in one step);
+and where the baseline's steps look like the recent range's:
 the grid's sample lies strictly between a step's extremes at least :data:`FINER_SHARE` as often
 in the baseline as in the recent range (a downsampled store keeps two samples a step, never one
 between them). A series sampled at the grid's step or coarser, or a baseline read from a
@@ -125,6 +127,22 @@ def _changes_per_step(obs: Observations, column: IntArray, starts: IntArray) -> 
     return median
 
 
+def _samples_the_grid_misses(obs: Observations, grid: JudgingGrid, column: IntArray) -> BoolArray:
+    """Rows whose recent range shows a sample no grid point takes: a finer point of a step
+    equal neither to the step's grid sample nor to the one before. A series sampled at the
+    grid's step whose timestamps jitter around the grid's points (a sample a little late, the
+    next a little early: both in one step) loses one sample in four that way; its steps'
+    extremes hold them."""
+    with np.errstate(invalid="ignore"):
+        other = (
+            obs.recent_present
+            & (obs.recent != grid.values[:, column])
+            & (obs.recent != grid.values[:, np.maximum(column - 1, 0)])
+        )
+    missed: BoolArray = other.any(axis=1)
+    return missed
+
+
 def between_points(
     obs: Observations,
     grid: JudgingGrid,
@@ -154,7 +172,7 @@ def between_points(
             grid_residual[:, step_columns],
             np.fmax.reduceat(residual, starts, axis=1),
         )
-    finer_now = _changes_per_step(obs, column, starts) >= 2
+    finer_now = (_changes_per_step(obs, column, starts) >= 2) | _samples_the_grid_misses(obs, grid, column)
     judged_step = (step_columns >= grid.first_judged)[None, :] & (
         grid.times[step_columns][None, :] > after[:, None]
     )

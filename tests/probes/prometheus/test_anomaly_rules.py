@@ -571,3 +571,35 @@ def test_a_steadily_growing_series_is_judged_against_its_trend(interval: float) 
         for seed in range(6)
     ]
     assert sum(bool(v.anomalous[0] and v.sign[0] == 1) for v in leak) >= 5
+
+
+def jittered(signal: Signal, seed: int, jitter: float = 30.0) -> tuple[np.ndarray, np.ndarray]:
+    """Samples every 5 minutes for 8 days stamped up to ``jitter`` s either side of the grid's
+    points (a store's or an exporter's round timestamps, a little early or late)."""
+    rng = np.random.default_rng(seed)
+    nominal = np.arange(AT - 8 * DAY, AT - 299, 300.0)
+    times = nominal + rng.uniform(-jitter, jitter, len(nominal))
+    return times, signal(times)
+
+
+def test_a_sample_the_grid_misses_is_judged_by_its_step() -> None:
+    """With timestamps jittering around the grid's points, a sample a little late and the next a
+    little early fall in one step: the grid takes the second, and a spike that was the first was
+    never judged. The recent range's finer points show it: the step's extremes judge it, as
+    they judge a series scraped more often than the grid (step 9); the same series without the
+    spike is not reported."""
+    spike_at = AT - 20 * 60 + 10  # 10 s after a grid point; the next sample 20 s before the next
+    for seed in range(8):
+        times, values = jittered(noise(100, 5, seed), seed)
+        assert not judged((times, values)).anomalous[0], seed
+        late = np.argmin(np.abs(times - spike_at))
+        times[late], times[late + 1] = spike_at, spike_at + 280
+        values[late] = 300.0
+        order = np.argsort(times, kind="stable")
+        times, values = times[order], values[order]
+        assert not judged((times, values), between=False).anomalous[0]  # the grid alone misses it
+        v = judged((times, values))
+        assert v.anomalous[0] and v.between_points[0] and v.peak_value[0] == 300.0, seed
+        # dated to the spike, or to the sample before it where that was already beyond half
+        # the threshold (the onset walks back over such samples, as on the grid)
+        assert spike_at - 300 <= v.onset[0] <= spike_at + 30 and v.peak_time[0] <= spike_at + 30

@@ -83,3 +83,55 @@ def test_bursts_between_the_grid_points_are_found_a_daily_one_is_not(
     subqueries = [q for q in read if q.startswith(("max_over_time(", "min_over_time("))]
     assert len(subqueries) == 2 and all("[300s:30s]" in q for q in subqueries), read
     assert all("worker-3" not in q for q in subqueries)  # only the candidates' step extremes
+
+
+SPIKE = AT - timedelta(minutes=20) + timedelta(seconds=10)  # 10 s after a grid point
+
+
+def _jittered_temperatures() -> Iterator[StagedSeries]:
+    """Three sensors sampled every 5 minutes, stamped up to 30 s either side of the grid's points,
+    for 7 days and 2 hours: sensor-0 reads 300 once at SPIKE, a sample the grid never takes
+    (the next one comes 280 s later, in the same step); the others are healthy."""
+    at = AT.timestamp()
+    nominal = np.arange(at - timedelta(days=7, hours=2).total_seconds(), at - 299, 300.0)
+    rng = np.random.default_rng(23)
+    for sensor in range(3):
+        times = nominal + rng.uniform(-30, 30, len(nominal))
+        values = 100 + 5 * rng.normal(size=len(times))
+        if sensor == 0:
+            late = int(np.argmin(np.abs(times - SPIKE.timestamp())))
+            times[late], times[late + 1] = SPIKE.timestamp(), SPIKE.timestamp() + 280
+            values[late] = 300.0
+            order = np.argsort(times, kind="stable")
+            times, values = times[order], values[order]
+        yield StagedSeries(
+            name="sensor_temperature",
+            labels={"sensor": f"sensor-{sensor}"},
+            timestamps=times.tolist(),
+            values=values.tolist(),
+        )
+
+
+JITTERED = PrometheusDataset(name="jittered-5m", series=_jittered_temperatures)
+
+
+def test_a_sample_the_grid_misses_is_found_through_its_step(
+    prometheus_server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = prometheus_server(JITTERED)
+    read = recorded_queries(monkeypatch)
+    run = run_probe(
+        AnomaliesProbe,
+        config={"prometheus": server.config()},
+        options={"queries": [{"name": "temperature", "query": "sensor_temperature"}]},
+        at=AT,
+    )
+    assert [f.evidence.details["labels"]["sensor"] for f in run.findings] == ["sensor-0"], [
+        f.title for f in run.findings
+    ]
+    details = run.findings[0].evidence.details
+    assert details["between_grid_points"] and details["sampling_interval_s"] == 300
+    peak = {m.name: m.value for m in run.findings[0].evidence.values}["peak"]
+    assert peak == 300.0
+    subqueries = [q for q in read if q.startswith(("max_over_time(", "min_over_time("))]
+    assert subqueries and all("sensor-0" in q for q in subqueries), read

@@ -139,14 +139,19 @@ def test_flat_sparse_new_and_raw_counter_series(shop: PrometheusServer) -> None:
         at=AT,
     )
     assert run.outcome.status is Status.CRITICAL, run.outcome.error
-    # the flat series that really moved (45 -> 90) and the new series that jumped 10x after
-    # 3 hours (judged, with a wider margin, and said to have a short history); the flat
-    # worker, the hourly batch and the billing counter (through rate() across its reset) stay silent
+    # the flat series that really moved (45 -> 90), the new series that jumped 10x after 3
+    # hours (judged, with a wider margin, and said to have a short history) and the hourly
+    # batch's 50,000 s run at 18:58, which the grid never takes (the 19:00 sample is the one
+    # its step holds): judged through the step's extremes; the flat worker and the billing
+    # counter (through rate() across its reset) stay silent
     found = {f.entity.name: f for f in run.findings}
     assert sorted((name, f.evidence.details["direction"]) for name, f in found.items()) == [
+        ("batch", "spike"),
         ("flags", "level_shift"),
         ("worker2", "level_shift"),
     ]
+    batch = found["batch"]
+    assert batch.evidence.details["between_grid_points"] and value(batch, "peak") == 50_000
     new = found["flags"]
     assert new.evidence.details["short_history"] and new.evidence.details["history_days"] < 0.2
     assert "(short history: 1h)" in new.title  # the baseline ends where the recent 2 h begin
