@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from diagnostics.testing import run_probe
+from diagnostics.testing import ProbeRun, run_probe
 from probes.prometheus import anomalies_reading
 from probes.prometheus.anomalies import AnomaliesProbe
 from tests.probes.prometheus.incidents import AT
@@ -61,14 +61,18 @@ def recorded_queries(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return read
 
 
+def anomalies_as_of_at(server: PrometheusServer, query: dict[str, str]) -> ProbeRun:
+    """metrics.anomalies on ``query`` as of AT."""
+    return run_probe(
+        AnomaliesProbe, config={"prometheus": server.config()}, options={"queries": [query]}, at=AT
+    )
+
+
 def test_bursts_between_the_grid_points_are_found_a_daily_one_is_not(
     prometheus_server: Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    server = prometheus_server(QUEUES)
     read = recorded_queries(monkeypatch)
-    run = run_probe(
-        AnomaliesProbe, config={"prometheus": server.config()}, options={"queries": [QUERY]}, at=AT
-    )
+    run = anomalies_as_of_at(prometheus_server(QUEUES), QUERY)
     by_pod = {f.evidence.details["labels"]["pod"]: f for f in run.findings}
     assert sorted(by_pod) == ["worker-0", "worker-1"], [f.title for f in run.findings]
     burst, drop = by_pod["worker-0"], by_pod["worker-1"]
@@ -118,13 +122,9 @@ JITTERED = PrometheusDataset(name="jittered-5m", series=_jittered_temperatures)
 def test_a_sample_the_grid_misses_is_found_through_its_step(
     prometheus_server: Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    server = prometheus_server(JITTERED)
     read = recorded_queries(monkeypatch)
-    run = run_probe(
-        AnomaliesProbe,
-        config={"prometheus": server.config()},
-        options={"queries": [{"name": "temperature", "query": "sensor_temperature"}]},
-        at=AT,
+    run = anomalies_as_of_at(
+        prometheus_server(JITTERED), {"name": "temperature", "query": "sensor_temperature"}
     )
     assert [f.evidence.details["labels"]["sensor"] for f in run.findings] == ["sensor-0"], [
         f.title for f in run.findings
