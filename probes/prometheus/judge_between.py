@@ -116,9 +116,10 @@ def _changes_per_step(obs: Observations, column: IntArray, starts: IntArray) -> 
     (however often its values repeat, as an integer gauge's do)."""
     same_step = column[1:] == column[:-1]
     with np.errstate(invalid="ignore"):
+        known = obs.recent_present & np.isfinite(obs.recent)  # a NaN sample (0/0) is no value
         changed = (
-            obs.recent_present[:, 1:]
-            & obs.recent_present[:, :-1]
+            known[:, 1:]
+            & known[:, :-1]
             & (obs.recent[:, 1:] != obs.recent[:, :-1])
             & same_step[None, :]
         )
@@ -136,6 +137,7 @@ def _samples_the_grid_misses(obs: Observations, grid: JudgingGrid, column: IntAr
     with np.errstate(invalid="ignore"):
         other = (
             obs.recent_present
+            & np.isfinite(obs.recent)  # a NaN sample (0/0) differs from everything, itself too
             & (obs.recent != grid.values[:, column])
             & (obs.recent != grid.values[:, np.maximum(column - 1, 0)])
         )
@@ -218,11 +220,12 @@ def between_points(
         ordered = SortedRows.of(sign * base_values)
         center = ordered.median()
         spread = robust_spread(sign * base_values, center, ordered).astype(np.float64)
-        spread = np.maximum(spread, smallest_spread(found.precision, model.level))
+        spread_floor = smallest_spread(found.precision, model.level)
+        spread = np.maximum(spread, spread_floor)
         wanted = found.single_wanted
         rank = np.maximum(1, np.floor(np.nan_to_num(wanted, nan=1.0) + 1e-9)).astype(np.int64)
         extreme = ordered.ranked(rank, largest=True)
-        tail = ordered.tail_scale(largest=True)
+        tail = np.maximum(ordered.tail_scale(largest=True), spread_floor)  # as in step 3
         short_floor = np.where(short, found.floor, 0.0)
         stretch = np.log(1.0 / np.clip(np.nan_to_num(wanted, nan=1.0), 1e-3, 1.0))
         beyond = np.fmax(short_floor, stretch * tail)
