@@ -118,10 +118,7 @@ def _changes_per_step(obs: Observations, column: IntArray, starts: IntArray) -> 
     with np.errstate(invalid="ignore"):
         known = obs.recent_present & np.isfinite(obs.recent)  # a NaN sample (0/0) is no value
         changed = (
-            known[:, 1:]
-            & known[:, :-1]
-            & (obs.recent[:, 1:] != obs.recent[:, :-1])
-            & same_step[None, :]
+            known[:, 1:] & known[:, :-1] & (obs.recent[:, 1:] != obs.recent[:, :-1]) & same_step[None, :]
         )
     counts = np.add.reduceat(np.hstack([np.zeros((len(changed), 1)), changed]), starts, axis=1)
     median: FloatArray = nanmedian(np.where(counts > 0, counts, np.nan)).astype(np.float64)
