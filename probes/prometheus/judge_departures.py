@@ -87,6 +87,7 @@ def departures(
     moving = Compaction.of(judged_points)
     residuals = grid.values - model.expected
     residual, columns, count = moving.apply(residuals), moving.columns, moving.count
+    on_the_pattern = _between_the_neighbours(residual, moving.apply(model.expected), model.seasonal)
     base_count = judged_points[:, : grid.base_width].sum(axis=1)
     position = np.arange(residual.shape[1])[None, :]
     in_base = position < base_count[:, None]
@@ -171,6 +172,12 @@ def departures(
                     usual_change = (z_needed * change_spread * spread / shortest_spread)[:, None]
                     up &= ~((change < departure / 2) & (change < usual_change))
                     down &= ~((change > departure / 2) & (-change < usual_change))
+        # every sample between the expected values of its neighbours: the pattern a sample
+        # early or late (a daily edge's sample on the other side of a grid point), not news
+        with np.errstate(invalid="ignore"):
+            timing = window_means(on_the_pattern, length, count)[:, tail:] >= 1.0
+        up &= ~timing
+        down &= ~timing
         # a flagged window covers its own samples only, all of them in the tail
         out_up[:, tail:] |= spread_back(up, length)
         out_down[:, tail:] |= spread_back(down, length)
@@ -237,6 +244,20 @@ def _far_beyond_the_extremes(
     far_up = np.where(young, z_needed * np.maximum(ordered.tail_scale(largest=True), spread_floor), np.nan)
     far_down = np.where(level, z_needed * np.maximum(ordered.tail_scale(largest=False), spread_floor), np.nan)
     return far_up, far_down
+
+
+def _between_the_neighbours(residual: FloatArray, expected: FloatArray, seasonal: BoolArray) -> FloatArray:
+    """1 where a sample of a seasonal row lies between the expected values of itself and of its
+    neighbouring samples (compacted rows), else 0: the pattern one sample early or late. Where
+    the pattern steps (a daily edge), a timestamp a little late puts the sample before the edge
+    at the grid point the edge's sample takes on other days."""
+    before = np.hstack([expected[:, :1], expected[:, :-1]])
+    after = np.hstack([expected[:, 1:], expected[:, -1:]])
+    with np.errstate(invalid="ignore"):
+        low = np.fmin(np.fmin(before, after), expected) - expected
+        high = np.fmax(np.fmax(before, after), expected) - expected
+        between = (residual >= low) & (residual <= high) & seasonal[:, None]
+    return between.astype(np.float64)
 
 
 def _day_over_day_spread(grid: JudgingGrid, model: ExpectedValues) -> FloatArray:

@@ -603,3 +603,21 @@ def test_a_sample_the_grid_misses_is_judged_by_its_step() -> None:
         # dated to the spike, or to the sample before it where that was already beyond half
         # the threshold (the onset walks back over such samples, as on the grid)
         assert spike_at - 300 <= v.onset[0] <= spike_at + 30 and v.peak_time[0] <= spike_at + 30
+
+
+@pytest.mark.parametrize("minutes_ago", [10, 25, 40, 55])
+def test_a_daily_edge_a_sample_late_is_the_pattern(minutes_ago: int) -> None:
+    """A noiseless daily step (80 for 12 hours, then 20) sampled every 5 minutes on the grid's
+    points: today every timestamp comes a minute late, so the grid point where the step's first
+    20 stands on other days still shows the 80 before it. That value lies between the expected
+    values of the sample and of the one before: the pattern a sample late, not news. A step
+    that does not come at all is found."""
+    edge = AT - minutes_ago * 60.0
+    times = np.arange(AT - 8 * DAY, AT + 1, 300.0)
+    values = np.where((times - edge) % DAY < DAY / 2, 20.0, 80.0)
+    late = np.where(times > AT - DAY, times + 60.0, times)
+    assert judged((late, values)).seasonal[0]
+    assert not judged((late, values)).anomalous[0]
+    stuck = np.where(late >= edge, 80.0, values)
+    v = judged((late, stuck))
+    assert v.anomalous[0] and v.sign[0] == 1 and v.ongoing[0]
