@@ -87,7 +87,6 @@ def departures(
     moving = Compaction.of(judged_points)
     residuals = grid.values - model.expected
     residual, columns, count = moving.apply(residuals), moving.columns, moving.count
-    on_the_pattern = _between_the_neighbours(residual, moving.apply(model.expected), model.seasonal)
     base_count = judged_points[:, : grid.base_width].sum(axis=1)
     position = np.arange(residual.shape[1])[None, :]
     in_base = position < base_count[:, None]
@@ -99,6 +98,13 @@ def departures(
     # the tail, from the longest window before the first new sample of any row
     tail = max(0, int(base_count.min()) - max(settings.windows)) if len(base_count) else 0
     above_usual = moving.apply(residuals - model.usual_high)[:, tail:]
+    # the windows ending in the diagnosed window begin at ``reach`` or later
+    reach = max(0, tail - max(settings.windows) + 1)
+    on_the_pattern = (
+        _between_the_neighbours(residual, model.expected, moving.columns, reach, model.seasonal)
+        if model.seasonal.any()
+        else None
+    )
     below_usual = moving.apply(model.usual_low - residuals)[:, tail:]
     # the same time a week earlier, where the history holds it (a weekend judged against a
     # model of mostly weekdays): the residuals of those samples and their week-over-week change
@@ -175,9 +181,10 @@ def departures(
         # every sample between the expected values of its neighbours: the pattern a sample
         # early or late (a daily edge's sample on the other side of a grid point), not news
         with np.errstate(invalid="ignore"):
-            timing = window_means(on_the_pattern, length, count)[:, tail:] >= 1.0
-        up &= ~timing
-        down &= ~timing
+            if on_the_pattern is not None:
+                timing = window_means(on_the_pattern, length, count - reach)[:, tail - reach :] >= 1.0
+                up &= ~timing
+                down &= ~timing
         # a flagged window covers its own samples only, all of them in the tail
         out_up[:, tail:] |= spread_back(up, length)
         out_down[:, tail:] |= spread_back(down, length)
@@ -246,18 +253,25 @@ def _far_beyond_the_extremes(
     return far_up, far_down
 
 
-def _between_the_neighbours(residual: FloatArray, expected: FloatArray, seasonal: BoolArray) -> FloatArray:
-    """1 where a sample of a seasonal row lies between the expected values of itself and of its
-    neighbouring samples (compacted rows), else 0: the pattern one sample early or late. Where
-    the pattern steps (a daily edge), a timestamp a little late puts the sample before the edge
-    at the grid point the edge's sample takes on other days."""
-    before = np.hstack([expected[:, :1], expected[:, :-1]])
-    after = np.hstack([expected[:, 1:], expected[:, -1:]])
+def _between_the_neighbours(
+    residual: FloatArray, expected: FloatArray, columns: IntArray, reach: int, seasonal: BoolArray
+) -> FloatArray:
+    """From compacted position ``reach`` on: 1 where a sample of a seasonal row lies between the
+    expected values of itself and of its neighbouring samples, else 0: the pattern one sample
+    early or late. Where the pattern steps (a daily edge), a timestamp a little late puts the
+    sample before the edge at the grid point the edge's sample takes on other days."""
+    left = max(reach - 1, 0)
+    where = columns[:, left:]
+    around = np.where(where >= 0, np.take_along_axis(expected, np.maximum(where, 0), axis=1), np.nan)
+    before = np.hstack([around[:, :1], around[:, :-1]])
+    after = np.hstack([around[:, 1:], around[:, -1:]])
     with np.errstate(invalid="ignore"):
-        low = np.fmin(np.fmin(before, after), expected) - expected
-        high = np.fmax(np.fmax(before, after), expected) - expected
-        between = (residual >= low) & (residual <= high) & seasonal[:, None]
-    return between.astype(np.float64)
+        low = np.fmin(np.fmin(before, after), around) - around
+        high = np.fmax(np.fmax(before, after), around) - around
+        own = residual[:, left:]
+        between = (own >= low) & (own <= high) & seasonal[:, None]
+    flags: FloatArray = between[:, reach - left :].astype(np.float64)
+    return flags
 
 
 def _day_over_day_spread(grid: JudgingGrid, model: ExpectedValues) -> FloatArray:
