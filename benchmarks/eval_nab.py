@@ -167,6 +167,23 @@ def in_time_order(times: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np
     return times[keep], values[keep]
 
 
+def jittered(series: list[NabSeries], seconds: float, shift: float = 0.0) -> list[NabSeries]:
+    """Every timestamp moved by ``shift`` and up to ``seconds`` either way at random (seed 11,
+    whole seconds, kept in order; the labels stay): round timestamps that came a little early
+    or late. ``shift`` half a step puts the jitter between the grid's points."""
+    if not seconds and not shift:
+        return series
+    rng = np.random.default_rng(11)
+    moved = []
+    for item in series:
+        times = np.round(
+            np.maximum.accumulate(item.times + shift + rng.uniform(-seconds, seconds, len(item.times)))
+        )
+        times, values = in_time_order(times, item.values)
+        moved.append(replace(item, times=times, values=values))
+    return moved
+
+
 def resampled(times: np.ndarray, values: np.ndarray, interval: float) -> tuple[np.ndarray, np.ndarray]:
     """The mean of each ``interval``, stamped at the interval's end (the original when 0)."""
     if not interval:
@@ -442,6 +459,13 @@ def main() -> None:
         default=1.0,
         help="every value times this (other units: no decision may change)",
     )
+    parser.add_argument(
+        "--jitter",
+        type=float,
+        default=0.0,
+        help="move every timestamp up to this many seconds either way (the labels stay)",
+    )
+    parser.add_argument("--shift", type=float, default=0.0, help="and every timestamp by this many seconds")
     args = parser.parse_args()
     args.nab = located_nab(args.nab, parser, "eval_nab")
     window, after, every, offset, history = (
@@ -450,6 +474,7 @@ def main() -> None:
     )
     variants = args.variant or list(VARIANTS)
     series = [replace(item, values=item.values * args.scale) for item in load(args.nab)]
+    series = jittered(series, args.jitter, args.shift)
     plan = {
         (item.key, variant): moments(
             item, INTERVALS[variant], window, after, every, args.max_negatives, offset, history

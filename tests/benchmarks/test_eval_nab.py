@@ -41,6 +41,20 @@ def test_points_come_in_time_order_with_repeats_and_blanks_resolved(tmp_path: Pa
     assert series.windows == []
 
 
+def test_jittered_timestamps_stay_near_their_own_in_order_with_the_labels(tmp_path: Path) -> None:
+    rows = [(f"2024-01-01 {h:02d}:{m:02d}:00", str(h * 60 + m)) for h in range(24) for m in range(0, 60, 5)]
+    write_dataset(tmp_path, rows, ["2024-01-01 06:00:00"])
+    (series,) = eval_nab.load(tmp_path)
+    (moved,) = eval_nab.jittered([series], 30.0)
+    (shifted,) = eval_nab.jittered([series], 30.0, shift=150.0)
+    assert np.all(np.diff(moved.times) > 0) and moved.labels == series.labels
+    offsets = moved.times - series.times
+    assert np.abs(offsets).max() <= 30.0 and np.all(offsets == np.round(offsets)) and offsets.std() > 10.0
+    assert np.all(np.abs(shifted.times - series.times - 150.0) <= 30.0)
+    assert moved.values.tolist() == series.values.tolist()
+    assert eval_nab.jittered([series], 0.0) == [series]
+
+
 def test_a_label_before_its_series_begins_is_not_a_positive(tmp_path: Path) -> None:
     rows = [(f"2024-01-01 {h:02d}:00:00", "1") for h in range(24)]
     write_dataset(tmp_path, rows, ["2023-12-31 12:00:00", "2024-01-01 06:00:00"])
