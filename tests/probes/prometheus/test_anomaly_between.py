@@ -192,31 +192,12 @@ def test_a_nan_sample_is_no_sample_between_the_points() -> None:
     present point; NaN differs from every value, itself too, so one of them made a series
     sampled on the grid's points look as if it had samples between them, and its steps'
     extremes were judged in place of its grid. It is no value: the verdict is the grid's."""
-    from probes.prometheus.judge_series import DetectorSettings, Observations, judge
-    from tests.probes.prometheus.test_anomaly_rules import seen, step_extremes
-
-    recent_times = AT - 2 * HOUR + 30.0 * np.arange(241)
-    base_times = AT - 2 * HOUR - 300.0 * np.arange(2016, 0, -1)
     changed = 0
     for seed in range(40):
         times, values = sampled(noise(100, 5, seed), 300.0, seed=seed)  # on the grid's points
         values[np.searchsorted(times, AT - 600)] += 25
-        verdicts = []
-        for nan_at in (None, AT - 1500):
-            samples = (times, np.where(times == nan_at, np.nan, values))
-            recent = seen(samples, recent_times)[None, :]
-            present = np.isfinite(recent)
-            if nan_at is not None:
-                present |= ((recent_times >= nan_at) & (recent_times < nan_at + 300))[None, :]
-            high, low = step_extremes(samples, base_times, 300.0, 30.0)
-            base = seen(samples, base_times)[None, :]
-            obs = Observations(
-                baseline=base, baseline_present=np.isfinite(base), baseline_start=base_times[0],
-                baseline_step=300.0, recent=recent, recent_present=present, recent_start=recent_times[0],
-                recent_step=30.0, judged_from=AT - HOUR, step_high=high, step_low=low,
-            )  # fmt: skip
-            verdicts.append(judge(obs, DetectorSettings()))
-        clean, with_nan = verdicts
+        clean = judged((times, values))
+        with_nan = judged((times, np.where(times == AT - 1500, np.nan, values)), nan_present=True)
         assert not with_nan.between_points[0], seed
         changed += int(clean.anomalous[0] != with_nan.anomalous[0] or clean.score[0] != with_nan.score[0])
     assert changed == 0

@@ -49,14 +49,19 @@ def judged(
     baseline_days: float = 7.0,
     window: float = HOUR,
     between: bool = True,
+    nan_present: bool = False,
     **settings: object,
 ) -> Verdicts:
     """The verdict as of AT over ``window``, with the probe's grid layout (``between``: with the
-    baseline's step extremes, which the probe reads where step 8 needs them)."""
+    baseline's step extremes, which the probe reads where step 8 needs them; ``nan_present``: a
+    NaN sample of the recent range is a present point, as Prometheus returns a 0/0 ratio)."""
     recent_times = AT - 2 * window + recent_step * np.arange(int(2 * window / recent_step) + 1)
     count = int(baseline_days * DAY / baseline_step)
     base_times = AT - 2 * window - baseline_step * np.arange(count, 0, -1)
     base, recent = seen(samples, base_times)[None, :], seen(samples, recent_times)[None, :]
+    recent_present = np.isfinite(recent)
+    if nan_present:
+        recent_present = np.isfinite(seen((samples[0], np.ones(len(samples[0]))), recent_times))[None, :]
     high, low = step_extremes(samples, base_times, baseline_step, recent_step) if between else (None, None)
     obs = Observations(
         baseline=base,
@@ -64,7 +69,7 @@ def judged(
         baseline_start=base_times[0],
         baseline_step=baseline_step,
         recent=recent,
-        recent_present=np.isfinite(recent),
+        recent_present=recent_present,
         recent_start=recent_times[0],
         recent_step=recent_step,
         judged_from=AT - window,
