@@ -109,14 +109,13 @@ def _strictly_inside_share(low: FloatArray, value: FloatArray, high: FloatArray)
     return np.where(known.any(axis=1), share, 0.0)
 
 
-def _changes_per_step(obs: Observations, column: IntArray, starts: IntArray) -> FloatArray:
+def _changes_per_step(obs: Observations, known: BoolArray, column: IntArray, starts: IntArray) -> FloatArray:
     """Per row, the median number of times the finer points change value within a grid step,
     over the steps where they change at all: 1 for a series sampled at the grid's step (the
     sample before, then the next), 2 or more for one sampled at least twice in a step
     (however often its values repeat, as an integer gauge's do)."""
     same_step = column[1:] == column[:-1]
     with np.errstate(invalid="ignore"):
-        known = obs.recent_present & np.isfinite(obs.recent)  # a NaN sample (0/0) is no value
         changed = (
             known[:, 1:] & known[:, :-1] & (obs.recent[:, 1:] != obs.recent[:, :-1]) & same_step[None, :]
         )
@@ -125,7 +124,9 @@ def _changes_per_step(obs: Observations, column: IntArray, starts: IntArray) -> 
     return median
 
 
-def _samples_the_grid_misses(obs: Observations, grid: JudgingGrid, column: IntArray) -> BoolArray:
+def _samples_the_grid_misses(
+    obs: Observations, known: BoolArray, grid: JudgingGrid, column: IntArray
+) -> BoolArray:
     """Rows whose recent range shows a sample no grid point takes: a finer point of a step
     equal neither to the step's grid sample nor to the one before. A series sampled at the
     grid's step whose timestamps jitter around the grid's points (a sample a little late, the
@@ -133,8 +134,7 @@ def _samples_the_grid_misses(obs: Observations, grid: JudgingGrid, column: IntAr
     extremes hold them."""
     with np.errstate(invalid="ignore"):
         other = (
-            obs.recent_present
-            & np.isfinite(obs.recent)  # a NaN sample (0/0) differs from everything, itself too
+            known
             & (obs.recent != grid.values[:, column])
             & (obs.recent != grid.values[:, np.maximum(column - 1, 0)])
         )
@@ -171,7 +171,10 @@ def between_points(
             grid_residual[:, step_columns],
             np.fmax.reduceat(residual, starts, axis=1),
         )
-    finer_now = (_changes_per_step(obs, column, starts) >= 2) | _samples_the_grid_misses(obs, grid, column)
+    known = obs.recent_present & np.isfinite(obs.recent)  # a NaN sample (0/0) is no value
+    finer_now = (_changes_per_step(obs, known, column, starts) >= 2) | _samples_the_grid_misses(
+        obs, known, grid, column
+    )
     judged_step = (step_columns >= grid.first_judged)[None, :] & (
         grid.times[step_columns][None, :] > after[:, None]
     )

@@ -98,6 +98,7 @@ def departures(
     # the tail, from the longest window before the first new sample of any row
     tail = max(0, int(base_count.min()) - max(settings.windows)) if len(base_count) else 0
     above_usual = moving.apply(residuals - model.usual_high)[:, tail:]
+    below_usual = moving.apply(model.usual_low - residuals)[:, tail:]
     # the windows ending in the diagnosed window begin at ``reach`` or later
     reach = max(0, tail - max(settings.windows) + 1)
     on_the_pattern = (
@@ -105,7 +106,6 @@ def departures(
         if model.seasonal.any()
         else None
     )
-    below_usual = moving.apply(model.usual_low - residuals)[:, tail:]
     # the same time a week earlier, where the history holds it (a weekend judged against a
     # model of mostly weekdays): the residuals of those samples and their week-over-week change
     week_over_week = moving.apply(grid.values - model.week_ago - model.week_trend[:, None])[:, tail:]
@@ -180,11 +180,11 @@ def departures(
                     down &= ~((change > departure / 2) & (-change < usual_change))
         # every sample between the expected values of its neighbours: the pattern a sample
         # early or late (a daily edge's sample on the other side of a grid point), not news
-        with np.errstate(invalid="ignore"):
-            if on_the_pattern is not None:
+        if on_the_pattern is not None:
+            with np.errstate(invalid="ignore"):
                 timing = window_means(on_the_pattern, length, count - reach)[:, tail - reach :] >= 1.0
-                up &= ~timing
-                down &= ~timing
+            up &= ~timing
+            down &= ~timing
         # a flagged window covers its own samples only, all of them in the tail
         out_up[:, tail:] |= spread_back(up, length)
         out_down[:, tail:] |= spread_back(down, length)
