@@ -154,10 +154,17 @@ def departures(
                 down |= judged[:, tail:] & usable[:, None] & (low[:, None] - recent >= far_down[:, None])
             up &= (recent - high[:, None] > precision[:, None]) & (recent >= floor[:, None])
             down &= (low[:, None] - recent > precision[:, None]) & (-recent >= floor[:, None])
-            # a short history's extremes are a rough edge of normal: pass them by the floor;
-            # where even the most extreme is passed too often by chance, pass it by as much
-            # as its tail says makes up the difference
-            beyond_up = beyond_down = np.where(short, floor, 0.0)
+            # a short history's extremes are a rough edge of normal: pass them by the floor,
+            # and by the relative floor of the extreme's own size (a spike a day holds a dozen
+            # times, 3 % higher today, is the same spike); where even the most extreme is
+            # passed too often by chance, pass it by as much as its tail says makes up the
+            # difference
+            beyond_up = np.where(
+                short, np.fmax(floor, settings.min_relative * np.abs(model.level + high)), 0.0
+            )
+            beyond_down = np.where(
+                short, np.fmax(floor, settings.min_relative * np.abs(model.level + low)), 0.0
+            )
             if (wanted < 1.0).any():
                 stretch = np.log(1.0 / np.minimum(wanted, 1.0))
                 beyond_up = np.fmax(beyond_up, stretch * ordered.tail_scale(largest=True))

@@ -40,13 +40,15 @@ every 15 s as for hourly recording rules, for a week of history as for a day. Fo
    window's length), is a weekly habit (a weekend against a daily model of mostly weekdays).
 4. **Short history.** With less than ``short_history_days`` of baseline, or less than half of
    it present in the series' own samples, the series is judged with ``short_margin`` x the
-   threshold, a window must pass its ranked extreme by at least the floor (a day or two hold
-   each daily extreme once or twice: a rough edge of normal), and the verdict says the history
-   is short. A series judged by its level (too young for a seasonal model, less than
-   ``min_seasonal_days``, or no seasonal model won) has a spread that holds its whole daily
-   swing: a single sample below its lowest by the threshold x the tail's own scale departs
-   whatever its robust z (a service falling to 0); above its highest only for a young series
-   (upper tails are often heavier). Fewer than ``min_samples`` baseline samples: not judged.
+   threshold, a window must pass its ranked extreme by at least the floor and by
+   ``min_relative`` of the extreme's own size (a day or two hold each daily extreme once or
+   twice: a rough edge of normal; a spike 3 % above the highest of a dozen is the same spike),
+   and the verdict says the history is short. A series judged by its level (too young for a
+   seasonal model, less than ``min_seasonal_days``, or no seasonal model won) has a spread
+   that holds its whole daily swing: a single sample below its lowest by the threshold x the
+   tail's own scale departs whatever its robust z (a service falling to 0); above its highest
+   only for a young series (upper tails are often heavier). Fewer than ``min_samples``
+   baseline samples: not judged.
 5. **New normal.** A departure whose side the series already held for ``new_normal_share`` of
    the last baseline day, as far out as the run typically is, is the new normal. A ramp is
    compared with the level it began from (the baseline model, never a reference that moved

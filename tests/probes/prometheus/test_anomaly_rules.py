@@ -279,6 +279,39 @@ def test_a_short_history_extreme_must_be_passed_by_the_floor() -> None:
     assert spike.anomalous[0] and spike.sign[0] == 1
 
 
+def recurring_spikes(today: float, sign: float) -> Signal:
+    """Around 4 (times ``sign``), a 25-minute spike every 110 minutes (not daily: the level
+    model judges it) to 180-200 (each its own height); the spike that began 20 minutes ago
+    reaches ``today`` instead."""
+
+    def signal(t: np.ndarray) -> np.ndarray:
+        episode = np.floor(t / 6600)
+        height = 180.0 + 20.0 * ((episode * 0.618) % 1.0)
+        spiking = (t % 6600) < 1500
+        now = (t >= AT - 1200) & (t <= AT)
+        spike = np.where(now, today, height)
+        return sign * np.where(spiking | now, spike, noise(4, 1)(t))
+
+    return signal
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+@pytest.mark.parametrize("days", [1.0, 2.0])
+def test_a_short_history_spike_a_little_higher_is_the_same_spike(days: float, sign: float) -> None:
+    """A day or two of history hold 13 or 26 spikes of 180-200 on a level of 4: today's,
+    3 % higher than the highest, passes the extremes by far more than 10 % of the level, yet
+    it is the same spike: a short history's extreme is passed by the relative floor of the
+    extreme's own size. One half again as high is an anomaly. Either sign (the extreme's size,
+    not the level's)."""
+    since = AT - days * DAY - 2 * HOUR - 600
+    highest = 200.0
+    same = judged(sampled(recurring_spikes(1.03 * highest, sign), 300, since=since), baseline_days=days)
+    assert same.judged[0] and same.short_history[0]
+    assert not same.anomalous[0], (same.peak_value[0], same.score[0])
+    higher = judged(sampled(recurring_spikes(1.5 * highest, sign), 300, since=since), baseline_days=days)
+    assert higher.anomalous[0] and higher.sign[0] == sign
+
+
 def judged_rows(
     draw: Callable[[np.random.Generator, int], np.ndarray], seeds: int, *, window: float, baseline_days: float
 ) -> Verdicts:
