@@ -98,7 +98,7 @@ class QueryThresholds(BaseModel):
     min_deviation: float | None = Field(None, ge=0)
     """Absolute floor, in the query's unit (e.g. 0.01 for one percentage point of a ratio)."""
     min_relative: float | None = Field(None, ge=0)
-    """Relative floor, times the series' typical magnitude."""
+    """Relative floor, times the value expected then (at least the series' typical magnitude)."""
 
 
 class QuerySpec(BaseModel):
@@ -129,7 +129,7 @@ class AnomaliesOptions(ProbeOptions):
     window_points: int = Field(240, ge=20, le=2000)
     """Points of the recent range (window + lead-in) used to date the onset."""
     min_relative: float = Field(0.1, ge=0)
-    """Share of a series' typical magnitude (0.1: 10 %) a departure must reach; a query's own ``min_relative`` overrides it."""
+    """Share of the value expected then, at least of the series' typical magnitude (0.1: 10 %), a departure must reach; a query's own ``min_relative`` overrides it."""
     level_shift_after: Duration = timedelta(minutes=15)
     """An ongoing departure older than this is reported as a level shift."""
     seasonality: bool = True

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from probes.prometheus.judge_departures import smallest_spread
+from probes.prometheus.judge_departures import floor_at, short_history_margin, smallest_spread
 from probes.prometheus.judge_series_expected import UsualSlot, daily_slot_extremes
 from probes.prometheus.robust_stats import SortedRows, nanmedian, pick, robust_spread
 
@@ -186,8 +186,9 @@ def between_points(
         windowed = np.where(in_window, residual, np.nan)
         high_now = np.fmax.reduceat(windowed, starts, axis=1)
         low_now = np.fmin.reduceat(windowed, starts, axis=1)
-        beyond_up = in_window & (residual > found.rank_high[:, None]) & (residual >= found.floor[:, None])
-        beyond_down = in_window & (residual < found.rank_low[:, None]) & (-residual >= found.floor[:, None])
+        fine_floor = floor_at(found, model.expected[:, column], settings)
+        beyond_up = in_window & (residual > found.rank_high[:, None]) & (residual >= fine_floor)
+        beyond_down = in_window & (residual < found.rank_low[:, None]) & (-residual >= fine_floor)
         excess_up = np.where(beyond_up, residual - found.rank_high[:, None], np.nan)
         excess_down = np.where(beyond_down, found.rank_low[:, None] - residual, np.nan)
         excess = np.fmax(
@@ -212,6 +213,7 @@ def between_points(
     read = np.isfinite(obs.step_high).any(axis=1) & np.isfinite(obs.step_low).any(axis=1)
     deciding = np.isfinite(candidate) & read & (finer_then >= FINER_SHARE * inside_now)
     usual = _usual_step_extremes(base_high, base_low, grid, settings, step_columns)
+    step_floor = floor_at(found, model.expected[:, step_columns], settings)
     passed = {}
     scores = {}
     bounds = {}
@@ -226,7 +228,7 @@ def between_points(
         rank = np.maximum(1, np.floor(np.nan_to_num(wanted, nan=1.0) + 1e-9)).astype(np.int64)
         extreme = ordered.ranked(rank, largest=True)
         tail = np.maximum(ordered.tail_scale(largest=True), spread_floor)  # as in step 3
-        short_floor = np.where(short, found.floor, 0.0)
+        short_floor = short_history_margin(found.floor, model.level, sign * extreme, short, settings)
         stretch = np.log(1.0 / np.clip(np.nan_to_num(wanted, nan=1.0), 1e-3, 1.0))
         beyond = np.fmax(short_floor, stretch * tail)
         # beyond the most extreme by the tail where step 3 judges a single sample so
@@ -240,13 +242,11 @@ def between_points(
                 far_enough
                 & (outward > extreme[:, None])
                 & (outward - extreme[:, None] >= beyond[:, None])
-                & (outward >= found.floor[:, None])
+                & (outward >= step_floor)
                 & judged_step
             )
             if settings.recent_check:  # a burst it makes at this time every day is normal
-                passes &= ~(
-                    outward - usual[sign][0] < np.fmax(found.floor[:, None], np.nan_to_num(usual[sign][1]))
-                )
+                passes &= ~(outward - usual[sign][0] < np.fmax(step_floor, np.nan_to_num(usual[sign][1])))
             passed[sign] = passes & deciding[:, None] & (up_allowed if sign > 0 else down_allowed)
             scores[sign] = np.where(passes, (outward - center[:, None]) / spread[:, None], -np.inf)
     located = _located(obs, column, residual, windowed, {1: high_now, -1: -low_now}, found, passed, scores)

@@ -128,8 +128,14 @@ def departures(
     single_wanted = np.full(rows, np.nan)
     # how far beyond its single-sample extremes a level row's sample departs (NaN: not so judged)
     far_up = far_down = np.full(rows, np.nan)
+    # the relative floor is of what the series is expected to be, at least of its typical
+    # size: 3 % above the expected 80 at a daily high is no news where the median is 20
+    expected_size = moving.apply(np.abs(model.expected))
     for length in settings.windows:
         means = window_means(residual, length, count, sums=sums)
+        floor_here = np.fmax(
+            floor[:, None], settings.min_relative * window_means(expected_size, length, count)[:, tail:]
+        )
         base_means = np.where(in_base[:, :base_width], means[:, :base_width], np.nan)
         usable = usable_length(base_count, length, settings)
         wanted = _wanted_rank(base_count, new_samples, length, settings)
@@ -152,19 +158,13 @@ def departures(
                 )
                 up |= judged[:, tail:] & usable[:, None] & (recent - high[:, None] >= far_up[:, None])
                 down |= judged[:, tail:] & usable[:, None] & (low[:, None] - recent >= far_down[:, None])
-            up &= (recent - high[:, None] > precision[:, None]) & (recent >= floor[:, None])
-            down &= (low[:, None] - recent > precision[:, None]) & (-recent >= floor[:, None])
-            # a short history's extremes are a rough edge of normal: pass them by the floor,
-            # and by the relative floor of the extreme's own size (a spike a day holds a dozen
-            # times, 3 % higher today, is the same spike); where even the most extreme is
-            # passed too often by chance, pass it by as much as its tail says makes up the
-            # difference
-            beyond_up = np.where(
-                short, np.fmax(floor, settings.min_relative * np.abs(model.level + high)), 0.0
-            )
-            beyond_down = np.where(
-                short, np.fmax(floor, settings.min_relative * np.abs(model.level + low)), 0.0
-            )
+            up &= (recent - high[:, None] > precision[:, None]) & (recent >= floor_here)
+            down &= (low[:, None] - recent > precision[:, None]) & (-recent >= floor_here)
+            # a short history's extremes are a rough edge of normal: pass them by the floors;
+            # where even the most extreme is passed too often by chance, pass it by as much
+            # as its tail says makes up the difference
+            beyond_up = short_history_margin(floor, model.level, high, short, settings)
+            beyond_down = short_history_margin(floor, model.level, low, short, settings)
             if (wanted < 1.0).any():
                 stretch = np.log(1.0 / np.minimum(wanted, 1.0))
                 beyond_up = np.fmax(beyond_up, stretch * ordered.tail_scale(largest=True))
@@ -234,6 +234,24 @@ def departures(
         far_up=far_up,
         far_down=far_down,
     )
+
+
+def floor_at(found: Departures, expected: FloatArray, settings: DetectorSettings) -> FloatArray:
+    """The floor a departure from ``expected`` (per row and column) must reach: the row's
+    floor, and the relative floor of the expected value itself."""
+    with np.errstate(invalid="ignore"):
+        here: FloatArray = np.fmax(found.floor[:, None], settings.min_relative * np.abs(expected))
+    return here
+
+
+def short_history_margin(
+    floor: FloatArray, level: FloatArray, extreme: FloatArray, short: BoolArray, settings: DetectorSettings
+) -> FloatArray:
+    """How far a short history's ranked extreme (a residual from ``level``) must be passed:
+    by the floor and by the relative floor of the extreme's own size (a spike a day holds a
+    dozen times, 3 % higher today, is the same spike); 0 for other rows."""
+    margin: FloatArray = np.where(short, np.fmax(floor, settings.min_relative * np.abs(level + extreme)), 0.0)
+    return margin
 
 
 def _far_beyond_the_extremes(

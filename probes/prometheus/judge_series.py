@@ -135,7 +135,8 @@ class DetectorSettings:
     min_deviation: float = 0.0
     """Absolute floor: smaller departures never count, whatever their z-score."""
     min_relative: float = 0.1
-    """Relative floor, times the series' typical magnitude (median of |baseline|)."""
+    """Relative floor, times the value expected then, at least the series' typical magnitude
+    (median of |baseline|); on a short history also of the extreme to be passed."""
     direction: Direction = "both"
     seasonality_gain: float = 0.8
     min_seasonal_days: int = 2

@@ -312,6 +312,32 @@ def test_a_short_history_spike_a_little_higher_is_the_same_spike(days: float, si
     assert higher.anomalous[0] and higher.sign[0] == sign
 
 
+def daily_high_phase(extra: float) -> Signal:
+    """80 from 11:00 to 19:30, 20 the rest of the day (the median: 20), noise of 1; ``extra``
+    added to the three samples of 18:40-18:55 today."""
+
+    def signal(t: np.ndarray) -> np.ndarray:
+        hours = (t % DAY) / HOUR
+        wave = np.where((hours >= 11) & (hours < 19.5), 80.0, 20.0)
+        return wave + noise(0, 1)(t) + np.where((t >= AT - 1200) & (t < AT - 300), extra, 0.0)
+
+    return signal
+
+
+def test_the_relative_floor_is_of_the_expected_value() -> None:
+    """A daily wave between 20 and 80: 3 above the expected 80 for three samples (4 %) is 5
+    robust spreads of its window's means and passes their ranked extreme and 10 % of the
+    series' median (2), but it is 4 % of what the series is expected to be then: no news. The
+    relative floor is of the expected value, at least of the typical size; 12 above (15 %) is
+    found."""
+    small = judged(sampled(daily_high_phase(3.0), 300))
+    assert small.judged[0] and small.seasonal[0]
+    assert not small.anomalous[0], (small.peak_value[0], small.score[0])
+    large = judged(sampled(daily_high_phase(12.0), 300))
+    assert large.anomalous[0] and large.sign[0] == 1
+    assert large.peak_expected[0] == pytest.approx(80, abs=2)
+
+
 def judged_rows(
     draw: Callable[[np.random.Generator, int], np.ndarray], seeds: int, *, window: float, baseline_days: float
 ) -> Verdicts:
