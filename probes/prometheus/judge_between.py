@@ -186,7 +186,7 @@ def between_points(
         windowed = np.where(in_window, residual, np.nan)
         high_now = np.fmax.reduceat(windowed, starts, axis=1)
         low_now = np.fmin.reduceat(windowed, starts, axis=1)
-        fine_floor = floor_at(found, model.expected[:, column], settings)
+        fine_floor = floor_at(found.floor, model.expected[:, column], settings)
         beyond_up = in_window & (residual > found.rank_high[:, None]) & (residual >= fine_floor)
         beyond_down = in_window & (residual < found.rank_low[:, None]) & (-residual >= fine_floor)
         excess_up = np.where(beyond_up, residual - found.rank_high[:, None], np.nan)
@@ -213,7 +213,7 @@ def between_points(
     read = np.isfinite(obs.step_high).any(axis=1) & np.isfinite(obs.step_low).any(axis=1)
     deciding = np.isfinite(candidate) & read & (finer_then >= FINER_SHARE * inside_now)
     usual = _usual_step_extremes(base_high, base_low, grid, settings, step_columns)
-    step_floor = floor_at(found, model.expected[:, step_columns], settings)
+    step_floor = floor_at(found.floor, model.expected[:, step_columns], settings)
     passed = {}
     scores = {}
     bounds = {}
@@ -245,8 +245,13 @@ def between_points(
                 & (outward >= step_floor)
                 & judged_step
             )
-            if settings.recent_check:  # a burst it makes at this time every day is normal
-                passes &= ~(outward - usual[sign][0] < np.fmax(step_floor, np.nan_to_num(usual[sign][1])))
+            # a burst it makes at this time every day is normal: one must pass those days'
+            # by the series' floor (the expected value's floor applies to the burst itself,
+            # as step 3 holds windows to the usual extremes without it)
+            if settings.recent_check:
+                passes &= ~(
+                    outward - usual[sign][0] < np.fmax(found.floor[:, None], np.nan_to_num(usual[sign][1]))
+                )
             passed[sign] = passes & deciding[:, None] & (up_allowed if sign > 0 else down_allowed)
             scores[sign] = np.where(passes, (outward - center[:, None]) / spread[:, None], -np.inf)
     located = _located(obs, column, residual, windowed, {1: high_now, -1: -low_now}, found, passed, scores)

@@ -128,14 +128,10 @@ def departures(
     single_wanted = np.full(rows, np.nan)
     # how far beyond its single-sample extremes a level row's sample departs (NaN: not so judged)
     far_up = far_down = np.full(rows, np.nan)
-    # the relative floor is of what the series is expected to be, at least of its typical
-    # size: 3 % above the expected 80 at a daily high is no news where the median is 20
-    expected_size = moving.apply(np.abs(model.expected))
+    expected_size = moving.apply(np.abs(model.expected))  # a window's floor: of its mean
     for length in settings.windows:
         means = window_means(residual, length, count, sums=sums)
-        floor_here = np.fmax(
-            floor[:, None], settings.min_relative * window_means(expected_size, length, count)[:, tail:]
-        )
+        floor_here = floor_at(floor, window_means(expected_size, length, count)[:, tail:], settings)
         base_means = np.where(in_base[:, :base_width], means[:, :base_width], np.nan)
         usable = usable_length(base_count, length, settings)
         wanted = _wanted_rank(base_count, new_samples, length, settings)
@@ -236,11 +232,12 @@ def departures(
     )
 
 
-def floor_at(found: Departures, expected: FloatArray, settings: DetectorSettings) -> FloatArray:
+def floor_at(floor: FloatArray, expected: FloatArray, settings: DetectorSettings) -> FloatArray:
     """The floor a departure from ``expected`` (per row and column) must reach: the row's
-    floor, and the relative floor of the expected value itself."""
+    ``floor``, and the relative floor of the expected value itself (3 % above the expected 80
+    at a daily high is no news where the median is 20)."""
     with np.errstate(invalid="ignore"):
-        here: FloatArray = np.fmax(found.floor[:, None], settings.min_relative * np.abs(expected))
+        here: FloatArray = np.fmax(floor[:, None], settings.min_relative * np.abs(expected))
     return here
 
 

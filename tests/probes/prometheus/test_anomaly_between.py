@@ -11,7 +11,16 @@ import numpy as np
 import pytest
 
 from probes.prometheus import judge_between
-from tests.probes.prometheus.test_anomaly_rules import AT, DAY, HOUR, judged, noise, sampled, with_burst
+from tests.probes.prometheus.test_anomaly_rules import (
+    AT,
+    DAY,
+    HOUR,
+    Signal,
+    judged,
+    noise,
+    sampled,
+    with_burst,
+)
 
 GRID = 300.0
 FINER = 30.0
@@ -201,3 +210,26 @@ def test_a_nan_sample_is_no_sample_between_the_points() -> None:
         assert not with_nan.between_points[0], seed
         changed += int(clean.anomalous[0] != with_nan.anomalous[0] or clean.score[0] != with_nan.score[0])
     assert changed == 0
+
+
+@pytest.mark.parametrize("interval", [15.0, 60.0])
+def test_between_the_points_the_relative_floor_is_of_the_expected_value(interval: float) -> None:
+    """A daily wave between 20 and 80 (the median: 50), at its peak of 80 now: a 90 s burst
+    between the grid's points to 87 (9 % of the expected 80, above 10 % of the median) is no
+    news, as on the grid; one to 92 (15 %) is found, with noise of 1 too (it passes the
+    previous days' step extremes at this time by the series' floor, not by the expected
+    value's)."""
+    start = _burst_start(60.0)
+
+    def wave(sigma: float) -> Signal:
+        return lambda t: 50 + 30 * np.cos(2 * np.pi * (t - start) / DAY) + noise(0, sigma)(t)
+
+    small = judged(sampled(with_burst(wave(0.3), start, start + 90, 87.0), interval))
+    assert small.judged[0] and small.seasonal[0] and not small.anomalous[0]
+    for sigma in (0.3, 1.0):
+        series = sampled(with_burst(wave(sigma), start, start + 90, 92.0), interval)
+        assert not judged(series, between=False).anomalous[0]
+        v = judged(series)
+        assert v.anomalous[0] and v.between_points[0] and v.sign[0] == 1, sigma
+        assert v.peak_value[0] == 92.0 and v.peak_expected[0] == pytest.approx(80, abs=1.5)
+        assert start <= v.onset[0] <= start + max(interval, FINER)
